@@ -1,0 +1,158 @@
+"""Tenants, users and memberships: creation, password login, and resolving who a user is inside a tenant."""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.db import Database
+from services.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from services.models import ROLES, Membership, Sponsor, Tenant, User
+from services.models.base import utcnow
+from services.tenancy import TenantContext
+
+logger = logging.getLogger(__name__)
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a miss costs as long as a hit.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclass(frozen=True)
+class MembershipInfo:
+    tenant_id: int
+    tenant_slug: str
+    tenant_name: str
+    role: str
+    sponsor_id: int | None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.match(email):
+        raise ValidationError(f"{email!r} is not an email address", {"email": "not an email address"})
+    return email
+
+
+def create_tenant(db: Database, slug: str, name: str) -> Tenant:
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ValidationError("slug must be 1-63 lowercase letters, digits or hyphens",
+                              {"slug": "use lowercase letters, digits and hyphens"})
+    if not (name or "").strip():
+        raise ValidationError("name is required", {"name": "required"})
+    with db.session(system=True) as s:
+        if s.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+            raise Conflict(f"tenant {slug!r} already exists")
+        tenant = Tenant(slug=slug, name=name.strip())
+        s.add(tenant)
+        s.commit()
+        logger.info("tenant created", extra={"tenant_id": tenant.id})
+        return tenant
+
+
+def get_tenant_by_slug(db: Database, slug: str) -> Tenant:
+    with db.session(system=True) as s:
+        tenant = s.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            raise NotFound(f"no tenant with slug {slug!r}")
+        return tenant
+
+
+def create_user(db: Database, email: str, tenant_slug: str, role: str, password: str | None = None,
+                sponsor_id: int | None = None, name: str = "") -> tuple[User, str | None]:
+    """Create the user (or reuse an existing one) and add them to the tenant with `role`.
+
+    Returns the user and the generated password when none was given for a new user."""
+    email = normalize_email(email)
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}", {"role": "unknown role"})
+    if (role == "sponsor") != (sponsor_id is not None):
+        raise ValidationError("a sponsor user needs a sponsor, and only a sponsor user has one",
+                              {"sponsor_id": "required exactly for role sponsor"})
+    if password is not None and len(password) < 8:
+        raise ValidationError("password must be at least 8 characters", {"password": "too short"})
+    tenant = get_tenant_by_slug(db, tenant_slug)
+    generated = None
+    with db.session(tenant.id) as s:
+        if sponsor_id is not None and s.scalar(
+                select(Sponsor.id).where(Sponsor.id == sponsor_id, Sponsor.tenant_id == tenant.id)) is None:
+            raise ValidationError(f"sponsor {sponsor_id} is not in tenant {tenant_slug!r}", {"sponsor_id": "not found"})
+        user = s.scalar(select(User).where(User.email == email))
+        if user is None:
+            if password is None:
+                password = generated = secrets.token_urlsafe(12)
+            user = User(email=email, name=name, password_hash=hash_password(password))
+            s.add(user)
+            s.flush()
+        elif password is not None:
+            user.password_hash = hash_password(password)
+        s.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role, sponsor_id=sponsor_id))
+        try:
+            s.commit()
+        except IntegrityError:
+            raise Conflict(f"{email} is already a member of {tenant_slug!r}") from None
+        return user, generated
+
+
+def authenticate(db: Database, email: str, password: str) -> User:
+    """Check a password login; the same error whether the email or the password is wrong."""
+    email = (email or "").strip().lower()
+    with db.session(system=True) as s:
+        user = s.scalar(select(User).where(User.email == email))
+        ok = verify_password(user.password_hash if user else None, password or "")
+        if not ok or user is None or not user.is_active:
+            raise AuthenticationFailed("wrong email or password")
+        user.last_login_at = utcnow()
+        s.commit()
+        return user
+
+
+def get_user(db: Database, user_id: int) -> User | None:
+    with db.session(system=True) as s:
+        return s.get(User, user_id)
+
+
+def memberships_for_user(db: Database, user_id: int) -> list[MembershipInfo]:
+    with db.session(system=True) as s:
+        rows = s.execute(
+            select(Membership.tenant_id, Tenant.slug, Tenant.name, Membership.role, Membership.sponsor_id)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Tenant.name)
+        ).all()
+    return [MembershipInfo(*row) for row in rows]
+
+
+def resolve_context(db: Database, user_id: int, tenant_id: int | None = None) -> TenantContext | None:
+    """The user's context in `tenant_id` (or their first tenant); None when they belong to none."""
+    memberships = memberships_for_user(db, user_id)
+    chosen = next((m for m in memberships if m.tenant_id == tenant_id), memberships[0] if memberships else None)
+    if chosen is None:
+        return None
+    return TenantContext(tenant_id=chosen.tenant_id, role=chosen.role, user_id=user_id,
+                         sponsor_id=chosen.sponsor_id, tenant_slug=chosen.tenant_slug, tenant_name=chosen.tenant_name)
+
+
+def count_users(db: Database) -> int:
+    with db.session(system=True) as s:
+        return s.scalar(select(func.count(User.id))) or 0

@@ -1,0 +1,94 @@
+"""Database engine and units of work; on PostgreSQL every transaction carries the tenant for row-level security."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def make_engine(url: str, app_role: str | None = None) -> Engine:
+    """Engine for the app. On PostgreSQL, sessions of a superuser or BYPASSRLS login drop to `app_role`."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if app_role:
+
+        @event.listens_for(engine, "connect")
+        def _drop_privileges(dbapi_conn, _record):
+            _set_app_role(dbapi_conn, app_role)
+
+    return engine
+
+
+def _set_app_role(dbapi_conn, app_role: str) -> None:
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True
+    try:
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        privileged = cur.fetchone()[0]
+        if privileged:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,))
+            if cur.fetchone() is None:
+                raise ConfigError("DATABASE_URL", f"role {app_role!r} is missing; run `flask --app app db upgrade`")
+            cur.execute(f'SET ROLE "{app_role}"')
+        cur.close()
+    finally:
+        dbapi_conn.autocommit = autocommit
+
+
+class Database:
+    """Owns the engine; hands out sessions scoped to one tenant (or to the system, for cross-tenant work)."""
+
+    def __init__(self, url: str, app_role: str | None = None):
+        self.url = url
+        self.engine = make_engine(url, app_role)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        if self.is_postgres:
+            event.listen(self._factory, "after_begin", _apply_scope)
+
+    @contextmanager
+    def session(self, tenant_id: int | None = None, *, system: bool = False) -> Iterator[Session]:
+        """A unit of work: commit explicitly with `session.commit()`; anything uncommitted rolls back.
+
+        `tenant_id` scopes PostgreSQL row-level security to that tenant. `system=True` is for the few
+        cross-tenant paths (login, API key lookup, operator commands, schedulers); services still filter.
+        """
+        session = self._factory()
+        session.info["tenant_id"] = tenant_id
+        session.info["system"] = system
+        try:
+            yield session
+        finally:
+            session.close()  # rolls back whatever was not committed; loaded objects stay readable
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _apply_scope(session: Session, _transaction, connection) -> None:
+    tenant_id = session.info.get("tenant_id")
+    connection.execute(
+        text("SELECT set_config('app.tenant_id', :tenant, true), set_config('app.system', :system, true)"),
+        {"tenant": "" if tenant_id is None else str(tenant_id), "system": "on" if session.info.get("system") else "off"},
+    )

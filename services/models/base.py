@@ -1,0 +1,44 @@
+"""Declarative base and column types shared by every model."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns; PostgreSQL gets BIGINT identities.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+# Tables whose rows belong to one tenant; on PostgreSQL each carries a forced row-level security policy.
+TENANT_OWNED_TABLES = (
+    "tenants",
+    "memberships",
+    "sponsors",
+    "podcasts",
+    "episodes",
+    "campaigns",
+    "placements",
+    "api_keys",
+    "audit_log",
+    "downloads",
+    "podcast_daily_metrics",
+    "episode_daily_metrics",
+)

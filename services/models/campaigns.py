@@ -1,0 +1,71 @@
+"""Sponsors, their campaigns and the placements (line items) that carry them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.models.base import Base, BigId, utcnow
+
+CAMPAIGN_STATUSES = ("draft", "proposed", "approved", "live", "paused", "completed", "cancelled")
+PRICING = ("cpm", "flat")
+POSITIONS = ("pre", "mid", "post")
+READ_TYPES = ("host_read", "produced")
+
+
+class Sponsor(Base):
+    __tablename__ = "sponsors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    website: Mapped[str | None] = mapped_column(String(2000))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("tenant_id", "promo_code", name="uq_campaigns_tenant_promo_code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("sponsors.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    objective: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    pricing: Mapped[str] = mapped_column(String(8), default="cpm")
+    cpm: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    flat_fee: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    goal_impressions: Mapped[int | None] = mapped_column(BigInteger)
+    target_categories: Mapped[list] = mapped_column(JSON, default=list)
+    target_countries: Mapped[list] = mapped_column(JSON, default=list)
+    excluded_categories: Mapped[list] = mapped_column(JSON, default=list)
+    landing_url: Mapped[str | None] = mapped_column(String(2000))
+    promo_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Placement(Base):
+    __tablename__ = "placements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    podcast_id: Mapped[int] = mapped_column(ForeignKey("podcasts.id", ondelete="CASCADE"), index=True)
+    # None: every episode of the podcast inside the flight; otherwise this one episode.
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(String(8), default="pre")
+    read_type: Mapped[str] = mapped_column(String(16), default="host_read")
+    price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

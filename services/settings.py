@@ -1,0 +1,139 @@
+"""Settings: every environment variable the product reads, parsed and validated in one place."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from services.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    log_level: str = "INFO"
+    public_base_url: str = "http://127.0.0.1:8050"
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8050
+    instance_path: Path = PROJECT_ROOT / "instance"
+    demo_password: str | None = None
+    # Role the app's sessions run as on PostgreSQL; it has no BYPASSRLS, so row-level security holds.
+    db_app_role: str = "podcast_app"
+    secret_key_generated: bool = field(default=False, compare=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_embedded(self) -> bool:
+        """Embedded mode: no Redis, jobs run in-process."""
+        return self.redis_url is None
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+
+def _parse_database_url(value: str) -> str:
+    scheme = value.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgresql+psycopg"):
+        raise ConfigError("DATABASE_URL", f"unsupported scheme {scheme!r}; use sqlite:/// or postgresql+psycopg://")
+    if scheme == "postgresql":  # the driver we ship is psycopg 3
+        value = "postgresql+psycopg" + value[len("postgresql"):]
+    return value
+
+
+def _parse_redis_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("redis", "rediss", "unix") or (parsed.scheme != "unix" and not parsed.hostname):
+        raise ConfigError("REDIS_URL", f"expected redis://host:port/db, got {value!r}")
+    return value
+
+
+def _parse_base_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError("PUBLIC_BASE_URL", f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _parse_proxies(value: str) -> tuple:
+    networks = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError("TRUSTED_PROXIES", f"{item!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
+
+
+def _parse_port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError("PORT", f"expected a number, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError("PORT", f"{port} is outside 1-65535")
+    return port
+
+
+def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
+    if value:
+        if len(value) < 16:
+            raise ConfigError("SECRET_KEY", "must be at least 16 characters")
+        return value, False
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip(), True
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key, True
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from the environment (or a given mapping); raise ConfigError naming a bad variable."""
+    env = dict(os.environ if env is None else env)
+    instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    database_url = _parse_database_url(env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'podcast.db'}")
+    redis_url = _parse_redis_url(env["REDIS_URL"]) if env.get("REDIS_URL") else None
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    host = env.get("HOST") or "127.0.0.1"
+    port = _parse_port(env.get("PORT") or "8050")
+    public_base_url = _parse_base_url(env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}")
+    role = env.get("DB_APP_ROLE") or "podcast_app"
+    if not role.replace("_", "").isalnum():
+        raise ConfigError("DB_APP_ROLE", f"{role!r} is not a plain SQL identifier")
+    secret_key, generated = _secret_key(instance_path, env.get("SECRET_KEY"))
+    if database_url.startswith("sqlite"):
+        instance_path.mkdir(parents=True, exist_ok=True)
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        log_level=log_level,
+        public_base_url=public_base_url,
+        trusted_proxies=_parse_proxies(env.get("TRUSTED_PROXIES") or ""),
+        host=host,
+        port=port,
+        instance_path=instance_path,
+        demo_password=env.get("DEMO_PASSWORD") or None,
+        db_app_role=role,
+        secret_key_generated=generated,
+    )
