@@ -94,7 +94,7 @@ def generate_downloads(catalog: pd.DataFrame, now: datetime) -> pd.DataFrame:
         age_h = np.where(spike, rng.exponential(60.0, n), rng.exponential(24 * 120.0, n))
         ts = pd.to_datetime(ep.published_at) + pd.to_timedelta(age_h, unit="h")
         ts = ts[ts < now]
-        weight = WEEKDAY[ts.dayofweek] * HOUR[ts.hour]
+        weight = WEEKDAY[ts.day_of_week] * HOUR[ts.hour]
         ts = ts[rng.random(len(ts)) * 1.6 < weight][: int(ep.expected)]
         listener = np.minimum(rng.zipf(1.15, len(ts)) - 1, show.audience - 1)
         listener = (listener * 7919 + rng.integers(0, show.audience, len(ts)) * (listener > 50)) % show.audience

@@ -7,11 +7,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from services.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 7_201_104  # arbitrary, constant advisory-lock key for schema migrations
 
 
 def alembic_config(database_url: str, app_role: str = "podcast_app") -> Config:
@@ -23,8 +25,27 @@ def alembic_config(database_url: str, app_role: str = "podcast_app") -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_app") -> None:
-    """Bring the schema to `revision`, as the login user of DATABASE_URL (not the app role)."""
-    command.upgrade(alembic_config(database_url, app_role), revision)
+    """Bring the schema to `revision`, as the login user of DATABASE_URL (not the app role).
+
+    On PostgreSQL an advisory lock serialises concurrent starts (several web workers at once)."""
+    cfg = alembic_config(database_url, app_role)
+    if not database_url.startswith("postgresql"):
+        command.upgrade(cfg, revision)
+        return
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(database_url: str, revision: str, app_role: str = "podcast_app") -> None:

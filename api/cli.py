@@ -1,0 +1,129 @@
+"""Operator commands under `flask --app app ...`: schema, tenants, users, API keys, demo data."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from api.state import app_state
+from services import accounts, api_keys, demo, migrate
+from services.errors import ServiceError
+from services.tenancy import TenantContext
+
+db_cli = AppGroup("db", help="Database schema migrations.")
+
+
+def _fail(exc: ServiceError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(1)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the schema up to REVISION (default: head)."""
+    settings = app_state().settings
+    migrate.upgrade(settings.database_url, revision, settings.db_app_role)
+    click.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the schema down to REVISION ('base' removes everything)."""
+    settings = app_state().settings
+    migrate.downgrade(settings.database_url, revision, settings.db_app_role)
+    click.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    click.echo(migrate.current_revision(app_state().settings.database_url) or "empty")
+
+
+@click.command("create-tenant")
+@with_appcontext
+@click.argument("slug")
+@click.argument("name")
+def create_tenant(slug: str, name: str) -> None:
+    """Create a tenant (a podcast network) with a URL-safe SLUG and a display NAME."""
+    try:
+        tenant = accounts.create_tenant(app_state().db, slug, name)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"created tenant {tenant.slug} (id {tenant.id})")
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("email")
+@click.option("--tenant", "tenant_slug", required=True, help="Slug of the tenant to join.")
+@click.option("--role", required=True, type=click.Choice(accounts.ROLES), help="Role inside the tenant.")
+@click.option("--password", default=None, help="Password (generated and printed when omitted).")
+@click.option("--sponsor-id", type=int, default=None, help="For role sponsor: the sponsor this user represents.")
+def create_user(email: str, tenant_slug: str, role: str, password: str | None, sponsor_id: int | None) -> None:
+    """Create a user (or add an existing one) to a tenant with a role."""
+    try:
+        user, generated = accounts.create_user(app_state().db, email, tenant_slug, role, password, sponsor_id)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"user {user.email} is {role} in {tenant_slug}")
+    if generated:
+        click.echo(f"password: {generated}")
+
+
+@click.command("create-api-key")
+@with_appcontext
+@click.option("--tenant", "tenant_slug", required=True, help="Slug of the tenant the key acts for.")
+@click.option("--name", default="", help="A label to recognise the key by.")
+@click.option("--scope", "scopes", multiple=True, default=("read",), show_default=True,
+              type=click.Choice(api_keys.SCOPES), help="Repeat for several scopes.")
+def create_api_key(tenant_slug: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key and print it; it is shown this once and stored only hashed."""
+    db = app_state().db
+    try:
+        tenant = accounts.get_tenant_by_slug(db, tenant_slug)
+        operator = TenantContext(tenant_id=tenant.id, role="owner", tenant_slug=tenant.slug)
+        info, plaintext = api_keys.create_api_key(db, operator, name, tuple(scopes))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"API key {info.id} for {tenant_slug} (scopes: {', '.join(info.scopes)}):")
+    click.echo(plaintext)
+
+
+@click.command("revoke-api-key")
+@with_appcontext
+@click.option("--tenant", "tenant_slug", required=True)
+@click.argument("key_id", type=int)
+def revoke_api_key(tenant_slug: str, key_id: int) -> None:
+    """Revoke an API key by id."""
+    db = app_state().db
+    try:
+        tenant = accounts.get_tenant_by_slug(db, tenant_slug)
+        api_keys.revoke_api_key(db, TenantContext(tenant_id=tenant.id, role="owner"), key_id)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"revoked API key {key_id}")
+
+
+@click.command("seed-demo")
+@with_appcontext
+@click.option("--password", default=None, help="Demo password (default: DEMO_PASSWORD, else generated).")
+def seed_demo(password: str | None) -> None:
+    """Create the Demo Network tenant and its data (does nothing if it exists)."""
+    state = app_state()
+    result = demo.seed_demo(state.db, password or state.settings.demo_password)
+    if not result["created"]:
+        click.echo("demo tenant already exists")
+        return
+    click.echo(f"seeded demo tenant: {result['episodes']} episodes, {result['downloads']} downloads")
+    click.echo(f"login: {result['email']}" + (f" / {result['password']}" if result["password"] else ""))
+
+
+def register_cli(server: Flask) -> None:
+    server.cli.add_command(db_cli)
+    for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo):
+        server.cli.add_command(command)

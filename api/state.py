@@ -1,0 +1,31 @@
+"""The per-app objects every entrypoint needs (settings, database), kept on the Flask app's extensions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from services.db import Database
+from services.settings import Settings
+
+EXTENSION = "podcast_platform"
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+
+
+def init_state(server: Flask, settings: Settings, db: Database) -> AppState:
+    state = AppState(settings=settings, db=db)
+    server.extensions[EXTENSION] = state
+    return state
+
+
+def app_state() -> AppState:
+    return current_app.extensions[EXTENSION]
+
+
+def current_db() -> Database:
+    return app_state().db

@@ -1,0 +1,77 @@
+"""REST API /api/v1: bearer API keys, JSON errors in RFC 7807 style."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+
+from services import api_keys
+from services.errors import AuthenticationFailed, PermissionDenied, ServiceError, ValidationError
+from services.tenancy import TenantContext
+from api.observability import bind_identity
+from api.state import current_db
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+def problem(status: int, title: str, detail: str, **extra):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = "application/problem+json"
+    return response
+
+
+def require_key(scope: str = "read") -> Callable:
+    """Authenticate `Authorization: Bearer <key>` and require `scope`; the context lands on g.api_context."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            ctx, key = api_keys.authenticate_api_key(current_db(), token)
+            if scope not in ctx.scopes:
+                raise PermissionDenied(f"this key lacks the {scope!r} scope")
+            g.api_context, g.api_key = ctx, key
+            bind_identity(ctx.tenant_id, None)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def api_context() -> TenantContext:
+    return g.api_context
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    extra = {"errors": exc.fields} if isinstance(exc, ValidationError) else {}
+    response = problem(exc.status, type(exc).__name__, exc.message, **extra)
+    if isinstance(exc, AuthenticationFailed):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+@bp.errorhandler(404)
+def _not_found(_exc):
+    return problem(404, "NotFound", "no such resource")
+
+
+@bp.errorhandler(405)
+def _not_allowed(_exc):
+    return problem(405, "MethodNotAllowed", f"{request.method} is not allowed here")
+
+
+@bp.get("/me")
+@require_key("read")
+def me():
+    ctx, key = api_context(), g.api_key
+    return jsonify(tenant={"id": ctx.tenant_id, "slug": ctx.tenant_slug, "name": ctx.tenant_name},
+                   scopes=list(ctx.scopes), key={"id": key.id, "name": key.name, "prefix": key.prefix})

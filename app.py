@@ -1,0 +1,84 @@
+"""The application factory: Flask server, Dash pages, blueprints, login protection. Wiring only."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import dash
+from flask import Flask
+
+from api.auth import init_auth
+from api.cli import register_cli
+from api.observability import init_observability
+from api.state import init_state
+from api.v1 import bp as api_v1
+from callbacks import register_all
+from components.shell import app_shell
+from jobs.queues import get_redis, job_counts
+from services import demo, migrate
+from services.db import Database
+from services.errors import ConfigError
+from services.observability import configure_logging, make_metrics
+from services.settings import PROJECT_ROOT, Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    if settings.secret_key_generated:
+        logger.warning("SECRET_KEY is not set: using a generated key kept in %s", settings.instance_path)
+    server = Flask(__name__, instance_path=str(settings.instance_path))
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+    )
+    migrate.upgrade(settings.database_url, app_role=settings.db_app_role)
+    db = Database(settings.database_url, settings.db_app_role)
+    init_state(server, settings, db)
+    init_observability(server, metrics=make_metrics(lambda: job_counts(settings)),
+                       readiness_checks=_readiness_checks(settings, db))
+    init_auth(server)
+    server.register_blueprint(api_v1)
+    register_cli(server)
+
+    dash.page_registry.clear()
+    dash_app = dash.Dash(__name__, server=server, use_pages=True, pages_folder=str(PROJECT_ROOT / "pages"),
+                         assets_folder=str(PROJECT_ROOT / "assets"), title="Podcast Analytics")
+    dash_app.layout = lambda: app_shell(list(dash.page_registry.values()), dash.page_container)
+    register_all(dash_app)
+    return server
+
+
+def _readiness_checks(settings: Settings, db: Database) -> dict:
+    def database() -> None:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    checks = {"database": database}
+    if settings.redis_url:
+        checks["redis"] = lambda: get_redis(settings).ping()
+    return checks
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc.message}")
+    server = create_app(settings)
+    seeded = demo.seed_demo(server.extensions["podcast_platform"].db, settings.demo_password)
+    password_file = settings.instance_path / "demo_password"
+    if seeded["password"]:  # generated once: keep it beside the database so later starts can print it again
+        password_file.write_text(seeded["password"])
+        password_file.chmod(0o600)
+    password = settings.demo_password or (password_file.read_text() if password_file.exists() else "(as first printed)")
+    print(f"Podcast Analytics running at {settings.public_base_url}/", flush=True)
+    print(f"Log in as {seeded['email']} with password {password}", flush=True)
+    server.run(host=settings.host, port=settings.port, debug=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure builders of Dash components and Plotly figures; no I/O."""

@@ -1,0 +1,33 @@
+"""The app shell: header with tenant and user menu, navigation from the page registry, page content."""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from components.ids import Shell
+
+
+def nav_links(pages: list[dict]) -> list:
+    """Links for pages that ask to be in the navigation, in their registry order."""
+    return [dcc.Link(p["name"], href=p["relative_path"], className="nav-link") for p in pages
+            if p.get("nav", True) and not p.get("path_template")]
+
+
+def app_shell(pages: list[dict], content) -> html.Div:
+    header = html.Header([
+        html.Div([html.Span("◉", className="brand-mark"), html.Span("Podcast Analytics", className="brand-name")],
+                 className="brand"),
+        html.Span(id=Shell.TENANT, className="tenant-name"),
+        html.Div([
+            html.Span(id=Shell.USER, className="user-email"),
+            html.Form(html.Button("Sign out", type="submit", className="link-button"),
+                      method="post", action="/logout", className="logout-form"),
+        ], className="user-menu"),
+    ], className="app-header")
+    footer = html.Footer("Counted per the IAB Tech Lab Podcast Measurement Guidelines v2.3", className="app-footer")
+    return html.Div([
+        dcc.Location(id=Shell.URL),
+        header,
+        html.Div([html.Nav(nav_links(pages), id=Shell.NAV, className="app-nav"),
+                  html.Main(content, className="app-main")], className="app-body"),
+        footer,
+    ], className="app-shell")

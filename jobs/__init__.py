@@ -1,0 +1,1 @@
+"""Background jobs: queues, progress reporting, job functions, worker and scheduler entry points."""

@@ -1,0 +1,56 @@
+"""Per-process settings and database for job functions, created lazily so jobs take ids, not objects."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from services.db import Database
+from services.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.RLock()
+# The few process-wide extension objects: settings, and a Database tied to the process that created it.
+_state: dict = {"settings": None, "db": None, "pid": None}
+
+
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process (unless a test set them)."""
+    with _lock:
+        if _state["settings"] is None:
+            _state["settings"] = load_settings()
+        return _state["settings"]
+
+
+def get_db() -> Database:
+    """The process's Database; a forked child (RQ work horse) gets its own engine, never the parent's pool."""
+    with _lock:
+        if _state["db"] is not None and _state["pid"] not in (None, os.getpid()):
+            # Inherited across fork: drop the parent's pooled connections without closing them under it.
+            _state["db"].engine.dispose(close=False)
+            _state["db"] = None
+        if _state["db"] is None:
+            settings = get_settings()
+            _state["db"] = Database(settings.database_url, settings.db_app_role)
+            _state["pid"] = os.getpid()
+        return _state["db"]
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Use these settings for jobs in this process (tests, embedded app); None forgets them."""
+    with _lock:
+        _state["settings"] = settings
+
+
+def set_db(db: Database | None) -> None:
+    """Use this Database for jobs in this process (tests, embedded app); None forgets it."""
+    with _lock:
+        _state["db"] = db
+        _state["pid"] = None  # an injected database is used as given, even after a fork
+
+
+def reset() -> None:
+    """Forget settings and database; the next call reads the environment again. Does not dispose engines."""
+    with _lock:
+        _state.update(settings=None, db=None, pid=None)

@@ -1,0 +1,53 @@
+"""Worker entry point: `python -m jobs.worker [--burst] [queue ...]` (default: every queue, in priority order).
+
+`rq worker -u $REDIS_URL ingest measure imports attribution notify default` works too: job functions are
+importable by dotted path (`jobs.demo.seed_demo_data`), provided the project root is on PYTHONPATH.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rq import Worker
+
+from jobs.queues import QUEUES, get_queue, get_redis
+from services.errors import ConfigError
+from services.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m jobs.worker", description="Run an RQ worker for the jobs queues.")
+    parser.add_argument("queues", nargs="*", metavar="queue", help=f"queues to serve, in order (default: {' '.join(QUEUES)})")
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.queues if name not in QUEUES]
+    if unknown:
+        parser.error(f"unknown queue(s) {', '.join(unknown)}; expected some of {', '.join(QUEUES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"jobs.worker: {exc.message}", file=sys.stderr)
+        return 2
+    if settings.redis_url is None:
+        print("jobs.worker: REDIS_URL is not set. Without Redis the app runs jobs in-process and needs no worker; "
+              "set REDIS_URL=redis://host:6379/0 to run one.", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level)
+    connection = get_redis(settings)
+    queues = [get_queue(name, settings) for name in args.queues or QUEUES]
+    worker = Worker(queues, connection=connection)
+    logger.info("worker starting", extra={"queues": [q.name for q in queues], "burst": args.burst})
+    worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

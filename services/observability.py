@@ -1,0 +1,157 @@
+"""Observability primitives: per-request log context, JSON log lines and Prometheus metrics (framework-free)."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+Identity = str | int | None
+JobCounts = Mapping[tuple[str, str], int]
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+tenant_id: ContextVar[Identity] = ContextVar("tenant_id", default=None)
+user_id: ContextVar[Identity] = ContextVar("user_id", default=None)
+# Private aliases: the helpers below take arguments with the same names as the variables.
+_REQUEST_ID, _TENANT_ID, _USER_ID = request_id, tenant_id, user_id
+
+_UNSET: Any = object()
+CONTEXT_FIELDS = ("request_id", "tenant_id", "user_id")
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+# --- request context --------------------------------------------------------------------------------------------
+
+def bind_request(request_id: str, tenant_id: Identity = None, user_id: Identity = None) -> None:
+    """Start a request's log context: every log line until `clear_context` carries these ids."""
+    _REQUEST_ID.set(request_id)
+    _TENANT_ID.set(tenant_id)
+    _USER_ID.set(user_id)
+
+
+def bind(*, tenant_id: Identity = _UNSET, user_id: Identity = _UNSET) -> None:
+    """Add the caller's identity to the current log context once the auth layer has resolved it."""
+    if tenant_id is not _UNSET:
+        _TENANT_ID.set(tenant_id)
+    if user_id is not _UNSET:
+        _USER_ID.set(user_id)
+
+
+def clear_context() -> None:
+    """Forget the current ids, so a pooled thread never leaks one request's ids into the next."""
+    for var in (_REQUEST_ID, _TENANT_ID, _USER_ID):
+        var.set(None)
+
+
+def current_context() -> dict[str, Identity]:
+    """The ids bound to the current request (None where unset)."""
+    return {"request_id": _REQUEST_ID.get(), "tenant_id": _TENANT_ID.get(), "user_id": _USER_ID.get()}
+
+
+# --- JSON logs --------------------------------------------------------------------------------------------------
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the request's ids, `extra=` fields, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        context = current_context()
+        for name in CONTEXT_FIELDS:
+            # A value stamped on the record wins: it was captured where the line was logged.
+            entry[name] = getattr(record, name, context[name])
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRS and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class _JsonStreamHandler(logging.StreamHandler):
+    """The one console handler `configure_logging` installs; its type marks it as already installed."""
+
+
+def configure_logging(level: str) -> None:
+    """Send every log line to stderr as JSON, once; calling again only changes the level."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our request log replaces its access log
+    consoles = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    for handler in list(root.handlers):
+        # Replace console handlers (basicConfig, a server's defaults) so no line prints twice; handlers writing
+        # elsewhere (files, test capture) are someone else's choice and stay.
+        if type(handler) is logging.StreamHandler and handler.stream in consoles:
+            root.removeHandler(handler)
+    if any(isinstance(h, _JsonStreamHandler) for h in root.handlers):
+        return
+    handler = _JsonStreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+
+
+# --- metrics ----------------------------------------------------------------------------------------------------
+
+class _JobsCollector(Collector):
+    """The `jobs{queue,state}` gauge, read from the queues at scrape time rather than kept in step."""
+
+    def __init__(self, job_counts: Callable[[], JobCounts]):
+        self._job_counts = job_counts
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Describing without sampling keeps registration from touching Redis.
+        yield GaugeMetricFamily("jobs", "Jobs per queue and state", labels=["queue", "state"])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            counts = dict(self._job_counts())
+        except Exception:  # noqa: BLE001 - a scrape must succeed while Redis is down
+            logger.warning("job counts unavailable; the jobs gauge is left out of this scrape", exc_info=True)
+            return
+        family = GaugeMetricFamily("jobs", "Jobs per queue and state", labels=["queue", "state"])
+        for (queue, state), count in sorted(counts.items()):
+            family.add_metric([str(queue), str(state)], float(count))
+        yield family
+
+
+class Metrics:
+    """The process's Prometheus metrics on their own registry, so each app (and each test) has a fresh set."""
+
+    def __init__(self, job_counts: Callable[[], JobCounts]):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"],
+                                registry=self.registry)
+        self.duration = Histogram("http_request_duration_seconds", "HTTP request duration", ["route"],
+                                  registry=self.registry)
+        self.registry.register(_JobsCollector(job_counts))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request; `route` must be the matched rule, never the raw path (label cardinality)."""
+        self.requests.labels(method=method, route=route, status=str(status)).inc()
+        self.duration.labels(route=route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def make_metrics(job_counts: Callable[[], JobCounts]) -> Metrics:
+    return Metrics(job_counts)

@@ -1,0 +1,67 @@
+"""Real services for the integration tier: a PostgreSQL database created and dropped per run, Redis db 9."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+import redis
+
+from tests.conftest import require_service
+
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _pg_available() -> str | None:
+    try:
+        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_ADMIN}: {exc}"
+    return None
+
+
+def _redis_available() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        return f"Redis not reachable at {REDIS_URL}: {exc}"
+    return None
+
+
+def create_database() -> tuple[str, str]:
+    """Create an empty, uniquely named database; returns (name, SQLAlchemy URL)."""
+    name = f"podtest_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return name, f"{base}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_available():
+    problem = _pg_available()
+    require_service(problem is None, problem or "")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    problem = _redis_available()
+    require_service(problem is None, problem or "")
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def pg_url(postgres_available):
+    name, url = create_database()
+    yield url
+    drop_database(name)

@@ -1,0 +1,169 @@
+"""Integration: jobs enqueued through jobs.queues run on real RQ workers against real Redis and PostgreSQL."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from redis import Redis
+from sqlalchemy import func, select
+
+from jobs import context
+from jobs.demo import seed_demo_data
+from jobs.queues import JobHandle, enqueue, job_counts, job_status
+from jobs.rollups import refresh_all_rollups
+from services.db import Database
+from services.migrate import upgrade
+from services.models import Download, EpisodeDailyMetric, Tenant
+from services.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A dedicated Redis db: these tests flush it, and only it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+WORKER_TIMEOUT = 300
+
+
+# --- service availability (to move to a shared conftest) ---------------------------------------------------------
+
+def service_unavailable(reason: str) -> None:
+    """Skip locally when a service is missing, but fail on CI, where a skipped integration test hides breakage."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required on CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require(name: str, check: Callable[[], object]) -> None:
+    try:
+        check()
+    except Exception as exc:  # any failure to reach the service means "unavailable"
+        service_unavailable(f"{name} unreachable: {type(exc).__name__}: {exc}")
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    connection = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    require("Redis at " + REDIS_URL, connection.ping)
+    connection.flushdb()
+    yield REDIS_URL
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    """A freshly created, migrated PostgreSQL database, dropped afterwards."""
+    require("PostgreSQL (" + POSTGRES_ADMIN + ")", lambda: psycopg.connect(POSTGRES_ADMIN, connect_timeout=3).close())
+    name = f"jobs_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        info = admin.info
+        url = f"postgresql+psycopg://{info.user}@{info.host}:{info.port}/{name}"
+        try:
+            upgrade(url)
+            yield url
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def settings(redis_url: str, database_url: str, tmp_path_factory) -> Settings:
+    return load_settings(worker_env(redis_url, database_url, tmp_path_factory.mktemp("instance")))
+
+
+@pytest.fixture(scope="module")
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url, settings.db_app_role)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def job_context(settings: Settings, db: Database) -> Iterator[None]:
+    context.set_settings(settings)
+    context.set_db(db)
+    yield
+    context.reset()
+
+
+def worker_env(redis_url: str, database_url: str, instance: Path) -> dict[str, str]:
+    return {"REDIS_URL": redis_url, "DATABASE_URL": database_url, "SECRET_KEY": "integration-" + "k" * 24,
+            "INSTANCE_PATH": str(instance)}
+
+
+def run_worker(settings: Settings, *command: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **worker_env(settings.redis_url, settings.database_url, settings.instance_path),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, *command], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=WORKER_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@dataclass
+class Seeding:
+    queued: JobHandle
+    counts_before: dict[tuple[str, str], int]
+    worker: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def seeding(settings: Settings, db: Database) -> Seeding:
+    """Enqueue the demo seed through jobs.queues and drain the queue with the stock `rq worker --burst`."""
+    context.set_settings(settings)
+    queued = enqueue(seed_demo_data, queue="default", settings=settings)
+    counts_before = job_counts(settings)
+    worker = run_worker(settings, "-m", "rq.cli", "worker", "--burst", "-u", settings.redis_url, "default")
+    return Seeding(queued, counts_before, worker)
+
+
+# --- tests ------------------------------------------------------------------------------------------------------
+
+def test_enqueue_puts_the_job_on_redis(seeding: Seeding):
+    assert seeding.queued.status == "queued" and seeding.queued.queue == "default"
+    assert seeding.counts_before[("default", "queued")] == 1
+
+
+def test_rq_worker_runs_the_demo_seed_and_stores_progress(seeding: Seeding, settings: Settings, db: Database):
+    handle = job_status(seeding.queued.id, settings)
+
+    assert handle is not None
+    assert handle.status == "finished", handle.error or seeding.worker.stderr
+    assert handle.meta["progress"] == 1.0
+    assert handle.result["created"] is True and handle.result["downloads"] > 0
+    with db.session(system=True) as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == "demo"))
+        assert tenant_id == handle.result["tenant_id"]
+    with db.session(tenant_id) as s:  # what the tenant itself sees through row-level security
+        assert s.scalar(select(func.count()).select_from(Download)) == handle.result["downloads"]
+    counts = job_counts(settings)
+    assert counts[("default", "finished")] == 1 and counts[("default", "queued")] == 0
+
+
+def test_periodic_rollup_refresh_fans_out_on_the_project_worker(seeding: Seeding, settings: Settings, db: Database):
+    tenant_id = job_status(seeding.queued.id, settings).result["tenant_id"]
+    with db.session(tenant_id) as s:
+        s.execute(EpisodeDailyMetric.__table__.delete().where(EpisodeDailyMetric.tenant_id == tenant_id))
+        s.commit()
+    fan_out = enqueue(refresh_all_rollups, None, queue="measure", settings=settings)
+
+    run_worker(settings, "-m", "jobs.worker", "--burst", "measure")
+
+    done = job_status(fan_out.id, settings)
+    assert done is not None and done.status == "finished", done and done.error
+    assert len(done.result) == 1
+    refresh = job_status(done.result[0], settings)
+    assert refresh.status == "finished" and refresh.meta["progress"] == 1.0
+    with db.session(tenant_id) as s:
+        assert s.scalar(select(func.count()).select_from(EpisodeDailyMetric)) > 0

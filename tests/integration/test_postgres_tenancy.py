@@ -1,0 +1,96 @@
+"""PostgreSQL's second wall: forced row-level security per tenant-owned table, and an app role without BYPASSRLS."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import ProgrammingError
+
+from services import accounts, analytics, demo, migrate
+from services.db import Database
+from services.models import TENANT_OWNED_TABLES, Podcast, Sponsor
+from services.tenancy import TenantContext
+
+
+@pytest.fixture
+def pg_db(pg_url):
+    migrate.upgrade(pg_url)
+    db = Database(pg_url, "podcast_app")
+    yield db
+    db.dispose()
+
+
+def _two_tenants(db):
+    a = accounts.create_tenant(db, "alpha", "Alpha")
+    b = accounts.create_tenant(db, "beta", "Beta")
+    for tenant in (a, b):
+        with db.session(tenant.id) as s:
+            s.add(Podcast(tenant_id=tenant.id, title=f"{tenant.name} Show", prefix_key=f"k{tenant.id}"))
+            s.add(Sponsor(tenant_id=tenant.id, name=f"{tenant.name} Sponsor"))
+            s.commit()
+    return a, b
+
+
+def test_every_tenant_owned_table_has_a_forced_policy(pg_db, pg_url):
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        policies = {row[0] for row in conn.execute("SELECT tablename FROM pg_policies WHERE schemaname='public'")}
+        forced = {row[0] for row in conn.execute(
+            "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity")}
+    assert set(TENANT_OWNED_TABLES) <= policies
+    assert set(TENANT_OWNED_TABLES) <= forced
+
+
+def test_app_role_is_not_privileged(pg_db):
+    with pg_db.engine.connect() as conn:
+        role, superuser, bypass = conn.execute(text(
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+    assert role == "podcast_app" and not superuser and not bypass
+
+
+def test_no_tenant_set_sees_no_rows(pg_db):
+    _two_tenants(pg_db)
+    with pg_db.session() as s:
+        for table in TENANT_OWNED_TABLES:
+            assert s.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+
+
+def test_each_tenant_sees_only_its_rows_even_without_a_filter(pg_db):
+    a, b = _two_tenants(pg_db)
+    with pg_db.session(a.id) as s:
+        assert s.scalars(select(Podcast.title)).all() == ["Alpha Show"]  # no WHERE tenant_id in this query
+        assert s.scalars(select(Sponsor.name)).all() == ["Alpha Sponsor"]
+        assert s.execute(text("SELECT slug FROM tenants")).scalars().all() == ["alpha"]
+
+
+def test_writing_into_another_tenant_is_refused(pg_db):
+    a, b = _two_tenants(pg_db)
+    with pg_db.session(a.id) as s:
+        s.add(Podcast(tenant_id=b.id, title="Smuggled", prefix_key="smuggled"))
+        with pytest.raises(ProgrammingError, match="row-level security"):
+            s.commit()
+    with pg_db.session(a.id) as s:
+        updated = s.execute(text("UPDATE podcasts SET title = 'x' WHERE tenant_id = :b"), {"b": b.id}).rowcount
+        assert updated == 0
+
+
+def test_setting_does_not_leak_between_transactions(pg_db):
+    a, _ = _two_tenants(pg_db)
+    with pg_db.session(a.id) as s:
+        assert s.execute(text("SELECT count(*) FROM podcasts")).scalar() == 1
+    with pg_db.session() as s:  # the same pooled connection, next transaction
+        assert s.execute(text("SELECT current_setting('app.tenant_id', true)")).scalar() in ("", None)
+        assert s.execute(text("SELECT count(*) FROM podcasts")).scalar() == 0
+
+
+def test_demo_seed_and_overview_on_postgres(pg_db):
+    result = demo.seed_demo(pg_db, password="demo-password-123")
+    assert result["created"] and result["downloads"] > 10_000
+    ctx = TenantContext(tenant_id=result["tenant_id"], role="viewer")
+    summary = analytics.overview_summary(pg_db, ctx, days=90)
+    with pg_db.session(ctx.tenant_id) as s:
+        expected = s.execute(text(
+            "SELECT count(*) FROM downloads WHERE (ts AT TIME ZONE 'UTC')::date "
+            "BETWEEN current_date - 89 AND current_date")).scalar()
+    assert summary.downloads == expected > 0
+    other = accounts.create_tenant(pg_db, "other", "Other")
+    assert analytics.overview_summary(pg_db, TenantContext(tenant_id=other.id, role="owner"), days=365).downloads == 0

@@ -1,0 +1,42 @@
+"""Settings come from the environment with safe defaults; bad values name their variable."""
+import pytest
+
+from services.errors import ConfigError
+from services.settings import load_settings
+
+
+def test_defaults_are_embedded(tmp_path):
+    s = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert s.database_url == f"sqlite:///{tmp_path / 'podcast.db'}"
+    assert s.is_embedded and s.redis_url is None
+    assert (s.host, s.port, s.log_level) == ("127.0.0.1", 8050, "INFO")
+    assert s.public_base_url == "http://127.0.0.1:8050"
+
+
+def test_generated_secret_key_is_kept(tmp_path):
+    first = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    second = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert first.secret_key_generated and first.secret_key == second.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_values(tmp_path):
+    s = load_settings({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgresql://u@db/x",
+                       "REDIS_URL": "redis://cache:6379/0", "SECRET_KEY": "x" * 32, "PORT": "9000",
+                       "PUBLIC_BASE_URL": "https://stats.example.com/", "TRUSTED_PROXIES": "10.0.0.0/8, ::1"})
+    assert s.database_url == "postgresql+psycopg://u@db/x"
+    assert not s.is_embedded and s.port == 9000 and s.session_cookie_secure
+    assert s.public_base_url == "https://stats.example.com"
+    assert [str(n) for n in s.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("DATABASE_URL", "mysql://x"), ("REDIS_URL", "http://x"), ("LOG_LEVEL", "LOUD"), ("PORT", "eighty"),
+    ("PORT", "70000"), ("PUBLIC_BASE_URL", "example.com"), ("TRUSTED_PROXIES", "10.0.0.300"),
+    ("SECRET_KEY", "short"),
+])
+def test_bad_values_name_the_variable(tmp_path, variable, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"INSTANCE_PATH": str(tmp_path), variable: value})
+    assert err.value.variable == variable
+    assert variable in str(err.value)
