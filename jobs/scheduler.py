@@ -6,6 +6,7 @@ this process on the same timetable, until Ctrl-C.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -87,6 +88,10 @@ def run_in_process(settings: Settings, schedule: tuple[Periodic, ...] = SCHEDULE
     return runs
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     try:
         settings = load_settings()
@@ -98,6 +103,7 @@ def main() -> int:
     try:
         if settings.redis_url is None:
             logger.info("no REDIS_URL: running periodic jobs in this process")
+            signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C when a process manager asks
             run_in_process(settings)
         else:
             build_cron_scheduler(settings).start()

@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m jobs.worker", description="Run an RQ worker for the jobs queues.")
-    parser.add_argument("queues", nargs="*", metavar="queue", help=f"queues to serve, in order (default: {' '.join(QUEUES)})")
+    parser.add_argument("queues", nargs="*", metavar="queue",
+                        help=f"queues to serve, in order (default: {' '.join(QUEUES)})")
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     args = parser.parse_args(argv)
     unknown = [name for name in args.queues if name not in QUEUES]

@@ -19,7 +19,9 @@ def _day(session: Session):
 
 
 def refresh_daily_rollups(session: Session, tenant_id: int, since: date | None = None) -> int:
-    """Recompute the tenant's daily rollups from `since` (all history when None); idempotent."""
+    """Recompute the tenant's daily rollups from `since` (all history when None); idempotent.
+
+    Returns the number of episode-day rows written."""
     start = datetime.combine(since, time.min, tzinfo=timezone.utc) if since else None
     day = _day(session)
     for model in (PodcastDailyMetric, EpisodeDailyMetric):
@@ -36,6 +38,8 @@ def refresh_daily_rollups(session: Session, tenant_id: int, since: date | None =
     episode_rows = select(Download.episode_id, day.label("day"), Download.tenant_id, Download.podcast_id, func.count(),
                           func.count(Download.listener_key.distinct())).where(*where).group_by(
         Download.episode_id, day, Download.tenant_id, Download.podcast_id)
-    result = session.execute(insert(EpisodeDailyMetric).from_select(
+    session.execute(insert(EpisodeDailyMetric).from_select(
         ["episode_id", "day", "tenant_id", "podcast_id", "downloads", "listeners"], episode_rows))
-    return result.rowcount or 0
+    # psycopg reports no row count for INSERT ... SELECT, so count what the refresh wrote.
+    counted = select(func.count()).select_from(EpisodeDailyMetric).where(EpisodeDailyMetric.tenant_id == tenant_id)
+    return session.scalar(counted.where(EpisodeDailyMetric.day >= since) if since else counted) or 0

@@ -5,12 +5,10 @@ import logging
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from redis import Redis
 from sqlalchemy import func, select
@@ -23,63 +21,36 @@ from services.db import Database
 from services.migrate import upgrade
 from services.models import Download, EpisodeDailyMetric, Tenant
 from services.settings import Settings, load_settings
+from tests.integration.conftest import create_database, drop_database
 
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# A dedicated Redis db: these tests flush it, and only it.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 WORKER_TIMEOUT = 300
 
 
-# --- service availability (to move to a shared conftest) ---------------------------------------------------------
-
-def service_unavailable(reason: str) -> None:
-    """Skip locally when a service is missing, but fail on CI, where a skipped integration test hides breakage."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (required on CI)", pytrace=False)
-    pytest.skip(reason)
-
-
-def require(name: str, check: Callable[[], object]) -> None:
-    try:
-        check()
-    except Exception as exc:  # any failure to reach the service means "unavailable"
-        service_unavailable(f"{name} unreachable: {type(exc).__name__}: {exc}")
+@pytest.fixture(scope="module")
+def jobs_redis_url(redis_url) -> Iterator[str]:
+    yield redis_url
+    Redis.from_url(redis_url).flushdb()
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    connection = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    require("Redis at " + REDIS_URL, connection.ping)
-    connection.flushdb()
-    yield REDIS_URL
-    connection.flushdb()
-    connection.close()
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
+def jobs_database_url(postgres_available) -> Iterator[str]:
     """A freshly created, migrated PostgreSQL database, dropped afterwards."""
-    require("PostgreSQL (" + POSTGRES_ADMIN + ")", lambda: psycopg.connect(POSTGRES_ADMIN, connect_timeout=3).close())
-    name = f"jobs_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        info = admin.info
-        url = f"postgresql+psycopg://{info.user}@{info.host}:{info.port}/{name}"
-        try:
-            upgrade(url)
-            yield url
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    name, url = create_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(name)
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def settings(redis_url: str, database_url: str, tmp_path_factory) -> Settings:
-    return load_settings(worker_env(redis_url, database_url, tmp_path_factory.mktemp("instance")))
+def settings(jobs_redis_url: str, jobs_database_url: str, tmp_path_factory) -> Settings:
+    return load_settings(worker_env(jobs_redis_url, jobs_database_url, tmp_path_factory.mktemp("instance")))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,56 @@
+"""The whole app on PostgreSQL and Redis: readiness, login, the overview callback, and API keys across tenants."""
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from services import accounts, api_keys, demo
+from services.tenancy import TenantContext
+from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.unit.test_auth_routes import _overview_request
+
+
+@pytest.fixture
+def pg_app(pg_url, redis_url, tmp_path):
+    server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL=redis_url))
+    state = server.extensions["podcast_platform"]
+    demo.seed_demo(state.db, password=DEMO_PASSWORD)
+    yield server
+    state.db.dispose()
+
+
+def test_readyz_checks_database_and_redis(pg_app):
+    response = pg_app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_names_a_failing_redis(pg_url, tmp_path):
+    server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL="redis://127.0.0.1:1/0"))
+    try:
+        body = server.test_client().get("/readyz")
+        assert body.status_code == 503 and body.get_json()["failing"] == ["redis"]
+    finally:
+        server.extensions["podcast_platform"].db.dispose()
+
+
+def test_login_and_overview_on_postgres(pg_app):
+    client = pg_app.test_client()
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/login", data={"email": demo.DEMO_EMAIL, "password": DEMO_PASSWORD}).status_code == 302
+    response = client.post("/_dash-update-component", json=_overview_request(30))
+    assert response.status_code == 200
+    assert len(response.get_json()["response"]["overview-downloads-chart"]["figure"]["data"]) == 3
+
+
+def test_api_keys_never_cross_tenants(pg_app):
+    db = pg_app.extensions["podcast_platform"].db
+    acme = accounts.create_tenant(db, "acme", "Acme")
+    _, acme_key = api_keys.create_api_key(db, TenantContext(tenant_id=acme.id, role="owner"), "acme")
+    demo_tenant = accounts.get_tenant_by_slug(db, "demo")
+    _, demo_key = api_keys.create_api_key(db, TenantContext(tenant_id=demo_tenant.id, role="owner"), "demo")
+    client = pg_app.test_client()
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {acme_key}"}).get_json()
+    assert me["tenant"]["slug"] == "acme"
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {demo_key}"}).get_json()["tenant"]["slug"] == "demo"
+    assert [k.name for k in api_keys.list_api_keys(db, TenantContext(tenant_id=acme.id, role="owner"))] == ["acme"]
