@@ -1,9 +1,9 @@
 """Callbacks per page; each module's register(app) attaches its callbacks to one Dash app."""
 from dash import Dash
 
-from callbacks import overview, shell
+from callbacks import api_keys, overview, shell
 
 
 def register_all(app: Dash) -> None:
-    for module in (shell, overview):
+    for module in (shell, overview, api_keys):
         module.register(app)

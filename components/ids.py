@@ -13,3 +13,13 @@ class Overview:
     KPIS = "overview-kpis"
     CHART = "overview-downloads-chart"
     MESSAGE = "overview-message"
+
+
+class ApiKeys:
+    NAME = "apikeys-name"
+    SCOPES = "apikeys-scopes"
+    CREATE = "apikeys-create"
+    NEW_KEY = "apikeys-new-key"
+    MESSAGE = "apikeys-message"
+    TABLE = "apikeys-table"
+    REVOKE = "apikeys-revoke"  # pattern-matching: {"type": REVOKE, "index": key id}

@@ -34,3 +34,20 @@ def test_wrong_password_shows_an_error(page, live_server):
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").inner_text() == "wrong email or password"
+
+
+def test_create_an_api_key_in_the_browser(page, live_server):
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email").fill("demo@example.com")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server}/")
+    page.get_by_role("link", name="API keys").click()
+    page.wait_for_url(f"{live_server}/settings/api-keys")
+    page.get_by_placeholder("Key name, e.g. reporting").fill("browser key")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("pre.secret")
+    secret.wait_for(timeout=10_000)
+    assert secret.inner_text().startswith("pk_")
+    assert page.locator(".data-table").get_by_text("browser key").is_visible()
+    assert page.errors == []
