@@ -9,7 +9,7 @@ from sqlalchemy import select
 from jobs.context import get_db
 from jobs.progress import report_progress
 from jobs.queues import enqueue
-from services import rollups
+from services.measurement import store
 from services.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def refresh_rollups(tenant_id: int, since_iso: str | None = None) -> int:
     since = date.fromisoformat(since_iso) if since_iso else None
     report_progress(0.0, "refreshing rollups")
     with get_db().session(tenant_id) as session:
-        rows = rollups.refresh_daily_rollups(session, tenant_id, since)
+        rows = store.refresh_tenant(session, tenant_id, since)
         session.commit()
     report_progress(1.0, "rollups refreshed")
     logger.info("rollups refreshed", extra={"tenant_id": tenant_id, "since": since_iso, "rows": rows})

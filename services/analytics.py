@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from services.db import Database
+from services.measurement.store import view
 from services.models import Episode, Podcast, PodcastDailyMetric
 from services.tenancy import TenantContext, require_staff
 
@@ -39,7 +40,7 @@ def overview_summary(db: Database, ctx: TenantContext, days: int = 30, end: date
     require_staff(ctx)
     start, end = _window(end, days)
     prev_start = start - timedelta(days=days)
-    m = PodcastDailyMetric
+    m = view(PodcastDailyMetric).c
     with db.session(ctx.tenant_id) as s:
         current = s.execute(
             select(func.coalesce(func.sum(m.downloads), 0), func.coalesce(func.sum(m.listeners), 0))
@@ -58,7 +59,7 @@ def downloads_by_day(db: Database, ctx: TenantContext, days: int = 90, end: date
     """Downloads per day per podcast: columns day, podcast, downloads, listeners; every day present."""
     require_staff(ctx)
     start, end = _window(end, days)
-    m = PodcastDailyMetric
+    m = view(PodcastDailyMetric).c
     with db.session(ctx.tenant_id) as s:
         rows = s.execute(
             select(m.day, Podcast.title, m.downloads, m.listeners)

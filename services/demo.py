@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from services import accounts, rollups
-from services.bulk import insert_frame
+from services import accounts
+from services.measurement import store
 from services.db import Database
-from services.models import Campaign, Download, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
+from services.models import Campaign, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +165,10 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         report(0.3, "generating downloads")
         frame = _download_rows(tenant.id, catalog, podcasts, episode_ids, now)
         report(0.6, f"writing {len(frame)} downloads")
-        insert_frame(s, Download.__table__, frame)
+        first, last = frame.ts.min().date(), frame.ts.max().date()
+        store.replace_downloads(s, tenant.id, first, last, frame)
         report(0.85, "building rollups")
-        rollups.refresh_daily_rollups(s, tenant.id)
+        store.refresh_rollups(s, tenant.id, first, last)
         s.commit()
     report(1.0, "done")
     logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "downloads": len(frame)})

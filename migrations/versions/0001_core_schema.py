@@ -176,57 +176,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_memberships_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
 
-    op.create_table('podcast_daily_metrics',
-    sa.Column('podcast_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('downloads', sa.BigInteger(), nullable=False),
-    sa.Column('listeners', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['podcast_id'], ['podcasts.id'], name=op.f('fk_podcast_daily_metrics_podcast_id_podcasts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_podcast_daily_metrics_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('podcast_id', 'day', name=op.f('pk_podcast_daily_metrics'))
-    )
-    with op.batch_alter_table('podcast_daily_metrics', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_podcast_daily_metrics_tenant_id'), ['tenant_id'], unique=False)
-
-    op.create_table('downloads',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('podcast_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('episode_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('ts', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('listener_key', sa.String(length=32), nullable=False),
-    sa.Column('app', sa.String(length=100), nullable=True),
-    sa.Column('device', sa.String(length=50), nullable=True),
-    sa.Column('os', sa.String(length=50), nullable=True),
-    sa.Column('country', sa.String(length=2), nullable=True),
-    sa.Column('region', sa.String(length=100), nullable=True),
-    sa.Column('referrer', sa.String(length=100), nullable=True),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_downloads_episode_id_episodes'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['podcast_id'], ['podcasts.id'], name=op.f('fk_downloads_podcast_id_podcasts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_downloads_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_downloads'))
-    )
-    with op.batch_alter_table('downloads', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_downloads_episode_id'), ['episode_id'], unique=False)
-        batch_op.create_index('ix_downloads_tenant_ts', ['tenant_id', 'ts'], unique=False)
-
-    op.create_table('episode_daily_metrics',
-    sa.Column('episode_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('podcast_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('downloads', sa.BigInteger(), nullable=False),
-    sa.Column('listeners', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_episode_daily_metrics_episode_id_episodes'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['podcast_id'], ['podcasts.id'], name=op.f('fk_episode_daily_metrics_podcast_id_podcasts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_episode_daily_metrics_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('episode_id', 'day', name=op.f('pk_episode_daily_metrics'))
-    )
-    with op.batch_alter_table('episode_daily_metrics', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_episode_daily_metrics_podcast_id'), ['podcast_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_episode_daily_metrics_tenant_id'), ['tenant_id'], unique=False)
-
     op.create_table('placements',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -259,20 +208,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_placements_campaign_id'))
 
     op.drop_table('placements')
-    with op.batch_alter_table('episode_daily_metrics', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_episode_daily_metrics_tenant_id'))
-        batch_op.drop_index(batch_op.f('ix_episode_daily_metrics_podcast_id'))
-
-    op.drop_table('episode_daily_metrics')
-    with op.batch_alter_table('downloads', schema=None) as batch_op:
-        batch_op.drop_index('ix_downloads_tenant_ts')
-        batch_op.drop_index(batch_op.f('ix_downloads_episode_id'))
-
-    op.drop_table('downloads')
-    with op.batch_alter_table('podcast_daily_metrics', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_podcast_daily_metrics_tenant_id'))
-
-    op.drop_table('podcast_daily_metrics')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_tenant_id'))

@@ -13,7 +13,7 @@ depends_on = None
 # Frozen copy of the tenant-owned tables at this revision (later revisions add their own).
 TABLES = (
     "tenants", "memberships", "sponsors", "podcasts", "episodes", "campaigns", "placements",
-    "api_keys", "audit_log", "downloads", "podcast_daily_metrics", "episode_daily_metrics",
+    "api_keys", "audit_log",
 )
 # A row is visible when it belongs to the transaction's tenant, or to a declared cross-tenant system task.
 VISIBLE = (

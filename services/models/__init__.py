@@ -3,11 +3,17 @@ from services.models.accounts import DEDUPE_WINDOWS, ROLES, ApiKey, AuditLog, Me
 from services.models.base import TENANT_OWNED_TABLES, Base
 from services.models.campaigns import CAMPAIGN_STATUSES, Campaign, Placement, Sponsor
 from services.models.catalog import Episode, Podcast
-from services.models.metrics import Download, EpisodeDailyMetric, PodcastDailyMetric
+from services.models.measurement import (
+    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeDailyMetric, HashSecret, LogImport,
+    PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
+    PodcastReferrerDailyMetric,
+)
 
 __all__ = [
-    "Base", "TENANT_OWNED_TABLES", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
+    "Base", "TENANT_OWNED_TABLES", "TIME_SERIES_TABLES", "ROLLUPS", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
     "Tenant", "User", "Membership", "ApiKey", "AuditLog",
     "Podcast", "Episode", "Sponsor", "Campaign", "Placement",
-    "Download", "PodcastDailyMetric", "EpisodeDailyMetric",
+    "DownloadRequest", "Download", "PodcastHourlyMetric", "PodcastDailyMetric", "EpisodeDailyMetric",
+    "PodcastAppDailyMetric", "PodcastDeviceDailyMetric", "PodcastGeoDailyMetric", "PodcastReferrerDailyMetric",
+    "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
 ]

@@ -27,7 +27,8 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 
 
-# Tables whose rows belong to one tenant; on PostgreSQL each carries a forced row-level security policy.
+# Relational tables whose rows belong to one tenant; on PostgreSQL each carries a forced row-level security policy.
+# (Time-series tables are isolated by security-barrier views instead: see services/models/measurement.py.)
 TENANT_OWNED_TABLES = (
     "tenants",
     "memberships",
@@ -38,7 +39,6 @@ TENANT_OWNED_TABLES = (
     "placements",
     "api_keys",
     "audit_log",
-    "downloads",
-    "podcast_daily_metrics",
-    "episode_daily_metrics",
+    "log_imports",
+    "counting_state",
 )

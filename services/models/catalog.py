@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.models.base import Base, BigId, utcnow
@@ -23,6 +23,11 @@ class Podcast(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(200))
     image_url: Mapped[str | None] = mapped_column(String(2000))
+    # Feed refresh state: conditional GET validators and the last error, shown on the podcast's page.
+    feed_etag: Mapped[str | None] = mapped_column(String(500))
+    feed_last_modified: Mapped[str | None] = mapped_column(String(100))
+    feed_checked_at: Mapped[datetime | None]
+    feed_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -42,4 +47,9 @@ class Episode(Base):
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     season: Mapped[int | None] = mapped_column(Integer)
     episode_number: Mapped[int | None] = mapped_column(Integer)
+    episode_type: Mapped[str | None] = mapped_column(String(16))
+    chapters_url: Mapped[str | None] = mapped_column(String(2000))
+    transcripts: Mapped[list] = mapped_column(JSON, default=list)
+    # Scheme-less enclosure URL with tracking prefixes and client parameters stripped: requests map by it.
+    match_key: Mapped[str | None] = mapped_column(String(2000), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -94,3 +94,18 @@ def test_demo_seed_and_overview_on_postgres(pg_db):
     assert summary.downloads == expected > 0
     other = accounts.create_tenant(pg_db, "other", "Other")
     assert analytics.overview_summary(pg_db, TenantContext(tenant_id=other.id, role="owner"), days=365).downloads == 0
+
+
+def test_time_series_views_are_the_tenant_wall(pg_db):
+    result = demo.seed_demo(pg_db, password="demo-password-123")
+    other = accounts.create_tenant(pg_db, "other", "Other")
+    views = ["tenant_downloads", "tenant_podcast_daily_metrics", "tenant_episode_daily_metrics",
+             "tenant_podcast_hourly_metrics", "tenant_podcast_app_daily_metrics"]
+    with pg_db.session() as s:
+        assert all(s.execute(text(f"SELECT count(*) FROM {v}")).scalar() == 0 for v in views)
+    with pg_db.session(other.id) as s:
+        assert all(s.execute(text(f"SELECT count(*) FROM {v}")).scalar() == 0 for v in views)
+    with pg_db.session(result["tenant_id"]) as s:
+        assert all(s.execute(text(f"SELECT count(*) FROM {v}")).scalar() > 0 for v in views)
+        options = s.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'tenant_downloads'")).scalar()
+    assert "security_barrier=true" in options

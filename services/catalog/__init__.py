@@ -1,0 +1,1 @@
+"""Catalog: podcasts and episodes from RSS feeds."""
