@@ -1,7 +1,6 @@
 """The "Demo Network" tenant: deterministic shows, episodes, sponsors, campaigns and a believable download history."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -14,9 +13,12 @@ import pandas as pd
 from sqlalchemy import select
 
 from services import accounts
-from services.measurement import store
+from services import demo_traffic
+from services.bulk import insert_frame
+from services.measurement import counting
+from services.measurement.urls import try_enclosure_match_key
 from services.db import Database
-from services.models import Campaign, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
+from services.models import Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -44,29 +46,6 @@ SHOWS = (
     Show("The Long Way Round", "Society & Culture", 30, 715, 2300, 9000, 62),
 )
 
-# (name, share, device, os) — shares of listeners by app, with the device and OS each app usually runs on.
-APPS = (
-    ("Apple Podcasts", 0.41, "smartphone", "iOS"),
-    ("Spotify", 0.27, "smartphone", "Android"),
-    ("Overcast", 0.06, "smartphone", "iOS"),
-    ("Pocket Casts", 0.05, "smartphone", "Android"),
-    ("Podcast Addict", 0.04, "smartphone", "Android"),
-    ("Castbox", 0.03, "smartphone", "Android"),
-    ("Amazon Music", 0.03, "smart_speaker", "Alexa"),
-    ("Apple Podcasts (Mac)", 0.03, "computer", "macOS"),
-    ("Web browser", 0.05, "computer", "Windows"),
-    ("Other", 0.03, "smartphone", "Android"),
-)
-COUNTRIES = (("US", 0.52), ("GB", 0.11), ("CA", 0.08), ("AU", 0.06), ("DE", 0.05), ("IN", 0.04),
-             ("NL", 0.03), ("IE", 0.03), ("NZ", 0.02), ("SE", 0.02), ("FR", 0.02), ("BR", 0.02))
-US_REGIONS = ("CA", "NY", "TX", "FL", "WA", "IL", "MA", "CO", "GA", "OR")
-REFERRERS = (("app", 0.86), ("web", 0.09), ("social", 0.05))
-# Relative listening by weekday (Mon..Sun) and by UTC hour: commutes and evenings, quieter weekends.
-WEEKDAY = np.array([1.12, 1.10, 1.08, 1.05, 0.98, 0.80, 0.84])
-HOUR = np.array([.35, .25, .2, .18, .2, .3, .6, 1.0, 1.3, 1.2, 1.0, .95, 1.0, 1.05, 1.1, 1.15, 1.3, 1.35,
-                 1.2, 1.0, .9, .8, .65, .5])
-
-
 def generate_catalog(anchor: date) -> pd.DataFrame:
     """One row per episode: show index, number, publish time, downloads it will get."""
     rng = np.random.default_rng(SEED)
@@ -81,48 +60,6 @@ def generate_catalog(anchor: date) -> pd.DataFrame:
             rows.append({"show": show_idx, "number": number, "published_at": published,
                          "expected": show.base_downloads * growth * q})
     return pd.DataFrame(rows)
-
-
-def generate_downloads(catalog: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """Counted downloads for every episode: a release spike, a long tail, weekday and hour rhythm."""
-    rng = np.random.default_rng(SEED + 1)
-    frames = []
-    for ep in catalog.itertuples():
-        show = SHOWS[ep.show]
-        n = int(ep.expected * 1.5)
-        spike = rng.random(n) < 0.72
-        age_h = np.where(spike, rng.exponential(60.0, n), rng.exponential(24 * 120.0, n))
-        ts = pd.to_datetime(ep.published_at) + pd.to_timedelta(age_h, unit="h")
-        ts = ts[ts < now]
-        weight = WEEKDAY[ts.day_of_week] * HOUR[ts.hour]
-        ts = ts[rng.random(len(ts)) * 1.6 < weight][: int(ep.expected)]
-        listener = np.minimum(rng.zipf(1.15, len(ts)) - 1, show.audience - 1)
-        listener = (listener * 7919 + rng.integers(0, show.audience, len(ts)) * (listener > 50)) % show.audience
-        frames.append(pd.DataFrame({"show": ep.show, "episode": ep.Index, "ts": ts, "listener": listener}))
-    downloads = pd.concat(frames, ignore_index=True).drop_duplicates(["episode", "listener"])
-    return downloads.sort_values("ts", ignore_index=True)
-
-
-def listener_profiles(show_idx: int, audience: int) -> pd.DataFrame:
-    """Each listener's fixed app, device, OS, country, region, referrer and hashed key."""
-    rng = np.random.default_rng(SEED + 100 + show_idx)
-    app_idx = rng.choice(len(APPS), audience, p=_norm([a[1] for a in APPS]))
-    country = rng.choice([c for c, _ in COUNTRIES], audience, p=_norm([w for _, w in COUNTRIES]))
-    region = np.where(country == "US", rng.choice(US_REGIONS, audience), None)
-    referrer = rng.choice([r for r, _ in REFERRERS], audience, p=_norm([w for _, w in REFERRERS]))
-    # A minority of Spotify listeners are on iPhones; keep the OS mix believable.
-    ios_spotify = (app_idx == 1) & (rng.random(audience) < 0.45)
-    os_ = np.array([APPS[i][3] for i in app_idx], dtype=object)
-    os_[ios_spotify] = "iOS"
-    keys = [hashlib.sha256(f"demo:{show_idx}:{i}".encode()).hexdigest()[:32] for i in range(audience)]
-    return pd.DataFrame({"listener_key": keys, "app": [APPS[i][0] for i in app_idx],
-                         "device": [APPS[i][2] for i in app_idx], "os": os_, "country": country,
-                         "region": region, "referrer": referrer})
-
-
-def _norm(weights) -> np.ndarray:
-    w = np.asarray(weights, dtype=float)
-    return w / w.sum()
 
 
 def seed_demo(db: Database, password: str | None = None, anchor: date | None = None,
@@ -159,27 +96,33 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         report(0.15, "generating catalog")
         catalog = generate_catalog(anchor)
         podcasts = _add_podcasts(s, tenant.id)
-        episode_ids = _add_episodes(s, tenant.id, podcasts, catalog)
+        _add_episodes(s, tenant.id, podcasts, catalog)
         _add_sponsors_and_campaigns(s, tenant.id, podcasts, anchor)
 
-        report(0.3, "generating downloads")
-        frame = _download_rows(tenant.id, catalog, podcasts, episode_ids, now)
-        report(0.6, f"writing {len(frame)} downloads")
-        first, last = frame.ts.min().date(), frame.ts.max().date()
-        store.replace_downloads(s, tenant.id, first, last, frame)
-        report(0.85, "building rollups")
-        store.refresh_rollups(s, tenant.id, first, last)
+        report(0.3, "generating requests")
+        audiences = [show.audience for show in SHOWS]
+        events = demo_traffic.listen_events(catalog, audiences, now)
+        urls = [f"https://media.example.com/{_slug(SHOWS[ep.show])}/{ep.number:04d}.mp3" for ep in catalog.itertuples()]
+        requests = demo_traffic.request_rows(tenant.id, events, audiences, [p.id for p in podcasts], urls)
+        insert_frame(s, DownloadRequest.__table__, requests)
+        report(0.5, f"counting {len(requests)} requests")
+        counted = counting.count_in_session(s, tenant.id, progress=lambda f, m: report(0.5 + 0.45 * f, m))
         s.commit()
     report(1.0, "done")
-    logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "downloads": len(frame)})
+    logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "requests": len(requests),
+                                              "downloads": counted.downloads})
     return {"created": True, "tenant_id": tenant.id, "email": DEMO_EMAIL, "password": generated,
-            "episodes": len(catalog), "downloads": len(frame)}
+            "episodes": len(catalog), "requests": len(requests), "downloads": counted.downloads}
+
+
+def _slug(show: Show) -> str:
+    return show.title.lower().replace("&", "and").replace(" ", "-")
 
 
 def _add_podcasts(s, tenant_id: int) -> list[Podcast]:
     podcasts = []
     for i, show in enumerate(SHOWS):
-        slug = show.title.lower().replace("&", "and").replace(" ", "-")
+        slug = _slug(show)
         podcast = Podcast(tenant_id=tenant_id, title=show.title, category=show.category, language="en",
                           author="Demo Network", feed_url=f"https://feeds.example.com/{slug}.xml",
                           prefix_key=f"demo{i + 1}{secrets.token_hex(6)}")
@@ -189,20 +132,20 @@ def _add_podcasts(s, tenant_id: int) -> list[Podcast]:
     return podcasts
 
 
-def _add_episodes(s, tenant_id: int, podcasts: list[Podcast], catalog: pd.DataFrame) -> list[int]:
+def _add_episodes(s, tenant_id: int, podcasts: list[Podcast], catalog: pd.DataFrame) -> None:
     episodes = []
     for ep in catalog.itertuples():
         show, podcast = SHOWS[ep.show], podcasts[ep.show]
-        slug = show.title.lower().replace("&", "and").replace(" ", "-")
+        slug = _slug(show)
         duration = int(show.duration_min * 60 * (0.8 + 0.4 * ((ep.number * 37) % 10) / 10))
         episodes.append(Episode(
             tenant_id=tenant_id, podcast_id=podcast.id, guid=f"{slug}-{ep.number:04d}",
             title=f"{show.title} #{ep.number}", published_at=ep.published_at, episode_number=ep.number,
             enclosure_url=f"https://media.example.com/{slug}/{ep.number:04d}.mp3", enclosure_type="audio/mpeg",
+            match_key=try_enclosure_match_key(f"https://media.example.com/{slug}/{ep.number:04d}.mp3"),
             duration_seconds=duration, enclosure_length=duration * 16000))
     s.add_all(episodes)
     s.flush()
-    return [e.id for e in episodes]
 
 
 def _add_sponsors_and_campaigns(s, tenant_id: int, podcasts: list[Podcast], anchor: date) -> None:
@@ -230,20 +173,3 @@ def _add_sponsors_and_campaigns(s, tenant_id: int, podcasts: list[Podcast], anch
             s.add(Placement(tenant_id=tenant_id, campaign_id=campaign.id, podcast_id=podcasts[show_idx].id,
                             position=position, read_type=read_type, start_date=start_d, end_date=end_d,
                             price=Decimal("25.00")))
-
-
-def _download_rows(tenant_id: int, catalog: pd.DataFrame, podcasts: list[Podcast], episode_ids: list[int],
-                   now: datetime) -> pd.DataFrame:
-    downloads = generate_downloads(catalog, now)
-    parts = []
-    for show_idx, group in downloads.groupby("show"):
-        profiles = listener_profiles(int(show_idx), SHOWS[int(show_idx)].audience)
-        part = profiles.iloc[group["listener"].to_numpy()].reset_index(drop=True)
-        part.insert(0, "ts", group["ts"].to_numpy())
-        part.insert(0, "episode_id", np.asarray(episode_ids)[group["episode"].to_numpy()])
-        part.insert(0, "podcast_id", podcasts[int(show_idx)].id)
-        parts.append(part)
-    frame = pd.concat(parts, ignore_index=True)
-    frame.insert(0, "tenant_id", tenant_id)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    return frame

@@ -1,0 +1,270 @@
+"""Counting: raw requests -> IAB v2.3 downloads. Filter, map to episodes, apply the byte threshold, dedupe per
+listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op)."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.db import Database
+from services.measurement import store
+from services.measurement.requests import is_probe_range, parse_range
+from services.measurement.urls import try_enclosure_match_key
+from services.measurement.useragents import default_classifier
+from services.models import CountingState, DownloadRequest, Episode, Tenant
+from services.models.base import utcnow
+
+logger = logging.getLogger(__name__)
+
+DAY = pd.Timedelta(days=1)
+SLAB_DAYS = 31  # days counted per pass: bounds memory on long histories
+THRESHOLD_SECONDS = 60  # IAB: at least one minute of audio must be delivered
+RAW_COLUMNS = ["ts", "podcast_id", "method", "status", "bytes", "range", "url", "user_agent", "referer",
+               "listener_key", "country", "region"]
+
+
+@dataclass
+class CountReport:
+    tenant_id: int
+    first_day: date | None = None
+    last_day: date | None = None
+    requests: int = 0
+    downloads: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {"tenant_id": self.tenant_id, "first_day": self.first_day and self.first_day.isoformat(),
+                "last_day": self.last_day and self.last_day.isoformat(), "requests": self.requests,
+                "downloads": self.downloads, "dropped": dict(self.dropped)}
+
+
+@dataclass(frozen=True)
+class EpisodeIndex:
+    """The tenant's episodes by enclosure match key, with what the byte threshold needs."""
+
+    by_key: dict[str, int]
+    episodes: pd.DataFrame  # index episode_id: podcast_id, threshold_bytes (NaN = cannot apply)
+
+    @classmethod
+    def load(cls, session: Session, tenant_id: int) -> EpisodeIndex:
+        rows = session.execute(select(Episode.id, Episode.podcast_id, Episode.match_key, Episode.enclosure_url,
+                                      Episode.enclosure_length, Episode.duration_seconds)
+                               .where(Episode.tenant_id == tenant_id)).all()
+        frame = pd.DataFrame(rows, columns=["episode_id", "podcast_id", "match_key", "url", "length", "duration"])
+        by_key: dict[str, int] = {}
+        for row in frame.itertuples():
+            key = row.match_key or try_enclosure_match_key(row.url)
+            if key:
+                by_key.setdefault(key, row.episode_id)
+                by_key.setdefault(key.split("?", 1)[0], row.episode_id)
+        frame["threshold_bytes"] = byte_threshold(frame["length"], frame["duration"])
+        return cls(by_key, frame.set_index("episode_id")[["podcast_id", "threshold_bytes"]])
+
+    def episode_for_urls(self, urls) -> dict[str, int]:
+        """Requested URL -> episode id, each distinct URL resolved once: exact key first, then without the
+        query string (players append their own parameters)."""
+        found = {}
+        for url in urls:
+            key = try_enclosure_match_key(url)
+            if key is None:
+                continue
+            episode = self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
+            if episode is not None:
+                found[url] = episode
+        return found
+
+
+def byte_threshold(length: pd.Series, duration: pd.Series) -> pd.Series:
+    """Bytes that make one minute: 60 s at the file's byte rate, or the whole file when it is shorter than a
+    minute or its duration is unknown; NaN when the size is unknown (the threshold cannot apply). The ID3
+    header's size is not known before download, so it is not added: this errs towards counting."""
+    length = pd.to_numeric(length, errors="coerce").astype(float)
+    duration = pd.to_numeric(duration, errors="coerce").astype(float)
+    per_minute = length / duration * THRESHOLD_SECONDS
+    return per_minute.where((duration > THRESHOLD_SECONDS) & (length > 0), length.where(length > 0))
+
+
+def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callable) -> tuple[pd.DataFrame, Counter]:
+    """Drop what IAB says is not a download; returns the kept rows (with episode and classification) and why the
+    others went."""
+    dropped: Counter = Counter()
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal raw
+        if mask.any():
+            dropped[reason] += int(mask.sum())
+            raw = raw[~mask]
+
+    drop(raw["method"].str.upper() != "GET", "not a GET (HEAD and others)")
+    status = pd.to_numeric(raw["status"], errors="coerce")
+    drop(status == 304, "304 Not Modified")
+    status = pd.to_numeric(raw["status"], errors="coerce")
+    drop(status.notna() & ~status.between(200, 299), "error or redirect status")
+    ranges = raw["range"].dropna().unique()
+    probes = {value for value in ranges if is_probe_range(value)}
+    drop(raw["range"].isin(probes), "bytes=0-1 probe only")
+    drop(raw["user_agent"].fillna("").str.strip() == "", "bot: empty user agent")
+    classes = classify(raw["user_agent"], raw["referer"])
+    for reason, count in classes.loc[classes["is_bot"], "bot_reason"].fillna("bot").value_counts().items():
+        dropped[f"bot: {reason}"] += int(count)
+    raw, classes = raw[~classes["is_bot"].to_numpy()], classes[~classes["is_bot"].to_numpy()]
+    episode_id = raw["url"].map(episodes.episode_for_urls(raw["url"].unique()))
+    unmapped = episode_id.isna()
+    if unmapped.any():
+        dropped["no matching episode"] += int(unmapped.sum())
+    keep = ~unmapped.to_numpy()
+    raw = raw[keep].assign(episode_id=episode_id[keep].astype("int64"))
+    classes = classes[keep]
+    raw = raw.assign(app=classes["name"].to_numpy(), device=classes["device_category"].to_numpy(),
+                     os=classes["os"].to_numpy(), referrer=classes["referrer_name"].to_numpy())
+    raw["podcast_id"] = episodes.episodes["podcast_id"].reindex(raw["episode_id"]).to_numpy()
+    return raw, dropped
+
+
+def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Series:
+    """True for requests of (listener, episode, UTC day) groups that delivered at least a minute; requests without
+    a byte count (the tracking prefix sees none) pass. Byte ranges are reassembled: overlaps count once."""
+    known = frame["bytes"].notna()
+    passed = pd.Series(True, index=frame.index)
+    if not known.any():
+        return passed
+    part = frame.loc[known, ["listener_key", "episode_id", "ts", "bytes", "range"]].copy()
+    part["start"] = part["range"].map(_range_start, na_action="ignore").fillna(0).astype("int64")
+    part["end"] = part["start"] + part["bytes"].astype("int64")
+    part["day"] = part["ts"].dt.floor("D")
+    part = part.sort_values(["listener_key", "episode_id", "day", "start"])
+    group = [part["listener_key"], part["episode_id"], part["day"]]
+    reach = part.groupby(group, sort=False)["end"].cummax()
+    prev_reach = reach.groupby(group, sort=False).shift(1).fillna(0).astype("int64")
+    covered = (part["end"] - np.maximum(part["start"], prev_reach)).clip(lower=0)
+    total = covered.groupby(group, sort=False).transform("sum")
+    threshold = episodes.episodes["threshold_bytes"].reindex(part["episode_id"]).to_numpy()
+    ok = np.isnan(threshold) | (total.to_numpy() >= threshold)
+    passed.loc[part.index] = ok
+    return passed
+
+
+def _range_start(header: str) -> int:
+    ranges = parse_range(header)
+    return max(ranges[0][0], 0) if ranges else 0
+
+
+def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
+    """Which requests become downloads, per (episode, listener): `calendar` (first per UTC day), `first-touch`
+    (a request 24 h or more after the last counted one) or `last-touch` (a request more than 24 h after the
+    previous request). `frame` must be sorted by episode, listener, ts."""
+    same = (frame["episode_id"].to_numpy()[1:] == frame["episode_id"].to_numpy()[:-1]) & (
+        frame["listener_key"].to_numpy()[1:] == frame["listener_key"].to_numpy()[:-1])
+    first_in_group = np.concatenate([[True], ~same])
+    ts = frame["ts"].dt.tz_convert(None).to_numpy() if frame["ts"].dt.tz else frame["ts"].to_numpy()
+    if window == "calendar":
+        day = frame["ts"].dt.floor("D").to_numpy()
+        return pd.Series(first_in_group | np.concatenate([[True], day[1:] != day[:-1]]), index=frame.index)
+    if window == "last-touch":
+        gap = np.concatenate([[np.timedelta64(0)], ts[1:] - ts[:-1]])
+        return pd.Series(first_in_group | (gap > np.timedelta64(1, "D")), index=frame.index)
+    if window != "first-touch":
+        raise ValueError(f"unknown dedupe window {window!r}")
+    counted = first_in_group.copy()
+    starts = np.flatnonzero(first_in_group)
+    ends = np.append(starts[1:], len(ts))
+    day = np.timedelta64(1, "D")
+    for lo, hi in zip(starts[ends - starts > 1], ends[ends - starts > 1]):  # only groups with repeats loop
+        anchor = ts[lo]
+        for i in range(lo + 1, hi):
+            if ts[i] - anchor >= day:
+                counted[i], anchor = True, ts[i]
+    return pd.Series(counted, index=frame.index)
+
+
+def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str,
+                classify: Callable | None = None) -> tuple[pd.DataFrame, Counter]:
+    """Pure counting over raw requests: the downloads they make, and why the rest were dropped."""
+    raw = raw.assign(ts=pd.to_datetime(raw["ts"], utc=True, format="mixed"))
+    kept, dropped = filter_requests(raw, episodes, classify or default_classifier().classify_many)
+    passed = apply_byte_threshold(kept, episodes)
+    if (~passed).any():
+        dropped["under one minute of audio delivered"] += int((~passed).sum())
+        kept = kept[passed]
+    kept = kept.sort_values(["episode_id", "listener_key", "ts"], kind="stable")
+    counted = dedupe(kept, window)
+    dropped["duplicate within the dedupe window"] += int((~counted).sum())
+    downloads = kept[counted.to_numpy()]
+    return downloads[["ts", "episode_id", "listener_key", "podcast_id", "app", "device", "os", "country", "region",
+                      "referrer"]], dropped
+
+
+def count_downloads(db: Database, tenant_id: int, first: date | None = None, last: date | None = None,
+                    progress: Callable[[float, str], None] | None = None) -> CountReport:
+    """Count the tenant's raw requests on days first..last (default: from the last counted day to the newest
+    request) into downloads and rollups, in one transaction. Idempotent: counting the same days again changes
+    nothing."""
+    with db.session(tenant_id) as s:
+        report = count_in_session(s, tenant_id, first, last, progress)
+        s.commit()
+    logger.info("downloads counted", extra=report.as_dict())
+    return report
+
+
+def count_in_session(s: Session, tenant_id: int, first: date | None = None, last: date | None = None,
+                     progress: Callable[[float, str], None] | None = None) -> CountReport:
+    """count_downloads inside the caller's transaction (the caller commits)."""
+    report = CountReport(tenant_id)
+    progress = progress or (lambda _f, _m: None)
+    window = s.scalar(select(Tenant.dedupe_window).where(Tenant.id == tenant_id))
+    span = s.execute(select(func.min(DownloadRequest.ts), func.max(DownloadRequest.ts))
+                     .where(DownloadRequest.tenant_id == tenant_id)).one()
+    if span[0] is None:
+        return report
+    state = s.get(CountingState, tenant_id)
+    default_first = pd.Timestamp(span[0]).date()
+    if state and state.counted_until:
+        default_first = max(default_first, pd.Timestamp(state.counted_until).date() - timedelta(days=1))
+    first = first or default_first
+    last = last or pd.Timestamp(span[1]).date()
+    report.first_day, report.last_day = first, last
+    episodes = EpisodeIndex.load(s, tenant_id)
+    slab = first
+    while slab <= last:
+        slab_last = min(slab + timedelta(days=SLAB_DAYS - 1), last)
+        _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
+        progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
+        slab = slab_last + timedelta(days=1)
+    store.refresh_rollups(s, tenant_id, first, last)
+    counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    if state is None:
+        s.add(CountingState(tenant_id=tenant_id, counted_until=counted_until))
+    else:
+        previous = pd.Timestamp(state.counted_until, tz="UTC") if state.counted_until else None
+        state.counted_until = max(previous, pd.Timestamp(counted_until)).to_pydatetime() if previous else counted_until
+        state.updated_at = utcnow()
+    return report
+
+
+def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
+                report: CountReport) -> None:
+    start, end = store.day_bounds(first, last)
+    lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
+    cols = [getattr(DownloadRequest, c) for c in RAW_COLUMNS]
+    rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= lookback,
+                                         DownloadRequest.ts < end)).all()
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
+    downloads, dropped = count_frame(raw, episodes, window) if len(raw) else (pd.DataFrame(), Counter())
+    in_slab = pd.to_datetime(raw["ts"], utc=True, format="mixed") >= pd.Timestamp(start) if len(raw) else []
+    report.requests += int(np.sum(in_slab))
+    if len(downloads):
+        downloads = downloads[downloads["ts"] >= pd.Timestamp(start)].assign(tenant_id=tenant_id)
+    report.dropped.update(dropped)
+    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads)
+
+
+def tenants_with_requests(db: Database) -> Collection[int]:
+    with db.session(system=True) as s:
+        return list(s.scalars(select(DownloadRequest.tenant_id).distinct()))
