@@ -11,6 +11,7 @@ from api.auth import init_auth
 from api.cli import register_cli
 from api.observability import init_observability
 from api.state import init_state
+from api.tracking import init_tracking
 from api.v1 import bp as api_v1
 from callbacks import register_all
 from components.shell import app_shell
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                        readiness_checks=_readiness_checks(settings, db))
     init_auth(server)
     server.register_blueprint(api_v1)
+    init_tracking(server)
     register_cli(server)
 
     dash.page_registry.clear()

@@ -21,7 +21,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Probes, scrapes and static files would drown the request log at INFO.
 QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
-QUIET_PREFIXES = ("/assets/", "/_dash-component-suites/")
+QUIET_PREFIXES = ("/assets/", "/_dash-component-suites/", "/e/")  # /e/: prefix hits, counted not logged
 UNMATCHED_ROUTE = "<unmatched>"
 _MAX_CHECK_MESSAGE = 200
 

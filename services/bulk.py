@@ -6,8 +6,11 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 
-def insert_frame(session: Session, table: Table, frame: pd.DataFrame) -> int:
-    """Insert every row of `frame` (columns named as the table's) into `table`; returns the row count."""
+def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_existing: bool = False) -> int:
+    """Insert every row of `frame` (columns named as the table's) into `table`.
+
+    `skip_existing` ignores rows whose primary key is already there (a replayed hit, a re-imported line); the
+    count returned is of rows actually inserted."""
     if frame.empty:
         return 0
     columns = list(frame.columns)
@@ -23,7 +26,9 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame) -> int:
             with cur.copy(f"COPY _bulk_{table.name} ({cols}) FROM STDIN") as copy:
                 for row in frame.itertuples(index=False, name=None):
                     copy.write_row(row)
-            cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _bulk_{table.name}")
+            conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
+            cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _bulk_{table.name}{conflict}")
+            inserted = cur.rowcount
             cur.execute(f"DROP TABLE _bulk_{table.name}")
     else:
         # Straight to sqlite3 with plain tuples: SQLAlchemy's per-row parameter processing costs more than
@@ -34,6 +39,8 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame) -> int:
                 series = out[name].dt.tz_convert(None) if isinstance(out[name].dtype, pd.DatetimeTZDtype) else out[name]
                 out[name] = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
         out = out.astype(object).where(out.notna(), None)
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        connection.connection.driver_connection.executemany(sql, out.itertuples(index=False, name=None))
-    return len(frame)
+        verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
+        sql = f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        cursor = connection.connection.driver_connection.executemany(sql, out.itertuples(index=False, name=None))
+        inserted = cursor.rowcount
+    return inserted

@@ -1,0 +1,111 @@
+"""The tracking prefix in embedded mode: 302 at once, the hit stored as a raw request (no raw IP), counted."""
+import pytest
+from sqlalchemy import select, text
+
+from services import accounts
+from services.measurement import counting, ingest
+from services.models import DownloadRequest, Episode, Podcast
+
+APPLE = "Podcasts/1530.3 CFNetwork/1220.1 Darwin/20.3.0"
+
+
+@pytest.fixture
+def show(db):
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    with db.session(tenant.id) as s:
+        podcast = s.scalar(select(Podcast).order_by(Podcast.id))
+        episode = s.scalar(select(Episode).where(Episode.podcast_id == podcast.id).order_by(Episode.id.desc()))
+    return tenant.id, podcast, episode
+
+
+def _flush(app):
+    app.extensions["tracking"].sink.flush()
+
+
+def _requests(db, tenant_id):
+    with db.session(tenant_id) as s:
+        return s.execute(select(DownloadRequest).where(DownloadRequest.source == "prefix",
+                                                       DownloadRequest.user_agent == APPLE)).scalars().all()
+
+
+def test_prefix_redirects_and_records(app, client, db, show):
+    tenant_id, podcast, episode = show
+    target = episode.enclosure_url.removeprefix("https://")
+    before = len(_requests(db, tenant_id))
+    response = client.get(f"/e/{podcast.prefix_key}/{target}?client=1", headers={"User-Agent": APPLE},
+                          environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"https://{target}?client=1"
+    assert client.head(f"/e/{podcast.prefix_key}/{target}", headers={"User-Agent": APPLE}).status_code == 302
+    _flush(app)
+    stored = _requests(db, tenant_id)
+    assert len(stored) == before + 2
+    new = stored[-1]
+    assert new.podcast_id == podcast.id and len(new.listener_key) == 32
+    with db.session(tenant_id) as s:
+        columns = [c for c in s.execute(text("SELECT * FROM download_requests LIMIT 1")).keys()]
+        raw_dump = str(s.execute(text("SELECT * FROM download_requests WHERE user_agent = :ua"), {"ua": APPLE}).all())
+    assert "ip" not in columns and "203.0.113.9" not in raw_dump  # raw IPs are never stored
+
+
+def test_prefix_refuses_unknown_keys_foreign_hosts_and_garbage(client, show):
+    _, podcast, episode = show
+    path = episode.enclosure_url.removeprefix("https://").split("/", 1)[1]
+    assert client.get(f"/e/nosuchkey/media.example.com/{path}").status_code == 404
+    response = client.get(f"/e/{podcast.prefix_key}/evil.example.net/{path}")
+    assert response.status_code == 404 and b"never used that host" in response.data
+    assert client.get(f"/e/{podcast.prefix_key}/").status_code == 404
+    assert client.post(f"/e/{podcast.prefix_key}/media.example.com/{path}").status_code == 405
+
+
+def test_forwarded_for_needs_a_trusted_proxy(app, client, db, show):
+    tenant_id, podcast, episode = show
+    target = episode.enclosure_url.removeprefix("https://")
+    for forwarded in ("198.51.100.1", "198.51.100.2"):
+        client.get(f"/e/{podcast.prefix_key}/{target}", headers={"User-Agent": APPLE, "X-Forwarded-For": forwarded},
+                   environ_base={"REMOTE_ADDR": "203.0.113.10"})
+    _flush(app)
+    keys = {r.listener_key for r in _requests(db, tenant_id)[-2:]}
+    assert len(keys) == 1  # the untrusted header was ignored: one address, one listener
+
+
+def test_a_prefix_hit_becomes_a_download(app, client, db, show):
+    tenant_id, podcast, episode = show
+    target = episode.enclosure_url.removeprefix("https://")
+    client.get(f"/e/{podcast.prefix_key}/{target}", headers={"User-Agent": APPLE, "Range": "bytes=0-"},
+               environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    _flush(app)
+    with db.session(tenant_id) as s:
+        before = s.scalar(text("SELECT count(*) FROM downloads WHERE episode_id = :e"), {"e": episode.id})
+    report = counting.count_downloads(db, tenant_id)
+    with db.session(tenant_id) as s:
+        after = s.scalar(text("SELECT count(*) FROM downloads WHERE episode_id = :e"), {"e": episode.id})
+    assert after == before + 1 and report.downloads > 0, report
+    counting.count_downloads(db, tenant_id, report.first_day, report.last_day)  # a recount changes nothing
+    with db.session(tenant_id) as s:
+        assert s.scalar(text("SELECT count(*) FROM downloads WHERE episode_id = :e"), {"e": episode.id}) == after
+
+
+def test_replayed_hits_are_stored_once(db, show):
+    _, podcast, episode = show
+    hit = ingest.new_hit(podcast.prefix_key, "192.0.2.1", APPLE, None, None, "GET", episode.enclosure_url)
+    assert ingest.store_hits(db, [hit]) == 1
+    assert ingest.store_hits(db, [hit, hit]) == 0
+
+
+def test_spool_keeps_what_could_not_be_pushed(tmp_path):
+    spool = ingest.Spool(tmp_path)
+    for i in range(5):
+        spool.append({"uid": str(i)})
+    pushed = []
+
+    def flaky(lines):
+        if pushed:
+            raise ConnectionError("down again")
+        pushed.extend(lines)
+
+    with pytest.raises(ConnectionError):
+        spool.replay(flaky, batch=2)
+    assert len(pushed) == 2 and spool.has_pending()
+    assert spool.replay(lambda lines: pushed.extend(lines), batch=2) == 3
+    assert [p for p in pushed] == [f'{{"uid": "{i}"}}' for i in range(5)] and not spool.has_pending()
