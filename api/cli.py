@@ -9,6 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from api.state import app_state
 from services import accounts, api_keys, demo, migrate
+from services.measurement import counting
 from services.errors import ServiceError
 from services.tenancy import TenantContext
 
@@ -109,6 +110,46 @@ def revoke_api_key(tenant_slug: str, key_id: int) -> None:
     click.echo(f"revoked API key {key_id}")
 
 
+@click.command("configure-tenant")
+@with_appcontext
+@click.argument("slug")
+@click.option("--dedupe-window", type=click.Choice(accounts.DEDUPE_WINDOWS), default=None,
+              help="How repeat requests of one episode by one listener are merged (IAB v2.3).")
+@click.option("--timezone", default=None, help="IANA time zone for the tenant's dashboards, e.g. Europe/Berlin.")
+def configure_tenant(slug: str, dedupe_window: str | None, timezone: str | None) -> None:
+    """Change a tenant's measurement settings."""
+    try:
+        tenant = accounts.configure_tenant(app_state().db, slug, dedupe_window, timezone)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{tenant.slug}: dedupe window {tenant.dedupe_window}, time zone {tenant.timezone}")
+    if dedupe_window:
+        click.echo("recount to apply it to past days: flask --app app count-downloads --tenant "
+                   f"{tenant.slug} --from YYYY-MM-DD")
+
+
+@click.command("count-downloads")
+@with_appcontext
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First UTC day to (re)count.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last UTC day to (re)count.")
+def count_downloads_command(tenant_slug: str, first, last) -> None:
+    """Count raw requests into downloads and rollups (default: since the last count). Safe to repeat."""
+    db = app_state().db
+    try:
+        tenant = accounts.get_tenant_by_slug(db, tenant_slug)
+        report = counting.count_downloads(db, tenant.id, first and first.date(), last and last.date())
+    except ServiceError as exc:
+        _fail(exc)
+    if report.first_day is None:
+        click.echo("no raw requests to count")
+        return
+    click.echo(f"{tenant_slug}: {report.requests} requests on {report.first_day}..{report.last_day} -> "
+               f"{report.downloads} downloads")
+    for reason, count in sorted(report.dropped.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  dropped {count}: {reason}")
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--password", default=None, help="Demo password (default: DEMO_PASSWORD, else generated).")
@@ -125,5 +166,6 @@ def seed_demo(password: str | None) -> None:
 
 def register_cli(server: Flask) -> None:
     server.cli.add_command(db_cli)
-    for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo):
+    for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo, configure_tenant,
+                    count_downloads_command):
         server.cli.add_command(command)

@@ -19,6 +19,7 @@ from rq.cron import CronScheduler
 
 from jobs import context
 from jobs.queues import FAILURE_TTL, JOB_TIMEOUT, QUEUES, RESULT_TTL, enqueue, get_redis
+from jobs.measure import count_all, drain_hits
 from jobs.rollups import refresh_all_rollups
 from services.errors import ConfigError
 from services.settings import Settings, load_settings
@@ -52,7 +53,9 @@ class Periodic:
 
 # Every periodic job, in one place; add new ones here.
 SCHEDULE: tuple[Periodic, ...] = (
-    Periodic(refresh_all_rollups, "measure", interval=15 * 60),
+    Periodic(drain_hits, "ingest", interval=30),
+    Periodic(count_all, "measure", interval=5 * 60),
+    Periodic(refresh_all_rollups, "measure", interval=60 * 60),
 )
 
 

@@ -5,6 +5,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from services.db import Database
 from services.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
-from services.models import ROLES, Membership, Sponsor, Tenant, User
+from services import audit
+from services.models import DEDUPE_WINDOWS, ROLES, Membership, Sponsor, Tenant, User
 from services.models.base import utcnow
-from services.tenancy import TenantContext
+from services.tenancy import TenantContext, require_role
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,38 @@ def create_tenant(db: Database, slug: str, name: str) -> Tenant:
         s.commit()
         logger.info("tenant created", extra={"tenant_id": tenant.id})
         return tenant
+
+
+def configure_tenant(db: Database, slug: str, dedupe_window: str | None = None, timezone: str | None = None,
+                     ctx: TenantContext | None = None) -> Tenant:
+    """Change a tenant's measurement settings (owners and admins; operators pass no context)."""
+    if ctx is not None:
+        require_role(ctx, "admin")
+    if dedupe_window is not None and dedupe_window not in DEDUPE_WINDOWS:
+        raise ValidationError(f"dedupe window must be one of {', '.join(DEDUPE_WINDOWS)}",
+                              {"dedupe_window": "unknown window"})
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"unknown time zone {timezone!r}", {"timezone": "unknown time zone"}) from None
+    tenant = get_tenant_by_slug(db, slug)
+    if ctx is not None and ctx.tenant_id != tenant.id:
+        raise NotFound(f"no tenant with slug {slug!r}")
+    with db.session(tenant.id) as s:
+        row = s.get(Tenant, tenant.id)
+        changes = {}
+        if dedupe_window is not None and dedupe_window != row.dedupe_window:
+            changes["dedupe_window"] = [row.dedupe_window, dedupe_window]
+            row.dedupe_window = dedupe_window
+        if timezone is not None and timezone != row.timezone:
+            changes["timezone"] = [row.timezone, timezone]
+            row.timezone = timezone
+        if changes:
+            audit.record(s, ctx or TenantContext(tenant_id=tenant.id, role="owner"), "tenant.configured", "tenant",
+                         tenant.id, changes)
+        s.commit()
+        return row
 
 
 def get_tenant_by_slug(db: Database, slug: str) -> Tenant:

@@ -99,7 +99,7 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     def drop(mask: pd.Series, reason: str) -> None:
         nonlocal raw
         if mask.any():
-            dropped[reason] += int(mask.sum())
+            dropped[reason] += int((mask & raw["in_window"]).sum())  # look-back rows are reported by their own day
             raw = raw[~mask]
 
     drop(raw["method"].str.upper() != "GET", "not a GET (HEAD and others)")
@@ -112,13 +112,14 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     drop(raw["range"].isin(probes), "bytes=0-1 probe only")
     drop(raw["user_agent"].fillna("").str.strip() == "", "bot: empty user agent")
     classes = classify(raw["user_agent"], raw["referer"])
-    for reason, count in classes.loc[classes["is_bot"], "bot_reason"].fillna("bot").value_counts().items():
+    reported = classes["is_bot"].to_numpy() & raw["in_window"].to_numpy()
+    for reason, count in classes.loc[reported, "bot_reason"].fillna("bot").value_counts().items():
         dropped[f"bot: {reason}"] += int(count)
     raw, classes = raw[~classes["is_bot"].to_numpy()], classes[~classes["is_bot"].to_numpy()]
     episode_id = raw["url"].map(episodes.episode_for_urls(raw["url"].unique()))
     unmapped = episode_id.isna()
     if unmapped.any():
-        dropped["no matching episode"] += int(unmapped.sum())
+        dropped["no matching episode"] += int((unmapped & raw["in_window"]).sum())
     keep = ~unmapped.to_numpy()
     raw = raw[keep].assign(episode_id=episode_id[keep].astype("int64"))
     classes = classes[keep]
@@ -184,19 +185,21 @@ def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
     return pd.Series(counted, index=frame.index)
 
 
-def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str,
-                classify: Callable | None = None) -> tuple[pd.DataFrame, Counter]:
-    """Pure counting over raw requests: the downloads they make, and why the rest were dropped."""
+def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str, classify: Callable | None = None,
+                since: pd.Timestamp | None = None) -> tuple[pd.DataFrame, Counter]:
+    """Pure counting over raw requests: the downloads they make, and why the rest were dropped. Rows before
+    `since` only inform dedupe (they were counted with their own day): no downloads or drops come from them."""
     raw = raw.assign(ts=pd.to_datetime(raw["ts"], utc=True, format="mixed"))
+    raw["in_window"] = True if since is None else raw["ts"] >= since
     kept, dropped = filter_requests(raw, episodes, classify or default_classifier().classify_many)
     passed = apply_byte_threshold(kept, episodes)
     if (~passed).any():
-        dropped["under one minute of audio delivered"] += int((~passed).sum())
+        dropped["under one minute of audio delivered"] += int((~passed & kept["in_window"]).sum())
         kept = kept[passed]
     kept = kept.sort_values(["episode_id", "listener_key", "ts"], kind="stable")
     counted = dedupe(kept, window)
-    dropped["duplicate within the dedupe window"] += int((~counted).sum())
-    downloads = kept[counted.to_numpy()]
+    dropped["duplicate within the dedupe window"] += int((~counted & kept["in_window"]).sum())
+    downloads = kept[counted.to_numpy() & kept["in_window"].to_numpy()]
     return downloads[["ts", "episode_id", "listener_key", "podcast_id", "app", "device", "os", "country", "region",
                       "referrer"]], dropped
 
@@ -256,12 +259,13 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
     rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= lookback,
                                          DownloadRequest.ts < end)).all()
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
-    downloads, dropped = count_frame(raw, episodes, window) if len(raw) else (pd.DataFrame(), Counter())
-    in_slab = pd.to_datetime(raw["ts"], utc=True, format="mixed") >= pd.Timestamp(start) if len(raw) else []
-    report.requests += int(np.sum(in_slab))
-    if len(downloads):
-        downloads = downloads[downloads["ts"] >= pd.Timestamp(start)].assign(tenant_id=tenant_id)
-    report.dropped.update(dropped)
+    if len(raw):
+        downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
+        report.requests += int((pd.to_datetime(raw["ts"], utc=True, format="mixed") >= pd.Timestamp(start)).sum())
+        downloads = downloads.assign(tenant_id=tenant_id)
+        report.dropped.update(dropped)
+    else:
+        downloads = pd.DataFrame()
     report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads)
 
 

@@ -32,9 +32,11 @@ class FakeClock:
         self.now += seconds
 
 
-def test_schedule_refreshes_rollups_every_fifteen_minutes_on_measure():
-    entry = next(e for e in SCHEDULE if e.func is refresh_all_rollups)
-    assert (entry.queue, entry.interval, entry.cron) == ("measure", 900, None)
+def test_schedule_drains_counts_and_refreshes_on_their_queues():
+    timetable = {e.func.__name__: (e.queue, e.interval) for e in SCHEDULE}
+    assert timetable == {"drain_hits": ("ingest", 30), "count_all": ("measure", 300),
+                         "refresh_all_rollups": ("measure", 3600)}
+    assert any(e.func is refresh_all_rollups for e in SCHEDULE)
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"interval": 60, "cron": "* * * * *"}])

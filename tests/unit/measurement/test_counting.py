@@ -76,3 +76,38 @@ def test_counting_the_same_requests_twice_gives_the_same_downloads():
     second, _ = counting.count_frame(pd.DataFrame(rows), _episodes(), "first-touch")
     pd.testing.assert_frame_equal(first.reset_index(drop=True), second.reset_index(drop=True))
     assert len(first) == 6 and isinstance(Counter(), Counter)
+
+
+def test_every_request_is_a_download_or_a_reason(db):
+    from datetime import date, timedelta
+
+    from services import accounts
+
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    report = counting.count_downloads(db, tenant.id, date.today() - timedelta(days=20), date.today())
+    assert report.requests == report.downloads + sum(report.dropped.values()) > 0
+    assert report.dropped["duplicate within the dedupe window"] > 0 and report.dropped["bytes=0-1 probe only"] > 0
+
+
+def test_changing_the_window_and_recounting(db):
+    from datetime import date, timedelta
+
+    from sqlalchemy import text
+
+    from services import accounts
+
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    first, last = date.today() - timedelta(days=30), date.today()
+
+    def total():
+        with db.session(tenant.id) as s:
+            return s.scalar(text("SELECT sum(downloads) FROM tenant_podcast_daily_metrics WHERE day >= :d"),
+                            {"d": first.isoformat()})
+
+    results = {}
+    for window in ("calendar", "first-touch", "last-touch", "calendar"):
+        accounts.configure_tenant(db, "demo", dedupe_window=window)
+        counting.count_downloads(db, tenant.id, first, last)
+        results.setdefault(window, []).append(total())
+    assert results["calendar"][0] == results["calendar"][1]  # back to the same numbers: recounts are idempotent
+    assert results["last-touch"][0] <= results["first-touch"][0] <= results["calendar"][0]

@@ -1,0 +1,36 @@
+"""Measurement jobs: drain the hit buffer into raw requests, count downloads per tenant, fan counting out."""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from jobs.context import get_db, get_settings
+from jobs.progress import report_progress
+from jobs.queues import enqueue, get_redis
+from services.measurement import counting, ingest
+
+logger = logging.getLogger(__name__)
+
+
+def drain_hits(batch: int = 5000) -> int:
+    """Move buffered prefix hits from Redis into raw requests (idempotent by hit id); returns hits stored.
+    Embedded mode has no buffer (hits are written in-process), so there is nothing to drain."""
+    if get_settings().redis_url is None:
+        return 0
+    stored = ingest.drain_buffer(get_db(), get_redis(get_settings()), batch=batch)
+    report_progress(1.0, f"{stored} hits stored")
+    return stored
+
+
+def count_tenant(tenant_id: int, first_iso: str | None = None, last_iso: str | None = None) -> dict:
+    """Count one tenant's raw requests into downloads and rollups (default: since the last count)."""
+    report = counting.count_downloads(get_db(), tenant_id, date.fromisoformat(first_iso) if first_iso else None,
+                                      date.fromisoformat(last_iso) if last_iso else None, progress=report_progress)
+    report_progress(1.0, f"{report.downloads} downloads counted")
+    return report.as_dict()
+
+
+def count_all() -> list[str]:
+    """The periodic job: enqueue count_tenant for every tenant with raw requests; returns the job ids."""
+    tenant_ids = counting.tenants_with_requests(get_db())
+    return [enqueue(count_tenant, tenant_id, queue="measure").id for tenant_id in tenant_ids]
