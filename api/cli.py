@@ -9,6 +9,8 @@ from flask.cli import AppGroup, with_appcontext
 
 from api.state import app_state
 from services import accounts, api_keys, demo, migrate
+from services.catalog import podcasts
+from services.catalog.prefix import own_hosts
 from services.measurement import counting
 from services.errors import ServiceError
 from services.tenancy import TenantContext
@@ -150,6 +152,26 @@ def count_downloads_command(tenant_slug: str, first, last) -> None:
         click.echo(f"  dropped {count}: {reason}")
 
 
+@click.command("import-feed")
+@with_appcontext
+@click.argument("source")
+@click.option("--tenant", "tenant_slug", required=True)
+def import_feed_command(source: str, tenant_slug: str) -> None:
+    """Import a podcast feed (an http(s) URL or a file) into a tenant's catalog; run again to update it."""
+    state = app_state()
+    try:
+        tenant = accounts.get_tenant_by_slug(state.db, tenant_slug)
+        operator = TenantContext(tenant_id=tenant.id, role="owner", tenant_slug=tenant.slug)
+        result = podcasts.import_feed(state.db, operator, source, own_hosts=own_hosts(state.settings))
+    except ServiceError as exc:
+        _fail(exc)
+    verb = "created" if result.new_podcast else "updated"
+    click.echo(f"{verb} podcast {result.podcast_id} “{result.title}”: {result.created} new episodes, "
+               f"{result.updated} updated, {result.unchanged} unchanged")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}")
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--password", default=None, help="Demo password (default: DEMO_PASSWORD, else generated).")
@@ -167,5 +189,5 @@ def seed_demo(password: str | None) -> None:
 def register_cli(server: Flask) -> None:
     server.cli.add_command(db_cli)
     for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo, configure_tenant,
-                    count_downloads_command):
+                    count_downloads_command, import_feed_command):
         server.cli.add_command(command)

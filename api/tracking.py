@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
 
-from services.catalog.prefix import destination_hosts
+from services.catalog.prefix import destination_hosts, own_hosts
 from services.measurement import ingest
 from services.measurement.requests import client_ip
 from services.measurement.urls import PrefixRequestError, parse_prefix_request
@@ -48,8 +48,7 @@ def init_tracking(server: Flask) -> None:
         sink = ingest.RedisSink(client, spool)
     else:
         sink = ingest.ThreadedSink(state.db, ingest.store_hits, spool)
-    own = urlsplit(settings.public_base_url).hostname or ""
-    server.extensions[EXTENSION] = Tracker(sink, (own,) if own else ())
+    server.extensions[EXTENSION] = Tracker(sink, own_hosts(settings))
     server.register_blueprint(bp)
 
 

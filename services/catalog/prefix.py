@@ -11,6 +11,12 @@ from services.measurement.urls import strip_tracking_prefixes
 from services.models import Episode, Podcast
 
 
+def own_hosts(settings) -> tuple[str, ...]:
+    """Our own host names, so our prefix is recognised (and stripped) inside enclosure URLs."""
+    host = urlsplit(settings.public_base_url).hostname
+    return (host,) if host else ()
+
+
 def prefix_url(public_base_url: str, prefix_key: str) -> str:
     """What a podcaster puts before each enclosure URL (without its scheme)."""
     return f"{public_base_url.rstrip('/')}/e/{prefix_key}/"
