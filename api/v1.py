@@ -5,13 +5,15 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
-from services import api_keys
+from services import api_keys, downloads_report
+from services.catalog import podcasts
+from services.catalog.prefix import prefix_url
 from services.errors import AuthenticationFailed, PermissionDenied, ServiceError, ValidationError
 from services.tenancy import TenantContext
 from api.observability import bind_identity
-from api.state import current_db
+from api.state import app_state, current_db
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +77,49 @@ def me():
     ctx, key = api_context(), g.api_key
     return jsonify(tenant={"id": ctx.tenant_id, "slug": ctx.tenant_slug, "name": ctx.tenant_name},
                    scopes=list(ctx.scopes), key={"id": key.id, "name": key.name, "prefix": key.prefix})
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"{name}: {value!r} is not an id", {name: "not an integer"}) from None
+
+
+def _jsonable(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+@bp.get("/podcasts")
+@require_key("read")
+def list_podcasts_route():
+    base = app_state().settings.public_base_url
+    rows = podcasts.list_podcasts(current_db(), api_context())
+    return jsonify(data=[{"id": p.id, "title": p.title, "feed_url": p.feed_url, "episodes": p.episodes,
+                          "prefix_url": prefix_url(base, p.prefix_key)} for p in rows])
+
+
+@bp.get("/episodes")
+@require_key("read")
+def list_episodes_route():
+    rows = podcasts.list_episodes(current_db(), api_context(), _int_arg("podcast"))
+    return jsonify(data=[{key: _jsonable(value) for key, value in row.items()} for row in rows])
+
+
+@bp.get("/downloads")
+@require_key("read")
+def downloads_route():
+    first, last = downloads_report.parse_range(request.args.get("from"), request.args.get("to"))
+    frame = downloads_report.downloads_by(current_db(), api_context(), request.args.get("group_by", "day"), first,
+                                          last, _int_arg("podcast"), _int_arg("episode"))
+    fmt = request.args.get("format", "json")
+    if fmt == "csv":
+        return Response(frame.to_csv(index=False), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=downloads_{first}_{last}.csv"})
+    if fmt != "json":
+        raise ValidationError("format must be json or csv", {"format": "unknown format"})
+    records = [{key: _jsonable(value) for key, value in row.items()} for row in frame.to_dict("records")]
+    return jsonify(data=records, **{"from": first.isoformat(), "to": last.isoformat()})
