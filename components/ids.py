@@ -23,3 +23,23 @@ class ApiKeys:
     MESSAGE = "apikeys-message"
     TABLE = "apikeys-table"
     REVOKE = "apikeys-revoke"  # pattern-matching: {"type": REVOKE, "index": key id}
+
+
+class Methodology:
+    BODY = "methodology-body"
+    URL = "methodology-url"
+
+
+class Settings:
+    WINDOW = "settings-window"
+    TIMEZONE = "settings-timezone"
+    SAVE = "settings-save"
+    MESSAGE = "settings-message"
+
+
+class Podcasts:
+    URL = "podcasts-url"
+    FEED = "podcasts-feed"
+    IMPORT = "podcasts-import"
+    MESSAGE = "podcasts-message"
+    TABLE = "podcasts-table"

@@ -23,7 +23,8 @@ def app_shell(pages: list[dict], content) -> html.Div:
                       method="post", action="/logout", className="logout-form"),
         ], className="user-menu"),
     ], className="app-header")
-    footer = html.Footer("Counted per the IAB Tech Lab Podcast Measurement Guidelines v2.3", className="app-footer")
+    footer = html.Footer(["Counted per the IAB Tech Lab Podcast Measurement Guidelines v2.3 · ",
+                          dcc.Link("Methodology", href="/methodology")], className="app-footer")
     return html.Div([
         dcc.Location(id=Shell.URL),
         header,

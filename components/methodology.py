@@ -1,0 +1,24 @@
+"""The methodology statement as components."""
+from __future__ import annotations
+
+from dash import html
+
+
+def methodology_statement(m: dict) -> list:
+    ua = m["user_agents"]
+    return [
+        html.P(f"{m['tenant']} counts downloads per the {m['guidelines']}. These are the rules as applied now."),
+        html.H2("Deduplication"),
+        html.P([html.Strong(m["dedupe_window"]), f": {m['dedupe_rule']}. Dashboards use the time zone {m['timezone']}."]),
+        html.H2("One-minute threshold"), html.P(m["threshold"]),
+        html.H2("Not counted"), html.Ul([html.Li(item) for item in m["excluded"]]),
+        html.H2("Bots and automated agents"),
+        html.Ul([html.Li([html.Code(rule["reason"]), f": {rule['description']}"]) for rule in m["bot_rules"]]),
+        html.H2("Apps, devices and referrers"),
+        html.P([f"Classified with the OPAWG user-agents-v2 database (commit {ua['commit']}, {ua['commit_date']}), "
+                f"first match in the order {', '.join(ua['order'])}; ",
+                ", ".join(f"{n} {k}" for k, n in ua["entries"].items()), "."]),
+        html.H2("Listeners"), html.P(m["listener"]),
+        html.H2("Geography"), html.P(m["geography"]),
+        html.H2("Retention"), html.P(m["retention"]),
+    ]

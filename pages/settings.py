@@ -1,0 +1,26 @@
+"""Settings: the network's measurement settings (dedupe window, time zone)."""
+from dash import dcc, html, register_page
+
+from components.ids import Settings
+
+register_page(__name__, path="/settings", name="Settings", title="Settings · Podcast Analytics", order=80)
+
+WINDOWS = [
+    {"label": "Calendar day (UTC): one download per listener per episode per day", "value": "calendar"},
+    {"label": "Rolling 24 hours, first touch", "value": "first-touch"},
+    {"label": "Rolling 24 hours, last touch", "value": "last-touch"},
+]
+
+
+def layout(**_kwargs):
+    return html.Div([
+        html.Div(html.H1("Settings"), className="page-header"),
+        html.H2("Download deduplication"),
+        html.P("How repeat requests of one episode by one listener are merged (IAB v2.3). A change applies to "
+               "counting from now on; recount past days from the command line.", className="muted"),
+        dcc.RadioItems(WINDOWS, id=Settings.WINDOW, className="stacked-radio"),
+        html.H2("Time zone"),
+        dcc.Input(id=Settings.TIMEZONE, placeholder="e.g. Europe/Berlin", className="text-input", debounce=True),
+        html.Div(html.Button("Save", id=Settings.SAVE, className="primary-button"), className="form-row"),
+        html.Div(id=Settings.MESSAGE),
+    ])
