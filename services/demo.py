@@ -103,7 +103,7 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         audiences = [show.audience for show in SHOWS]
         events = demo_traffic.listen_events(catalog, audiences, now)
         urls = [f"https://media.example.com/{_slug(SHOWS[ep.show])}/{ep.number:04d}.mp3" for ep in catalog.itertuples()]
-        requests = demo_traffic.request_rows(tenant.id, events, audiences, [p.id for p in podcasts], urls)
+        requests = demo_traffic.request_rows(tenant.id, events, audiences, [p.id for p in podcasts], urls, now)
         insert_frame(s, DownloadRequest.__table__, requests)
         report(0.5, f"counting {len(requests)} requests")
         counted = counting.count_in_session(s, tenant.id, progress=lambda f, m: report(0.5 + 0.45 * f, m))

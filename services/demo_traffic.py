@@ -87,7 +87,7 @@ def listener_profiles(show_idx: int, audience: int) -> pd.DataFrame:
 
 
 def request_rows(tenant_id: int, events: pd.DataFrame, audiences: list[int], podcast_ids: list[int],
-                 enclosure_urls: list[str]) -> pd.DataFrame:
+                 enclosure_urls: list[str], now: datetime) -> pd.DataFrame:
     """Raw requests for the listen events, with the noise real traffic has, as `download_requests` rows."""
     rng = np.random.default_rng(SEED + 2)
     parts = []
@@ -112,6 +112,7 @@ def request_rows(tenant_id: int, events: pd.DataFrame, audiences: list[int], pod
         listener_key=lambda f: f["listener_key"].str[::-1])
     frame = pd.concat([gets, repeats, heads, probes, bots], ignore_index=True)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame = frame[frame["ts"] < pd.Timestamp(now)].reset_index(drop=True)  # a repeat may not come from the future
     frame["request_uid"] = [hashlib.sha1(f"demo:{i}".encode()).hexdigest() for i in range(len(frame))]
     return frame.assign(tenant_id=tenant_id, source="prefix", status=None, bytes=None)[
         ["request_uid", "ts", "tenant_id", "podcast_id", "source", "method", "status", "bytes", "range", "url",
