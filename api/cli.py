@@ -11,7 +11,7 @@ from api.state import app_state
 from services import accounts, api_keys, demo, migrate
 from services.catalog import podcasts
 from services.catalog.prefix import own_hosts
-from services.measurement import counting
+from services.measurement import counting, log_import
 from services.errors import ServiceError
 from services.tenancy import TenantContext
 
@@ -172,6 +172,36 @@ def import_feed_command(source: str, tenant_slug: str) -> None:
         click.echo(f"  warning: {warning}")
 
 
+@click.command("import-logs")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--format", "fmt", required=True, type=click.Choice(["combined", "cloudfront", "csv"]))
+@click.option("--host", default=None, help="Media host for log lines whose URL has none (e.g. media.example.com).")
+@click.option("--no-count", is_flag=True, help="Only store the requests; count later.")
+def import_logs_command(path: str, tenant_slug: str, fmt: str, host: str | None, no_count: bool) -> None:
+    """Import an access log into raw requests (once per file), then count the days it covers."""
+    db = app_state().db
+    try:
+        tenant = accounts.get_tenant_by_slug(db, tenant_slug)
+        operator = TenantContext(tenant_id=tenant.id, role="owner", tenant_slug=tenant.slug)
+        report = log_import.import_log(db, operator, path, fmt, host)
+    except ServiceError as exc:
+        _fail(exc)
+    if report.already_imported:
+        click.echo(f"{report.filename} was already imported (import {report.import_id}); nothing counted twice")
+        return
+    click.echo(f"{report.filename}: {report.lines} lines, {report.imported} requests stored, "
+               f"{report.unmatched} matched no episode, {report.rejected} bad lines")
+    for error in report.errors[:20]:
+        click.echo(f"  line {error['line']}: {error['reason']}: {error['text']}")
+    if report.rejected > 20:
+        click.echo(f"  ... and {report.rejected - 20} more bad lines")
+    if report.imported and not no_count:
+        counted = counting.count_downloads(db, tenant.id, report.first_day, report.last_day)
+        click.echo(f"counted {counted.downloads} downloads on {counted.first_day}..{counted.last_day}")
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--password", default=None, help="Demo password (default: DEMO_PASSWORD, else generated).")
@@ -189,5 +219,5 @@ def seed_demo(password: str | None) -> None:
 def register_cli(server: Flask) -> None:
     server.cli.add_command(db_cli)
     for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo, configure_tenant,
-                    count_downloads_command, import_feed_command):
+                    count_downloads_command, import_feed_command, import_logs_command):
         server.cli.add_command(command)

@@ -19,6 +19,7 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_exist
         # COPY cannot write through row-level security, so it fills a temporary table and one
         # INSERT ... SELECT moves the rows, with the policy's WITH CHECK applied to each.
         cols = ", ".join(columns)
+        frame = frame.astype(object).where(frame.notna(), None)  # pandas' NA/NaT/NaN -> SQL NULL
         raw = connection.connection.driver_connection
         with raw.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE _bulk_{table.name} ON COMMIT DROP AS "

@@ -1,0 +1,154 @@
+"""Log import: a server or CDN access log into raw requests, in one transaction (a failed import writes nothing),
+once per file (its fingerprint makes a second import a no-op), with bad lines reported by number and reason."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from services import audit
+from services.bulk import insert_frame
+from services.db import Database
+from services.errors import ServiceError, ValidationError
+from services.measurement import hashing
+from services.measurement.counting import EpisodeIndex
+from services.measurement.geo import default_locator
+from services.measurement.logs import FORMATS, count_lines, file_fingerprint, iter_log_chunks
+from services.models import DownloadRequest, LogImport
+from services.models.base import utcnow
+from services.tenancy import TenantContext, require_role
+
+logger = logging.getLogger(__name__)
+
+MAX_REPORTED_ERRORS = 1000  # the import keeps counting past this; it stops listing
+
+
+@dataclass
+class ImportReport:
+    import_id: int | None
+    filename: str
+    lines: int = 0
+    imported: int = 0
+    rejected: int = 0
+    unmatched: int = 0
+    already_imported: bool = False
+    first_day: object = None
+    last_day: object = None
+    errors: list[dict] = field(default_factory=list)
+
+
+def import_log(db: Database, ctx: TenantContext, path: str | Path, fmt: str, host: str | None = None,
+               filename: str | None = None, progress: Callable[[float, str], None] | None = None) -> ImportReport:
+    """Import one log file for the tenant. Raises ValidationError for an unusable file; bad lines are reported."""
+    require_role(ctx, "editor")
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(FORMATS)}", {"format": "unknown format"})
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError(f"{path}: no such file", {"path": "no such file"})
+    progress = progress or (lambda _f, _m: None)
+    name = filename or path.name
+    fingerprint = file_fingerprint(path)
+    with db.session(ctx.tenant_id) as s:
+        done = s.scalar(select(LogImport).where(LogImport.tenant_id == ctx.tenant_id,
+                                                LogImport.fingerprint == fingerprint, LogImport.status == "completed"))
+        if done is not None:
+            return ImportReport(done.id, done.filename, done.lines_total, 0, done.lines_rejected, 0, True)
+    total_lines = max(count_lines(path), 1)
+    try:
+        with db.session(ctx.tenant_id) as s:
+            report = _import(s, ctx, path, fmt, host, name, fingerprint, total_lines, progress)
+            s.commit()
+    except ServiceError as exc:
+        _record_failure(db, ctx, name, fingerprint, fmt, exc.message)
+        raise
+    except Exception as exc:
+        _record_failure(db, ctx, name, fingerprint, fmt, f"import failed: {exc}")
+        raise
+    logger.info("log imported", extra={"tenant_id": ctx.tenant_id, "file": name, "lines": report.lines,
+                                        "imported": report.imported, "rejected": report.rejected})
+    return report
+
+
+def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name: str, fingerprint: str, total_lines: int,
+            progress) -> ImportReport:
+    record = LogImport(tenant_id=ctx.tenant_id, filename=name, fingerprint=fingerprint, format=fmt)
+    s.query(LogImport).filter(LogImport.tenant_id == ctx.tenant_id, LogImport.fingerprint == fingerprint).delete()
+    s.add(record)
+    s.flush()
+    report = ImportReport(record.id, name)
+    episodes = EpisodeIndex.load(s, ctx.tenant_id)
+    locate = default_locator().lookup_many
+    secrets: dict[str, bytes] = {}
+    for chunk in iter_log_chunks(path, fmt, host=host):
+        rows = chunk.rows
+        report.lines = chunk.last_line
+        report.rejected += len(chunk.errors)
+        room = MAX_REPORTED_ERRORS - len(report.errors)
+        report.errors += [{"line": e.line_no, "reason": e.reason, "text": e.text_excerpt} for e in chunk.errors[:room]]
+        if rows.empty:
+            continue
+        episode_id = rows["url"].map(episodes.episode_for_urls(rows["url"].unique()))
+        matched = episode_id.notna()
+        report.unmatched += int((~matched).sum())
+        rows, episode_id = rows[matched], episode_id[matched].astype("int64")
+        if rows.empty:
+            continue
+        frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate, secrets)
+        report.imported += insert_frame(s, DownloadRequest.__table__, frame)
+        days = frame["ts"].dt.date
+        report.first_day = min(filter(None, [report.first_day, days.min()]))
+        report.last_day = max(filter(None, [report.last_day, days.max()]))
+        progress(min(chunk.last_line / total_lines, 1.0) * 0.99, f"{report.lines} of {total_lines} lines read")
+    record.status, record.finished_at = "completed", utcnow()
+    record.lines_total, record.lines_imported, record.lines_rejected = report.lines, report.imported, report.rejected
+    record.errors = report.errors
+    record.message = f"{report.unmatched} lines matched no episode" if report.unmatched else None
+    audit.record(s, ctx, "log.imported", "log_import", record.id,
+                 {"file": name, "lines": report.lines, "imported": report.imported, "rejected": report.rejected})
+    progress(1.0, "imported")
+    return report
+
+
+def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: pd.Series, episodes: EpisodeIndex,
+                   fingerprint: str, import_id: int, locate, secrets: dict) -> pd.DataFrame:
+    ts = rows["ts"]
+    listener = pd.Series("", index=rows.index, dtype=object)
+    months = ts.dt.strftime("%Y-%m")
+    for month in months.unique():
+        if month not in secrets:
+            secrets[month] = hashing.month_secret(s, month)
+        idx = months == month
+        listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"].astype(object),
+                                              rows.loc[idx, "user_agent"].astype(object))
+    geo = locate(rows["ip"].astype(object))
+    return pd.DataFrame({
+        "request_uid": fingerprint[:24] + ":" + rows["line_no"].astype(str),  # the same line of the same file
+        "ts": ts, "tenant_id": tenant_id,
+        "podcast_id": episodes.episodes["podcast_id"].reindex(episode_id).to_numpy(),
+        "source": "log", "import_id": import_id, "method": rows["method"].astype(object),
+        "status": rows["status"].astype(object), "bytes": rows["bytes"].astype(object),
+        "range": rows["range"].astype(object), "url": rows["url"].astype(object),
+        "user_agent": rows["user_agent"].astype(object), "referer": rows["referer"].astype(object),
+        "listener_key": listener, "country": geo["country"].to_numpy(), "region": geo["region"].to_numpy(),
+    })
+
+
+def _record_failure(db: Database, ctx: TenantContext, name: str, fingerprint: str, fmt: str, message: str) -> None:
+    """Remember that the import failed (the rows it read were rolled back) so the page can say why."""
+    with db.session(ctx.tenant_id) as s:
+        s.query(LogImport).filter(LogImport.tenant_id == ctx.tenant_id, LogImport.fingerprint == fingerprint).delete()
+        s.add(LogImport(tenant_id=ctx.tenant_id, filename=name, fingerprint=fingerprint, format=fmt, status="failed",
+                        message=message[:2000], finished_at=utcnow()))
+        s.commit()
+
+
+def list_imports(db: Database, ctx: TenantContext, limit: int = 50) -> list[LogImport]:
+    require_role(ctx, "viewer")
+    with db.session(ctx.tenant_id) as s:
+        return list(s.scalars(select(LogImport).where(LogImport.tenant_id == ctx.tenant_id)
+                              .order_by(LogImport.id.desc()).limit(limit)))

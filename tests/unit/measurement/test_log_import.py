@@ -1,0 +1,128 @@
+"""Log import: lines become raw requests and downloads; bad lines are reported; a second import and a failed
+import write nothing; another tenant's import cannot touch this tenant."""
+import gzip
+
+import pytest
+from sqlalchemy import func, select, text
+
+from services import accounts
+from services.errors import PermissionDenied, ValidationError
+from services.measurement import counting, log_import
+from services.models import DownloadRequest, LogImport
+from services.tenancy import TenantContext
+
+AGENT = "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"
+
+
+@pytest.fixture
+def demo(db):
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    return TenantContext(tenant_id=tenant.id, role="editor", tenant_slug="demo")
+
+
+def _line(ip, path, when="26/Nov/2026:06:15:00 +0000", status=200, size=2_000_000, agent=AGENT, method="GET"):
+    return f'{ip} - - [{when}] "{method} {path} HTTP/1.1" {status} {size} "-" "{agent}"'
+
+
+def _log(tmp_path, lines, name="access.log"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _imported(db, tenant_id):
+    with db.session(tenant_id) as s:
+        return s.scalar(select(func.count()).select_from(DownloadRequest).where(DownloadRequest.source == "log"))
+
+
+def test_import_counts_and_reports_bad_lines(db, demo, tmp_path):
+    ep = "/signal-and-noise/0070.mp3"
+    path = _log(tmp_path, [
+        _line("203.0.113.5", ep),
+        _line("203.0.113.5", ep, when="26/Nov/2026:06:20:00 +0000"),  # same listener, same day: one download
+        _line("2001:db8:1:2::7", ep, size=1000),  # under one minute of audio
+        "this is not a log line",
+        _line("203.0.113.6", "/nowhere/else.mp3"),
+        _line("203.0.113.7", ep, method="HEAD"),
+        _line("not-an-ip", ep),
+    ])
+    report = log_import.import_log(db, demo, path, "combined", host="media.example.com")
+    assert (report.lines, report.imported, report.unmatched, report.rejected) == (7, 4, 1, 2)
+    assert {e["line"] for e in report.errors} == {4, 7}
+    assert all(e["reason"] for e in report.errors)
+    counted = counting.count_downloads(db, demo.tenant_id, report.first_day, report.last_day)
+    assert counted.dropped["under one minute of audio delivered"] == 1
+    with db.session(demo.tenant_id) as s:
+        mine = s.scalar(text("SELECT count(*) FROM downloads WHERE listener_key IN "
+                             "(SELECT listener_key FROM download_requests WHERE source = 'log')"))
+    assert mine == 1
+
+
+def test_the_same_file_twice_never_double_counts(db, demo, tmp_path):
+    path = _log(tmp_path, [_line(f"198.51.100.{i}", "/market-hours/0050.mp3") for i in range(1, 30)])
+    first = log_import.import_log(db, demo, path, "combined", host="media.example.com")
+    gz = tmp_path / "copy.log.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))  # the same content, compressed: the same file
+    for again in (path, gz):
+        second = log_import.import_log(db, demo, again, "combined", host="media.example.com")
+        assert second.already_imported and second.imported == 0
+    assert _imported(db, demo.tenant_id) == first.imported == 29
+
+
+def test_a_failed_import_leaves_nothing(db, demo, tmp_path, monkeypatch):
+    path = _log(tmp_path, [_line(f"198.51.100.{i}", "/market-hours/0050.mp3") for i in range(1, 10)])
+    calls = {"n": 0}
+    real = log_import.insert_frame
+
+    def fail_after_first(*args, **kwargs):
+        calls["n"] += 1
+        real(*args, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(log_import, "insert_frame", fail_after_first)
+    with pytest.raises(RuntimeError):
+        log_import.import_log(db, demo, path, "combined", host="media.example.com")
+    assert calls["n"] == 1 and _imported(db, demo.tenant_id) == 0
+    with db.session(demo.tenant_id) as s:
+        record = s.scalar(select(LogImport))
+    assert record.status == "failed" and "disk full" in record.message
+    monkeypatch.undo()
+    assert log_import.import_log(db, demo, path, "combined", host="media.example.com").imported == 9
+
+
+def test_csv_and_validation(db, demo, tmp_path):
+    csv = tmp_path / "hits.csv"
+    csv.write_text("timestamp,ip,user_agent,referer,method,url,status,bytes,range\n"
+                   f"2026-11-26T07:00:00Z,192.0.2.10,{AGENT},,GET,https://media.example.com/market-hours/0050.mp3,"
+                   "206,500000,bytes=0-499999\n")
+    assert log_import.import_log(db, demo, csv, "csv").imported == 1
+    with pytest.raises(ValidationError, match="format"):
+        log_import.import_log(db, demo, csv, "apache-xml")
+    with pytest.raises(ValidationError, match="no such file"):
+        log_import.import_log(db, demo, tmp_path / "missing.log", "combined")
+    with pytest.raises(PermissionDenied):
+        log_import.import_log(db, TenantContext(demo.tenant_id, "viewer"), csv, "csv")
+
+
+def test_another_tenant_import_maps_to_its_own_episodes_only(db, tmp_path):
+    acme = accounts.create_tenant(db, "acme", "Acme")
+    ctx = TenantContext(tenant_id=acme.id, role="owner")
+    path = _log(tmp_path, [_line("198.51.100.1", "/signal-and-noise/0070.mp3")])
+    report = log_import.import_log(db, ctx, path, "combined", host="media.example.com")
+    assert (report.imported, report.unmatched) == (0, 1)  # demo's episodes are not acme's
+    assert log_import.list_imports(db, ctx)[0].lines_total == 1
+    demo_tenant = accounts.get_tenant_by_slug(db, "demo")
+    assert log_import.list_imports(db, TenantContext(demo_tenant.id, "viewer")) == []
+
+
+def test_import_logs_command(app, tmp_path):
+    path = _log(tmp_path, [_line("198.51.100.77", "/market-hours/0050.mp3"), "garbage"])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import-logs", str(path), "--tenant", "demo", "--format", "combined",
+                                 "--host", "media.example.com"])
+    assert result.exit_code == 0, result.output
+    assert "1 requests stored" in result.output and "line 2" in result.output and "counted" in result.output
+    again = runner.invoke(args=["import-logs", str(path), "--tenant", "demo", "--format", "combined"])
+    assert "already imported" in again.output
+    bad = runner.invoke(args=["import-logs", str(tmp_path / "nope.log"), "--tenant", "demo", "--format", "combined"])
+    assert bad.exit_code != 0 and "no such file" in bad.output
