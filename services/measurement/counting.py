@@ -245,10 +245,15 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
     if state is None:
         s.add(CountingState(tenant_id=tenant_id, counted_until=counted_until))
     else:
-        previous = pd.Timestamp(state.counted_until, tz="UTC") if state.counted_until else None
-        state.counted_until = max(previous, pd.Timestamp(counted_until)).to_pydatetime() if previous else counted_until
+        previous = _utc(state.counted_until) if state.counted_until else None
+        state.counted_until = max(previous, counted_until) if previous else counted_until
         state.updated_at = utcnow()
     return report
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite hands times back without their zone)."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
