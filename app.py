@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 import dash
 from flask import Flask
@@ -15,7 +16,9 @@ from api.tracking import init_tracking
 from api.v1 import bp as api_v1
 from callbacks import register_all
 from components.shell import app_shell
+from jobs import context
 from jobs.queues import get_redis, job_counts
+from jobs.scheduler import run_in_process
 from services import demo, migrate
 from services.db import Database
 from services.errors import ConfigError
@@ -77,6 +80,10 @@ def main() -> None:
         password_file.write_text(seeded["password"])
         password_file.chmod(0o600)
     password = settings.demo_password or (password_file.read_text() if password_file.exists() else "(as first printed)")
+    if settings.is_embedded:  # no Redis, no scheduler process: periodic jobs run in a thread of this one
+        context.set_settings(settings)
+        context.set_db(server.extensions["podcast_platform"].db)
+        threading.Thread(target=run_in_process, args=(settings,), name="scheduler", daemon=True).start()
     print(f"Podcast Analytics running at {settings.public_base_url}/", flush=True)
     print(f"Log in as {seeded['email']} with password {password}", flush=True)
     server.run(host=settings.host, port=settings.port, debug=False)

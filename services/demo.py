@@ -124,7 +124,7 @@ def _add_podcasts(s, tenant_id: int) -> list[Podcast]:
     for i, show in enumerate(SHOWS):
         slug = _slug(show)
         podcast = Podcast(tenant_id=tenant_id, title=show.title, category=show.category, language="en",
-                          author="Demo Network", feed_url=f"https://feeds.example.com/{slug}.xml",
+                          author="Demo Network", feed_url=None,  # demo shows have no live feed to refresh
                           prefix_key=f"demo{i + 1}{secrets.token_hex(6)}")
         s.add(podcast)
         podcasts.append(podcast)
