@@ -122,7 +122,6 @@ def _slug(show: Show) -> str:
 def _add_podcasts(s, tenant_id: int) -> list[Podcast]:
     podcasts = []
     for i, show in enumerate(SHOWS):
-        slug = _slug(show)
         podcast = Podcast(tenant_id=tenant_id, title=show.title, category=show.category, language="en",
                           author="Demo Network", feed_url=None,  # demo shows have no live feed to refresh
                           prefix_key=f"demo{i + 1}{secrets.token_hex(6)}")
