@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.upgrade(settings.database_url, app_role=settings.db_app_role)
     db = Database(settings.database_url, settings.db_app_role)
     init_state(server, settings, db)
+    context.set_settings(settings)  # jobs run in this process (embedded mode) use this app's database
+    context.set_db(db)
     init_observability(server, metrics=make_metrics(lambda: job_counts(settings)),
                        readiness_checks=_readiness_checks(settings, db))
     init_auth(server)
@@ -81,8 +83,6 @@ def main() -> None:
         password_file.chmod(0o600)
     password = settings.demo_password or (password_file.read_text() if password_file.exists() else "(as first printed)")
     if settings.is_embedded:  # no Redis, no scheduler process: periodic jobs run in a thread of this one
-        context.set_settings(settings)
-        context.set_db(server.extensions["podcast_platform"].db)
         threading.Thread(target=run_in_process, args=(settings,), name="scheduler", daemon=True).start()
     print(f"Podcast Analytics running at {settings.public_base_url}/", flush=True)
     print(f"Log in as {seeded['email']} with password {password}", flush=True)

@@ -43,3 +43,15 @@ class Podcasts:
     IMPORT = "podcasts-import"
     MESSAGE = "podcasts-message"
     TABLE = "podcasts-table"
+
+
+class Logs:
+    UPLOAD = "logs-upload"
+    FORMAT = "logs-format"
+    HOST = "logs-host"
+    IMPORT = "logs-import"
+    JOB = "logs-job"
+    POLL = "logs-poll"
+    PROGRESS = "logs-progress"
+    STATUS = "logs-status"
+    TABLE = "logs-table"

@@ -30,7 +30,11 @@ def reporting_to(handle: JobHandle) -> Iterator[JobHandle]:
 
 def report_progress(fraction: float, message: str = "") -> None:
     """Record how far the current job is (0.0-1.0) and what it is doing; a no-op outside any job."""
-    update = {"progress": min(max(float(fraction), 0.0), 1.0), "message": message}
+    annotate(progress=min(max(float(fraction), 0.0), 1.0), message=message)
+
+
+def annotate(**update) -> None:
+    """Add JSON-simple facts to the current job's meta (e.g. the tenant it works for); a no-op outside a job."""
     handle = _inline_handle.get()
     if handle is not None:
         handle.meta.update(update)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs import context as job_context
 from services import demo, migrate
 from services.db import Database
 from services.settings import Settings, load_settings
@@ -59,6 +60,7 @@ def app(demo_settings):
     server.config["TESTING"] = True
     yield server
     server.extensions["podcast_platform"].db.dispose()
+    job_context.reset()
 
 
 @pytest.fixture

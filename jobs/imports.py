@@ -1,0 +1,33 @@
+"""Import jobs: a log file uploaded through the page, imported then counted, with progress for the page."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from jobs.context import get_db
+from jobs.progress import annotate, report_progress
+from services.measurement import counting, log_import
+from services.tenancy import TenantContext
+
+logger = logging.getLogger(__name__)
+
+
+def import_log_file(tenant_id: int, user_id: int | None, path: str, fmt: str, host: str | None = None,
+                    filename: str | None = None) -> dict:
+    """Import an uploaded log for a tenant and count the days it covers; the upload is deleted afterwards."""
+    annotate(tenant_id=tenant_id)
+    ctx = TenantContext(tenant_id=tenant_id, role="editor", user_id=user_id)
+    db = get_db()
+    try:
+        report = log_import.import_log(db, ctx, path, fmt, host, filename,
+                                       progress=lambda f, m: report_progress(0.9 * f, m))
+    finally:
+        Path(path).unlink(missing_ok=True)
+    counted = None
+    if report.imported:
+        report_progress(0.92, "counting downloads")
+        counted = counting.count_downloads(db, tenant_id, report.first_day, report.last_day).downloads
+    report_progress(1.0, "done")
+    return {"tenant_id": tenant_id, "filename": report.filename, "lines": report.lines, "imported": report.imported,
+            "rejected": report.rejected, "unmatched": report.unmatched, "already_imported": report.already_imported,
+            "downloads": counted, "errors": report.errors[:20]}
