@@ -47,7 +47,8 @@ def _summary(result: dict):
         return kpi.message(f"{result['filename']} was imported before: nothing was counted twice.", "info")
     lines = [f"{result['filename']}: {result['lines']} lines, {result['imported']} requests stored, "
              f"{result['unmatched']} matched no episode, {result['rejected']} bad lines"
-             + (f", {result['downloads']} downloads counted." if result.get("downloads") is not None else ".")]
+             + (f"; the days it covers now count {result['downloads']} downloads."
+                if result.get("downloads") is not None else ".")]
     errors = [html.Li(f"line {e['line']}: {e['reason']}") for e in result.get("errors", [])]
     return html.Div([html.P(lines), html.Ul(errors) if errors else None], className="message message-info")
 
