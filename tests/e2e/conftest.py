@@ -57,6 +57,15 @@ def live_server(tmp_path_factory):
     log.close()
 
 
+def login(page, base: str, email: str = "demo@example.com", password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the login form, as a person would, and land on the overview."""
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
 @pytest.fixture(scope="session")
 def browser():
     require_service(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")

@@ -1,5 +1,5 @@
 """A person's first minute: the login page, signing in, and the overview with its chart, without console errors."""
-from tests.conftest import DEMO_PASSWORD
+from tests.e2e.conftest import login
 
 
 def test_anonymous_visit_lands_on_login(page, live_server):
@@ -10,11 +10,7 @@ def test_anonymous_visit_lands_on_login(page, live_server):
 
 
 def test_login_then_overview_chart_renders(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("Email").fill("demo@example.com")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
+    login(page, live_server)
     page.locator("#overview-downloads-chart .barlayer .point").first.wait_for(timeout=20_000)
     assert page.locator("#overview-downloads-chart .barlayer .point").count() > 30
     assert page.locator(".kpi-card").count() == 4
@@ -37,11 +33,7 @@ def test_wrong_password_shows_an_error(page, live_server):
 
 
 def test_create_an_api_key_in_the_browser(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("Email").fill("demo@example.com")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
+    login(page, live_server)
     page.get_by_role("link", name="API keys").click()
     page.wait_for_url(f"{live_server}/settings/api-keys")
     page.get_by_placeholder("Key name, e.g. reporting").fill("browser key")

@@ -1,20 +1,12 @@
 """Measurement pages in Chromium: podcasts with prefix URLs, the methodology, and a log upload with progress."""
-from tests.conftest import DEMO_PASSWORD
+from tests.e2e.conftest import login
 
 LOG = ('198.51.100.{i} - - [26/Nov/2026:05:00:00 +0000] "GET /market-hours/0050.mp3 HTTP/1.1" 200 3000000 "-" '
        '"Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"')
 
 
-def _login(page, base):
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("demo@example.com")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
-
-
 def test_podcasts_and_methodology(page, live_server):
-    _login(page, live_server)
+    login(page, live_server)
     page.get_by_role("link", name="Podcasts").click()
     page.locator(".data-table").get_by_text("Signal & Noise").wait_for(timeout=15_000)
     assert "/e/demo" in page.locator(".data-table").inner_text()
@@ -25,7 +17,7 @@ def test_podcasts_and_methodology(page, live_server):
 
 
 def test_upload_a_log(page, live_server, tmp_path):
-    _login(page, live_server)
+    login(page, live_server)
     page.goto(f"{live_server}/logs")
     log = tmp_path / "cdn.log"
     log.write_text("\n".join(LOG.format(i=i) for i in range(1, 8)) + "\ngarbage line\n")
