@@ -7,7 +7,7 @@ from datetime import date
 from jobs.context import get_db, get_settings
 from jobs.progress import report_progress
 from jobs.queues import enqueue, get_redis
-from services.measurement import counting, ingest
+from services.measurement import counting, ingest, retention
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,8 @@ def count_all() -> list[str]:
     """The periodic job: enqueue count_tenant for every tenant with raw requests; returns the job ids."""
     tenant_ids = counting.tenants_with_requests(get_db())
     return [enqueue(count_tenant, tenant_id, queue="measure").id for tenant_id in tenant_ids]
+
+
+def purge_expired() -> dict:
+    """The daily retention job: raw requests past retention and secrets no longer needed."""
+    return retention.purge_expired(get_db())

@@ -20,7 +20,7 @@ from rq.cron import CronScheduler
 from jobs import context
 from jobs.queues import FAILURE_TTL, JOB_TIMEOUT, QUEUES, RESULT_TTL, enqueue, get_redis
 from jobs.catalog import refresh_all_feeds
-from jobs.measure import count_all, drain_hits
+from jobs.measure import count_all, drain_hits, purge_expired
 from jobs.rollups import refresh_all_rollups
 from services.errors import ConfigError
 from services.settings import Settings, load_settings
@@ -58,6 +58,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(count_all, "measure", interval=5 * 60),
     Periodic(refresh_all_rollups, "measure", interval=60 * 60),
     Periodic(refresh_all_feeds, "imports", interval=30 * 60),
+    Periodic(purge_expired, "measure", cron="17 3 * * *"),
 )
 
 

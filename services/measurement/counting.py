@@ -230,8 +230,12 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
     default_first = pd.Timestamp(span[0]).date()
     if state and state.counted_until:
         default_first = max(default_first, pd.Timestamp(state.counted_until).date() - timedelta(days=1))
-    first = first or default_first
+    # Days before the oldest raw request kept are never recounted: their requests are gone (retention), and a
+    # recount would erase their downloads.
+    first = max(first or default_first, pd.Timestamp(span[0]).date())
     last = last or pd.Timestamp(span[1]).date()
+    if first > last:
+        return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
     slab = first
