@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.errors import ConfigError
@@ -29,7 +29,8 @@ def make_engine(url: str, app_role: str | None = None) -> Engine:
 
         return engine
 
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    target, connect_args = _driver_options(url)
+    engine = create_engine(target, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
     if app_role:
 
         @event.listens_for(engine, "connect")
@@ -37,6 +38,19 @@ def make_engine(url: str, app_role: str | None = None) -> Engine:
             _set_app_role(dbapi_conn, app_role)
 
     return engine
+
+
+def _driver_options(url: str) -> tuple[URL, dict]:
+    """`?prepare_threshold=none` (or a number) on a postgresql+psycopg URL sets psycopg's prepare_threshold and is
+    not passed on as a connection parameter. `none` never prepares statements: needed where clients share one
+    backend session (PgBouncer transaction pooling; the PGlite TimescaleDB server of the integration tier), where
+    a server-side prepared statement of one client collides with the next's."""
+    target = make_url(url)
+    threshold = target.query.get("prepare_threshold")
+    if threshold is None:
+        return target, {}
+    value = None if str(threshold).lower() in ("none", "") else int(threshold)
+    return target.difference_update_query(["prepare_threshold"]), {"prepare_threshold": value}
 
 
 def _set_app_role(dbapi_conn, app_role: str) -> None:

@@ -6,7 +6,9 @@ import logging
 from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
-from sqlalchemy import Date, DateTime, Table, case, cast, column, delete, func, insert, select, table, text, type_coerce
+from sqlalchemy import (
+    Date, DateTime, Table, case, cast, column, delete, event, func, insert, select, table, text, type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from services.bulk import insert_frame
@@ -82,10 +84,13 @@ def refresh_rollups(session: Session, tenant_id: int, first: date, last: date) -
     """Bring every rollup up to date for the tenant's days first..last."""
     start, end = day_bounds(first, last)
     if is_timescale(session):
-        # Continuous aggregates refresh by time range for all tenants; refreshing twice is harmless.
-        for model in ROLLUPS:
-            session.execute(text("CALL refresh_continuous_aggregate(:view, :start, :end)"),
-                            {"view": model.__tablename__, "start": start, "end": end})
+        # Continuous aggregates refresh by time range for all tenants; refreshing twice is harmless. The CALL cannot
+        # run inside a transaction block, and the recount it must see is not committed yet: so until the commit the
+        # aggregates answer by real-time aggregation (materialized_only = false) above their watermark, and right
+        # after the commit the range is refreshed on the same connection in autocommit (one connection: no second
+        # session to wait for). A failed refresh is logged, not raised: the data is committed and the refresh
+        # policy, or the next refresh of the range, catches up.
+        _refresh_after_commit(session, start, end)
         return
     day, hour = _day(session), _hour(session)
     where = (Download.tenant_id == tenant_id, Download.ts >= start, Download.ts < end)
@@ -111,6 +116,32 @@ def refresh_rollups(session: Session, tenant_id: int, first: date, last: date) -
         names = ["tenant_id", "podcast_id"] + [k.name if hasattr(k, "name") else k.key for k in keys] + [
             "downloads", "listeners"]
         session.execute(insert(model).from_select(names, rows))
+
+
+def _refresh_after_commit(session: Session, start: datetime, end: datetime) -> None:
+    """Queue [start, end) to refresh right after this transaction commits (dropped if it rolls back)."""
+    raw = session.connection().connection.driver_connection  # still this session's connection at after_commit
+    session.info.setdefault("timescale_refresh", (raw, []))[1].append((start, end))
+    if not session.info.get("timescale_hooks"):
+        session.info["timescale_hooks"] = True
+        event.listen(session, "after_commit", _refresh_pending)
+        event.listen(session, "after_rollback", lambda s: s.info.pop("timescale_refresh", None))
+
+
+def _refresh_pending(session: Session) -> None:
+    raw, ranges = session.info.pop("timescale_refresh", (None, []))
+    if not ranges:
+        return
+    autocommit = raw.autocommit
+    try:
+        raw.autocommit = True
+        for lo, hi in ranges:
+            for model in ROLLUPS:
+                raw.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (model.__tablename__, lo, hi))
+    except Exception:  # noqa: BLE001 - the data is committed; the refresh policy catches up
+        logger.exception("refreshing continuous aggregates after commit failed")
+    finally:
+        raw.autocommit = autocommit
 
 
 def downloads_span(session: Session, tenant_id: int) -> tuple[date, date] | None:

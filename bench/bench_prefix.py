@@ -1,0 +1,641 @@
+"""Benchmark: the tracking prefix /e/<podcast key>/<enclosure URL without scheme> under gunicorn, against a bare
+Flask 302 app as baseline, then the no-loss checks (steady run, and a run with a Redis outage in the middle).
+
+Run from the project root:  /work/venv/bin/python bench/bench_prefix.py [--target-requests 110000] [--rounds 4]
+                            [--no-outage] [--profile /path/to/py-spy]
+
+Everything it starts it stops, and everything it creates it drops: a fresh PostgreSQL database
+(bench_prefix_<random>), a dedicated Redis on --redis-port (refuses to run if something already listens there),
+gunicorn servers (bare and product side by side, each idle while the other is measured; then one for the
+outage run) and a temp dir. Every request goes to 127.0.0.1, every loop is bounded in
+count and time. Requires wrk (apt-get install -y wrk) and PostgreSQL at 127.0.0.1:5432 (user postgres, trust).
+
+Targets (issue): product throughput >= 0.6 x the bare app, p99 latency <= 20 ms, no hit lost (rows == hits sent).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+
+from services import demo, migrate  # noqa: E402
+from services.db import Database  # noqa: E402
+from services.measurement.ingest import BUFFER_KEY, drain_buffer  # noqa: E402
+
+HOST = "127.0.0.1"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+VENV_BIN = Path(sys.executable).parent
+GUNICORN = str(VENV_BIN / "gunicorn")
+AGENTS = [  # 7 (prime, so agent and path cycles do not lock together) real podcast-app agents
+    "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4_1 like Mac OS X; en_us)",
+    "Podcasts/1.1.0.4 CFNetwork/1494.0.7 Darwin/23.4.0",
+    "Spotify/8.9.36 iOS/17.4.1 (iPhone15,2)",
+    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
+    "PocketCasts/1.0 (Pocket Casts - Android v7.59.1) ExoPlayerLib/2.19.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "Castro 2024.4 (3)",
+]
+TAIL_SECONDS = 3  # the last seconds of each wrk run send /healthz, not hits (see lua_script)
+MAX_DRAIN_ROUNDS = 1000  # drain_buffer moves everything per call; this only bounds a pathological loop
+
+
+# --- small helpers ----------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def get(port: int, path: str, headers: dict | None = None, timeout: float = 5.0) -> tuple[int, dict, float]:
+    """One request on a fresh connection: (status, headers, seconds)."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, dict(resp.getheaders()), time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def parse_duration(text: str) -> float:
+    """wrk's '12.34ms' / '850.00us' / '1.02s' / '1.00m' -> milliseconds."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    value, unit = float(m[1]), m[2]
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+@dataclass
+class WrkResult:
+    label: str
+    requests: int  # all answered requests, /healthz tail included
+    seconds: float
+    rps: float  # 302 answers / hit window: the figure compared
+    wrk_rps: float  # wrk's own Requests/sec, tail included
+    latency_ms: dict[str, float]  # wrk's distribution (the short /healthz tail included)
+    non_2xx_3xx: int
+    socket_errors: str
+    hits_302: int
+    other_status: int  # neither 302 nor the tail's 200
+    sent: int  # hits written
+    tail: int  # /healthz requests written in the tail
+    window: float  # seconds hits were sent (mean over threads)
+    raw: str = field(repr=False, default="")
+
+
+def parse_wrk(label: str, out: str) -> WrkResult:
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
+    requests, seconds = int(m[1]), parse_duration(m[2] + m[3]) / 1000
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    lat = {p: parse_duration(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M)}
+    avg_max = re.search(r"Latency\s+(\S+)\s+\S+\s+(\S+)", out)
+    lat["avg"], lat["max"] = parse_duration(avg_max[1]), parse_duration(avg_max[2])
+    non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: (.*)", out)
+    bench = re.search(r"BENCH hits=(\d+) other=(\d+) sent=(\d+) tail=(\d+) window=([\d.]+)", out)
+    window = float(bench[5]) or seconds
+    return WrkResult(label, requests, seconds, int(bench[1]) / window, rps, lat, int(non[1]) if non else 0,
+                     sock[1] if sock else "none", int(bench[1]), int(bench[2]), int(bench[3]), int(bench[4]),
+                     window, out)
+
+
+def lua_script(paths: list[str]) -> str:
+    """Cycle through the episode paths and the agents; count 302s (the hits sent), other statuses, and hits
+    written, per thread, summed in done().
+
+    For the last `tail` seconds (wrk argument) a thread sends GET /healthz instead of hits, so when wrk stops
+    at its duration the requests still in flight are not hits: every hit written has had its answer counted,
+    and rows == hits sent can hold exactly. Throughput is the 302s over the hit window (clock_gettime via FFI)."""
+    path_list = ",\n".join(json.dumps(p) for p in paths)
+    agent_list = ",\n".join(json.dumps(a) for a in AGENTS)
+    return f"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
+int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+local paths = {{
+{path_list}
+}}
+local agents = {{
+{agent_list}
+}}
+local threads = {{}}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+
+function init(args)
+  counter = (id or 1) * 7919
+  hits, other, sent, tail_sent = 0, 0, 0, 0
+  started = now()
+  switch_at = started + tonumber(args[1]) - tonumber(args[2])
+  window = 0
+end
+
+function request()
+  local t = now()
+  if t >= switch_at then
+    if window == 0 then window = t - started end
+    tail_sent = tail_sent + 1
+    return wrk.format("GET", "/healthz")
+  end
+  counter = counter + 1
+  sent = sent + 1
+  return wrk.format("GET", paths[(counter % #paths) + 1], {{["User-Agent"] = agents[(counter % #agents) + 1]}})
+end
+
+function response(status, headers, body)
+  if status == 302 then hits = hits + 1 elseif status ~= 200 then other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local h, o, s, ts_, w = 0, 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    h = h + t:get("hits"); o = o + t:get("other"); s = s + t:get("sent"); ts_ = ts_ + t:get("tail_sent")
+    w = w + t:get("window")
+  end
+  io.write(string.format("BENCH hits=%d other=%d sent=%d tail=%d window=%.3f\\n", h, o, s, ts_, w / #threads))
+end
+"""
+
+
+def run_wrk(label: str, port: int, script: Path, seconds: int, threads: int, connections: int,
+            background: bool = False):
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
+           "-s", str(script), f"http://{HOST}:{port}/", "--", str(seconds), str(TAIL_SECONDS)]
+    if background:
+        return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    return parse_wrk(label, out)
+
+
+def print_wrk(r: WrkResult) -> None:
+    lat = r.latency_ms
+    print(f"  {r.label:<26} {r.hits_302:>9,} hits in {r.window:6.1f} s  {r.rps:>7,.0f} hits/s (wrk {r.wrk_rps:,.0f} "
+          f"req/s incl. {r.tail:,} tail /healthz)  "
+          f"latency avg {lat['avg']:.2f} p50 {lat.get('50', float('nan')):.2f} p90 {lat.get('90', float('nan')):.2f} "
+          f"p99 {lat.get('99', float('nan')):.2f} max {lat['max']:.2f} ms  | hits written {r.sent:,}, other status "
+          f"{r.other_status:,}, non-2xx/3xx {r.non_2xx_3xx}, socket errors: {r.socket_errors}",
+          flush=True)
+
+
+# --- processes we start --------------------------------------------------------------------------------------
+
+class Gunicorn:
+    def __init__(self, label: str, app: str, env: dict, log_dir: Path, pythonpath: str | None = None):
+        self.label, self.port = label, free_port()
+        self.log = open(log_dir / f"gunicorn-{label}-{self.port}.log", "w")
+        cmd = [GUNICORN, "--no-control-socket", "-w", "2", "-b", f"{HOST}:{self.port}"]
+        if pythonpath:
+            cmd += ["--pythonpath", pythonpath]
+        cmd.append(app)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn {self.label} exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if get(self.port, "/healthz", timeout=2)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"gunicorn {self.label} not ready after {timeout} s; see {self.log.name}")
+
+    def worker_pids(self) -> list[int]:
+        try:
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+            return [int(p) for p in out.stdout.split()]
+        except Exception:
+            return []
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the master stops its workers
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # our own session: the master and its workers only
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+class OwnRedis:
+    """A throwaway redis-server on its own port; refuses a port somebody else already uses."""
+
+    def __init__(self, port: int, workdir: Path):
+        self.port, self.workdir, self.pid = port, workdir, None
+        if port_open(port):
+            raise RuntimeError(f"something already listens on {HOST}:{port}; not ours, pick another --redis-port")
+
+    @property
+    def client(self) -> redis.Redis:
+        """A fresh client each time: connections pooled before a shutdown would fail their first command."""
+        return redis.Redis(host=HOST, port=self.port, socket_timeout=5)
+
+    def start(self) -> None:
+        subprocess.run(["redis-server", "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                        "--daemonize", "yes", "--dir", str(self.workdir)], check=True, capture_output=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                self.pid = int(self.client.info("server")["process_id"])
+                return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis on {self.port} did not start")
+
+    def shutdown_nosave(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if port_open(self.port):
+            self.shutdown_nosave()
+        if self.pid and port_open(self.port):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+# --- the database ----------------------------------------------------------------------------------------
+
+def create_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(url: str) -> tuple[list[str], list[int], datetime]:
+    migrate.upgrade(url)
+    db = Database(url, "podcast_app")
+    started = time.perf_counter()
+    result = demo.seed_demo(db, password="bench-password-1")
+    db.dispose()
+    print(f"seeded demo tenant {result['tenant_id']}: {result['episodes']} episodes, {result['requests']:,} raw "
+          f"requests in {time.perf_counter() - started:.1f} s", flush=True)
+    seeded_at = datetime.now(timezone.utc)
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        rows = conn.execute("SELECT p.id, p.prefix_key, e.enclosure_url FROM episodes e JOIN podcasts p "
+                            "ON p.id = e.podcast_id WHERE p.tenant_id = %s ORDER BY e.id",
+                            (result["tenant_id"],)).fetchall()
+    by_podcast: dict[int, list[str]] = {}
+    for pid, key, enclosure in rows:
+        by_podcast.setdefault(pid, []).append(f"/e/{key}/{enclosure.split('://', 1)[1]}")
+    paths = []  # ~200, interleaved across the shows
+    for i in range(max(len(v) for v in by_podcast.values())):
+        paths += [v[-1 - i] for v in by_podcast.values() if i < len(v)]
+    return paths[:200], sorted(by_podcast), seeded_at
+
+
+def stored_rows(url: str, podcast_ids: list[int], since: datetime) -> int:
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        return conn.execute("SELECT count(*) FROM download_requests WHERE source = 'prefix' "
+                            "AND podcast_id = ANY(%s) AND ts >= %s", (podcast_ids, since)).fetchone()[0]
+
+
+def drain_all(db: Database, client) -> tuple[int, float]:
+    started = time.perf_counter()
+    total = 0
+    for _ in range(MAX_DRAIN_ROUNDS):
+        n = drain_buffer(db, client)
+        total += n
+        if n == 0 and client.llen(BUFFER_KEY) == 0:
+            break
+    return total, time.perf_counter() - started
+
+
+# --- the runs ----------------------------------------------------------------------------------------------
+
+def app_env(url: str, redis_port: int, instance: Path, port_hint: str = "") -> dict:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=url, REDIS_URL=f"redis://{HOST}:{redis_port}/0", SECRET_KEY="bench-secret-key-0123456789",
+               INSTANCE_PATH=str(instance), LOG_LEVEL="WARNING", PUBLIC_BASE_URL=f"http://{HOST}{port_hint}")
+    env.pop("TRUSTED_PROXIES", None)
+    return env
+
+
+def steady_runs(args, tmp: Path, url: str, paths: list[str], podcast_ids: list[int], seeded_at: datetime,
+                own_redis: OwnRedis, db: Database) -> dict:
+    """Warm-ups, then rounds of (bare run, product run) until the product runs have sent the target hit count,
+    then a low-concurrency product run for service latency; then drain and check rows == hits sent."""
+    script = tmp / "prefix.lua"
+    script.write_text(lua_script(paths))
+    instance = tmp / "instance-steady"
+    instance.mkdir()
+    bare = Gunicorn("bare", "bare_redirect:create_app()", dict(os.environ), tmp, pythonpath=str(ROOT / "bench"))
+    product = Gunicorn("product", "app:create_app()", app_env(url, own_redis.port, instance), tmp)
+    hits_sent = 0
+    results = []
+    t, c = args.threads, args.connections
+    try:
+        bare.wait_ready()
+        product.wait_ready()
+        status, headers, _ = get(product.port, paths[0], {"User-Agent": AGENTS[0]})
+        assert status == 302 and headers.get("Location", "").startswith("https://media.example.com/"), \
+            (status, headers)
+        hits_sent += 1
+        run_wrk("bare warm-up", bare.port, script, 5, t, c)
+        warm = run_wrk("product warm-up", product.port, script, 8, t, c)
+        hits_sent += warm.hits_302
+        results.append(warm)
+        # The host is shared and its load drifts, so bare and product runs alternate in rounds: each round's ratio
+        # compares runs a few seconds apart. The product rounds together send >= target_requests hits.
+        per_round = int(min(args.max_seconds / args.rounds, max(20, math.ceil(
+            args.target_requests / warm.rps * 1.3 / args.rounds) + TAIL_SECONDS)))
+        print(f"  product warm-up {warm.rps:,.0f} hits/s -> {args.rounds} rounds of bare {args.bare_seconds} s + "
+              f"product {per_round} s (for >= {args.target_requests:,} product hits)", flush=True)
+        bares, products = [], []
+        for i in range(args.rounds + 2):  # up to two extra rounds if the product fell short of the target
+            if i >= args.rounds and sum(r.hits_302 for r in products) >= args.target_requests:
+                break
+            bares.append(run_wrk(f"bare Flask 302 #{i + 1}", bare.port, script, args.bare_seconds, t, c))
+            print_wrk(bares[-1])
+            products.append(run_wrk(f"product /e/ prefix #{i + 1}", product.port, script, per_round, t, c))
+            print_wrk(products[-1])
+            print(f"    round {i + 1}: ratio {products[-1].rps / bares[-1].rps:.2f}; load average "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)
+        hits_sent += sum(r.hits_302 for r in products)
+        results += products
+        low = run_wrk(f"product /e/ at -c{t * 2}", product.port, script, 13, t, t * 2)
+        hits_sent += low.hits_302
+        results.append(low)
+        print_wrk(low)
+        if args.profile:  # after the measured runs, so sampling does not slow them
+            profiler = py_spy(args.profile, product, 3, 15, Path(args.profile_dir) / "bench_prefix_py_spy_steady.txt", args.profile_idle)
+            prof = run_wrk("product (py-spy attached)", product.port, script, 23, t, c)
+            profiler.join(timeout=90)
+            hits_sent += prof.hits_302
+            results.append(prof)
+            print_wrk(prof)
+        buffered = own_redis.client.llen(BUFFER_KEY)
+        spool = instance / "spool" / "hits.jsonl"
+        spooled = spool.read_text().count("\n") if spool.exists() else 0
+    finally:
+        product.stop()
+        bare.stop()
+
+    drained, drain_s = drain_all(db, own_redis.client)
+    rows = stored_rows(url, podcast_ids, seeded_at)
+    written = 1 + sum(r.sent for r in results)
+    product_hits = sum(r.hits_302 for r in products)
+    product_rps = product_hits / sum(r.window for r in products)
+    bare_rps = sum(r.hits_302 for r in bares) / sum(r.window for r in bares)
+    ratios = sorted(pr.rps / br.rps for pr, br in zip(products, bares, strict=True))
+    ratio = product_rps / bare_rps
+    p99s = sorted(r.latency_ms["99"] for r in products)
+    print(f"  buffer held {buffered:,} hits ({spooled} spooled); drain_buffer stored {drained:,} in {drain_s:.1f} s "
+          f"({drained / max(drain_s, 1e-9):,.0f} hits/s)")
+    print(f"  throughput: product {product_rps:,.0f} hits/s ({product_hits:,} hits in {len(products)} runs) / bare "
+          f"{bare_rps:,.0f} req/s = {ratio:.2f} (target >= 0.6); per round {', '.join(f'{x:.2f}' for x in ratios)}, "
+          f"median {ratios[len(ratios) // 2]:.2f}")
+    print(f"  latency at -c{c}: product p99 per run {', '.join(f'{x:.1f}' for x in p99s)} ms, median "
+          f"{p99s[len(p99s) // 2]:.1f} ms (target <= 20 ms); bare p99 median "
+          f"{sorted(r.latency_ms['99'] for r in bares)[len(bares) // 2]:.1f} ms. At -c{t * 2}: product p50 "
+          f"{low.latency_ms['50']:.2f} ms, p99 {low.latency_ms['99']:.2f} ms")
+    ok = rows == hits_sent
+    print(f"  no-loss (steady): hits sent (302 answers, all product runs) {hits_sent:,}, rows stored {rows:,} -> "
+          f"{'OK' if ok else 'MISMATCH'} (stored - sent = {rows - hits_sent:+,}; request() calls in wrk {written:,})",
+          flush=True)
+    return {"bare_rps": bare_rps, "product_rps": product_rps, "ratio": ratio, "p99_ms": p99s[len(p99s) // 2],
+            "product_hits": product_hits, "hits_sent": hits_sent, "rows": rows, "ok": ok}
+
+
+def outage_run(args, tmp: Path, url: str, paths: list[str], podcast_ids: list[int], own_redis: OwnRedis,
+               db: Database) -> dict:
+    script = tmp / "prefix.lua"
+    instance = tmp / "instance-outage"
+    instance.mkdir()
+    own_redis.client.flushdb()
+    since = datetime.now(timezone.utc)
+    product = Gunicorn("product-outage", "app:create_app()", app_env(url, own_redis.port, instance), tmp)
+    spool = instance / "spool" / "hits.jsonl"
+    probe: list[tuple[float, float, int]] = []  # (seconds since start, latency s, status): one request each 50 ms
+    events: dict[str, float] = {}
+    extra = 0
+    try:
+        product.wait_ready()
+        cmd, wrk = run_wrk("outage", product.port, script, args.outage_seconds, args.threads, args.connections,
+                           background=True)
+        t0 = time.monotonic()
+        profiler = None
+        if args.profile:
+            profiler = py_spy(args.profile, product, args.down_at + 0.5, args.down_for - 1,
+                              Path(args.profile_dir) / "bench_prefix_py_spy_outage.txt", args.profile_idle)
+        stop_probe = threading.Event()
+
+        def prober() -> None:
+            i = 0
+            while not stop_probe.is_set() and time.monotonic() - t0 < args.outage_seconds + 5:
+                i += 1
+                try:
+                    status, _, secs = get(product.port, paths[i % len(paths)], {"User-Agent": AGENTS[i % len(AGENTS)]})
+                except OSError:
+                    status, secs = 0, float("nan")
+                probe.append((time.monotonic() - t0, secs, status))
+                stop_probe.wait(0.05)
+
+        probe_thread = threading.Thread(target=prober, daemon=True)
+        probe_thread.start()
+        max_spooled = 0
+        lost_in_redis = None
+        deadline = t0 + args.outage_seconds + 60
+        while wrk.poll() is None and time.monotonic() < deadline:
+            now = time.monotonic() - t0
+            if "down" not in events and now >= args.down_at:
+                # Freeze writes, read what the buffer holds (shutdown nosave discards it), then shut down.
+                own_redis.client.execute_command("CLIENT", "PAUSE", "2000", "WRITE")
+                lost_in_redis = own_redis.client.llen(BUFFER_KEY)
+                own_redis.shutdown_nosave()
+                events["down"] = time.monotonic() - t0
+            if "down" in events and "up" not in events and now >= args.down_at + args.down_for:
+                own_redis.start()
+                events["up"] = time.monotonic() - t0
+            if spool.exists():
+                max_spooled = max(max_spooled, spool.read_bytes().count(b"\n"))
+            time.sleep(0.1)
+        if wrk.poll() is None:
+            wrk.kill()
+        out = wrk.communicate(timeout=30)[0]
+        stop_probe.set()
+        probe_thread.join(timeout=10)
+        if profiler is not None:
+            profiler.join(timeout=60)
+        result = parse_wrk("product during outage", out)
+        left_in_spool = spool.read_bytes().count(b"\n") if spool.exists() else 0
+        # A few more hits per worker: the first that reaches Redis replays that worker's spool.
+        extra_sent = 0
+        for _ in range(args.extra_requests):
+            status, _, _ = get(product.port, paths[extra_sent % len(paths)], {"User-Agent": AGENTS[0]})
+            extra_sent += 1
+            extra += status == 302
+            if extra_sent >= 4 and not (spool.exists() and spool.stat().st_size):
+                break
+        after_extra_spool = spool.read_bytes().count(b"\n") if spool.exists() else 0
+    finally:
+        product.stop()
+
+    probe_hits = sum(1 for _, _, s in probe if s == 302)
+    hits_sent = result.hits_302 + probe_hits + extra
+    drained, drain_s = drain_all(db, own_redis.client)
+    rows = stored_rows(url, podcast_ids, since)
+    print(f"outage run: wrk {args.outage_seconds} s, Redis down at {events.get('down', float('nan')):.1f} s, "
+          f"back at {events.get('up', float('nan')):.1f} s")
+    print_wrk(result)
+    down, up = events.get("down", 0), events.get("up", 0)
+    for name, sel in (("before outage", lambda t: t < down), ("Redis down", lambda t: down <= t < up),
+                      ("after restart", lambda t: t >= up)):
+        lats = sorted(lat * 1000 for t, lat, s in probe if sel(t) and s == 302)
+        bad = sum(1 for t, _, s in probe if sel(t) and s != 302)
+        if lats:
+            print(f"  probe {name:<14} {len(lats):4d} hits  median {lats[len(lats) // 2]:7.2f} ms  "
+                  f"p99 {lats[min(len(lats) - 1, int(len(lats) * 0.99))]:7.2f} ms  max {lats[-1]:7.2f} ms  "
+                  f"non-302 {bad}")
+    print(f"  spool: peak {max_spooled:,} lines during the run, {left_in_spool:,} left when wrk ended, "
+          f"{after_extra_spool:,} after {extra} extra requests")
+    print(f"  buffer held {lost_in_redis if lost_in_redis is not None else '?'} hits when Redis was shut down "
+          f"(nosave: those are gone from Redis)")
+    print(f"  drained {drained:,} in {drain_s:.1f} s")
+    ok = rows == hits_sent
+    print(f"  no-loss (outage): hits sent (302 answers: wrk {result.hits_302:,} + probe {probe_hits:,} + extra "
+          f"{extra}) = {hits_sent:,}, rows stored {rows:,} -> {'OK' if ok else 'MISMATCH'} "
+          f"(missing {hits_sent - rows:,}; buffer discarded at shutdown {lost_in_redis})", flush=True)
+    return {"hits_sent": hits_sent, "rows": rows, "ok": ok, "lost_in_redis": lost_in_redis,
+            "p99_ms": result.latency_ms["99"], "rps": result.rps}
+
+
+def py_spy(py_spy_bin: str, product: Gunicorn, delay: float, seconds: float, out: Path,
+           idle: bool = False) -> threading.Thread:
+    """Sample one gunicorn worker with py-spy (raw collapsed stacks) for `seconds`, starting after `delay`;
+    `idle` also samples the worker while it waits (on a socket, on a lock): wall time rather than CPU time."""
+    def run() -> None:
+        time.sleep(delay)
+        pids = product.worker_pids()
+        if not pids:
+            return
+        try:
+            res = subprocess.run([py_spy_bin, "record", "-p", str(pids[0]), "-d", str(max(1, int(seconds))),
+                                  "-f", "raw", "-o", str(out), "-r", "200", "--nonblocking"] + (["--idle"] if idle else []),
+                                 capture_output=True, text=True, timeout=seconds + 60)
+            print(f"  py-spy: worker {pids[0]} sampled {seconds:.0f} s -> {out}" if out.exists()
+                  else f"  py-spy failed: {res.stderr.strip()[:300]}", flush=True)
+        except Exception as exc:  # a profile is a bonus; never fail the bench on it
+            print(f"  py-spy failed: {exc}", flush=True)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--target-requests", type=int, default=110_000, help="product requests in the measured run")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating bare/product runs")
+    parser.add_argument("--max-seconds", type=int, default=400, help="bound on the product runs' total seconds")
+    parser.add_argument("--bare-seconds", type=int, default=15)
+    parser.add_argument("--redis-port", type=int, default=6391, help="dedicated redis-server started and stopped here")
+    parser.add_argument("--no-outage", action="store_true")
+    parser.add_argument("--outage-seconds", type=int, default=20)
+    parser.add_argument("--down-at", type=float, default=5.0)
+    parser.add_argument("--down-for", type=float, default=5.0)
+    parser.add_argument("--extra-requests", type=int, default=10)
+    parser.add_argument("--profile", metavar="PY_SPY", help="path of a py-spy binary: sample a worker in the main run")
+    parser.add_argument("--profile-idle", action="store_true", help="py-spy --idle: wall time, waits included")
+    parser.add_argument("--profile-dir", default="/tmp", help="where the py-spy outputs go (kept after the run)")
+    parser.add_argument("--keep-logs", action="store_true", help="copy gunicorn logs to /tmp before cleanup")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+
+    if port_open(args.redis_port):
+        sys.exit(f"something already listens on {HOST}:{args.redis_port}; not ours, pick another --redis-port")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_prefix_"))
+    dbname = f"bench_prefix_{uuid.uuid4().hex[:10]}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
+    own_redis = OwnRedis(args.redis_port, tmp)
+    db = None
+    failed = False
+    try:
+        create_database(dbname)
+        print(f"database {dbname}, temp dir {tmp}, redis {HOST}:{args.redis_port} (dedicated); {os.cpu_count()} CPUs, "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start", flush=True)
+        paths, podcast_ids, seeded_at = seed(url)
+        print(f"{len(paths)} episode paths x {len(AGENTS)} agents, e.g. {paths[0]}")
+        own_redis.start()
+        db = Database(url)
+        print(f"wrk -t{args.threads} -c{args.connections} --latency, gunicorn --no-control-socket -w 2:", flush=True)
+        steady = steady_runs(args, tmp, url, paths, podcast_ids, seeded_at, own_redis, db)
+        failed |= not steady["ok"]
+        if not args.no_outage:
+            outage = outage_run(args, tmp, url, paths, podcast_ids, own_redis, db)
+            failed |= not outage["ok"]
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end")
+        print(f"SUMMARY product {steady['product_hits']:,} hits at {steady['product_rps']:,.0f} hits/s, "
+              f"bare {steady['bare_rps']:,.0f} req/s, "
+              f"ratio {steady['ratio']:.2f} (>= 0.6: {'yes' if steady['ratio'] >= 0.6 else 'NO'}), "
+              f"p99 (median of runs) {steady['p99_ms']:.2f} ms (<= 20: {'yes' if steady['p99_ms'] <= 20 else 'NO'}), "
+              f"steady no-loss {'OK' if steady['ok'] else 'MISMATCH'}"
+              + ("" if args.no_outage else f", outage no-loss {'OK' if outage['ok'] else 'MISMATCH'} "
+                                           f"({outage['rows']:,} stored of {outage['hits_sent']:,} sent)"))
+    finally:
+        if args.keep_logs:
+            for log in tmp.glob("gunicorn-*.log"):
+                shutil.copy(log, Path("/tmp") / f"bench_prefix_{log.name}")
+        if db is not None:
+            db.dispose()
+        own_redis.stop()
+        drop_database(dbname)
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"cleaned up: dropped {dbname}, stopped redis :{args.redis_port}, removed {tmp}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
