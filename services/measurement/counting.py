@@ -166,7 +166,7 @@ def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
     first_in_group = np.concatenate([[True], ~same])
     ts = frame["ts"].dt.tz_convert(None).to_numpy() if frame["ts"].dt.tz else frame["ts"].to_numpy()
     if window == "calendar":
-        day = frame["ts"].dt.floor("D").to_numpy()
+        day = ts.astype("datetime64[D]")
         return pd.Series(first_in_group | np.concatenate([[True], day[1:] != day[:-1]]), index=frame.index)
     if window == "last-touch":
         gap = np.concatenate([[np.timedelta64(0)], ts[1:] - ts[:-1]])
@@ -267,7 +267,8 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
     cols = [getattr(DownloadRequest, c) for c in RAW_COLUMNS]
     rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= lookback,
                                          DownloadRequest.ts < end)).all()
-    raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
+    raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
+    del rows
     if len(raw):
         downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
         report.requests += int((pd.to_datetime(raw["ts"], utc=True, format="mixed") >= pd.Timestamp(start)).sum())

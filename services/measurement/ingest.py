@@ -88,8 +88,9 @@ class RedisSink:
         line = json.dumps(hit)
         try:
             self.redis.rpush(BUFFER_KEY, line)
-        except Exception:  # any Redis failure: never lose the hit
-            logger.warning("redis unavailable: hit spooled", exc_info=True)
+        except Exception as exc:  # any Redis failure: never lose the hit
+            if not self._spool_seen:  # once per outage, not once per hit
+                logger.warning("redis unavailable: spooling hits to %s (%s)", self.spool.path, exc)
             self.spool.append(hit)
             self._spool_seen = True
             return
