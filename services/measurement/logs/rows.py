@@ -1,13 +1,14 @@
 """Request rows as a parse yields them (COLUMNS, ParsedChunk, LogLineError) and typing candidate rows into them."""
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from services.measurement.logs.values import _IP_RE, _METHOD_RE, _absolute_url, _excerpt, _map_unique
+from services.measurement.logs.values import _METHOD_RE, _absolute_url, _excerpt, _map_unique
 
 COLUMNS = ["ts", "ip", "user_agent", "referer", "method", "url", "status", "bytes", "range", "line_no",
            "url_absolute"]
@@ -57,6 +58,14 @@ class _Candidates:
         return _Candidates(texts=_Reordered(texts, order), **joined)
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _assemble(c: _Candidates, errors: list[LogLineError], host: str | None,
               check_shapes: bool = False) -> ParsedChunk:
     """Move candidate rows with a bad value to `errors` and type the rest as COLUMNS.
@@ -67,8 +76,8 @@ def _assemble(c: _Candidates, errors: list[LogLineError], host: str | None,
     def flag(bad: np.ndarray, why: str) -> None:
         reason[bad & pd.isna(reason)] = why
 
-    if check_shapes:
-        flag(~_map_unique(c.ip, lambda v: bool(_IP_RE.match(v.encode())), dtype=bool), "bad client ip")
+    # Every format: the client address must be a real IPv4/IPv6 address (999.1.2.3 has the shape, not the value).
+    flag(~_map_unique(c.ip, _is_ip, dtype=bool), "bad client ip")
     flag(np.isnat(c.ts), "bad timestamp")
     if check_shapes:
         flag(~_map_unique(c.method, lambda v: bool(_METHOD_RE.match(v.encode())), dtype=bool), "bad method")

@@ -369,3 +369,16 @@ def test_csv_needs_its_core_columns_and_defaults_the_method(tmp_path):
     path = write(tmp_path, "b.csv", "Timestamp,IP,User_Agent,URL,Status\n2024-01-01T00:00:00Z,192.0.2.1,a,/e.mp3,200\n")
     rows, errors, _ = parse_all(path, "csv")
     assert errors == [] and rows.loc[0, "method"] == "GET" and not rows.loc[0, "url_absolute"]
+
+
+def test_an_address_with_the_shape_but_not_the_value_of_an_ip_is_a_bad_line():
+    import io
+
+    from services.measurement.logs import iter_log_chunks
+
+    text = ('999.1.2.3 - - [26/Nov/2026:05:00:00 +0000] "GET /a.mp3 HTTP/1.1" 200 10 "-" "x"\n'
+            '198.51.100.1 - - [26/Nov/2026:05:00:00 +0000] "GET /a.mp3 HTTP/1.1" 200 10 "-" "x"\n')
+    chunks = list(iter_log_chunks(io.BytesIO(text.encode()), "combined", host="media.example.com"))
+    assert [e.line_no for c in chunks for e in c.errors] == [1]
+    assert [e.reason for c in chunks for e in c.errors] == ["bad client ip"]
+    assert sum(len(c.rows) for c in chunks) == 1
