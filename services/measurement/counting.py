@@ -3,6 +3,7 @@ listener and episode in the tenant's window, classify, and replace the counted d
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.db import Database
 from services.measurement import store
-from services.measurement.requests import is_probe_range, parse_range
+from services.measurement.requests import is_probe_range
 from services.measurement.urls import try_enclosure_match_key
 from services.measurement.useragents import default_classifier
 from services.models import CountingState, DownloadRequest, Episode, Tenant
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 DAY = pd.Timedelta(days=1)
 SLAB_DAYS = 31  # days counted per pass: bounds memory on long histories
 THRESHOLD_SECONDS = 60  # IAB: at least one minute of audio must be delivered
+PROBE_RANGE = r"\s*bytes=(?:0-0|0-1|1-1)\s*"
+RANGE_START = r"^\s*bytes=(\d{1,20})-(\d{0,20})\s*(?:,|$)"
 RAW_COLUMNS = ["ts", "podcast_id", "method", "status", "bytes", "range", "url", "user_agent", "referer",
                "listener_key", "country", "region"]
 
@@ -107,9 +110,7 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     drop(status == 304, "304 Not Modified")
     status = pd.to_numeric(raw["status"], errors="coerce")
     drop(status.notna() & ~status.between(200, 299), "error or redirect status")
-    ranges = raw["range"].dropna().unique()
-    probes = {value for value in ranges if is_probe_range(value)}
-    drop(raw["range"].isin(probes), "bytes=0-1 probe only")
+    drop(probe_ranges(raw["range"]), "bytes=0-1 probe only")
     drop(raw["user_agent"].fillna("").str.strip() == "", "bot: empty user agent")
     classes = classify(raw["user_agent"], raw["referer"])
     reported = classes["is_bot"].to_numpy() & raw["in_window"].to_numpy()
@@ -129,6 +130,26 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     return raw, dropped
 
 
+def probe_ranges(ranges: pd.Series) -> pd.Series:
+    """Vectorised is_probe_range: single ranges by one regex; the rare multi-range headers one by one."""
+    ranges = ranges.astype(object).where(ranges.notna(), None)
+    text = ranges.astype("string")
+    probe = text.str.fullmatch(PROBE_RANGE, case=False).fillna(False).astype(bool)
+    multi = text.str.contains(",", regex=False).fillna(False).astype(bool)
+    if multi.any():
+        probe[multi] = [is_probe_range(value) for value in ranges[multi]]
+    return probe
+
+
+def range_starts(ranges: pd.Series) -> pd.Series:
+    """First byte each Range header asks for (0 when absent, open or a suffix range), vectorised."""
+    parts = ranges.astype("string").str.extract(RANGE_START, flags=re.IGNORECASE)
+    start = pd.to_numeric(parts[0], errors="coerce")
+    end = pd.to_numeric(parts[1].replace("", pd.NA), errors="coerce")
+    backwards = (end < start).fillna(False).astype(bool)  # an end before the start is no range
+    return start.mask(backwards, 0).fillna(0).astype("int64")
+
+
 def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Series:
     """True for requests of (listener, episode, UTC day) groups that delivered at least a minute; requests without
     a byte count (the tracking prefix sees none) pass. Byte ranges are reassembled: overlaps count once."""
@@ -137,7 +158,7 @@ def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Seri
     if not known.any():
         return passed
     part = frame.loc[known, ["listener_key", "episode_id", "ts", "bytes", "range"]].copy()
-    part["start"] = part["range"].map(_range_start, na_action="ignore").fillna(0).astype("int64")
+    part["start"] = range_starts(part["range"]).to_numpy()
     part["end"] = part["start"] + part["bytes"].astype("int64")
     part["day"] = part["ts"].dt.floor("D")
     part = part.sort_values(["listener_key", "episode_id", "day", "start"])
@@ -150,11 +171,6 @@ def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Seri
     ok = np.isnan(threshold) | (total.to_numpy() >= threshold)
     passed.loc[part.index] = ok
     return passed
-
-
-def _range_start(header: str) -> int:
-    ranges = parse_range(header)
-    return max(ranges[0][0], 0) if ranges else 0
 
 
 def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:

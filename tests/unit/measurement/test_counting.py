@@ -111,3 +111,15 @@ def test_changing_the_window_and_recounting(db):
         results.setdefault(window, []).append(total())
     assert results["calendar"][0] == results["calendar"][1]  # back to the same numbers: recounts are idempotent
     assert results["last-touch"][0] <= results["first-touch"][0] <= results["calendar"][0]
+
+
+def test_vectorised_range_rules_agree_with_the_parser():
+    from services.measurement.requests import is_probe_range, parse_range
+
+    headers = ["bytes=0-1", "BYTES=0-0", " bytes=1-1 ", "bytes=0-", "bytes=0-2", "bytes=-500", "bytes=500-999",
+               "bytes=0-1,1-1", "bytes=0-1,5-9", "items=0-1", "", None, "bytes=12345-", "bytes = 7-8", "bytes=9-3",
+               "bytes=4-5,9-10"]
+    series = pd.Series(headers, dtype=object)
+    assert counting.probe_ranges(series).tolist() == [bool(h) and is_probe_range(h) for h in headers]
+    expected = [max(parse_range(h)[0][0], 0) if parse_range(h) else 0 for h in headers]
+    assert counting.range_starts(series).tolist() == expected
