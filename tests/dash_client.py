@@ -32,3 +32,12 @@ def call_callback(client, outputs: list[tuple], inputs: list, state: list | None
     if response.status_code != 200:
         return response.status_code, None
     return 200, {_id_str(k): v for k, v in response.get_json()["response"].items()}
+
+
+OVERVIEW_OUTPUTS = [("overview-kpis", "children"), ("overview-downloads-chart", "figure"),
+                    ("overview-message", "children")]
+
+
+def call_overview(client, days: int):
+    """The overview callback for a period of `days`, as the period picker triggers it."""
+    return call_callback(client, OVERVIEW_OUTPUTS, [("overview-period", "value", days)], changed=["overview-period.value"])

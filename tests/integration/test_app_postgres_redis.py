@@ -7,7 +7,7 @@ from app import create_app
 from services import accounts, api_keys, demo
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
-from tests.unit.test_auth_routes import _overview_request
+from tests.dash_client import call_overview
 
 
 @pytest.fixture
@@ -38,9 +38,9 @@ def test_login_and_overview_on_postgres(pg_app):
     client = pg_app.test_client()
     assert client.get("/_dash-layout").status_code == 401
     assert client.post("/login", data={"email": demo.DEMO_EMAIL, "password": DEMO_PASSWORD}).status_code == 302
-    response = client.post("/_dash-update-component", json=_overview_request(30))
-    assert response.status_code == 200
-    assert len(response.get_json()["response"]["overview-downloads-chart"]["figure"]["data"]) == 3
+    status, out = call_overview(client, 30)
+    assert status == 200
+    assert len(out["overview-downloads-chart"]["figure"]["data"]) == 3
 
 
 def test_api_keys_never_cross_tenants(pg_app):

@@ -6,7 +6,6 @@ The server takes one connection at a time and shares one backend session between
 through one Database (its pool reuses one connection) with psycopg's prepare_threshold=None."""
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket

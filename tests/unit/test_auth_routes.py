@@ -1,8 +1,11 @@
 """Login, logout, and login protection of every Dash route."""
+import json
+
 import pytest
 
 from services import accounts
 from tests.conftest import DEMO_PASSWORD
+from tests.dash_client import call_overview
 
 
 def test_anonymous_page_visit_redirects_to_login(client):
@@ -58,14 +61,6 @@ def test_user_without_tenant_gets_no_data(client, db):
         s.query(Membership).filter(Membership.user_id == user.id).delete()
         s.commit()
     client.post("/login", data={"email": "l@x.test", "password": "password-1"})
-    response = client.post("/_dash-update-component", json=_overview_request(30))
-    assert response.status_code == 200 and b"belongs to no tenant" in response.data
+    status, out = call_overview(client, 30)
+    assert status == 200 and "belongs to no tenant" in json.dumps(out)
 
-
-def _overview_request(days):
-    return {"output": "..overview-kpis.children...overview-downloads-chart.figure...overview-message.children..",
-            "outputs": [{"id": "overview-kpis", "property": "children"},
-                        {"id": "overview-downloads-chart", "property": "figure"},
-                        {"id": "overview-message", "property": "children"}],
-            "inputs": [{"id": "overview-period", "property": "value", "value": days}],
-            "changedPropIds": ["overview-period.value"]}

@@ -13,7 +13,7 @@ from api.auth import SessionUser
 from callbacks.overview import update_overview
 from services import accounts, demo
 from services.models import User
-from tests.unit.test_auth_routes import _overview_request
+from tests.dash_client import call_overview
 
 
 def figure_values(values) -> np.ndarray:
@@ -58,9 +58,8 @@ def test_another_tenants_user_sees_only_their_empty_tenant(app):
 
 
 def test_overview_over_dash_http(demo_client):
-    response = demo_client.post("/_dash-update-component", json=_overview_request(90))
-    assert response.status_code == 200
-    body = json.loads(response.data)["response"]
+    status, body = call_overview(demo_client, 90)
+    assert status == 200
     traces = body["overview-downloads-chart"]["figure"]["data"]
     assert len(traces) == 3 and sum(figure_values(t["y"]).sum() for t in traces) > 0
     layout = demo_client.get("/_dash-layout").get_json()
