@@ -4,13 +4,12 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select
 
 from jobs.context import get_db
 from jobs.progress import report_progress
 from jobs.queues import enqueue
+from services import accounts
 from services.measurement import store
-from services.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +35,7 @@ def refresh_all_rollups(days_back: int | None = 2) -> list[str]:
     since_iso = None
     if days_back is not None:
         since_iso = (datetime.now(timezone.utc).date() - timedelta(days=days_back)).isoformat()
-    with get_db().session(system=True) as session:  # a scheduler path: lists tenants across the wall
-        tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    tenant_ids = accounts.tenant_ids(get_db())
     job_ids = []
     for done, tenant_id in enumerate(tenant_ids):
         job_ids.append(enqueue(refresh_rollups, tenant_id, since_iso, queue="measure").id)

@@ -104,6 +104,12 @@ def configure_tenant(db: Database, slug: str, dedupe_window: str | None = None, 
         return row
 
 
+def tenant_ids(db: Database) -> list[int]:
+    """Every tenant's id, for the periodic jobs that visit each tenant in turn."""
+    with db.session(system=True) as s:
+        return list(s.scalars(select(Tenant.id).order_by(Tenant.id)))
+
+
 def get_tenant_by_slug(db: Database, slug: str) -> Tenant:
     with db.session(system=True) as s:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == slug))

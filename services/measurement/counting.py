@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -293,8 +293,3 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
     else:
         downloads = pd.DataFrame()
     report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads)
-
-
-def tenants_with_requests(db: Database) -> Collection[int]:
-    with db.session(system=True) as s:
-        return list(s.scalars(select(DownloadRequest.tenant_id).distinct()))
