@@ -14,6 +14,7 @@ from api.observability import init_observability
 from api.state import init_state
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
+from api.v1_campaigns import bp as api_v1_campaigns
 from callbacks import register_all
 from components.shell import app_shell
 from jobs import context
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                        readiness_checks=_readiness_checks(settings, db))
     init_auth(server)
     server.register_blueprint(api_v1)
+    server.register_blueprint(api_v1_campaigns)
     init_tracking(server)
     register_cli(server)
 

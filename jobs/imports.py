@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jobs.context import get_db
 from jobs.progress import annotate, report_progress
+from jobs.queues import enqueue
 from services.measurement import counting, log_import
 from services.tenancy import TenantContext
 
@@ -27,6 +28,7 @@ def import_log_file(tenant_id: int, user_id: int | None, path: str, fmt: str, ho
     if report.imported:
         report_progress(0.92, "counting downloads")
         counted = counting.count_downloads(db, tenant_id, report.first_day, report.last_day).downloads
+        enqueue("jobs.campaigns.refresh_tenant_delivery", tenant_id, report.first_day.isoformat(), queue="measure")
     report_progress(1.0, "done")
     return {"tenant_id": tenant_id, "filename": report.filename, "lines": report.lines, "imported": report.imported,
             "rejected": report.rejected, "unmatched": report.unmatched, "already_imported": report.already_imported,

@@ -27,6 +27,8 @@ def count_tenant(tenant_id: int, first_iso: str | None = None, last_iso: str | N
     """Count one tenant's raw requests into downloads and rollups (default: since the last count)."""
     report = counting.count_downloads(get_db(), tenant_id, date.fromisoformat(first_iso) if first_iso else None,
                                       date.fromisoformat(last_iso) if last_iso else None, progress=report_progress)
+    if report.first_day is not None:  # the recounted days may fall in campaign flights
+        enqueue("jobs.campaigns.refresh_tenant_delivery", tenant_id, report.first_day.isoformat(), queue="measure")
     report_progress(1.0, f"{report.downloads} downloads counted")
     return report.as_dict()
 

@@ -1,15 +1,17 @@
-"""Sponsors and campaigns as each role may see them; status changes follow the campaign workflow."""
+"""Campaigns as each role may see them: validated create and edit, and status changes along the workflow, each
+recorded in the audit log with who and when."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services import audit
+from services.campaign_fields import clean_campaign
 from services.db import Database
-from services.errors import Conflict, NotFound
-from services.models import Campaign, Sponsor
+from services.errors import Conflict, NotFound, ValidationError
+from services.models import AuditLog, Campaign, Sponsor, User
 from services.tenancy import TenantContext, require_role
 
 # Allowed moves of the campaign workflow: draft -> proposed -> approved -> live -> completed, with paused and cancelled.
@@ -62,12 +64,175 @@ def change_campaign_status(db: Database, ctx: TenantContext, campaign_id: int, s
     """Move a campaign along its workflow (editors and above); the move is audited."""
     require_role(ctx, "editor")
     with db.session(ctx.tenant_id) as s:
-        campaign = s.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.tenant_id == ctx.tenant_id))
-        if campaign is None:
-            raise NotFound(f"no campaign {campaign_id}")
-        if status not in TRANSITIONS.get(campaign.status, ()):
-            raise Conflict(f"a {campaign.status} campaign cannot become {status}")
-        previous, campaign.status = campaign.status, status
-        audit.record(s, ctx, "campaign.status_changed", "campaign", campaign.id, {"from": previous, "to": status})
+        campaign = _get(s, ctx, campaign_id)
+        _transition(s, ctx, campaign, status)
         s.commit()
     return next(c for c in list_campaigns(db, ctx) if c.id == campaign_id)
+
+
+def _transition(s, ctx: TenantContext, campaign: Campaign, status: str) -> None:
+    if status not in TRANSITIONS:
+        raise ValidationError(f"unknown status {status!r}", {"status": f"one of {', '.join(TRANSITIONS)}"})
+    if status not in TRANSITIONS[campaign.status]:
+        raise Conflict(f"a {campaign.status} campaign cannot become {status}")
+    previous, campaign.status = campaign.status, status
+    audit.record(s, ctx, "campaign.status_changed", "campaign", campaign.id, {"from": previous, "to": status})
+
+
+def _get(s, ctx: TenantContext, campaign_id: int) -> Campaign:
+    """The campaign if this context may see it; another tenant's or another sponsor's is simply not found."""
+    campaign = s.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.tenant_id == ctx.tenant_id))
+    if campaign is None or (ctx.is_sponsor and campaign.sponsor_id != ctx.sponsor_id):
+        raise NotFound(f"no campaign {campaign_id}")
+    return campaign
+
+
+@dataclass(frozen=True)
+class CampaignDetail:
+    id: int
+    sponsor_id: int
+    sponsor: str
+    name: str
+    objective: str | None
+    status: str
+    start_date: date
+    end_date: date
+    budget: float | None
+    pricing: str
+    cpm: float | None
+    flat_fee: float | None
+    goal_impressions: int | None
+    target_categories: list
+    target_countries: list
+    excluded_categories: list
+    landing_url: str | None
+    promo_code: str | None
+
+    @property
+    def next_statuses(self) -> list[str]:
+        return sorted(TRANSITIONS[self.status])
+
+    @property
+    def flight_days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["start_date"], data["end_date"] = self.start_date.isoformat(), self.end_date.isoformat()
+        return data
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _detail(campaign: Campaign, sponsor_name: str) -> CampaignDetail:
+    return CampaignDetail(
+        id=campaign.id, sponsor_id=campaign.sponsor_id, sponsor=sponsor_name, name=campaign.name,
+        objective=campaign.objective, status=campaign.status, start_date=campaign.start_date,
+        end_date=campaign.end_date, budget=_number(campaign.budget), pricing=campaign.pricing,
+        cpm=_number(campaign.cpm), flat_fee=_number(campaign.flat_fee), goal_impressions=campaign.goal_impressions,
+        target_categories=list(campaign.target_categories or []), target_countries=list(campaign.target_countries or []),
+        excluded_categories=list(campaign.excluded_categories or []), landing_url=campaign.landing_url,
+        promo_code=campaign.promo_code)
+
+
+def get_campaign(db: Database, ctx: TenantContext, campaign_id: int) -> CampaignDetail:
+    with db.session(ctx.tenant_id) as s:
+        campaign = _get(s, ctx, campaign_id)
+        return _detail(campaign, s.scalar(select(Sponsor.name).where(Sponsor.id == campaign.sponsor_id)))
+
+
+def _check_sponsor(s, ctx: TenantContext, sponsor_id: int, allow_archived_id: int | None = None) -> str:
+    sponsor = s.scalar(select(Sponsor).where(Sponsor.id == sponsor_id, Sponsor.tenant_id == ctx.tenant_id))
+    if sponsor is None:
+        raise ValidationError(f"no sponsor {sponsor_id}", {"sponsor_id": "no such sponsor"})
+    if sponsor.archived_at is not None and sponsor.id != allow_archived_id:
+        raise ValidationError(f"sponsor {sponsor.name!r} is archived", {"sponsor_id": "this sponsor is archived"})
+    return sponsor.name
+
+
+def _check_promo_code(s, ctx: TenantContext, code: str | None, campaign_id: int | None = None) -> None:
+    if not code:
+        return
+    clash = s.scalar(select(Campaign.name).where(Campaign.tenant_id == ctx.tenant_id,
+                                                 func.upper(Campaign.promo_code) == code.upper(),
+                                                 Campaign.id != (campaign_id or 0)))
+    if clash is not None:
+        raise ValidationError(f"promo code {code} is used by {clash!r}",
+                              {"promo_code": "already used by another campaign"})
+
+
+def create_campaign(db: Database, ctx: TenantContext, data: dict) -> CampaignDetail:
+    """Validate and store a new campaign (editors and above); it starts as a draft."""
+    require_role(ctx, "editor")
+    status = data.get("status") or "draft"
+    if status != "draft":
+        raise ValidationError("a new campaign starts as a draft", {"status": "a new campaign starts as draft"})
+    values = clean_campaign({k: v for k, v in data.items() if k != "status"}, partial=False)
+    with db.session(ctx.tenant_id) as s:
+        sponsor = _check_sponsor(s, ctx, values["sponsor_id"])
+        _check_promo_code(s, ctx, values.get("promo_code"))
+        campaign = Campaign(tenant_id=ctx.tenant_id, status="draft", **values)
+        s.add(campaign)
+        s.flush()
+        audit.record(s, ctx, "campaign.created", "campaign", campaign.id, {"to": "draft", "name": campaign.name})
+        s.commit()
+        return _detail(campaign, sponsor)
+
+
+EDITABLE_STATUSES = ("draft", "proposed", "approved", "live", "paused")
+
+
+def update_campaign(db: Database, ctx: TenantContext, campaign_id: int, data: dict) -> CampaignDetail:
+    """Change some fields (editors and above), validated against the whole result; `status` moves the workflow."""
+    require_role(ctx, "editor")
+    status = data.get("status")
+    fields = {k: v for k, v in data.items() if k != "status"}
+    with db.session(ctx.tenant_id) as s:
+        campaign = _get(s, ctx, campaign_id)
+        if fields and campaign.status not in EDITABLE_STATUSES:
+            raise Conflict(f"a {campaign.status} campaign cannot be edited")
+        current = _detail(campaign, "").as_dict()
+        merged = {k: current[k] for k in (
+            "sponsor_id", "name", "objective", "start_date", "end_date", "budget", "pricing", "cpm", "flat_fee",
+            "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
+            "promo_code")}
+        values = clean_campaign({**merged, **fields}, partial=False)
+        changed = {k: v for k, v in values.items() if k in fields and getattr(campaign, k) != v}
+        if "sponsor_id" in changed:
+            _check_sponsor(s, ctx, changed["sponsor_id"], allow_archived_id=campaign.sponsor_id)
+        if "promo_code" in changed:
+            _check_promo_code(s, ctx, changed["promo_code"], campaign.id)
+        for key, value in changed.items():
+            setattr(campaign, key, value)
+        if changed:
+            audit.record(s, ctx, "campaign.updated", "campaign", campaign.id,
+                         {k: str(v) if isinstance(v, (date, float)) or hasattr(v, "as_tuple") else v
+                          for k, v in changed.items()})
+        if status is not None and status != campaign.status:
+            _transition(s, ctx, campaign, status)
+        s.commit()
+    return get_campaign(db, ctx, campaign_id)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    at: datetime
+    who: str
+    from_status: str | None
+    to_status: str
+
+
+def status_history(db: Database, ctx: TenantContext, campaign_id: int) -> list[StatusChange]:
+    """Creation and every status change of the campaign, oldest first, from the audit log."""
+    with db.session(ctx.tenant_id) as s:
+        _get(s, ctx, campaign_id)
+        rows = s.execute(select(AuditLog.created_at, User.email, AuditLog.action, AuditLog.detail)
+                         .outerjoin(User, User.id == AuditLog.user_id)
+                         .where(AuditLog.tenant_id == ctx.tenant_id, AuditLog.entity_type == "campaign",
+                                AuditLog.entity_id == campaign_id,
+                                AuditLog.action.in_(("campaign.created", "campaign.status_changed")))
+                         .order_by(AuditLog.created_at, AuditLog.id)).all()
+    return [StatusChange(at, email or "API key or system", detail.get("from"), detail.get("to"))
+            for at, email, _action, detail in rows]

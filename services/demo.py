@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from services import accounts
-from services import demo_traffic
+from services import delivery, demo_traffic
 from services.bulk import insert_frame
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key
@@ -107,6 +107,8 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         insert_frame(s, DownloadRequest.__table__, requests)
         report(0.5, f"counting {len(requests)} requests")
         counted = counting.count_in_session(s, tenant.id, progress=lambda f, m: report(0.5 + 0.45 * f, m))
+        report(0.96, "measuring campaign delivery")
+        delivery.refresh_tenant_in_session(s, tenant.id)
         s.commit()
     report(1.0, "done")
     logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "requests": len(requests),

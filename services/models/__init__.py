@@ -1,7 +1,9 @@
 """The product's relational and time-series models, one module per domain."""
 from services.models.accounts import DEDUPE_WINDOWS, ROLES, ApiKey, AuditLog, Membership, Tenant, User
 from services.models.base import TENANT_OWNED_TABLES, Base
-from services.models.campaigns import CAMPAIGN_STATUSES, Campaign, Placement, Sponsor
+from services.models.campaigns import (
+    CAMPAIGN_STATUSES, POSITIONS, PRICING, READ_TYPES, Campaign, CampaignMetric, CampaignReach, Placement, Sponsor,
+)
 from services.models.catalog import Episode, Podcast
 from services.models.measurement import (
     FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeDailyMetric, HashSecret, LogImport,
@@ -12,7 +14,8 @@ from services.models.measurement import (
 __all__ = [
     "Base", "TENANT_OWNED_TABLES", "TIME_SERIES_TABLES", "ROLLUPS", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
     "Tenant", "User", "Membership", "ApiKey", "AuditLog",
-    "Podcast", "Episode", "Sponsor", "Campaign", "Placement",
+    "Podcast", "Episode", "Sponsor", "Campaign", "Placement", "CampaignMetric", "CampaignReach",
+    "PRICING", "POSITIONS", "READ_TYPES",
     "DownloadRequest", "Download", "PodcastHourlyMetric", "PodcastDailyMetric", "EpisodeDailyMetric",
     "PodcastAppDailyMetric", "PodcastDeviceDailyMetric", "PodcastGeoDailyMetric", "PodcastReferrerDailyMetric",
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",

@@ -41,4 +41,6 @@ TENANT_OWNED_TABLES = (
     "audit_log",
     "log_imports",
     "counting_state",
+    "campaign_metrics",
+    "campaign_reach",
 )

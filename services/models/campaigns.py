@@ -69,3 +69,34 @@ class Placement(Base):
     start_date: Mapped[date]
     end_date: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignMetric(Base):
+    """Delivery rollup: impressions and distinct listeners per placement, episode and UTC day.
+
+    Kept by services.delivery.refresh_campaign from the counted downloads; pages and the API read only this and
+    CampaignReach, never the downloads."""
+
+    __tablename__ = "campaign_metrics"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    placement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    podcast_id: Mapped[int] = mapped_column(BigInteger)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    listeners: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CampaignReach(Base):
+    """Household reach over the whole flight: distinct listener keys per campaign (podcast_id 0) and per show."""
+
+    __tablename__ = "campaign_reach"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    podcast_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: the whole campaign
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)

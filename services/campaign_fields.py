@@ -1,0 +1,158 @@
+"""The campaign form's rules: every field parsed and checked, with a message per bad field (forms and the API)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from services.errors import ValidationError
+from services.models import PRICING
+from services.sponsors import is_http_url
+
+OBJECTIVES = ("awareness", "consideration", "conversion")
+FIELDS = ("sponsor_id", "name", "objective", "start_date", "end_date", "budget", "pricing", "cpm", "flat_fee",
+          "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
+          "promo_code")
+REQUIRED = ("sponsor_id", "name", "start_date", "end_date")
+PROMO_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+MAX_FLIGHT_DAYS = 3 * 366
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def _int(value) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError
+    return int(str(value).strip()) if isinstance(value, str) else int(value)
+
+
+def _money(value) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError from None
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:
+        raise ValueError
+    return amount
+
+
+def _date(value) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError
+    return date.fromisoformat(value.strip())
+
+
+def _text_list(value) -> list[str]:
+    """A list of strings, or one comma-separated string (the form's text box)."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = value
+    else:
+        raise ValueError
+    seen: dict[str, str] = {}
+    for item in (i.strip() for i in items):
+        if item and item.lower() not in seen:
+            seen[item.lower()] = item
+    return list(seen.values())
+
+
+def clean_campaign(data: dict, partial: bool = False) -> dict:
+    """Parse and check campaign fields; returns model values or raises ValidationError naming each bad field.
+
+    `partial` skips the required-field checks for fields not given (cross-field rules use what is given)."""
+    errors: dict[str, str] = {name: "unknown field" for name in sorted(set(data) - set(FIELDS))}
+    out: dict = {}
+
+    def parse(name, parser, message):
+        if name not in data or _blank(data[name]):
+            if name in REQUIRED and (name in data or not partial):
+                errors[name] = "required"
+            elif name in data:
+                out[name] = [] if name in ("target_categories", "target_countries", "excluded_categories") else None
+            return
+        try:
+            out[name] = parser(data[name])
+        except (ValueError, TypeError):
+            errors[name] = message
+
+    parse("sponsor_id", _int, "choose a sponsor")
+    parse("name", lambda v: v.strip() if isinstance(v, str) else _fail(), "text")
+    parse("objective", lambda v: v.strip().lower() if isinstance(v, str) else _fail(),
+          f"one of {', '.join(OBJECTIVES)}")
+    parse("start_date", _date, "a date as YYYY-MM-DD")
+    parse("end_date", _date, "a date as YYYY-MM-DD")
+    parse("budget", _money, "an amount such as 1500 or 1500.50")
+    parse("pricing", lambda v: v.strip().lower() if isinstance(v, str) else _fail(), "cpm or flat")
+    parse("cpm", _money, "an amount such as 25 or 22.50")
+    parse("flat_fee", _money, "an amount such as 5000")
+    parse("goal_impressions", _int, "a whole number of impressions")
+    parse("target_categories", _text_list, "a list of categories")
+    parse("target_countries", _text_list, "a list of two-letter country codes")
+    parse("excluded_categories", _text_list, "a list of categories")
+    parse("landing_url", lambda v: v.strip() if isinstance(v, str) else _fail(), "an http:// or https:// address")
+    parse("promo_code", lambda v: v.strip().upper() if isinstance(v, str) else _fail(),
+          "3-64 letters, digits, - or _")
+
+    if out.get("name") is not None and len(out["name"]) > 200:
+        errors["name"] = "at most 200 characters"
+    if out.get("objective") is not None and out["objective"] not in OBJECTIVES:
+        errors["objective"] = f"one of {', '.join(OBJECTIVES)}"
+    if "pricing" in data and out.get("pricing") is None and "pricing" not in errors:
+        out["pricing"] = "cpm"
+    pricing = out.get("pricing", None if partial else "cpm")
+    if pricing is not None and pricing not in PRICING and "pricing" not in errors:
+        errors["pricing"] = "cpm or flat"
+    if not partial and "pricing" not in out:
+        out["pricing"] = pricing
+    for name in ("budget", "cpm", "flat_fee"):
+        if out.get(name) is not None and out[name] < 0:
+            errors[name] = "cannot be negative"
+    if pricing == "cpm" and "cpm" not in errors and not out.get("cpm") and (not partial or "cpm" in data):
+        errors["cpm"] = "a CPM above 0 is needed for CPM pricing"
+    if pricing == "flat" and "flat_fee" not in errors and not out.get("flat_fee") and (not partial or "flat_fee" in data):
+        errors["flat_fee"] = "a fee above 0 is needed for flat pricing"
+    if out.get("goal_impressions") is not None and out["goal_impressions"] <= 0:
+        errors["goal_impressions"] = "more than 0"
+    start, end = out.get("start_date"), out.get("end_date")
+    if start and end:
+        if end < start:
+            errors["end_date"] = "on or after the start date"
+        elif (end - start).days + 1 > MAX_FLIGHT_DAYS:
+            errors["end_date"] = "a flight is at most three years"
+    countries = out.get("target_countries") or []
+    bad = [c for c in countries if not COUNTRY_RE.match(c.upper())]
+    if bad:
+        errors["target_countries"] = f"not two-letter country codes: {', '.join(bad)}"
+    elif countries:
+        out["target_countries"] = [c.upper() for c in countries]
+    both = {c.lower() for c in out.get("target_categories") or []} & {c.lower() for c in out.get("excluded_categories") or []}
+    if both:
+        errors["excluded_categories"] = f"also targeted: {', '.join(sorted(both))}"
+    if out.get("landing_url") and not is_http_url(out["landing_url"]):
+        errors["landing_url"] = "an http:// or https:// address"
+    if out.get("promo_code") and not PROMO_RE.match(out["promo_code"]):
+        errors["promo_code"] = "3-64 letters, digits, - or _"
+    budget, cpm, goal = out.get("budget"), out.get("cpm"), out.get("goal_impressions")
+    if (pricing == "cpm" and budget is not None and cpm and goal and not {"budget", "cpm", "goal_impressions"} & set(errors)
+            and Decimal(goal) * cpm / 1000 > budget):
+        errors["budget"] = f"below the goal's cost at this CPM ({Decimal(goal) * cpm / 1000:.2f})"
+    if pricing == "flat" and budget is not None and out.get("flat_fee") and out["flat_fee"] > budget and \
+            "budget" not in errors:
+        errors["budget"] = "below the flat fee"
+    if errors:
+        raise ValidationError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return out
+
+
+def _fail():
+    raise ValueError
