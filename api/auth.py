@@ -25,6 +25,7 @@ PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/metrics", "/api/", "/asset
                    "/static/")
 # Dash's JSON routes answer 401 to anonymous requests instead of redirecting.
 DASH_JSON_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")
+PORTAL_HOME = "/campaigns"
 
 
 class SessionUser(UserMixin):
@@ -96,6 +97,8 @@ def login():
     login_user(SessionUser(user.id, user.email, user.name))
     memberships = accounts.memberships_for_user(current_db(), user.id)
     session["tenant_id"] = memberships[0].tenant_id if memberships else None
+    if next_url == "/" and memberships and memberships[0].role == "sponsor":
+        next_url = PORTAL_HOME  # the tenant overview is staff-only; a sponsor's home is their campaigns
     logger.info("login", extra={"login_user_id": user.id})
     if request.accept_mimetypes.best == "application/json":
         return jsonify(user={"id": user.id, "email": user.email}, tenant_id=session["tenant_id"])

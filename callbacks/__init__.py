@@ -1,9 +1,9 @@
 """Callbacks per page; each module's register(app) attaches its callbacks to one Dash app."""
 from dash import Dash
 
-from callbacks import api_keys, logs, methodology, overview, podcasts, settings, shell
+from callbacks import api_keys, campaign, campaigns, logs, methodology, overview, podcasts, settings, shell, sponsors
 
 
 def register_all(app: Dash) -> None:
-    for module in (shell, overview, podcasts, logs, settings, methodology, api_keys):
+    for module in (shell, overview, podcasts, logs, settings, methodology, api_keys, sponsors, campaigns, campaign):
         module.register(app)

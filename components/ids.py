@@ -55,3 +55,58 @@ class Logs:
     PROGRESS = "logs-progress"
     STATUS = "logs-status"
     TABLE = "logs-table"
+
+
+class Sponsors:
+    URL = "sponsors-url"
+    EDITING = "sponsors-editing"  # store: the sponsor id being edited, or None for a new one
+    FIELD = "sponsors-field-"  # + field name
+    ERROR = "sponsors-error-"  # + field name
+    SAVE = "sponsors-save"
+    CANCEL = "sponsors-cancel"
+    MESSAGE = "sponsors-message"
+    TABLE = "sponsors-table"
+    FORM_BOX = "sponsors-form-box"
+    EDIT = "sponsors-edit"  # pattern-matching: {"type": EDIT, "index": sponsor id}
+    ARCHIVE = "sponsors-archive"  # pattern-matching: {"type": ARCHIVE, "index": sponsor id}
+    INVITE_SPONSOR = "sponsors-invite-sponsor"
+    INVITE_EMAIL = "sponsors-invite-email"
+    INVITE = "sponsors-invite"
+    INVITE_RESULT = "sponsors-invite-result"
+    INVITE_ERROR = "sponsors-invite-error"
+
+
+class Campaigns:
+    URL = "campaigns-url"
+    FIELD = "campaigns-field-"  # + field name
+    ERROR = "campaigns-error-"  # + field name
+    CREATE = "campaigns-create"
+    MESSAGE = "campaigns-message"
+    TABLE = "campaigns-table"
+    FORM_BOX = "campaigns-form-box"
+
+
+class CampaignPage:
+    ID = "campaign-id"
+    HEADER = "campaign-header"
+    STATUS = "campaign-status-buttons"
+    MOVE = "campaign-move"  # pattern-matching: {"type": MOVE, "status": target status}
+    MESSAGE = "campaign-message"
+    KPIS = "campaign-kpis"
+    PACING = "campaign-pacing"
+    CHART = "campaign-delivery-chart"
+    BY_SHOW = "campaign-by-show"
+    BY_EPISODE = "campaign-by-episode"
+    REACH = "campaign-reach"
+    HISTORY = "campaign-history"
+    PLACEMENTS = "campaign-placements"
+    PLACEMENT_BOX = "campaign-placement-box"
+    PLACEMENT_FIELD = "campaign-placement-field-"  # + field name
+    PLACEMENT_ERROR = "campaign-placement-error-"  # + field name
+    ADD_PLACEMENT = "campaign-add-placement"
+    EDIT_BOX = "campaign-edit-box"
+    EDIT_FIELD = "campaign-edit-field-"  # + field name
+    EDIT_ERROR = "campaign-edit-error-"  # + field name
+    SAVE = "campaign-save"
+    CSV = "campaign-csv"  # pattern-matching: {"type": CSV, "view": day | podcast | episode}
+    DOWNLOAD = "campaign-download"

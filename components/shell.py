@@ -6,10 +6,11 @@ from dash import dcc, html
 from components.ids import Shell
 
 
-def nav_links(pages: list[dict]) -> list:
-    """Links for pages that ask to be in the navigation, in their registry order."""
+def nav_links(pages: list[dict], portal_only: bool = False) -> list:
+    """Links for pages that ask to be in the navigation, in their registry order; a sponsor user's navigation
+    (`portal_only`) has only the sponsor portal's pages (registered with portal=True)."""
     return [dcc.Link(p["name"], href=p["relative_path"], className="nav-link") for p in pages
-            if p.get("nav", True) and not p.get("path_template")]
+            if p.get("nav", True) and not p.get("path_template") and (p.get("portal") or not portal_only)]
 
 
 def app_shell(pages: list[dict], content) -> html.Div:

@@ -234,5 +234,10 @@ def status_history(db: Database, ctx: TenantContext, campaign_id: int) -> list[S
                                 AuditLog.entity_id == campaign_id,
                                 AuditLog.action.in_(("campaign.created", "campaign.status_changed")))
                          .order_by(AuditLog.created_at, AuditLog.id)).all()
-    return [StatusChange(at, email or "API key or system", detail.get("from"), detail.get("to"))
+    def who(email: str | None) -> str:
+        if ctx.is_sponsor:  # a sponsor sees that the network moved it, not which staff member
+            return "network"
+        return email or "API key or system"
+
+    return [StatusChange(at, who(email), detail.get("from"), detail.get("to"))
             for at, email, _action, detail in rows]

@@ -385,3 +385,30 @@ def _release_candidates(s: Session, tenant_id: int, campaign: CampaignDetail, pl
 
 def _as_date(moment) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """Everything the campaign page shows, read in one call."""
+
+    campaign: CampaignDetail
+    placements: list
+    history: list
+    daily: pd.DataFrame
+    by_show: pd.DataFrame
+    by_episode: pd.DataFrame
+    reach: pd.DataFrame
+    pacing: Pacing
+    can_manage: bool
+
+
+def campaign_report(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | None = None) -> CampaignReport:
+    from services import campaigns, placements  # placements imports campaigns; both are leaves of this module
+
+    campaign = get_campaign(db, ctx, campaign_id)
+    return CampaignReport(
+        campaign=campaign, placements=placements.list_placements(db, ctx, campaign_id),
+        history=campaigns.status_history(db, ctx, campaign_id),
+        daily=delivery_by(db, ctx, campaign_id, "day"), by_show=delivery_by(db, ctx, campaign_id, "podcast"),
+        by_episode=delivery_by(db, ctx, campaign_id, "episode"), reach=reach(db, ctx, campaign_id),
+        pacing=pacing(db, ctx, campaign_id, as_of), can_manage=ctx.can("editor") and not ctx.is_sponsor)

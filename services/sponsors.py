@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import urlparse
 
 from sqlalchemy import func, select
@@ -16,7 +15,7 @@ from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
 from services.models import Campaign, Membership, Sponsor, User
 from services.models.base import utcnow
-from services.tenancy import TenantContext, require_role
+from services.tenancy import TenantContext, require_role, require_staff
 
 logger = logging.getLogger(__name__)
 
@@ -189,14 +188,21 @@ def invite_sponsor_user(db: Database, ctx: TenantContext, sponsor_id: int, email
     return Invitation(email=email, sponsor_id=sponsor_id, password=password)
 
 
-def sponsor_users(db: Database, ctx: TenantContext, sponsor_id: int) -> list[tuple[str, datetime]]:
-    """The sponsor's logins: (email, since)."""
-    require_role(ctx, "editor")
+@dataclass(frozen=True)
+class SponsorEntry:
+    sponsor: SponsorRow
+    users: list[str]
+
+
+def sponsor_directory(db: Database, ctx: TenantContext) -> list[SponsorEntry]:
+    """The management page's list: every sponsor with its logins (tenant staff only)."""
+    require_staff(ctx)
+    rows = list_sponsors(db, ctx)
     with db.session(ctx.tenant_id) as s:
-        _get(s, ctx, sponsor_id)
-        ids = s.execute(select(Membership.user_id, Membership.created_at).where(
-            Membership.tenant_id == ctx.tenant_id, Membership.sponsor_id == sponsor_id)).all()
-    if not ids:
-        return []
-        emails = dict(s.execute(select(User.id, User.email).where(User.id.in_([i for i, _ in ids]))).all())
-    return sorted((emails[i], since) for i, since in ids)
+        logins = s.execute(select(Membership.sponsor_id, User.email).join(User, User.id == Membership.user_id)
+                           .where(Membership.tenant_id == ctx.tenant_id, Membership.sponsor_id.is_not(None))
+                           .order_by(User.email)).all()
+    by_sponsor: dict[int, list[str]] = {}
+    for sponsor_id, email in logins:
+        by_sponsor.setdefault(sponsor_id, []).append(email)
+    return [SponsorEntry(row, by_sponsor.get(row.id, [])) for row in rows]

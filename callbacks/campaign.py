@@ -1,0 +1,151 @@
+"""Campaign page callbacks: the report (status moves, placements and edits act first), the forms' choices and
+values, and the CSV for each view."""
+from __future__ import annotations
+
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from api.auth import current_context
+from api.state import current_db
+from components import charts, kpi
+from components.campaigns import (
+    CAMPAIGN_FIELDS, PLACEMENT_FIELDS, delivery_figure, delivery_kpis, form_value, frame_table, history_table,
+    pacing_panel, placements_table, status_badge,
+)
+from components.ids import CampaignPage
+from jobs.campaigns import refresh_campaign_delivery
+from jobs.queues import enqueue
+from services import campaigns, delivery, placements, sponsors
+from services.catalog import podcasts
+from services.errors import ServiceError, ValidationError
+
+HIDDEN, SHOWN = {"display": "none"}, {}
+N_REPORT = 13  # outputs before the field messages
+TOP_EPISODES = 15  # the page shows the top episodes; the CSV has them all
+
+
+def _clicked() -> bool:
+    return bool(ctx.triggered and ctx.triggered[0].get("value"))
+
+
+def _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values):
+    """Run the clicked action; returns (message, placement field messages, edit field messages)."""
+    p_errors, e_errors = {}, {}
+    if isinstance(trigger, dict) and trigger.get("type") == CampaignPage.MOVE and _clicked():
+        row = campaigns.change_campaign_status(db, tenant_ctx, campaign_id, trigger["status"])
+        return kpi.message(f"The campaign is now {row.status}.", "info"), p_errors, e_errors
+    if trigger == CampaignPage.ADD_PLACEMENT and _clicked():
+        try:
+            placements.create_placement(db, tenant_ctx, campaign_id, dict(zip(PLACEMENT_FIELDS, placement_values)))
+        except ValidationError as exc:
+            return kpi.message("The placement was not added: check the fields marked."), exc.fields, e_errors
+        enqueue(refresh_campaign_delivery, tenant_ctx.tenant_id, campaign_id, queue="measure")
+        return kpi.message("Placement added; delivery is being measured.", "info"), p_errors, e_errors
+    if trigger == CampaignPage.SAVE and _clicked():
+        try:
+            campaigns.update_campaign(db, tenant_ctx, campaign_id, dict(zip(CAMPAIGN_FIELDS, edit_values)))
+        except ValidationError as exc:
+            return kpi.message("Not saved: check the fields marked."), p_errors, exc.fields
+        return kpi.message("Saved.", "info"), p_errors, e_errors
+    return None, p_errors, e_errors
+
+
+def campaign_view(campaign_id, _moves, _add, _save, *values):
+    if campaign_id is None:
+        raise PreventUpdate
+    placement_values, edit_values = values[:len(PLACEMENT_FIELDS)], values[len(PLACEMENT_FIELDS):]
+    db, trigger = current_db(), ctx.triggered_id if ctx.triggered else None
+    blank_errors = [None] * len(PLACEMENT_FIELDS), [None] * len(CAMPAIGN_FIELDS)
+    try:
+        tenant_ctx = current_context()
+        try:
+            message, p_errors, e_errors = _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values)
+        except ServiceError as exc:  # a refused move or action: say so, and still show the campaign
+            message, p_errors, e_errors = kpi.message(exc.message), {}, {}
+        report = delivery.campaign_report(db, tenant_ctx, campaign_id)
+    except ServiceError as exc:
+        empty = [None] * N_REPORT
+        empty[2], empty[5], empty[11], empty[12] = kpi.message(exc.message), charts.empty_figure(""), HIDDEN, HIDDEN
+        return (*empty, *blank_errors[0], *blank_errors[1])
+    c = report.campaign
+    header = [html.H1(c.name), html.Div([status_badge(c.status), f" {c.sponsor} · {c.start_date} – {c.end_date}"])]
+    moves = [html.Button(f"Move to {s}", id={"type": CampaignPage.MOVE, "status": s}, className="link-button")
+             for s in c.next_statuses] if report.can_manage else []
+    figure = (delivery_figure(report.daily, c.goal_impressions, c.start_date, c.end_date, report.pacing.as_of)
+              if len(report.daily) else charts.empty_figure("No delivery yet"))
+    by_show = frame_table(report.by_show, {"podcast": "Show", "impressions": "Impressions"}, "No impressions yet.")
+    by_episode = frame_table(report.by_episode.head(TOP_EPISODES),
+                             {"episode": "Episode", "podcast": "Show", "impressions": "Impressions"},
+                             "No impressions yet.")
+    reach = frame_table(report.reach, {"podcast": "Show", "impressions": "Impressions", "reach": "Reach",
+                                       "frequency": "Frequency"}, "No reach yet.")
+    shown = SHOWN if report.can_manage else HIDDEN
+    return (header, moves, message, delivery_kpis(report.pacing), pacing_panel(report.pacing), figure, by_show,
+            by_episode, reach, history_table(report.history), placements_table(report.placements), shown,
+            shown if c.status in campaigns.EDITABLE_STATUSES and report.can_manage else HIDDEN,
+            *[p_errors.get(name) for name in PLACEMENT_FIELDS], *[e_errors.get(name) for name in CAMPAIGN_FIELDS])
+
+
+def load_forms(campaign_id):
+    """The placement form's shows and the edit form's current values (staff who manage only)."""
+    if campaign_id is None:
+        raise PreventUpdate
+    try:
+        db, tenant_ctx = current_db(), current_context()
+        choices = placements.placement_options(db, tenant_ctx)
+        detail = campaigns.get_campaign(db, tenant_ctx, campaign_id)
+        sponsor_choices = [{"label": s.name, "value": s.id} for s in sponsors.list_sponsors(db, tenant_ctx)
+                           if not s.archived or s.id == detail.sponsor_id]
+    except ServiceError:
+        return ([], [], *[no_update] * len(CAMPAIGN_FIELDS))
+    values = detail.as_dict()
+    return ([{"label": title, "value": pid} for pid, title in choices["podcasts"]], sponsor_choices,
+            *[values[name] if name in ("sponsor_id", "objective", "pricing") else form_value(values[name])
+              for name in CAMPAIGN_FIELDS])
+
+
+def episode_choices(podcast_id):
+    if not podcast_id:
+        return []
+    try:
+        rows = podcasts.list_episodes(current_db(), current_context(), int(podcast_id))
+    except ServiceError:
+        return []
+    return [{"label": f"{r['title']} ({r['published_at']:%Y-%m-%d})" if r["published_at"] else r["title"],
+             "value": r["id"]} for r in rows[:300]]
+
+
+def download_csv(_clicks, campaign_id):
+    if not _clicked() or campaign_id is None:
+        raise PreventUpdate
+    view = ctx.triggered_id["view"]
+    try:
+        db, tenant_ctx = current_db(), current_context()
+        frame = (delivery.reach(db, tenant_ctx, campaign_id) if view == "reach"
+                 else delivery.delivery_by(db, tenant_ctx, campaign_id, view))
+    except ServiceError:
+        raise PreventUpdate from None
+    return dcc.send_data_frame(frame.to_csv, f"campaign_{campaign_id}_{view}.csv", index=False)
+
+
+def register(app: Dash) -> None:
+    P, E = CampaignPage.PLACEMENT_FIELD, CampaignPage.EDIT_FIELD
+    app.callback(
+        Output(CampaignPage.HEADER, "children"), Output(CampaignPage.STATUS, "children"),
+        Output(CampaignPage.MESSAGE, "children"), Output(CampaignPage.KPIS, "children"),
+        Output(CampaignPage.PACING, "children"), Output(CampaignPage.CHART, "figure"),
+        Output(CampaignPage.BY_SHOW, "children"), Output(CampaignPage.BY_EPISODE, "children"),
+        Output(CampaignPage.REACH, "children"), Output(CampaignPage.HISTORY, "children"),
+        Output(CampaignPage.PLACEMENTS, "children"), Output(CampaignPage.PLACEMENT_BOX, "style"),
+        Output(CampaignPage.EDIT_BOX, "style"),
+        [Output(CampaignPage.PLACEMENT_ERROR + name, "children") for name in PLACEMENT_FIELDS],
+        [Output(CampaignPage.EDIT_ERROR + name, "children") for name in CAMPAIGN_FIELDS],
+        Input(CampaignPage.ID, "data"), Input({"type": CampaignPage.MOVE, "status": ALL}, "n_clicks"),
+        Input(CampaignPage.ADD_PLACEMENT, "n_clicks"), Input(CampaignPage.SAVE, "n_clicks"),
+        *[State(P + name, "value") for name in PLACEMENT_FIELDS], *[State(E + name, "value") for name in CAMPAIGN_FIELDS],
+    )(campaign_view)
+    app.callback(Output(P + "podcast_id", "options"), Output(E + "sponsor_id", "options"),
+                 [Output(E + name, "value") for name in CAMPAIGN_FIELDS], Input(CampaignPage.ID, "data"))(load_forms)
+    app.callback(Output(P + "episode_id", "options"), Input(P + "podcast_id", "value"))(episode_choices)
+    app.callback(Output(CampaignPage.DOWNLOAD, "data"), Input({"type": CampaignPage.CSV, "view": ALL}, "n_clicks"),
+                 State(CampaignPage.ID, "data"), prevent_initial_call=True)(download_csv)

@@ -1,0 +1,28 @@
+"""Form builders: a labelled control with its message slot beside it, so a service's per-field errors show in place."""
+from __future__ import annotations
+
+from dash import dcc, html
+
+
+def field(label: str, control, error_id: str, hint: str | None = None) -> html.Div:
+    """One form field: label, control, optional hint, and the slot its validation message goes to."""
+    return html.Div([
+        html.Label(label, htmlFor=control.id, className="field-label"),
+        control,
+        html.Div(id=error_id, className="field-error", role="alert", **{"aria-live": "polite"}),
+        html.Div(hint, className="field-hint") if hint else None,
+    ], className="form-field")
+
+
+def text_input(component_id: str, placeholder: str = "", value=None, input_type: str = "text") -> dcc.Input:
+    return dcc.Input(id=component_id, type=input_type, placeholder=placeholder, value=value, className="text-input",
+                     debounce=False)
+
+
+def error_messages(fields: tuple[str, ...] | list[str], errors: dict[str, str]) -> list:
+    """The message for each field in order (None where the field is fine)."""
+    return [errors.get(name) for name in fields]
+
+
+def form_grid(fields: list) -> html.Div:
+    return html.Div(fields, className="form-grid")
