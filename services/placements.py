@@ -14,7 +14,7 @@ from services.campaigns import _get as _get_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
 from services.models import POSITIONS, READ_TYPES, Campaign, Episode, Placement, Podcast, Sponsor
-from services.tenancy import TenantContext, require_role
+from services.tenancy import TenantContext, require_role, require_staff
 
 FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date")
 CLOSED = ("completed", "cancelled")
@@ -180,9 +180,7 @@ def delete_placement(db: Database, ctx: TenantContext, campaign_id: int, placeme
 
 def placement_options(db: Database, ctx: TenantContext) -> dict:
     """The shows and their recent episodes, for the placement form (staff only: it lists the whole catalog)."""
-    require_role(ctx, "viewer")
-    if ctx.is_sponsor:
-        return {"podcasts": [], "episodes": {}}
+    require_staff(ctx)
     with db.session(ctx.tenant_id) as s:
         podcasts = s.execute(select(Podcast.id, Podcast.title).where(Podcast.tenant_id == ctx.tenant_id)
                              .order_by(Podcast.title)).all()
