@@ -49,7 +49,9 @@ def placement_downloads(s: Session, tenant_id: int, placements: list[Placement])
     listener_key."""
     columns = ["placement_id", "ts", "day", "episode_id", "podcast_id", "listener_key"]
     frames = []
-    d = view(Download).c
+    # The downloads table itself, filtered by tenant as the counting job does: a refresh also runs inside the demo
+    # seed's system transaction, where the tenant views (keyed on app.tenant_id) show nothing.
+    d = Download.__table__.c
     for p in placements:
         start, end = _bounds(p.start_date, p.end_date)
         target = d.episode_id == p.episode_id if p.episode_id is not None else d.podcast_id == p.podcast_id
