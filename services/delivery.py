@@ -14,10 +14,9 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import BigInteger, Date, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from services.bulk import insert_frame
 from services.campaigns import CampaignDetail, _get as _get_campaign, get_campaign
 from services.db import Database
 from services.errors import ValidationError
@@ -44,53 +43,53 @@ def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
             datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc))
 
 
-def placement_downloads(s: Session, tenant_id: int, placements: list[Placement]) -> pd.DataFrame:
-    """Every (placement, download) pair the placements carry: columns placement_id, ts, day, episode_id, podcast_id,
-    listener_key."""
-    columns = ["placement_id", "ts", "day", "episode_id", "podcast_id", "listener_key"]
-    frames = []
-    # The downloads table itself, filtered by tenant as the counting job does: a refresh also runs inside the demo
-    # seed's system transaction, where the tenant views (keyed on app.tenant_id) show nothing.
-    d = Download.__table__.c
-    for p in placements:
-        start, end = _bounds(p.start_date, p.end_date)
-        target = d.episode_id == p.episode_id if p.episode_id is not None else d.podcast_id == p.podcast_id
-        rows = s.execute(select(d.ts, d.episode_id, d.podcast_id, d.listener_key).where(
-            d.tenant_id == tenant_id, d.ts >= start, d.ts < end, target)).all()
-        frame = pd.DataFrame([tuple(r) for r in rows], columns=["ts", "episode_id", "podcast_id", "listener_key"])
-        frames.append(frame.assign(placement_id=p.id))
-    if not frames or all(f.empty for f in frames):
-        return pd.DataFrame(columns=columns)
-    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="mixed")
-    frame["day"] = frame["ts"].dt.date
-    return frame[columns]
+def _utc_day(s: Session, ts):
+    if s.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", ts), Date)
+    return func.date(ts)
+
+
+def _carried(d, tenant_id: int, placement: Placement) -> tuple:
+    """The downloads a placement carries: its episode (or any of its show's), inside its flight's UTC days."""
+    start, end = _bounds(placement.start_date, placement.end_date)
+    target = (d.episode_id == placement.episode_id if placement.episode_id is not None
+              else d.podcast_id == placement.podcast_id)
+    return d.tenant_id == tenant_id, d.ts >= start, d.ts < end, target
 
 
 def refresh_campaign_in_session(s: Session, tenant_id: int, campaign_id: int) -> int:
-    """Replace the campaign's rollup rows from the counted downloads (the caller commits); returns impressions."""
+    """Replace the campaign's rollup rows from the counted downloads (the caller commits); returns impressions.
+
+    Aggregated in the database, so the cost tracks the rollup's size, not the downloads'. The downloads table itself
+    is read, filtered by tenant as the counting job does: a refresh also runs in the demo seed's system transaction,
+    where the tenant views (keyed on app.tenant_id) show nothing."""
     placements = list(s.scalars(select(Placement).where(Placement.tenant_id == tenant_id,
                                                         Placement.campaign_id == campaign_id)))
     s.execute(delete(CampaignMetric).where(CampaignMetric.tenant_id == tenant_id,
                                            CampaignMetric.campaign_id == campaign_id))
     s.execute(delete(CampaignReach).where(CampaignReach.tenant_id == tenant_id, CampaignReach.campaign_id == campaign_id))
-    hits = placement_downloads(s, tenant_id, placements)
+    d = Download.__table__.c
+    day = _utc_day(s, d.ts)
+    columns = ["tenant_id", "campaign_id", "placement_id", "episode_id", "day", "podcast_id", "impressions", "listeners"]
+    for p in placements:
+        rows = (select(literal(tenant_id, BigInteger), literal(campaign_id, BigInteger), literal(p.id, BigInteger),
+                       d.episode_id, day, d.podcast_id, func.count(), func.count(func.distinct(d.listener_key)))
+                .where(*_carried(d, tenant_id, p)).group_by(d.episode_id, day, d.podcast_id))
+        s.execute(insert(CampaignMetric).from_select(columns, rows))
     now = utcnow()
-    reach_rows = [{"tenant_id": tenant_id, "campaign_id": campaign_id, "podcast_id": 0, "impressions": len(hits),
-                   "reach": int(hits["listener_key"].nunique()), "refreshed_at": now}]
-    if not hits.empty:
-        daily = (hits.groupby(["placement_id", "episode_id", "day", "podcast_id"])
-                 .agg(impressions=("listener_key", "size"), listeners=("listener_key", "nunique")).reset_index())
-        daily = daily.assign(tenant_id=tenant_id, campaign_id=campaign_id)
-        insert_frame(s, CampaignMetric.__table__, daily[["tenant_id", "campaign_id", "placement_id", "episode_id",
-                                                         "day", "podcast_id", "impressions", "listeners"]])
-        by_show = hits.groupby("podcast_id").agg(impressions=("listener_key", "size"),
-                                                 reach=("listener_key", "nunique")).reset_index()
-        reach_rows += [{"tenant_id": tenant_id, "campaign_id": campaign_id, "podcast_id": int(r.podcast_id),
-                        "impressions": int(r.impressions), "reach": int(r.reach), "refreshed_at": now}
-                       for r in by_show.itertuples()]
-    s.execute(CampaignReach.__table__.insert(), reach_rows)
-    return len(hits)
+    totals = {0: (0, 0)}
+    if placements:
+        parts = [select(d.podcast_id, d.listener_key).where(*_carried(d, tenant_id, p)) for p in placements]
+        carried = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+        reach_of = func.count(func.distinct(carried.c.listener_key))
+        totals[0] = tuple(s.execute(select(func.count(), reach_of).select_from(carried)).one())
+        for podcast_id, impressions, households in s.execute(
+                select(carried.c.podcast_id, func.count(), reach_of).group_by(carried.c.podcast_id)).all():
+            totals[int(podcast_id)] = (impressions, households)
+    s.execute(CampaignReach.__table__.insert(), [
+        {"tenant_id": tenant_id, "campaign_id": campaign_id, "podcast_id": podcast_id, "impressions": int(n),
+         "reach": int(r), "refreshed_at": now} for podcast_id, (n, r) in sorted(totals.items())])
+    return int(totals[0][0])
 
 
 def refresh_campaign(db: Database, tenant_id: int, campaign_id: int) -> int:
