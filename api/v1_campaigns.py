@@ -55,9 +55,7 @@ def create_sponsor_route():
 @bp.get("/campaigns")
 @require_key("read")
 def list_campaigns_route():
-    ctx, db = api_context(), current_db()
-    rows = [campaigns.get_campaign(db, ctx, c.id).as_dict() for c in campaigns.list_campaigns(db, ctx)]
-    return jsonify(data=rows)
+    return jsonify(data=[c.as_dict() for c in campaigns.list_campaign_details(current_db(), api_context())])
 
 
 @bp.post("/campaigns")

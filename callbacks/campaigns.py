@@ -8,7 +8,7 @@ from api.state import current_db
 from components import kpi
 from components.campaigns import CAMPAIGN_FIELDS, campaigns_table
 from components.ids import Campaigns
-from services import campaigns, sponsors
+from services import campaigns, delivery, sponsors
 from services.errors import ServiceError, ValidationError
 
 HIDDEN, SHOWN = {"display": "none"}, {}
@@ -29,7 +29,7 @@ def campaigns_view(_pathname, create_clicks, *values):
                 message = html.Div(["Created ", dcc.Link(created.name, href=f"/campaigns/{created.id}"),
                                     " as a draft: open it to add placements."], className="message message-info",
                                    role="status")
-        rows = campaigns.list_campaigns(db, tenant_ctx)
+        rows = delivery.campaign_summaries(db, tenant_ctx)
         manage = tenant_ctx.can("editor") and not tenant_ctx.is_sponsor
         choices = ([{"label": s.name, "value": s.id} for s in sponsors.list_sponsors(db, tenant_ctx, False)]
                    if manage else [])

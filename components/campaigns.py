@@ -82,10 +82,15 @@ def status_badge(status: str) -> html.Span:
     return html.Span(status, className=f"status-badge status-{status}")
 
 
-def campaigns_table(rows) -> html.Table | html.P:
+def campaigns_table(summaries) -> html.Table | html.P:
+    """One row per campaign: status, flight, goal, delivered so far and its share of the goal."""
     body = [[dcc.Link(c.name, href=f"/campaigns/{c.id}"), c.sponsor, status_badge(c.status), f"{c.start_date}",
-             f"{c.end_date}", kpi.format_number(c.goal_impressions or 0)] for c in rows]
-    return simple_table(["Campaign", "Sponsor", "Status", "Start", "End", "Goal"], body, "No campaigns yet.")
+             f"{c.end_date}", kpi.format_number(c.goal_impressions) if c.goal_impressions else "—",
+             kpi.format_number(row.impressions), "—" if row.goal_share is None else f"{row.goal_share:.0%}",
+             kpi.format_number(row.reach)]
+            for row in summaries for c in (row.campaign,)]
+    return simple_table(["Campaign", "Sponsor", "Status", "Start", "End", "Goal", "Delivered", "Of goal", "Reach"],
+                        body, "No campaigns yet.")
 
 
 def placements_table(rows) -> html.Table | html.P:

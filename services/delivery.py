@@ -184,6 +184,31 @@ def reach(db: Database, ctx: TenantContext, campaign_id: int) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class CampaignSummary:
+    campaign: object  # services.campaigns.CampaignRow
+    impressions: int
+    reach: int
+
+    @property
+    def goal_share(self) -> float | None:
+        goal = self.campaign.goal_impressions
+        return self.impressions / goal if goal else None
+
+
+def campaign_summaries(db: Database, ctx: TenantContext) -> list[CampaignSummary]:
+    """The campaigns list with each one's delivery so far (a sponsor user: only their own)."""
+    from services.campaigns import list_campaigns
+
+    rows = list_campaigns(db, ctx)
+    with db.session(ctx.tenant_id) as s:
+        totals = {cid: (int(n), int(r)) for cid, n, r in s.execute(
+            select(CampaignReach.campaign_id, CampaignReach.impressions, CampaignReach.reach).where(
+                CampaignReach.tenant_id == ctx.tenant_id, CampaignReach.podcast_id == 0,
+                CampaignReach.campaign_id.in_([c.id for c in rows]))).all()}
+    return [CampaignSummary(c, *totals.get(c.id, (0, 0))) for c in rows]
+
+
 # --- pacing and forecast (pure functions on constructed histories) ----------------------------------------------
 
 def expected_to_date(goal: int, start: date, end: date, as_of: date) -> float:

@@ -255,3 +255,12 @@ def test_makegoods_respect_brand_safety_exclusions(network):
     delivery.refresh_campaign(network.db, network.tenant_id, campaign_id)
     p = delivery.pacing(network.db, network.ctx(), campaign_id, as_of=ANCHOR)
     assert p.under_delivery and all(m.podcast != "Biz Daily" for m in p.makegoods)
+
+
+def test_campaign_list_shows_delivery_so_far(network, delivered):
+    campaign_id, expected = delivered
+    summaries = delivery.campaign_summaries(network.db, network.ctx("viewer"))
+    row = next(r for r in summaries if r.campaign.id == campaign_id)
+    assert (row.impressions, row.reach) == (len(expected), expected.listener_key.nunique())
+    assert row.goal_share == len(expected) / 40000
+    assert delivery.campaign_summaries(network.db, network.ctx("sponsor", "tea")) == []
