@@ -34,6 +34,10 @@ def _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values):
     if isinstance(trigger, dict) and trigger.get("type") == CampaignPage.MOVE and _clicked():
         row = campaigns.change_campaign_status(db, tenant_ctx, campaign_id, trigger["status"])
         return kpi.message(f"The campaign is now {row.status}.", "info"), p_errors, e_errors
+    if isinstance(trigger, dict) and trigger.get("type") == CampaignPage.REMOVE and _clicked():
+        placements.delete_placement(db, tenant_ctx, campaign_id, int(trigger["index"]))
+        enqueue(refresh_campaign_delivery, tenant_ctx.tenant_id, campaign_id, queue="measure")
+        return kpi.message("Placement removed; delivery is measured again.", "info"), p_errors, e_errors
     if trigger == CampaignPage.ADD_PLACEMENT and _clicked():
         try:
             placements.create_placement(db, tenant_ctx, campaign_id, dict(zip(PLACEMENT_FIELDS, placement_values)))
@@ -50,7 +54,7 @@ def _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values):
     return None, p_errors, e_errors
 
 
-def campaign_view(campaign_id, _moves, _add, _save, *values):
+def campaign_view(campaign_id, _moves, _removes, _add, _save, *values):
     if campaign_id is None:
         raise PreventUpdate
     placement_values, edit_values = values[:len(PLACEMENT_FIELDS)], values[len(PLACEMENT_FIELDS):]
@@ -81,7 +85,9 @@ def campaign_view(campaign_id, _moves, _add, _save, *values):
                                        "frequency": "Frequency"}, "No reach yet.")
     shown = SHOWN if report.can_manage else HIDDEN
     return (header, moves, message, delivery_kpis(report.pacing), pacing_panel(report.pacing), figure, by_show,
-            by_episode, reach, history_table(report.history), placements_table(report.placements), shown,
+            by_episode, reach, history_table(report.history),
+            placements_table(report.placements, CampaignPage.REMOVE if report.can_manage and c.status not in
+                             placements.CLOSED else None), shown,
             shown if c.status in campaigns.EDITABLE_STATUSES and report.can_manage else HIDDEN,
             *[p_errors.get(name) for name in PLACEMENT_FIELDS], *[e_errors.get(name) for name in CAMPAIGN_FIELDS])
 
@@ -141,6 +147,7 @@ def register(app: Dash) -> None:
         [Output(CampaignPage.PLACEMENT_ERROR + name, "children") for name in PLACEMENT_FIELDS],
         [Output(CampaignPage.EDIT_ERROR + name, "children") for name in CAMPAIGN_FIELDS],
         Input(CampaignPage.ID, "data"), Input({"type": CampaignPage.MOVE, "status": ALL}, "n_clicks"),
+        Input({"type": CampaignPage.REMOVE, "index": ALL}, "n_clicks"),
         Input(CampaignPage.ADD_PLACEMENT, "n_clicks"), Input(CampaignPage.SAVE, "n_clicks"),
         *[State(P + name, "value") for name in PLACEMENT_FIELDS], *[State(E + name, "value") for name in CAMPAIGN_FIELDS],
     )(campaign_view)

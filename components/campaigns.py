@@ -93,13 +93,16 @@ def campaigns_table(summaries) -> html.Table | html.P:
                         body, "No campaigns yet.")
 
 
-def placements_table(rows) -> html.Table | html.P:
+def placements_table(rows, remove_id: str | None = None) -> html.Table | html.P:
+    """The campaign's line items; `remove_id` (the pattern-matching type) adds a Remove button to each."""
     body = [[p.podcast, p.episode or "every episode", p.position, p.read_type.replace("_", "-"),
              "—" if p.price is None else f"{p.price:,.2f}", f"{p.start_date} – {p.end_date}",
              html.Span("⚠ competes with " + ", ".join(p.conflicts), className="flag") if p.conflicts else "—"]
+            + ([html.Button("Remove", id={"type": remove_id, "index": p.id}, className="link-button")]
+               if remove_id else [])
             for p in rows]
-    return simple_table(["Show", "Episode", "Position", "Read", "Price", "Flight", "Competing sponsor"], body,
-                        "No placements yet.")
+    headers = ["Show", "Episode", "Position", "Read", "Price", "Flight", "Competing sponsor"]
+    return simple_table(headers + ([""] if remove_id else []), body, "No placements yet.")
 
 
 def delivery_figure(daily: pd.DataFrame, goal: int | None, start, end, as_of) -> go.Figure:

@@ -100,6 +100,7 @@ class CampaignPage:
     REACH = "campaign-reach"
     HISTORY = "campaign-history"
     PLACEMENTS = "campaign-placements"
+    REMOVE = "campaign-remove-placement"  # pattern-matching: {"type": REMOVE, "index": placement id}
     PLACEMENT_BOX = "campaign-placement-box"
     PLACEMENT_FIELD = "campaign-placement-field-"  # + field name
     PLACEMENT_ERROR = "campaign-placement-error-"  # + field name

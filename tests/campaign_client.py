@@ -69,17 +69,21 @@ CAMPAIGN_OUTPUTS += [("campaign-placement-error-" + n, "children") for n in PLAC
 CAMPAIGN_OUTPUTS += [("campaign-edit-error-" + n, "children") for n in CAMPAIGN_FIELDS]
 
 
-def campaign_view(client, campaign_id, move=None, placement=None, edit=None, statuses=()):
-    """Load the campaign page, or click 'Move to <move>', 'Add placement' (placement values) or 'Save' (edit values)."""
+def campaign_view(client, campaign_id, move=None, placement=None, edit=None, statuses=(), remove=None):
+    """Load the campaign page, or click 'Move to <move>', 'Add placement' (placement values), 'Save' (edit values)
+    or a placement's 'Remove' (its id)."""
     moves = [({"type": "campaign-move", "status": s}, "n_clicks", 1 if s == move else None)
              for s in set(statuses) | ({move} if move else set())]
-    inputs = [("campaign-id", "data", campaign_id), moves,
+    removes = [({"type": "campaign-remove-placement", "index": remove}, "n_clicks", 1)] if remove else []
+    inputs = [("campaign-id", "data", campaign_id), moves, removes,
               ("campaign-add-placement", "n_clicks", 1 if placement is not None else None),
               ("campaign-save", "n_clicks", 1 if edit is not None else None)]
     state = [("campaign-placement-field-" + n, "value", (placement or {}).get(n)) for n in PLACEMENT_FIELDS]
     state += [("campaign-edit-field-" + n, "value", (edit or {}).get(n)) for n in CAMPAIGN_FIELDS]
     if move:
         changed = _changed({"type": "campaign-move", "status": move})
+    elif remove:
+        changed = _changed({"type": "campaign-remove-placement", "index": remove})
     elif placement is not None:
         changed = _changed("campaign-add-placement")
     elif edit is not None:

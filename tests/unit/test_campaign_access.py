@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from jobs import context as job_context
-from services import accounts, api_keys, campaigns
+from services import accounts, api_keys, campaigns, placements
 from services.models import Campaign, Podcast, Sponsor
 from services.tenancy import TenantContext
 from tests import campaign_client as cc
@@ -151,6 +151,16 @@ def adds_a_placement(world, role):
     return "Placement added" in json.dumps(out["campaign-message"])
 
 
+def removes_a_placement(world, role):
+    campaign_id = _draft(world)
+    owner = TenantContext(world["tenant_id"], "owner")
+    with world["db"].session(world["tenant_id"]) as s:
+        podcast = s.scalar(select(Podcast.id).where(Podcast.tenant_id == world["tenant_id"]))
+    placement = placements.create_placement(world["db"], owner, campaign_id, {"podcast_id": podcast})
+    cc.campaign_view(world["clients"][role], campaign_id, remove=placement.id)
+    return placements.list_placements(world["db"], owner, campaign_id) == []
+
+
 def edits_a_campaign(world, role):
     campaign_id = _draft(world)
     detail = campaigns.get_campaign(world["db"], TenantContext(world["tenant_id"], "owner"), campaign_id).as_dict()
@@ -181,6 +191,7 @@ MATRIX = {
     gets_status_buttons: EDITORS,
     moves_a_campaign: EDITORS,
     adds_a_placement: EDITORS,
+    removes_a_placement: EDITORS,
     edits_a_campaign: EDITORS,
     gets_the_placement_choices: STAFF,
     downloads_the_csv: OWN,

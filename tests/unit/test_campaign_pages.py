@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import select
 
-from services import accounts, campaigns, delivery
+from services import accounts, campaigns, delivery, placements
 from services.models import Campaign, Podcast, Sponsor
 from services.tenancy import TenantContext
 from tests import campaign_client as cc
@@ -113,6 +113,12 @@ def test_campaign_page_placement_edit_and_moves(demo_client, db):
     assert buttons == ["Move to approved", "Move to cancelled", "Move to draft"]
     history = json.dumps(out["campaign-history"])
     assert "demo@example.com" in history and "proposed" in history
+
+    placement_id = placements.list_placements(db, owner, campaign_id)[0].id
+    _, out = cc.campaign_view(demo_client, campaign_id, remove=placement_id)
+    assert "Placement removed" in json.dumps(out["campaign-message"])
+    assert placements.list_placements(db, owner, campaign_id) == []
+    assert delivery.delivery_by(db, owner, campaign_id, "podcast").empty
 
 
 def test_csvs_equal_the_service_frames(demo_client, db):
