@@ -145,10 +145,15 @@ def create_placement(db: Database, ctx: TenantContext, campaign_id: int, data: d
         if campaign.status in CLOSED:
             raise Conflict(f"a {campaign.status} campaign takes no new placements")
         values = clean_placement(data, (campaign.start_date, campaign.end_date))
-        podcast = s.scalar(select(Podcast.id).where(Podcast.id == values["podcast_id"],
-                                                    Podcast.tenant_id == ctx.tenant_id))
-        if podcast is None:
+        show = s.execute(select(Podcast.id, Podcast.category).where(Podcast.id == values["podcast_id"],
+                                                                    Podcast.tenant_id == ctx.tenant_id)).first()
+        if show is None:
             raise ValidationError(f"no podcast {values['podcast_id']}", {"podcast_id": "no such podcast"})
+        podcast, category = show
+        excluded = {c.lower() for c in campaign.excluded_categories or []}
+        if category and category.lower() in excluded:  # brand safety: the sponsor never appears there
+            raise ValidationError(f"{category} is excluded by this campaign",
+                                  {"podcast_id": f"in an excluded category ({category})"})
         if values["episode_id"] is not None and s.scalar(select(Episode.id).where(
                 Episode.id == values["episode_id"], Episode.podcast_id == podcast,
                 Episode.tenant_id == ctx.tenant_id)) is None:

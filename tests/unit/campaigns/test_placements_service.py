@@ -136,3 +136,13 @@ def test_placement_form_choices_are_for_staff(network):
     assert {title for _, title in staff["podcasts"]} == {"Tech Talk", "Biz Daily"}
     with pytest.raises(PermissionDenied):
         placements.placement_options(network.db, network.ctx("sponsor", "coffee"))
+
+
+def test_shows_in_an_excluded_category_are_refused(network):
+    campaign_id = _campaign(network, target_categories=[], excluded_categories=["business"])
+    with pytest.raises(ValidationError) as caught:
+        placements.create_placement(network.db, network.ctx("editor"), campaign_id,
+                                    {"podcast_id": network.podcasts["biz"]})
+    assert caught.value.fields == {"podcast_id": "in an excluded category (Business)"}
+    assert placements.create_placement(network.db, network.ctx("editor"), campaign_id,
+                                       {"podcast_id": network.podcasts["tech"]}).podcast == "Tech Talk"
