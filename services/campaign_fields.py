@@ -19,11 +19,11 @@ COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 MAX_FLIGHT_DAYS = 3 * 366
 
 
-def _blank(value) -> bool:
+def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
-def _int(value) -> int:
+def parse_int(value) -> int:
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, float) and not value.is_integer():
@@ -31,7 +31,7 @@ def _int(value) -> int:
     return int(str(value).strip()) if isinstance(value, str) else int(value)
 
 
-def _money(value) -> Decimal:
+def parse_money(value) -> Decimal:
     if isinstance(value, bool):
         raise ValueError
     try:
@@ -43,7 +43,7 @@ def _money(value) -> Decimal:
     return amount
 
 
-def _date(value) -> date:
+def parse_date(value) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
@@ -66,16 +66,15 @@ def _text_list(value) -> list[str]:
     return list(seen.values())
 
 
-def clean_campaign(data: dict, partial: bool = False) -> dict:
-    """Parse and check campaign fields; returns model values or raises ValidationError naming each bad field.
-
-    `partial` skips the required-field checks for fields not given (cross-field rules use what is given)."""
+def clean_campaign(data: dict) -> dict:
+    """Parse and check a whole campaign; returns model values or raises ValidationError naming each bad field.
+    (An edit is checked as the whole campaign it would make.)"""
     errors: dict[str, str] = {name: "unknown field" for name in sorted(set(data) - set(FIELDS))}
     out: dict = {}
 
     def parse(name, parser, message):
-        if name not in data or _blank(data[name]):
-            if name in REQUIRED and (name in data or not partial):
+        if name not in data or is_blank(data[name]):
+            if name in REQUIRED:
                 errors[name] = "required"
             elif name in data:
                 out[name] = [] if name in ("target_categories", "target_countries", "excluded_categories") else None
@@ -85,17 +84,17 @@ def clean_campaign(data: dict, partial: bool = False) -> dict:
         except (ValueError, TypeError):
             errors[name] = message
 
-    parse("sponsor_id", _int, "choose a sponsor")
+    parse("sponsor_id", parse_int, "choose a sponsor")
     parse("name", lambda v: v.strip() if isinstance(v, str) else _fail(), "text")
     parse("objective", lambda v: v.strip().lower() if isinstance(v, str) else _fail(),
           f"one of {', '.join(OBJECTIVES)}")
-    parse("start_date", _date, "a date as YYYY-MM-DD")
-    parse("end_date", _date, "a date as YYYY-MM-DD")
-    parse("budget", _money, "an amount such as 1500 or 1500.50")
+    parse("start_date", parse_date, "a date as YYYY-MM-DD")
+    parse("end_date", parse_date, "a date as YYYY-MM-DD")
+    parse("budget", parse_money, "an amount such as 1500 or 1500.50")
     parse("pricing", lambda v: v.strip().lower() if isinstance(v, str) else _fail(), "cpm or flat")
-    parse("cpm", _money, "an amount such as 25 or 22.50")
-    parse("flat_fee", _money, "an amount such as 5000")
-    parse("goal_impressions", _int, "a whole number of impressions")
+    parse("cpm", parse_money, "an amount such as 25 or 22.50")
+    parse("flat_fee", parse_money, "an amount such as 5000")
+    parse("goal_impressions", parse_int, "a whole number of impressions")
     parse("target_categories", _text_list, "a list of categories")
     parse("target_countries", _text_list, "a list of two-letter country codes")
     parse("excluded_categories", _text_list, "a list of categories")
@@ -107,19 +106,16 @@ def clean_campaign(data: dict, partial: bool = False) -> dict:
         errors["name"] = "at most 200 characters"
     if out.get("objective") is not None and out["objective"] not in OBJECTIVES:
         errors["objective"] = f"one of {', '.join(OBJECTIVES)}"
-    if "pricing" in data and out.get("pricing") is None and "pricing" not in errors:
-        out["pricing"] = "cpm"
-    pricing = out.get("pricing", None if partial else "cpm")
-    if pricing is not None and pricing not in PRICING and "pricing" not in errors:
+    pricing = out.get("pricing") or "cpm"  # blank or missing: CPM
+    if pricing not in PRICING and "pricing" not in errors:
         errors["pricing"] = "cpm or flat"
-    if not partial and "pricing" not in out:
-        out["pricing"] = pricing
+    out["pricing"] = pricing
     for name in ("budget", "cpm", "flat_fee"):
         if out.get(name) is not None and out[name] < 0:
             errors[name] = "cannot be negative"
-    if pricing == "cpm" and "cpm" not in errors and not out.get("cpm") and (not partial or "cpm" in data):
+    if pricing == "cpm" and "cpm" not in errors and not out.get("cpm"):
         errors["cpm"] = "a CPM above 0 is needed for CPM pricing"
-    if pricing == "flat" and "flat_fee" not in errors and not out.get("flat_fee") and (not partial or "flat_fee" in data):
+    if pricing == "flat" and "flat_fee" not in errors and not out.get("flat_fee"):
         errors["flat_fee"] = "a fee above 0 is needed for flat pricing"
     if out.get("goal_impressions") is not None and out["goal_impressions"] <= 0:
         errors["goal_impressions"] = "more than 0"

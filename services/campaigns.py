@@ -64,7 +64,7 @@ def change_campaign_status(db: Database, ctx: TenantContext, campaign_id: int, s
     """Move a campaign along its workflow (editors and above); the move is audited."""
     require_role(ctx, "editor")
     with db.session(ctx.tenant_id) as s:
-        campaign = _get(s, ctx, campaign_id)
+        campaign = visible_campaign(s, ctx, campaign_id)
         _transition(s, ctx, campaign, status)
         s.commit()
     return next(c for c in list_campaigns(db, ctx) if c.id == campaign_id)
@@ -79,7 +79,7 @@ def _transition(s, ctx: TenantContext, campaign: Campaign, status: str) -> None:
     audit.record(s, ctx, "campaign.status_changed", "campaign", campaign.id, {"from": previous, "to": status})
 
 
-def _get(s, ctx: TenantContext, campaign_id: int) -> Campaign:
+def visible_campaign(s, ctx: TenantContext, campaign_id: int) -> Campaign:
     """The campaign if this context may see it; another tenant's or another sponsor's is simply not found."""
     campaign = s.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.tenant_id == ctx.tenant_id))
     if campaign is None or (ctx.is_sponsor and campaign.sponsor_id != ctx.sponsor_id):
@@ -147,7 +147,7 @@ def list_campaign_details(db: Database, ctx: TenantContext) -> list[CampaignDeta
 
 def get_campaign(db: Database, ctx: TenantContext, campaign_id: int) -> CampaignDetail:
     with db.session(ctx.tenant_id) as s:
-        campaign = _get(s, ctx, campaign_id)
+        campaign = visible_campaign(s, ctx, campaign_id)
         return _detail(campaign, s.scalar(select(Sponsor.name).where(Sponsor.id == campaign.sponsor_id)))
 
 
@@ -177,7 +177,7 @@ def create_campaign(db: Database, ctx: TenantContext, data: dict) -> CampaignDet
     status = data.get("status") or "draft"
     if status != "draft":
         raise ValidationError("a new campaign starts as a draft", {"status": "a new campaign starts as draft"})
-    values = clean_campaign({k: v for k, v in data.items() if k != "status"}, partial=False)
+    values = clean_campaign({k: v for k, v in data.items() if k != "status"})
     with db.session(ctx.tenant_id) as s:
         sponsor = _check_sponsor(s, ctx, values["sponsor_id"])
         _check_promo_code(s, ctx, values.get("promo_code"))
@@ -198,7 +198,7 @@ def update_campaign(db: Database, ctx: TenantContext, campaign_id: int, data: di
     status = data.get("status")
     fields = {k: v for k, v in data.items() if k != "status"}
     with db.session(ctx.tenant_id) as s:
-        campaign = _get(s, ctx, campaign_id)
+        campaign = visible_campaign(s, ctx, campaign_id)
         if fields and campaign.status not in EDITABLE_STATUSES:
             raise Conflict(f"a {campaign.status} campaign cannot be edited")
         current = _detail(campaign, "").as_dict()
@@ -206,7 +206,7 @@ def update_campaign(db: Database, ctx: TenantContext, campaign_id: int, data: di
             "sponsor_id", "name", "objective", "start_date", "end_date", "budget", "pricing", "cpm", "flat_fee",
             "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
             "promo_code")}
-        values = clean_campaign({**merged, **fields}, partial=False)
+        values = clean_campaign({**merged, **fields})
         changed = {k: v for k, v in values.items() if k in fields and getattr(campaign, k) != v}
         if "sponsor_id" in changed:
             _check_sponsor(s, ctx, changed["sponsor_id"], allow_archived_id=campaign.sponsor_id)
@@ -235,7 +235,7 @@ class StatusChange:
 def status_history(db: Database, ctx: TenantContext, campaign_id: int) -> list[StatusChange]:
     """Creation and every status change of the campaign, oldest first, from the audit log."""
     with db.session(ctx.tenant_id) as s:
-        _get(s, ctx, campaign_id)
+        visible_campaign(s, ctx, campaign_id)
         rows = s.execute(select(AuditLog.created_at, User.email, AuditLog.action, AuditLog.detail)
                          .outerjoin(User, User.id == AuditLog.user_id)
                          .where(AuditLog.tenant_id == ctx.tenant_id, AuditLog.entity_type == "campaign",

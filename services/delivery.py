@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Date, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from services.campaigns import CampaignDetail, _get as _get_campaign, get_campaign
+from services.campaigns import CampaignDetail, get_campaign, visible_campaign
 from services.db import Database
 from services.errors import ValidationError
 from services.measurement.store import view
@@ -172,7 +172,7 @@ def delivery_by(db: Database, ctx: TenantContext, campaign_id: int, group_by: st
 def reach(db: Database, ctx: TenantContext, campaign_id: int) -> pd.DataFrame:
     """Reach and frequency over the flight: one row per show and a total row (podcast_id 0, podcast 'All shows')."""
     with db.session(ctx.tenant_id) as s:
-        _get_campaign(s, ctx, campaign_id)
+        visible_campaign(s, ctx, campaign_id)
         r = CampaignReach
         rows = s.execute(select(r.podcast_id, Podcast.title, r.impressions, r.reach)
                          .outerjoin(Podcast, Podcast.id == r.podcast_id)

@@ -9,8 +9,8 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from services import audit
-from services.campaign_fields import _blank, _date, _int, _money
-from services.campaigns import _get as _get_campaign
+from services.campaign_fields import is_blank, parse_date, parse_int, parse_money
+from services.campaigns import visible_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
 from services.models import POSITIONS, READ_TYPES, Campaign, Episode, Placement, Podcast, Sponsor
@@ -48,7 +48,7 @@ def clean_placement(data: dict, flight: tuple[date, date]) -> dict:
     out: dict = {}
 
     def parse(name, parser, message, default=None):
-        if _blank(data.get(name)):
+        if is_blank(data.get(name)):
             out[name] = default
             return
         try:
@@ -56,13 +56,13 @@ def clean_placement(data: dict, flight: tuple[date, date]) -> dict:
         except (ValueError, TypeError):
             errors[name] = message
 
-    parse("podcast_id", _int, "choose a podcast")
-    parse("episode_id", _int, "choose an episode or leave empty for every episode in the flight")
+    parse("podcast_id", parse_int, "choose a podcast")
+    parse("episode_id", parse_int, "choose an episode or leave empty for every episode in the flight")
     parse("position", lambda v: str(v).strip().lower(), "pre, mid or post", "pre")
     parse("read_type", lambda v: str(v).strip().lower().replace("-", "_"), "host_read or produced", "host_read")
-    parse("price", _money, "an amount such as 500")
-    parse("start_date", _date, "a date as YYYY-MM-DD", flight[0])
-    parse("end_date", _date, "a date as YYYY-MM-DD", flight[1])
+    parse("price", parse_money, "an amount such as 500")
+    parse("start_date", parse_date, "a date as YYYY-MM-DD", flight[0])
+    parse("end_date", parse_date, "a date as YYYY-MM-DD", flight[1])
     if out.get("podcast_id") is None and "podcast_id" not in errors:
         errors["podcast_id"] = "required"
     if out.get("position") not in POSITIONS and "position" not in errors:
@@ -119,7 +119,7 @@ def _conflicts(s, tenant_id: int, placement_ids: list[int]) -> dict[int, tuple[s
 def list_placements(db: Database, ctx: TenantContext, campaign_id: int) -> list[PlacementRow]:
     """The campaign's placements with their competing-sponsor flags (competitors are named to staff only)."""
     with db.session(ctx.tenant_id) as s:
-        _get_campaign(s, ctx, campaign_id)
+        visible_campaign(s, ctx, campaign_id)
         rows = s.execute(select(Placement, Podcast.title, Episode.title)
                          .join(Podcast, Podcast.id == Placement.podcast_id)
                          .outerjoin(Episode, Episode.id == Placement.episode_id)
@@ -141,7 +141,7 @@ def create_placement(db: Database, ctx: TenantContext, campaign_id: int, data: d
     """Add a placement to an open campaign (editors and above); audited. The caller refreshes delivery."""
     require_role(ctx, "editor")
     with db.session(ctx.tenant_id) as s:
-        campaign = _get_campaign(s, ctx, campaign_id)
+        campaign = visible_campaign(s, ctx, campaign_id)
         if campaign.status in CLOSED:
             raise Conflict(f"a {campaign.status} campaign takes no new placements")
         values = clean_placement(data, (campaign.start_date, campaign.end_date))
@@ -172,7 +172,7 @@ def create_placement(db: Database, ctx: TenantContext, campaign_id: int, data: d
 def delete_placement(db: Database, ctx: TenantContext, campaign_id: int, placement_id: int) -> None:
     require_role(ctx, "editor")
     with db.session(ctx.tenant_id) as s:
-        campaign = _get_campaign(s, ctx, campaign_id)
+        campaign = visible_campaign(s, ctx, campaign_id)
         if campaign.status in CLOSED:
             raise Conflict(f"a {campaign.status} campaign's placements are final")
         gone = s.execute(delete(Placement).where(Placement.id == placement_id, Placement.campaign_id == campaign.id,
