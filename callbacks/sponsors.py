@@ -15,6 +15,7 @@ from services.errors import ServiceError, ValidationError
 
 FIELDS = tuple(name for name, _, _ in SPONSOR_FIELDS)
 BLANK = [None] * len(FIELDS)
+HIDDEN, SHOWN = {"display": "none"}, {}
 
 
 def _table(entries):
@@ -35,7 +36,8 @@ def _clicked() -> bool:
 
 
 def sponsors_view(_pathname, _save, _cancel, _edit, _archive, editing, *values):
-    """Returns table, message, editing id, form title, field values, field errors, invite choices."""
+    """Returns table, message, editing id, form title, field values, field errors, invite choices, and whether the
+    form (editors and above) and the invite panel (admins and above) show."""
     db, trigger = current_db(), ctx.triggered_id if ctx.triggered else None
     message, new_values, errors, title = None, [no_update] * len(FIELDS), [None] * len(FIELDS), no_update
     try:
@@ -65,9 +67,11 @@ def sponsors_view(_pathname, _save, _cancel, _edit, _archive, editing, *values):
             message = kpi.message(f"“{row.name}” {'archived' if row.archived else 'restored'}.", "info")
         entries = sponsors.sponsor_directory(db, tenant_ctx)
     except ServiceError as exc:
-        return (None, kpi.message(exc.message), None, no_update, *[no_update] * len(FIELDS), *[None] * len(FIELDS), [])
+        return (None, kpi.message(exc.message), None, no_update, *[no_update] * len(FIELDS), *[None] * len(FIELDS), [],
+                HIDDEN, HIDDEN)
     options = [{"label": e.sponsor.name, "value": e.sponsor.id} for e in entries if not e.sponsor.archived]
-    return (_table(entries), message, editing, title, *new_values, *errors, options)
+    return (_table(entries), message, editing, title, *new_values, *errors, options,
+            SHOWN if tenant_ctx.can("editor") else HIDDEN, SHOWN if tenant_ctx.can("admin") else HIDDEN)
 
 
 def invite_user(clicks, sponsor_id, email):
@@ -97,7 +101,8 @@ def register(app: Dash) -> None:
         Output(Sponsors.FORM_BOX + "-title", "children"),
         [Output(Sponsors.FIELD + name, "value") for name in FIELDS],
         [Output(Sponsors.ERROR + name, "children") for name in FIELDS],
-        Output(Sponsors.INVITE_SPONSOR, "options"),
+        Output(Sponsors.INVITE_SPONSOR, "options"), Output(Sponsors.FORM_BOX, "style"),
+        Output(Sponsors.INVITE_BOX, "style"),
         Input(Sponsors.URL, "pathname"), Input(Sponsors.SAVE, "n_clicks"), Input(Sponsors.CANCEL, "n_clicks"),
         Input({"type": Sponsors.EDIT, "index": ALL}, "n_clicks"),
         Input({"type": Sponsors.ARCHIVE, "index": ALL}, "n_clicks"),

@@ -74,6 +74,7 @@ class Sponsors:
     INVITE = "sponsors-invite"
     INVITE_RESULT = "sponsors-invite-result"
     INVITE_ERROR = "sponsors-invite-error"
+    INVITE_BOX = "sponsors-invite-box"
 
 
 class Campaigns:

@@ -14,10 +14,11 @@ def _csv_button(view: str, label: str):
 
 
 def layout(campaign_id=None, **_kwargs):
-    try:
-        campaign = int(campaign_id)
-    except (TypeError, ValueError):
-        campaign = None
+    # Called without an id when Dash validates callbacks against every page's layout: the full layout then.
+    if campaign_id is not None and not str(campaign_id).isdigit():
+        return html.Div([html.H1("Campaign"), html.P(f"There is no campaign {campaign_id!r}.", className="muted"),
+                         dcc.Link("All campaigns", href="/campaigns")])
+    campaign = None if campaign_id is None else int(campaign_id)
     return html.Div([
         dcc.Store(id=CampaignPage.ID, data=campaign),
         html.Div(id=CampaignPage.HEADER, className="page-header"),

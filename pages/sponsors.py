@@ -21,7 +21,7 @@ def layout(**_kwargs):
             html.Div([html.Button("Save sponsor", id=Sponsors.SAVE, className="primary-button"),
                       html.Button("New sponsor instead", id=Sponsors.CANCEL, className="link-button")],
                      className="button-row"),
-        ], id=Sponsors.FORM_BOX, className="panel"),
+        ], id=Sponsors.FORM_BOX, className="panel", style={"display": "none"}),
         dcc.Loading(html.Div(id=Sponsors.TABLE)),
         html.Div([
             html.H2("Invite a sponsor's user"),
@@ -34,5 +34,5 @@ def layout(**_kwargs):
             ], className="form-grid"),
             html.Button("Invite", id=Sponsors.INVITE, className="primary-button"),
             html.Div(id=Sponsors.INVITE_RESULT),
-        ], className="panel"),
+        ], id=Sponsors.INVITE_BOX, className="panel", style={"display": "none"}),
     ])

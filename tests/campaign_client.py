@@ -27,7 +27,7 @@ def sponsors_view(client, action=None, values=None, editing=None, row_id=None):
                ("sponsors-form-box-title", "children")]
     outputs += [("sponsors-field-" + n, "value") for n in SPONSOR_NAMES]
     outputs += [("sponsors-error-" + n, "children") for n in SPONSOR_NAMES]
-    outputs += [("sponsors-invite-sponsor", "options")]
+    outputs += [("sponsors-invite-sponsor", "options"), ("sponsors-form-box", "style"), ("sponsors-invite-box", "style")]
     edits = [({"type": "sponsors-edit", "index": row_id}, "n_clicks", 1)] if action == "edit" else []
     archives = [({"type": "sponsors-archive", "index": row_id}, "n_clicks", 1)] if action == "archive" else []
     inputs = [("sponsors-url", "pathname", "/sponsors"), ("sponsors-save", "n_clicks", 1 if action == "save" else None),

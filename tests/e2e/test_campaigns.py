@@ -85,6 +85,11 @@ def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, 
         assert portal.get_by_role("button", name="Move to paused").count() == 0
         assert not portal.locator("#campaign-placement-box").is_visible()
         portal.screenshot(path=str(ARTIFACTS / "campaign_sponsor_portal.png"), full_page=True)
+        portal.goto(f"{live_server}/campaigns/2")  # the demo's "Privacy Month", Lumen VPN's
+        portal.locator("#campaign-message").get_by_text("no campaign 2").wait_for(timeout=15_000)
+        assert "Privacy Month" not in portal.locator("main").inner_text()
+        portal.goto(f"{live_server}/campaigns/not-a-number")
+        portal.get_by_text("There is no campaign").wait_for(timeout=15_000)
         assert portal.errors == []
     finally:
         sponsor_context.close()

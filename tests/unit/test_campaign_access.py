@@ -91,6 +91,13 @@ def sees_sponsor_directory(world, role):
     return "Northwind Coffee" in json.dumps(out["sponsors-table"])
 
 
+def gets_the_sponsor_forms(world, role):
+    _, out = cc.sponsors_view(world["clients"][role])
+    form, invite = out["sponsors-form-box"]["style"] == {}, out["sponsors-invite-box"]["style"] == {}
+    assert not invite or form  # who may invite may also edit
+    return (form, invite)
+
+
 def edits_a_sponsor(world, role):
     values = {"name": "Lumen VPN", "industry": "Technology", "website": "https://lumen.example.com"}
     _, out = cc.sponsors_view(world["clients"][role], "save", values, editing=world["sponsors"]["Lumen VPN"])
@@ -202,6 +209,14 @@ MATRIX = {
 @pytest.mark.parametrize("action", list(MATRIX), ids=lambda f: f.__name__)
 def test_access_matrix(world, action, role):
     assert action(world, role) is (role in MATRIX[action])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_sponsor_forms_show_by_role(world, role):
+    # The other tenant's owner manages its own sponsors: its forms show, with none of this tenant's sponsors.
+    expected = {"owner": (True, True), "admin": (True, True), "editor": (True, False), "viewer": (False, False),
+                "sponsor_own": (False, False), "sponsor_other": (False, False), "other_tenant": (True, True)}
+    assert gets_the_sponsor_forms(world, role) == expected[role]
 
 
 @pytest.mark.parametrize("path", ["/sponsors", "/campaigns", "/campaigns/1"])
