@@ -18,7 +18,7 @@ from services.bulk import insert_frame
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key
 from services.db import Database
-from services.models import Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
+from services.models import AuditLog, Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         catalog = generate_catalog(anchor)
         podcasts = _add_podcasts(s, tenant.id)
         _add_episodes(s, tenant.id, podcasts, catalog)
-        _add_sponsors_and_campaigns(s, tenant.id, podcasts, anchor)
+        _add_sponsors_and_campaigns(s, tenant.id, podcasts, anchor, user.id)
 
         report(0.3, "generating requests")
         audiences = [show.audience for show in SHOWS]
@@ -149,7 +149,7 @@ def _add_episodes(s, tenant_id: int, podcasts: list[Podcast], catalog: pd.DataFr
     s.flush()
 
 
-def _add_sponsors_and_campaigns(s, tenant_id: int, podcasts: list[Podcast], anchor: date) -> None:
+def _add_sponsors_and_campaigns(s, tenant_id: int, podcasts: list[Podcast], anchor: date, user_id: int) -> None:
     coffee = Sponsor(tenant_id=tenant_id, name="Northwind Coffee", industry="Food & Beverage",
                      website="https://northwind.example.com", contact_email="ads@northwind.example.com")
     vpn = Sponsor(tenant_id=tenant_id, name="Lumen VPN", industry="Technology",
@@ -170,7 +170,26 @@ def _add_sponsors_and_campaigns(s, tenant_id: int, podcasts: list[Podcast], anch
                             target_countries=["US", "GB", "CA"])
         s.add(campaign)
         s.flush()
+        _add_status_history(s, campaign, user_id)
         for show_idx, position, read_type in lines:
             s.add(Placement(tenant_id=tenant_id, campaign_id=campaign.id, podcast_id=podcasts[show_idx].id,
                             position=position, read_type=read_type, start_date=start_d, end_date=end_d,
                             price=Decimal("25.00")))
+
+
+# The workflow each demo campaign went through, and when (days from its flight's start; None: the day after its end).
+_DEMO_PATH = (("draft", -30), ("proposed", -25), ("approved", -20), ("live", 0), ("completed", None))
+
+
+def _add_status_history(s, campaign: Campaign, user_id: int) -> None:
+    """Audit entries for the demo campaign's moves up to its status, as the campaign page shows them."""
+    previous = None
+    for status, offset in _DEMO_PATH:
+        day = campaign.end_date + timedelta(days=1) if offset is None else campaign.start_date + timedelta(days=offset)
+        at = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=9)
+        action = "campaign.created" if previous is None else "campaign.status_changed"
+        s.add(AuditLog(tenant_id=campaign.tenant_id, user_id=user_id, action=action, entity_type="campaign",
+                       entity_id=campaign.id, detail={"from": previous, "to": status}, created_at=at))
+        if status == campaign.status:
+            return
+        previous = status

@@ -140,3 +140,15 @@ def test_a_campaign_that_does_not_exist_says_so(demo_client):
     _, out = cc.campaign_view(demo_client, 999999)
     assert "no campaign 999999" in json.dumps(out["campaign-message"])
     assert out["campaign-placement-box"]["style"] == {"display": "none"}
+
+
+def test_demo_campaigns_come_with_their_status_history_and_delivery(db):
+    tenant_id, _, campaign_ids, _ = _ids(db)
+    ctx = TenantContext(tenant_id, "viewer")
+    for campaign_id in campaign_ids.values():
+        detail = campaigns.get_campaign(db, ctx, campaign_id)
+        history = campaigns.status_history(db, ctx, campaign_id)
+        assert history[0].to_status == "draft" and history[-1].to_status == detail.status
+        assert history[-1].who == "demo@example.com"
+    live = delivery.pacing(db, ctx, campaign_ids["Privacy Month"])
+    assert live.delivered > 0 and live.reach > 0
