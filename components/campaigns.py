@@ -139,6 +139,10 @@ def pacing_panel(p) -> html.Div:
     if not p.under_delivery:
         return html.P(f"On track: {kpi.format_number(p.forecast)} forecast against a goal of "
                       f"{kpi.format_number(p.goal)}.", className="message message-info")
+    if p.flight_over:
+        return html.P([html.Strong("Under-delivered: "), f"the flight ended at {kpi.format_number(p.delivered)} of "
+                       f"{kpi.format_number(p.goal)} impressions, short by {kpi.format_number(p.shortfall)}."],
+                      className="message message-error flag")
     items = [html.Li(f"{m.podcast}, episode expected {m.release}: ~{kpi.format_number(m.expected_impressions)} "
                      "impressions") for m in p.makegoods]
     return html.Div([

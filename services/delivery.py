@@ -282,12 +282,13 @@ class Pacing:
     frequency: float
     spend: float
     makegoods: list[Makegood] = field(default_factory=list)
+    flight_over: bool = False
 
     def as_dict(self) -> dict:
         return {"as_of": self.as_of.isoformat(), "goal": self.goal, "delivered": self.delivered,
                 "expected": round(self.expected), "pace": None if self.pace is None else round(self.pace, 3),
                 "forecast": round(self.forecast), "shortfall": self.shortfall, "under_delivery": self.under_delivery,
-                "reach": self.reach, "frequency": self.frequency, "spend": self.spend,
+                "flight_over": self.flight_over, "reach": self.reach, "frequency": self.frequency, "spend": self.spend,
                 "makegoods": [{"podcast_id": m.podcast_id, "podcast": m.podcast, "release": m.release.isoformat(),
                                "expected_impressions": m.expected_impressions} for m in self.makegoods]}
 
@@ -336,7 +337,8 @@ def pacing(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | Non
                   frequency=round(impressions / households, 2) if households else 0.0,
                   spend=spend_to_date(campaign.pricing, delivered, campaign.cpm, campaign.flat_fee,
                                       campaign.start_date, campaign.end_date, as_of),
-                  makegoods=[] if ctx.is_sponsor else makegoods)  # a makegood is the seller's call
+                  makegoods=[] if ctx.is_sponsor else makegoods,  # a makegood is the seller's call
+                  flight_over=as_of > campaign.end_date)
 
 
 def _placement_rates(s: Session, tenant_id: int, placements, as_of: date) -> list[tuple[float, date, date]]:

@@ -244,6 +244,9 @@ def test_pacing_forecast_and_makegoods_on_a_steady_show(network, goal, under):
         assert sum(m.expected_impressions for m in p.makegoods[:-1]) < p.shortfall  # no more than needed
     else:
         assert p.makegoods == []
+    after = delivery.pacing(network.db, network.ctx("viewer"), campaign_id, as_of=date(2026, 7, 5))
+    assert after.flight_over and not p.flight_over
+    assert after.forecast == after.delivered == 1500 and after.expected == goal and after.shortfall == goal - 1500
 
 
 def test_makegoods_respect_brand_safety_exclusions(network):
