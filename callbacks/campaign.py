@@ -149,7 +149,8 @@ def register(app: Dash) -> None:
         Input(CampaignPage.ID, "data"), Input({"type": CampaignPage.MOVE, "status": ALL}, "n_clicks"),
         Input({"type": CampaignPage.REMOVE, "index": ALL}, "n_clicks"),
         Input(CampaignPage.ADD_PLACEMENT, "n_clicks"), Input(CampaignPage.SAVE, "n_clicks"),
-        *[State(P + name, "value") for name in PLACEMENT_FIELDS], *[State(E + name, "value") for name in CAMPAIGN_FIELDS],
+        *[State(P + name, "value") for name in PLACEMENT_FIELDS],
+        *[State(E + name, "value") for name in CAMPAIGN_FIELDS],
     )(campaign_view)
     app.callback(Output(P + "podcast_id", "options"), Output(E + "sponsor_id", "options"),
                  [Output(E + name, "value") for name in CAMPAIGN_FIELDS], Input(CampaignPage.ID, "data"))(load_forms)

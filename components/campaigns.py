@@ -32,9 +32,11 @@ def campaign_form(field_prefix: str, error_prefix: str) -> html.Div:
     """Every campaign field with its message slot; values are filled by callbacks."""
     f, e = field_prefix, error_prefix
     return form_grid([
-        field("Sponsor", dcc.Dropdown(id=f + "sponsor_id", options=[], placeholder="Choose a sponsor"), e + "sponsor_id"),
+        field("Sponsor", dcc.Dropdown(id=f + "sponsor_id", options=[], placeholder="Choose a sponsor"),
+              e + "sponsor_id"),
         field("Campaign name", text_input(f + "name", "Spring launch"), e + "name"),
-        field("Objective", dcc.Dropdown(id=f + "objective", options=OBJECTIVES, placeholder="Objective"), e + "objective"),
+        field("Objective", dcc.Dropdown(id=f + "objective", options=OBJECTIVES, placeholder="Objective"),
+              e + "objective"),
         field("Flight start", text_input(f + "start_date", "YYYY-MM-DD"), e + "start_date"),
         field("Flight end", text_input(f + "end_date", "YYYY-MM-DD"), e + "end_date"),
         field("Pricing", dcc.RadioItems(PRICING, "cpm", id=f + "pricing", inline=True), e + "pricing"),

@@ -17,7 +17,8 @@ def layout(**_kwargs):
         dcc.Loading(html.Div(id=Campaigns.TABLE)),
         html.Div([
             html.H2("New campaign"),
-            html.P("A new campaign starts as a draft; add placements and move it along on its page.", className="muted"),
+            html.P("A new campaign starts as a draft; add placements and move it along on its page.",
+                   className="muted"),
             campaign_form(Campaigns.FIELD, Campaigns.ERROR),
             html.Button("Create campaign", id=Campaigns.CREATE, className="primary-button"),
         ], id=Campaigns.FORM_BOX, className="panel", style={"display": "none"}),

@@ -131,7 +131,8 @@ def clean_campaign(data: dict) -> dict:
         errors["target_countries"] = f"not two-letter country codes: {', '.join(bad)}"
     elif countries:
         out["target_countries"] = [c.upper() for c in countries]
-    both = {c.lower() for c in out.get("target_categories") or []} & {c.lower() for c in out.get("excluded_categories") or []}
+    targeted = {c.lower() for c in out.get("target_categories") or []}
+    both = targeted & {c.lower() for c in out.get("excluded_categories") or []}
     if both:
         errors["excluded_categories"] = f"also targeted: {', '.join(sorted(both))}"
     if out.get("landing_url") and not is_http_url(out["landing_url"]):
@@ -139,8 +140,8 @@ def clean_campaign(data: dict) -> dict:
     if out.get("promo_code") and not PROMO_RE.match(out["promo_code"]):
         errors["promo_code"] = "3-64 letters, digits, - or _"
     budget, cpm, goal = out.get("budget"), out.get("cpm"), out.get("goal_impressions")
-    if (pricing == "cpm" and budget is not None and cpm and goal and not {"budget", "cpm", "goal_impressions"} & set(errors)
-            and Decimal(goal) * cpm / 1000 > budget):
+    priced = {"budget", "cpm", "goal_impressions"}.isdisjoint(errors)
+    if pricing == "cpm" and budget is not None and cpm and goal and priced and Decimal(goal) * cpm / 1000 > budget:
         errors["budget"] = f"below the goal's cost at this CPM ({Decimal(goal) * cpm / 1000:.2f})"
     if pricing == "flat" and budget is not None and out.get("flat_fee") and out["flat_fee"] > budget and \
             "budget" not in errors:

@@ -132,7 +132,8 @@ def _detail(campaign: Campaign, sponsor_name: str) -> CampaignDetail:
         objective=campaign.objective, status=campaign.status, start_date=campaign.start_date,
         end_date=campaign.end_date, budget=_number(campaign.budget), pricing=campaign.pricing,
         cpm=_number(campaign.cpm), flat_fee=_number(campaign.flat_fee), goal_impressions=campaign.goal_impressions,
-        target_categories=list(campaign.target_categories or []), target_countries=list(campaign.target_countries or []),
+        target_categories=list(campaign.target_categories or []),
+        target_countries=list(campaign.target_countries or []),
         excluded_categories=list(campaign.excluded_categories or []), landing_url=campaign.landing_url,
         promo_code=campaign.promo_code)
 

@@ -67,10 +67,12 @@ def refresh_campaign_in_session(s: Session, tenant_id: int, campaign_id: int) ->
                                                         Placement.campaign_id == campaign_id)))
     s.execute(delete(CampaignMetric).where(CampaignMetric.tenant_id == tenant_id,
                                            CampaignMetric.campaign_id == campaign_id))
-    s.execute(delete(CampaignReach).where(CampaignReach.tenant_id == tenant_id, CampaignReach.campaign_id == campaign_id))
+    s.execute(delete(CampaignReach).where(CampaignReach.tenant_id == tenant_id,
+                                          CampaignReach.campaign_id == campaign_id))
     d = Download.__table__.c
     day = _utc_day(s, d.ts)
-    columns = ["tenant_id", "campaign_id", "placement_id", "episode_id", "day", "podcast_id", "impressions", "listeners"]
+    columns = ["tenant_id", "campaign_id", "placement_id", "episode_id", "day", "podcast_id", "impressions",
+               "listeners"]
     for p in placements:
         rows = (select(literal(tenant_id, BigInteger), literal(campaign_id, BigInteger), literal(p.id, BigInteger),
                        d.episode_id, day, d.podcast_id, func.count(), func.count(func.distinct(d.listener_key)))
@@ -229,7 +231,7 @@ def spend_to_date(pricing: str, impressions: int, cpm: float | None, flat_fee: f
 
 
 def recent_daily_rate(daily: pd.Series, as_of: date, days: int = RECENT_DAYS) -> float:
-    """Mean downloads per day over the `days` days ending at as_of (missing days count as 0); `daily` is indexed by date."""
+    """Mean downloads a day over the `days` days to as_of (a missing day counts 0); `daily` is indexed by date."""
     window = pd.date_range(as_of - timedelta(days=days - 1), as_of).date
     return float(daily.reindex(window, fill_value=0).mean()) if len(window) else 0.0
 

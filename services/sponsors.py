@@ -85,8 +85,9 @@ def _get(s, ctx: TenantContext, sponsor_id: int) -> Sponsor:
 
 
 def _check_name_free(s, ctx: TenantContext, name: str, sponsor_id: int | None = None) -> None:
-    clash = s.scalar(select(Sponsor.id).where(Sponsor.tenant_id == ctx.tenant_id,
-                                              func.lower(Sponsor.name) == name.lower(), Sponsor.id != (sponsor_id or 0)))
+    same_name = func.lower(Sponsor.name) == name.lower()
+    clash = s.scalar(select(Sponsor.id).where(Sponsor.tenant_id == ctx.tenant_id, same_name,
+                                              Sponsor.id != (sponsor_id or 0)))
     if clash is not None:
         raise ValidationError(f"a sponsor called {name!r} exists", {"name": "another sponsor has this name"})
 

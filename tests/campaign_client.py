@@ -27,14 +27,16 @@ def sponsors_view(client, action=None, values=None, editing=None, row_id=None):
                ("sponsors-form-box-title", "children")]
     outputs += [("sponsors-field-" + n, "value") for n in SPONSOR_NAMES]
     outputs += [("sponsors-error-" + n, "children") for n in SPONSOR_NAMES]
-    outputs += [("sponsors-invite-sponsor", "options"), ("sponsors-form-box", "style"), ("sponsors-invite-box", "style")]
+    outputs += [("sponsors-invite-sponsor", "options"), ("sponsors-form-box", "style"),
+                ("sponsors-invite-box", "style")]
     edits = [({"type": "sponsors-edit", "index": row_id}, "n_clicks", 1)] if action == "edit" else []
     archives = [({"type": "sponsors-archive", "index": row_id}, "n_clicks", 1)] if action == "archive" else []
     inputs = [("sponsors-url", "pathname", "/sponsors"), ("sponsors-save", "n_clicks", 1 if action == "save" else None),
               ("sponsors-cancel", "n_clicks", 1 if action == "cancel" else None), edits, archives]
     state = [("sponsors-editing", "data", editing)] + [("sponsors-field-" + n, "value", values.get(n))
                                                        for n in SPONSOR_NAMES]
-    changed = {None: ["sponsors-url.pathname"], "save": _changed("sponsors-save"), "cancel": _changed("sponsors-cancel"),
+    changed = {None: ["sponsors-url.pathname"], "save": _changed("sponsors-save"),
+               "cancel": _changed("sponsors-cancel"),
                "edit": _changed({"type": "sponsors-edit", "index": row_id}),
                "archive": _changed({"type": "sponsors-archive", "index": row_id})}[action]
     return call_callback(client, outputs, inputs, state, changed)

@@ -64,7 +64,8 @@ def test_refresh_on_postgres_equals_the_downloads(pg_app):
         expected = s.execute(text(
             "SELECT count(*), count(DISTINCT d.listener_key) FROM downloads d JOIN placements p "
             "ON p.podcast_id = d.podcast_id AND p.campaign_id = :c "
-            "WHERE d.ts >= p.start_date::timestamptz AND d.ts < (p.end_date + 1)::timestamptz"), {"c": campaign_id}).one()
+            "WHERE d.ts >= p.start_date::timestamptz AND d.ts < (p.end_date + 1)::timestamptz"),
+            {"c": campaign_id}).one()
     assert delivery.refresh_campaign(db, tenant_id, campaign_id) == expected[0] > 0
     reach = delivery.reach(db, TenantContext(tenant_id, "viewer"), campaign_id)
     assert int(reach.loc[reach.podcast_id == 0, "reach"].iloc[0]) == expected[1]

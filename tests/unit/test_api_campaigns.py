@@ -36,7 +36,8 @@ def acme_key(db):
 def _campaign_body(sponsor_id, **extra):
     today = date.today()
     body = {"sponsor_id": sponsor_id, "name": "Tea Time", "objective": "awareness",
-            "start_date": (today - timedelta(days=14)).isoformat(), "end_date": (today + timedelta(days=14)).isoformat(),
+            "start_date": (today - timedelta(days=14)).isoformat(),
+            "end_date": (today + timedelta(days=14)).isoformat(),
             "budget": 2000, "pricing": "cpm", "cpm": 20, "goal_impressions": 50000, "target_categories": ["Technology"],
             "target_countries": ["US"], "excluded_categories": ["News"], "landing_url": "https://tea.example.com",
             "promo_code": "TEA15"}
@@ -133,7 +134,8 @@ def test_demo_delivery_equals_the_downloads_and_csv_equals_json(client, db, read
     assert len(by_day) == 7
     csv = client.get(url + "&format=csv", headers=read_key)
     assert csv.mimetype == "text/csv"
-    assert pd.read_csv(io.StringIO(csv.get_data(as_text=True))).impressions.tolist() == [r["impressions"] for r in by_day]
+    from_csv = pd.read_csv(io.StringIO(csv.get_data(as_text=True)))
+    assert from_csv.impressions.tolist() == [r["impressions"] for r in by_day]
 
 
 @pytest.mark.parametrize("query,field", [("group_by=show", "group_by"), ("from=last-week", "from"),
@@ -150,7 +152,8 @@ def test_read_keys_cannot_write_and_other_tenants_see_nothing(client, read_key, 
     assert client.patch(f"/api/v1/campaigns/{campaign_id}", json={"name": "X"}, headers=read_key).status_code == 403
     assert client.get("/api/v1/campaigns", headers=acme_key).get_json()["data"] == []
     assert client.get("/api/v1/sponsors", headers=acme_key).get_json()["data"] == []
-    for method, url in (("get", f"/api/v1/campaigns/{campaign_id}"), ("get", f"/api/v1/campaigns/{campaign_id}/delivery"),
+    for method, url in (("get", f"/api/v1/campaigns/{campaign_id}"),
+                        ("get", f"/api/v1/campaigns/{campaign_id}/delivery"),
                         ("patch", f"/api/v1/campaigns/{campaign_id}"),
                         ("post", f"/api/v1/campaigns/{campaign_id}/placements")):
         assert getattr(client, method)(url, json={"name": "x"}, headers=acme_key).status_code == 404, url

@@ -59,7 +59,8 @@ def test_sponsor_create_edit_archive(demo_client, db):
     _, sponsors, _, _ = _ids(db)
     tea = sponsors["Acme Tea"]
     _, out = cc.sponsors_view(demo_client, "edit", row_id=tea)
-    assert out["sponsors-editing"]["data"] == tea and out["sponsors-field-website"]["value"] == "https://tea.example.com"
+    assert out["sponsors-editing"]["data"] == tea
+    assert out["sponsors-field-website"]["value"] == "https://tea.example.com"
     _, out = cc.sponsors_view(demo_client, "save", {"name": "Acme Tea Co", "website": "https://tea.example.com"},
                               editing=tea)
     assert "Acme Tea Co" in json.dumps(out["sponsors-table"]) and out["sponsors-editing"]["data"] is None
@@ -87,14 +88,16 @@ def test_campaign_page_placement_edit_and_moves(demo_client, db):
     today = date.today()
     campaign_id = campaigns.create_campaign(db, owner, {
         "sponsor_id": sponsors["Lumen VPN"], "name": "Page Test", "cpm": 20, "goal_impressions": 1000,
-        "start_date": (today - timedelta(days=10)).isoformat(), "end_date": (today + timedelta(days=10)).isoformat()}).id
+        "start_date": (today - timedelta(days=10)).isoformat(),
+        "end_date": (today + timedelta(days=10)).isoformat()}).id
     _, out = cc.campaign_view(demo_client, campaign_id, placement={
         "podcast_id": podcasts["Market Hours"], "end_date": (today + timedelta(days=30)).isoformat()})
     assert "inside the campaign's flight" in out["campaign-placement-error-end_date"]["children"]
     assert out["campaign-placement-error-podcast_id"]["children"] is None
     _, out = cc.campaign_view(demo_client, campaign_id, placement={"podcast_id": podcasts["Market Hours"]})
     assert "Placement added" in json.dumps(out["campaign-message"])
-    assert "Market Hours" in json.dumps(out["campaign-placements"]) and "Market Hours" in json.dumps(out["campaign-by-show"])
+    assert "Market Hours" in json.dumps(out["campaign-placements"])
+    assert "Market Hours" in json.dumps(out["campaign-by-show"])
 
     _, out = cc.load_forms(demo_client, campaign_id)
     assert out["campaign-edit-field-name"]["value"] == "Page Test" and out["campaign-edit-field-cpm"]["value"] == "20"

@@ -85,6 +85,7 @@ def campaign_data(network: Network, **overrides) -> dict:
     data = {"sponsor_id": network.sponsors["coffee"], "name": "Morning Ritual", "objective": "awareness",
             "start_date": "2026-06-01", "end_date": "2026-06-30", "pricing": "cpm", "cpm": "25", "budget": "1000",
             "goal_impressions": "40000", "target_categories": "Technology, Business", "target_countries": "us, GB",
-            "excluded_categories": ["News"], "landing_url": "https://northwind.example.com/pod", "promo_code": "ritual20"}
+            "excluded_categories": ["News"], "landing_url": "https://northwind.example.com/pod",
+            "promo_code": "ritual20"}
     data.update(overrides)
     return data

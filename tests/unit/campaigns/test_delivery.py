@@ -58,7 +58,10 @@ def _expected(frame: pd.DataFrame, network, lines: list[dict]) -> pd.DataFrame:
         lo = pd.Timestamp(line["start"], tz="UTC")
         hi = pd.Timestamp(line["end"], tz="UTC") + pd.Timedelta(days=1)
         hit = mine[(mine.ts >= lo) & (mine.ts < hi)]
-        hit = hit[hit.episode_id == line["episode_id"]] if line.get("episode_id") else hit[hit.podcast_id == line["podcast_id"]]
+        if line.get("episode_id"):
+            hit = hit[hit.episode_id == line["episode_id"]]
+        else:
+            hit = hit[hit.podcast_id == line["podcast_id"]]
         parts.append(hit.assign(line=line["name"]))
     out = pd.concat(parts, ignore_index=True)
     out["day"] = out.ts.dt.date
@@ -114,7 +117,8 @@ def test_listeners_reach_and_frequency_equal_the_downloads(network, delivered):
 
 def test_a_date_range_narrows_the_delivery(network, delivered):
     campaign_id, expected = delivered
-    frame = delivery.delivery_by(network.db, network.ctx(), campaign_id, "podcast", date(2026, 6, 10), date(2026, 6, 11))
+    frame = delivery.delivery_by(network.db, network.ctx(), campaign_id, "podcast", date(2026, 6, 10),
+                                 date(2026, 6, 11))
     part = expected[(expected.day >= date(2026, 6, 10)) & (expected.day <= date(2026, 6, 11))]
     assert frame.impressions.sum() == len(part)
     with pytest.raises(ValidationError) as caught:

@@ -20,7 +20,8 @@ def test_defaults_to_the_campaigns_flight_and_every_episode(network):
     row = placements.create_placement(network.db, network.ctx("editor"), campaign_id,
                                       {"podcast_id": network.podcasts["tech"], "price": "750"})
     assert (row.start_date, row.end_date) == (date(2026, 6, 1), date(2026, 6, 30))
-    assert (row.episode_id, row.episode, row.position, row.read_type, row.price) == (None, None, "pre", "host_read", 750.0)
+    assert (row.episode_id, row.episode, row.position, row.read_type, row.price) == (
+        None, None, "pre", "host_read", 750.0)
     assert row.conflicts == ()
 
 
@@ -82,7 +83,8 @@ def test_specific_episodes_conflict_only_when_the_same(network):
     coffee, tea = _campaign(network, "coffee"), _campaign(network, "tea")
     tech, eps = network.podcasts["tech"], network.episodes["tech"]
     placements.create_placement(network.db, editor, coffee, {"podcast_id": tech, "episode_id": eps[0]})
-    assert placements.create_placement(network.db, editor, tea, {"podcast_id": tech, "episode_id": eps[1]}).conflicts == ()
+    other = placements.create_placement(network.db, editor, tea, {"podcast_id": tech, "episode_id": eps[1]})
+    assert other.conflicts == ()
     same = placements.create_placement(network.db, editor, tea, {"podcast_id": tech, "episode_id": eps[0]})
     assert same.conflicts == ("Northwind Coffee (Morning Ritual)",)
 
@@ -103,7 +105,8 @@ def test_cancelled_competitors_are_not_flagged(network):
     coffee, tea = _campaign(network, "coffee"), _campaign(network, "tea")
     placements.create_placement(network.db, editor, coffee, {"podcast_id": network.podcasts["tech"]})
     campaigns.change_campaign_status(network.db, editor, coffee, "cancelled")
-    assert placements.create_placement(network.db, editor, tea, {"podcast_id": network.podcasts["tech"]}).conflicts == ()
+    row = placements.create_placement(network.db, editor, tea, {"podcast_id": network.podcasts["tech"]})
+    assert row.conflicts == ()
 
 
 def test_who_may_add_and_remove(network):
