@@ -17,7 +17,9 @@ import pandas as pd
 from sqlalchemy import BigInteger, Date, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from services.campaigns import CampaignDetail, get_campaign, visible_campaign
+from services.campaigns import (
+    CampaignDetail, CampaignRow, get_campaign, list_campaigns, status_history, visible_campaign,
+)
 from services.db import Database
 from services.errors import ValidationError
 from services.measurement.store import view
@@ -26,6 +28,7 @@ from services.models import (
     PodcastDailyMetric,
 )
 from services.models.base import utcnow
+from services.placements import list_placements
 from services.tenancy import TenantContext
 
 logger = logging.getLogger(__name__)
@@ -188,7 +191,7 @@ def reach(db: Database, ctx: TenantContext, campaign_id: int) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class CampaignSummary:
-    campaign: object  # services.campaigns.CampaignRow
+    campaign: CampaignRow
     impressions: int
     reach: int
 
@@ -200,8 +203,6 @@ class CampaignSummary:
 
 def campaign_summaries(db: Database, ctx: TenantContext) -> list[CampaignSummary]:
     """The campaigns list with each one's delivery so far (a sponsor user: only their own)."""
-    from services.campaigns import list_campaigns
-
     rows = list_campaigns(db, ctx)
     with db.session(ctx.tenant_id) as s:
         totals = {cid: (int(n), int(r)) for cid, n, r in s.execute(
@@ -433,12 +434,10 @@ class CampaignReport:
 
 
 def campaign_report(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | None = None) -> CampaignReport:
-    from services import campaigns, placements  # placements imports campaigns; both are leaves of this module
-
     campaign = get_campaign(db, ctx, campaign_id)
     return CampaignReport(
-        campaign=campaign, placements=placements.list_placements(db, ctx, campaign_id),
-        history=campaigns.status_history(db, ctx, campaign_id),
+        campaign=campaign, placements=list_placements(db, ctx, campaign_id),
+        history=status_history(db, ctx, campaign_id),
         daily=delivery_by(db, ctx, campaign_id, "day"), by_show=delivery_by(db, ctx, campaign_id, "podcast"),
         by_episode=delivery_by(db, ctx, campaign_id, "episode"), reach=reach(db, ctx, campaign_id),
         pacing=pacing(db, ctx, campaign_id, as_of), can_manage=ctx.can("editor") and not ctx.is_sponsor)
