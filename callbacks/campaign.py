@@ -2,6 +2,7 @@
 values, and the CSV for each view."""
 from __future__ import annotations
 
+import pandas as pd
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -127,8 +128,14 @@ def download_csv(_clicks, campaign_id):
     view = ctx.triggered_id["view"]
     try:
         db, tenant_ctx = current_db(), current_context()
-        frame = (delivery.reach(db, tenant_ctx, campaign_id) if view == "reach"
-                 else delivery.delivery_by(db, tenant_ctx, campaign_id, view))
+        if view == "reach":
+            frame = delivery.reach(db, tenant_ctx, campaign_id)
+        elif view == "history":
+            frame = pd.DataFrame([{"at": h.at.isoformat(), "who": h.who, "from": h.from_status, "to": h.to_status}
+                                  for h in campaigns.status_history(db, tenant_ctx, campaign_id)],
+                                 columns=["at", "who", "from", "to"])
+        else:
+            frame = delivery.delivery_by(db, tenant_ctx, campaign_id, view)
     except ServiceError:
         raise PreventUpdate from None
     return dcc.send_data_frame(frame.to_csv, f"campaign_{campaign_id}_{view}.csv", index=False)

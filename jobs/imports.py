@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from jobs.campaigns import refresh_tenant_delivery
 from jobs.context import get_db
 from jobs.progress import annotate, report_progress
 from jobs.queues import enqueue
@@ -28,7 +29,7 @@ def import_log_file(tenant_id: int, user_id: int | None, path: str, fmt: str, ho
     if report.imported:
         report_progress(0.92, "counting downloads")
         counted = counting.count_downloads(db, tenant_id, report.first_day, report.last_day).downloads
-        enqueue("jobs.campaigns.refresh_tenant_delivery", tenant_id, report.first_day.isoformat(), queue="measure")
+        enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure")
     report_progress(1.0, "done")
     return {"tenant_id": tenant_id, "filename": report.filename, "lines": report.lines, "imported": report.imported,
             "rejected": report.rejected, "unmatched": report.unmatched, "already_imported": report.already_imported,

@@ -137,6 +137,9 @@ def test_csvs_equal_the_service_frames(demo_client, db):
     _, out = cc.download(demo_client, privacy, "reach")
     frame = pd.read_csv(io.StringIO(out["campaign-download"]["data"]["content"]))
     assert list(frame.columns) == ["podcast_id", "podcast", "impressions", "reach", "frequency"]
+    _, out = cc.download(demo_client, privacy, "history")
+    frame = pd.read_csv(io.StringIO(out["campaign-download"]["data"]["content"]))
+    assert frame["to"].tolist() == ["draft", "proposed", "approved", "live"]
 
 
 def test_a_campaign_that_does_not_exist_says_so(demo_client):
