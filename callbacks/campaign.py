@@ -84,12 +84,12 @@ def campaign_view(campaign_id, _moves, _removes, _add, _save, *values):
                              "No impressions yet.")
     reach = frame_table(report.reach, {"podcast": "Show", "impressions": "Impressions", "reach": "Reach",
                                        "frequency": "Frequency"}, "No reach yet.")
-    shown = SHOWN if report.can_manage else HIDDEN
+    open_lines = report.can_manage and c.status not in placements.CLOSED  # a closed campaign's placements are final
     return (header, moves, message, delivery_kpis(report.pacing), pacing_panel(report.pacing), figure, by_show,
             by_episode, reach, history_table(report.history),
-            placements_table(report.placements, CampaignPage.REMOVE if report.can_manage and c.status not in
-                             placements.CLOSED else None), shown,
-            shown if c.status in campaigns.EDITABLE_STATUSES and report.can_manage else HIDDEN,
+            placements_table(report.placements, CampaignPage.REMOVE if open_lines else None),
+            SHOWN if open_lines else HIDDEN,
+            SHOWN if c.status in campaigns.EDITABLE_STATUSES and report.can_manage else HIDDEN,
             *[p_errors.get(name) for name in PLACEMENT_FIELDS], *[e_errors.get(name) for name in CAMPAIGN_FIELDS])
 
 

@@ -122,6 +122,9 @@ def test_campaign_page_placement_edit_and_moves(demo_client, db):
     assert "Placement removed" in json.dumps(out["campaign-message"])
     assert placements.list_placements(db, owner, campaign_id) == []
     assert delivery.delivery_by(db, owner, campaign_id, "podcast").empty
+    _, out = cc.campaign_view(demo_client, campaign_id, move="cancelled", statuses=("approved", "cancelled", "draft"))
+    assert out["campaign-status-buttons"]["children"] == []  # nowhere to go from cancelled
+    assert out["campaign-placement-box"]["style"] == out["campaign-edit-box"]["style"] == {"display": "none"}
 
 
 def test_csvs_equal_the_service_frames(demo_client, db):
