@@ -11,7 +11,7 @@ from services import audit
 from services.campaign_fields import clean_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
-from services.models import AuditLog, Campaign, Sponsor, User
+from services.models import AuditLog, Campaign, Placement, Sponsor, User
 from services.tenancy import TenantContext, require_role
 
 # Allowed moves of the campaign workflow: draft -> proposed -> approved -> live -> completed, with paused and cancelled.
@@ -209,6 +209,8 @@ def update_campaign(db: Database, ctx: TenantContext, campaign_id: int, data: di
             "promo_code")}
         values = clean_campaign({**merged, **fields})
         changed = {k: v for k, v in values.items() if k in fields and getattr(campaign, k) != v}
+        if {"start_date", "end_date"} & set(changed):
+            _check_flight_covers_placements(s, campaign, values["start_date"], values["end_date"])
         if "sponsor_id" in changed:
             _check_sponsor(s, ctx, changed["sponsor_id"], allow_archived_id=campaign.sponsor_id)
         if "promo_code" in changed:
@@ -223,6 +225,18 @@ def update_campaign(db: Database, ctx: TenantContext, campaign_id: int, data: di
             _transition(s, ctx, campaign, status)
         s.commit()
     return get_campaign(db, ctx, campaign_id)
+
+
+def _check_flight_covers_placements(s, campaign: Campaign, start: date, end: date) -> None:
+    first, last = s.execute(select(func.min(Placement.start_date), func.max(Placement.end_date))
+                            .where(Placement.campaign_id == campaign.id)).one()
+    errors = {}
+    if first is not None and start > first:
+        errors["start_date"] = f"a placement starts {first}: on or before it"
+    if last is not None and end < last:
+        errors["end_date"] = f"a placement runs to {last}: on or after it"
+    if errors:
+        raise ValidationError("the flight must cover the campaign's placements", errors)
 
 
 @dataclass(frozen=True)

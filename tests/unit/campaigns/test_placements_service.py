@@ -149,3 +149,18 @@ def test_shows_in_an_excluded_category_are_refused(network):
     assert caught.value.fields == {"podcast_id": "in an excluded category (Business)"}
     assert placements.create_placement(network.db, network.ctx("editor"), campaign_id,
                                        {"podcast_id": network.podcasts["tech"]}).podcast == "Tech Talk"
+
+
+def test_the_flight_cannot_shrink_past_its_placements(network):
+    editor = network.ctx("editor")
+    campaign_id = _campaign(network)
+    placements.create_placement(network.db, editor, campaign_id, {"podcast_id": network.podcasts["tech"],
+                                                                  "start_date": "2026-06-05", "end_date": "2026-06-25"})
+    with pytest.raises(ValidationError) as caught:
+        campaigns.update_campaign(network.db, editor, campaign_id,
+                                  {"start_date": "2026-06-10", "end_date": "2026-06-20"})
+    assert caught.value.fields == {"start_date": "a placement starts 2026-06-05: on or before it",
+                                   "end_date": "a placement runs to 2026-06-25: on or after it"}
+    moved = campaigns.update_campaign(network.db, editor, campaign_id,
+                                      {"start_date": "2026-06-05", "end_date": "2026-07-31"})
+    assert (moved.start_date, moved.end_date) == (date(2026, 6, 5), date(2026, 7, 31))
