@@ -10,7 +10,7 @@ from api.v1 import _jsonable, _not_allowed, _not_found, _service_error, api_cont
 from api.state import current_db
 from jobs.campaigns import refresh_campaign_delivery
 from jobs.queues import enqueue
-from services import campaigns, delivery, placements, sponsors
+from services import campaigns, delivery, pacing, placements, sponsors
 from services.errors import ServiceError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -106,4 +106,4 @@ def delivery_route(campaign_id: int):
         return Response(frame.to_csv(index=False), mimetype="text/csv", headers={
             "Content-Disposition": f"attachment; filename=campaign_{campaign_id}_delivery_by_{group_by}.csv"})
     return jsonify(data=[_record(r) for r in frame.to_dict("records")], group_by=group_by,
-                   summary=delivery.pacing(db, ctx, campaign_id).as_dict())
+                   summary=pacing.pacing(db, ctx, campaign_id).as_dict())

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import select
 
-from services import accounts, campaigns, delivery, placements
+from services import accounts, campaigns, delivery, pacing, placements
 from services.models import Campaign, Podcast, Sponsor
 from services.tenancy import TenantContext
 from tests import campaign_client as cc
@@ -159,5 +159,5 @@ def test_demo_campaigns_come_with_their_status_history_and_delivery(db):
         history = campaigns.status_history(db, ctx, campaign_id)
         assert history[0].to_status == "draft" and history[-1].to_status == detail.status
         assert history[-1].who == "demo@example.com"
-    live = delivery.pacing(db, ctx, campaign_ids["Privacy Month"])
+    live = pacing.pacing(db, ctx, campaign_ids["Privacy Month"])
     assert live.delivered > 0 and live.reach > 0

@@ -6,9 +6,11 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 
 from services import migrate
+from services.measurement import store
 from services.db import Database
 from services.models import Episode, Podcast, Sponsor, Tenant
 from services.tenancy import TenantContext
@@ -89,3 +91,17 @@ def campaign_data(network: Network, **overrides) -> dict:
             "promo_code": "ritual20"}
     data.update(overrides)
     return data
+
+
+def store_downloads(network, rows: list[tuple]) -> pd.DataFrame:
+    """rows: (ts, tenant_id, podcast_id, episode_id, listener_key); stored as counted downloads with rollups."""
+    frame = pd.DataFrame(rows, columns=["ts", "tenant_id", "podcast_id", "episode_id", "listener_key"])
+    frame = frame.drop_duplicates(["ts", "tenant_id", "episode_id", "listener_key"]).reset_index(drop=True)
+    frame = frame.assign(app="Overcast", device="phone", os="iOS", country="US", region=None, referrer=None)
+    first, last = frame.ts.min().date(), frame.ts.max().date()
+    for tenant_id, part in frame.groupby("tenant_id"):
+        with network.db.session(int(tenant_id)) as s:
+            store.replace_downloads(s, int(tenant_id), first, last, part)
+            store.refresh_rollups(s, int(tenant_id), first, last)
+            s.commit()
+    return frame
