@@ -18,7 +18,9 @@ from services.bulk import insert_frame
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key
 from services.db import Database
-from services.models import AuditLog, Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User
+from services.models import (
+    AuditLog, Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User,
+)
 
 logger = logging.getLogger(__name__)
 
