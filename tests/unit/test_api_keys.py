@@ -19,7 +19,8 @@ def test_key_is_stored_hashed_and_authenticates(db):
     with db.session(ctx.tenant_id) as s:
         stored = s.scalar(select(ApiKey).where(ApiKey.id == info.id))
         assert plaintext not in (stored.key_hash, stored.prefix) and plaintext.startswith(stored.prefix)
-        assert s.scalar(select(AuditLog.action).where(AuditLog.entity_id == info.id)) == "api_key.created"
+        assert s.scalar(select(AuditLog.action).where(AuditLog.entity_type == "api_key",
+                                                      AuditLog.entity_id == info.id)) == "api_key.created"
     key_ctx, key = api_keys.authenticate_api_key(db, plaintext)
     assert (key_ctx.tenant_id, key_ctx.scopes, key.name) == (ctx.tenant_id, ("read", "write"), "reporting")
 
