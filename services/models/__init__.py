@@ -4,7 +4,8 @@ from services.models.base import TENANT_OWNED_TABLES, Base
 from services.models.campaigns import CAMPAIGN_STATUSES, Campaign, Placement, Sponsor
 from services.models.catalog import Episode, Podcast
 from services.models.measurement import (
-    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeDailyMetric, HashSecret, LogImport,
+    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
+    EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
@@ -15,5 +16,6 @@ __all__ = [
     "Podcast", "Episode", "Sponsor", "Campaign", "Placement",
     "DownloadRequest", "Download", "PodcastHourlyMetric", "PodcastDailyMetric", "EpisodeDailyMetric",
     "PodcastAppDailyMetric", "PodcastDeviceDailyMetric", "PodcastGeoDailyMetric", "PodcastReferrerDailyMetric",
+    "EpisodeAppDailyMetric", "EpisodeDeviceDailyMetric", "EpisodeGeoDailyMetric",
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
 ]

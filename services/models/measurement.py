@@ -113,8 +113,36 @@ class PodcastReferrerDailyMetric(_Rollup, Base):
     referrer: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
+class EpisodeAppDailyMetric(_Rollup, Base):
+    """Narrow per-episode rollups (migration 0005): one episode's apps, devices and countries, listeners by
+    FIRST_EPISODE_DAY. Keyed so one episode's rows are one index range."""
+
+    __tablename__ = "episode_app_daily_metrics"
+    __table_args__ = (Index("ix_episode_app_daily_metrics_episode_day", "episode_id", "day"),)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    app: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class EpisodeDeviceDailyMetric(_Rollup, Base):
+    __tablename__ = "episode_device_daily_metrics"
+    __table_args__ = (Index("ix_episode_device_daily_metrics_episode_day", "episode_id", "day"),)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    device: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class EpisodeGeoDailyMetric(_Rollup, Base):
+    __tablename__ = "episode_geo_daily_metrics"
+    __table_args__ = (Index("ix_episode_geo_daily_metrics_episode_day", "episode_id", "day"),)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
 ROLLUPS = (PodcastHourlyMetric, PodcastDailyMetric, EpisodeDailyMetric, PodcastAppDailyMetric,
-           PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastReferrerDailyMetric)
+           PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastReferrerDailyMetric,
+           EpisodeAppDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric)
 TIME_SERIES_TABLES = ("download_requests", "downloads") + tuple(m.__tablename__ for m in ROLLUPS)
 
 
