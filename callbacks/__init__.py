@@ -1,9 +1,9 @@
 """Callbacks per page; each module's register(app) attaches its callbacks to one Dash app."""
 from dash import Dash
 
-from callbacks import api_keys, logs, methodology, overview, podcasts, settings, shell
+from callbacks import api_keys, audience, episode, episodes, logs, methodology, overview, podcasts, settings, shell
 
 
 def register_all(app: Dash) -> None:
-    for module in (shell, overview, podcasts, logs, settings, methodology, api_keys):
+    for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys):
         module.register(app)

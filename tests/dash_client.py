@@ -34,10 +34,25 @@ def call_callback(client, outputs: list[tuple], inputs: list, state: list | None
     return 200, {_id_str(k): v for k, v in response.get_json()["response"].items()}
 
 
-OVERVIEW_OUTPUTS = [("overview-kpis", "children"), ("overview-downloads-chart", "figure"),
-                    ("overview-message", "children")]
+RANGE_FOR_DAYS = {7: "7d", 30: "30d", 90: "90d", 365: "12m"}
+
+
+def control_inputs(prefix: str, range_: str = "30d", start=None, end=None, compare: str = "previous",
+                   podcast=None, granularity: str = "day", podcast_id: str | None = None) -> list[tuple]:
+    """A dashboard page's shared controls as callback inputs (components/ids.py _Dashboard names them)."""
+    return [(f"{prefix}-range", "value", range_), (f"{prefix}-dates", "start_date", start),
+            (f"{prefix}-dates", "end_date", end), (f"{prefix}-compare", "value", compare),
+            (podcast_id or f"{prefix}-podcast", "data" if podcast_id else "value", podcast),
+            (f"{prefix}-granularity", "value", granularity)]
+
+
+def call_dashboard(client, outputs: list[tuple], prefix: str, before: list | None = None, after: list | None = None,
+                   **controls):
+    """A dashboard callback whose inputs are (before +) the shared controls (+ after), as a range change fires it."""
+    inputs = (before or []) + control_inputs(prefix, **controls) + (after or [])
+    return call_callback(client, outputs, inputs, changed=[f"{prefix}-range.value"])
 
 
 def call_overview(client, days: int):
-    """The overview callback for a period of `days`, as the period picker triggers it."""
-    return call_callback(client, OVERVIEW_OUTPUTS, [("overview-period", "value", days)], changed=["overview-period.value"])
+    """The overview's downloads chart for the last `days` days, as the period picker triggers it."""
+    return call_dashboard(client, [("overview-downloads-chart", "figure")], "overview", range_=RANGE_FOR_DAYS[days])

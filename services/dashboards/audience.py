@@ -47,7 +47,7 @@ def breakdown(db: Database, ctx: TenantContext, state: ViewState, dimension: str
 
 def weekday_hour(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> pd.DataFrame:
     """All 168 cells: weekday (Mon..Sun), hour (0..23) in the tenant's time zone, downloads over the period's local
-    days."""
+    days; frame.attrs["timezone"] names the zone."""
     with dashboard_scope(db, ctx, state, today) as scope:
         tz, p = zone(scope.tz), scope.period
         lo = datetime.combine(p.first, time.min, tzinfo=tz)
@@ -57,8 +57,10 @@ def weekday_hour(db: Database, ctx: TenantContext, state: ViewState, today: date
                                      .where(m.hour >= lo, m.hour < hi).group_by(m.hour)).all()
     frame = pd.DataFrame(rows, columns=["hour_utc", "downloads"])
     local = pd.to_datetime(frame["hour_utc"], utc=True).dt.tz_convert(tz)
-    frame = pd.DataFrame({"weekday": local.dt.dayofweek, "hour": local.dt.hour, "downloads": frame["downloads"]})
+    frame = pd.DataFrame({"weekday": local.dt.day_of_week, "hour": local.dt.hour, "downloads": frame["downloads"]})
     grid = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"])
     cells = frame.groupby(["weekday", "hour"])["downloads"].sum().reindex(grid, fill_value=0).reset_index()
     cells["weekday"] = cells["weekday"].map(dict(enumerate(WEEKDAYS)))
-    return cells.astype({"downloads": "int64"})
+    cells = cells.astype({"downloads": "int64"})
+    cells.attrs["timezone"] = scope.tz  # for the axis title; not a column, so not in the CSV
+    return cells
