@@ -22,7 +22,7 @@ def dashboard_controls(ids, state: ViewState, *, podcast: bool = True, granulari
             dcc.RadioItems([{"label": RANGE_LABELS[k], "value": k} for k in PRESETS], state.range, id=ids.RANGE,
                            inline=True, className="range-picker"),
         ], className="control"),
-        html.Div(dcc.DatePickerRange(id=ids.DATES, start_date=state.start, end_date=state.end,
+        html.Div(dcc.DatePickerRange(id=ids.DATES, start_date=_iso(state.start), end_date=_iso(state.end),
                                      display_format="YYYY-MM-DD", minimum_nights=0, clearable=False),
                  id=ids.DATES_BOX, className="control", style=None if custom else {"display": "none"}),
         html.Div([
@@ -40,6 +40,10 @@ def dashboard_controls(ids, state: ViewState, *, podcast: bool = True, granulari
                            id=ids.GRANULARITY, inline=True, className="granularity-picker"),
         ], className="control", style=None if granularity else {"display": "none"}),
     ], className="dashboard-controls")
+
+
+def _iso(day) -> str | None:
+    return day.isoformat() if day else None
 
 
 def chart_card(ids, chart: str, title: str, body, note: str | None = None) -> html.Section:

@@ -56,3 +56,23 @@ def call_dashboard(client, outputs: list[tuple], prefix: str, before: list | Non
 def call_overview(client, days: int):
     """The overview's downloads chart for the last `days` days, as the period picker triggers it."""
     return call_dashboard(client, [("overview-downloads-chart", "figure")], "overview", range_=RANGE_FOR_DAYS[days])
+
+
+def call_csv(client, prefix: str, chart: str, extra_state: list | None = None, **controls):
+    """A page's "Download CSV" callback (pattern-matching ids) for one chart; returns (status, dcc.Download data)."""
+    def spec(component_id, prop, value):
+        return {"id": component_id, "property": prop, "value": value}
+
+    pattern = {"chart": ["MATCH"], "page": prefix, "type": "csv-download"}
+    button = {"type": "csv-button", "page": prefix, "chart": chart}
+    body = {
+        "output": f"{_id_str(pattern).replace(' ', '')}.data",
+        "outputs": {"id": {"type": "csv-download", "page": prefix, "chart": chart}, "property": "data"},
+        "inputs": [spec(button, "n_clicks", 1)],
+        "state": [spec(*s) for s in control_inputs(prefix, **controls) + (extra_state or [])],
+        "changedPropIds": [f"{_id_str(button)}.n_clicks"],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    if response.status_code != 200:
+        return response.status_code, None
+    return 200, next(iter(response.get_json()["response"].values()))["data"]
