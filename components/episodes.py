@@ -7,7 +7,7 @@ GRID_HEADERS = {
     "episode": "Episode", "podcast": "Podcast", "released": "Released", "downloads_1d": "1 day",
     "downloads_3d": "3 days", "downloads_7d": "7 days", "downloads_30d": "30 days",
     "downloads_all_time": "All time", "listeners_all_time": "Listeners", "downloads_in_range": "In range",
-    "top_app": "Top app (in range)",
+    "top_app": "Top app (first 7 days)",
 }
 NUMBER = {"type": "numericColumn", "filter": "agNumberColumnFilter",
           "valueFormatter": {"function": "params.value == null ? '—' : d3.format(',')(params.value)"}}

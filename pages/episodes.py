@@ -27,8 +27,8 @@ def layout(**query):
                        className="link-button"),
             ], className="card-header"),
             html.P("Downloads at 1/3/7/30 days count UTC days from the release day and stay empty until those days "
-                   "have passed; listeners are daily distinct listeners summed over days; 'in range' columns follow "
-                   "the period above. Click a row to open the episode.", className="muted card-note"),
+                   "have passed; listeners are daily distinct listeners summed over days; 'In range' follows the "
+                   "period above; the top app is the launch week's. Click a row to open the episode.", className="muted card-note"),
             dcc.Loading(dag.AgGrid(
                 id=Episodes.GRID, columnDefs=grid_columns(), rowData=[],
                 defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False},

@@ -1,5 +1,6 @@
 """episode dimension rollups: one episode's apps, devices and countries per day (narrow, per question), for the
-episode page and the episodes grid; plain tables + tenant views, or continuous aggregates on TimescaleDB (as 0004)
+episode page and the episodes grid; plain tables + tenant views, or continuous aggregates on TimescaleDB (as 0004);
+an (episode_id, day) index on episode_daily_metrics for launch curves and milestones
 
 Revision ID: 0005
 Revises: 0004
@@ -72,6 +73,9 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     timescale = _timescale_installed()
     role = context.config.attributes.get("app_role", "podcast_app")
+    # Launch curves, milestones and medians read one episode's first days: one index range per episode
+    # (a plain table, or the continuous aggregate of 0004 on TimescaleDB).
+    op.execute("CREATE INDEX ix_episode_daily_metrics_episode_day ON episode_daily_metrics (episode_id, day)")
     for name in ROLLUPS:
         if timescale:
             # WITH NO DATA: materialising cannot run in the migration's transaction; real-time aggregation answers
@@ -101,6 +105,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     timescale = _timescale_installed()
+    op.execute("DROP INDEX IF EXISTS ix_episode_daily_metrics_episode_day")
     for name in ROLLUPS:
         op.execute(f"DROP VIEW IF EXISTS tenant_{name}")
         if timescale:

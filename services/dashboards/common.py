@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from services.dashboards.periods import Period, ViewState, resolve_period, today_in
@@ -97,3 +97,27 @@ def filtered(stmt, scope: Scope, columns, first: date | None = None, last: date 
     if first is not None:
         stmt = stmt.where(columns.day.between(first, last))
     return stmt
+
+
+def first_days(scope: Scope, model, episodes, days: int, keys: tuple[str, ...] = ()):
+    """Rows of a per-episode rollup on each episode's first `days` days: columns episode_id, released, day,
+    downloads, listeners, *keys (day NULL for an episode without any; an outer join).
+
+    `episodes` selects (episode id, release day) pairs. On PostgreSQL each episode is one (episode_id, day) index
+    range through the security-barrier view, so the cost follows the episodes asked about, not the tenant's history:
+    a LATERAL subquery, with both the window's bounds computed beforehand as plain columns (a bound computed inside
+    the join would be a non-leakproof expression the view may not see, and PostgreSQL would read every row of the
+    episode); OFFSET 0 keeps the planner from flattening either subquery into one hash join over the tenant."""
+    first_day = episodes.selected_columns[1]
+    bounds = episodes.add_columns(days_after(scope, first_day, days).label("window_end"))
+    eps = (bounds.offset(0) if scope.postgres else bounds).subquery("eps")
+    ep_id, rel, end = eps.c[0], eps.c[1], eps.c.window_end
+    rollup = view(model)
+    m = rollup.c
+    columns = [m.day, m.downloads, m.listeners, *(getattr(m, k) for k in keys)]
+    cond = (m.episode_id == ep_id) & (m.tenant_id == scope.ctx.tenant_id) & (m.day >= rel) & (m.day < end)
+    if scope.postgres:
+        window = select(*columns).where(cond).offset(0).lateral("w")
+        return select(ep_id.label("episode_id"), rel.label("released"), *window.c).select_from(eps).outerjoin(
+            window, true())
+    return select(ep_id.label("episode_id"), rel.label("released"), *columns).select_from(eps).outerjoin(rollup, cond)

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import case, func, select
 
-from services.dashboards.common import Scope, as_date, dashboard_scope, days_after, owned_episode, release_day
+from services.dashboards.common import (
+    Scope, as_date, dashboard_scope, days_after, first_days, owned_episode, release_day,
+)
 from services.dashboards.periods import MAX_COMPARE_EPISODES, ViewState
 from services.db import Database
 from services.errors import ValidationError
@@ -20,6 +22,7 @@ from services.models import (
 from services.tenancy import TenantContext
 
 MILESTONES = (1, 3, 7, 30)
+TOP_APP_DAYS = 7
 LAUNCH_DAYS = 60  # launch curves cover an episode's first 60 days (as Apple Podcasts Connect compares)
 GRID_COLUMNS = ["episode_id", "episode", "podcast", "released", "downloads_1d", "downloads_3d", "downloads_7d",
                 "downloads_30d", "downloads_all_time", "listeners_all_time", "downloads_in_range", "top_app"]
@@ -31,8 +34,8 @@ def episode_grid(db: Database, ctx: TenantContext, state: ViewState, today: date
     """One row per episode of the tenant (or of the filtered podcast), newest first (GRID_COLUMNS).
 
     downloads_Nd: downloads on UTC days release day .. release day + N - 1, empty until those N days have ended;
-    listeners_all_time: daily distinct listeners summed over days; downloads_in_range and top_app (most downloads,
-    ties by name) cover the view's period."""
+    listeners_all_time: daily distinct listeners summed over days; downloads_in_range covers the view's period;
+    top_app: the most downloaded app in the episode's first 7 days (ties by name)."""
     with dashboard_scope(db, ctx, state, today) as scope:
         s, p = scope.session, scope.period
         episodes = _episodes(scope)
@@ -72,13 +75,15 @@ def _episodes(scope: Scope) -> pd.DataFrame:
 
 
 def _top_app(scope: Scope) -> pd.DataFrame:
-    m, p = view(EpisodeAppDailyMetric).c, scope.period
-    stmt = (select(m.episode_id, m.app, func.sum(m.downloads).label("n"))
-            .where(m.tenant_id == scope.ctx.tenant_id, m.day.between(p.first, p.last)))
+    """Each episode's most downloaded app in its first 7 days (ties by name): its launch audience, read per episode
+    (common.first_days), so the cost is a week per episode, not the history."""
+    episodes = select(Episode.id, release_day(scope)).where(Episode.tenant_id == scope.ctx.tenant_id)
     if scope.state.podcast is not None:
-        stmt = stmt.where(m.podcast_id == scope.state.podcast)
-    frame = pd.DataFrame(scope.session.execute(stmt.group_by(m.episode_id, m.app)).all(),
-                         columns=["episode_id", "top_app", "n"])
+        episodes = episodes.where(Episode.podcast_id == scope.state.podcast)
+    rows = first_days(scope, EpisodeAppDailyMetric, episodes, TOP_APP_DAYS, ("app",)).subquery()
+    stmt = (select(rows.c.episode_id, rows.c.app, func.sum(rows.c.downloads)).where(rows.c.app.is_not(None))
+            .group_by(rows.c.episode_id, rows.c.app))
+    frame = pd.DataFrame(scope.session.execute(stmt).all(), columns=["episode_id", "top_app", "n"])
     if frame.empty:
         return frame[["episode_id", "top_app"]]
     frame = frame.sort_values(["episode_id", "n", "top_app"], ascending=[True, False, True])
@@ -122,15 +127,13 @@ def launch_curves(db: Database, ctx: TenantContext, episode_id: int, compare: tu
         chosen = [episode_id] + [e for e in compare if e != episode_id]
         for other in chosen[1:]:
             owned_episode(s, ctx, other)
-        rollup = view(EpisodeDailyMetric)
-        rel, m = release_day(scope), rollup.c
-        rows = s.execute(
-            select(Episode.id, Episode.title, Episode.podcast_id, rel, m.day, m.downloads)
-            .select_from(Episode).outerjoin(rollup, (m.episode_id == Episode.id)
-                                             & (m.tenant_id == ctx.tenant_id) & (m.day >= rel)
-                                             & (m.day < days_after(scope, rel, days)))
-            .where(Episode.tenant_id == ctx.tenant_id, Episode.published_at.is_not(None),
-                   (Episode.podcast_id == episode.podcast_id) | Episode.id.in_(chosen))).all()
+        episodes = (select(Episode.id, release_day(scope))
+                    .where(Episode.tenant_id == ctx.tenant_id, Episode.published_at.is_not(None),
+                           (Episode.podcast_id == episode.podcast_id) | Episode.id.in_(chosen)))
+        window = first_days(scope, EpisodeDailyMetric, episodes, days).subquery()
+        rows = s.execute(select(window.c.episode_id, Episode.title, Episode.podcast_id, window.c.released,
+                                window.c.day, window.c.downloads)
+                         .join(Episode, Episode.id == window.c.episode_id)).all()
         today = scope.today
     raw = pd.DataFrame(rows, columns=["episode_id", "title", "podcast_id", "released", "day", "downloads"])
     titles = raw.drop_duplicates("episode_id").set_index("episode_id")

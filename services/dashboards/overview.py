@@ -7,9 +7,11 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from services.dashboards.common import Scope, as_date, dashboard_scope, days_after, filtered, release_day
+from services.dashboards.common import (
+    Scope, as_date, dashboard_scope, days_after, filtered, first_days, release_day,
+)
 from services.dashboards.periods import ViewState, zone
 from services.db import Database
 from services.measurement.store import view
@@ -76,30 +78,17 @@ def _released(stmt, scope: Scope, first: date, last: date):
 
 def _median_downloads(scope: Scope, first: date, last: date) -> dict[int, float | None]:
     """Per N in MEDIAN_DAYS: the median over episodes released first..last whose first N days have ended
-    (release day + N <= today) of their downloads on days release day .. release day + N - 1 (UTC days)."""
-    longest = max(MEDIAN_DAYS)
-    rollup = view(EpisodeDailyMetric)
-    m, rel = rollup.c, release_day(scope)
-    rows = scope.session.execute(_released(
-        select(Episode.id, rel.label("released"), m.day, m.downloads)
-        .select_from(Episode).outerjoin(rollup, (m.episode_id == Episode.id) & (m.tenant_id == scope.ctx.tenant_id)
-                                         & (m.day >= rel) & (m.day < days_after(scope, rel, longest))),
-        scope, first, last)).all()
-    frame = pd.DataFrame(rows, columns=["episode_id", "released", "day", "downloads"])
+    (release day + N <= today) of their downloads on days release day .. release day + N - 1 (UTC days).
+    Summed in SQL per episode over its first days only (common.first_days), whatever the history."""
+    rows = first_days(scope, EpisodeDailyMetric, _released(select(Episode.id, release_day(scope)), scope, first, last),
+                      max(MEDIAN_DAYS)).subquery()
+    sums = [func.coalesce(func.sum(case((rows.c.day < days_after(scope, rows.c.released, n), rows.c.downloads),
+                                        else_=0)), 0) for n in MEDIAN_DAYS]
+    totals = scope.session.execute(select(rows.c.released, *sums).group_by(rows.c.episode_id, rows.c.released)).all()
     result: dict[int, float | None] = {}
-    if frame.empty:
-        return dict.fromkeys(MEDIAN_DAYS)
-    frame["released"] = pd.to_datetime(frame["released"])
-    frame["age"] = (pd.to_datetime(frame["day"]) - frame["released"]).dt.days  # NaN: no downloads at all
-    frame["downloads"] = frame["downloads"].fillna(0)
-    for days in MEDIAN_DAYS:
-        ended = frame[frame["released"] + pd.Timedelta(days=days) <= pd.Timestamp(scope.today)]
-        if ended.empty:
-            result[days] = None
-            continue
-        within = ended["downloads"].where(ended["age"] < days, 0)
-        totals = within.groupby(ended["episode_id"]).sum()
-        result[days] = float(np.median(totals.to_numpy()))
+    for index, days in enumerate(MEDIAN_DAYS):
+        ended = [row[index + 1] for row in totals if as_date(row[0]) + timedelta(days=days) <= scope.today]
+        result[days] = float(np.median(ended)) if ended else None
     return result
 
 

@@ -83,6 +83,7 @@ class PodcastDailyMetric(_Rollup, Base):
 
 class EpisodeDailyMetric(_Rollup, Base):
     __tablename__ = "episode_daily_metrics"
+    __table_args__ = (Index("ix_episode_daily_metrics_episode_day", "episode_id", "day"),)  # migration 0005
     day: Mapped[date] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 

@@ -34,7 +34,8 @@ def test_episode_grid_matches_downloads(demo_db, demo_ctx, downloads, episodes_f
                 assert pd.isna(row[f"downloads_{n}d"])
             else:
                 assert row[f"downloads_{n}d"] == ((mine.day >= e.released) & (mine.day < e.released + timedelta(days=n))).sum()
-        apps = _in(mine, period.first, period.last)["app"].fillna("unknown").value_counts()
+        launch = mine[(mine.day >= e.released) & (mine.day < e.released + timedelta(days=7))]
+        apps = launch["app"].fillna("unknown").value_counts()
         if len(apps):
             top = sorted(apps[apps == apps.max()].index)[0]
             assert row["top_app"] == top
