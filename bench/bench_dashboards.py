@@ -5,6 +5,7 @@ the rollups, not the history), and the overview's first full render in headless 
 
 Run from the project root:
     python bench/bench_dashboards.py [--rows 10000000] [--small 100000] [--calls 20] [--no-browser] [--keep-db]
+                                     [--reuse SMALL_DB,LARGE_DB]
 
 What it does, for each of the two sizes (--small first, then --rows):
   1. creates a fresh database `bench_dash_<random>` on 127.0.0.1:5432 (user postgres), runs services.migrate.upgrade;
@@ -318,15 +319,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--reuse", metavar="SMALL_DB,LARGE_DB",
+                        help="time against two databases a --keep-db run left (sizes as given by --small/--rows)")
     args = parser.parse_args()
     last_day = datetime.now(UTC).date()
     results, names = {}, []
     try:
-        for rows in (args.small, args.rows):
-            name, _tenants = build(rows, last_day)
-            names.append(name)
+        for index, rows in enumerate((args.small, args.rows)):
+            if args.reuse:
+                name = args.reuse.split(",")[index]
+            else:
+                name, _tenants = build(rows, last_day)
+                names.append(name)
             results[rows] = time_callbacks(name, args.calls)
-        render = None if args.no_browser else time_first_render(names[-1])
+        render = None if args.no_browser else time_first_render(args.reuse.split(",")[1] if args.reuse else names[-1])
     finally:
         if not args.keep_db:
             for name in names:

@@ -26,7 +26,7 @@ def layout(**query):
                 html.A("All rows (CSV stream)", id=Episodes.STREAM, href="/api/v1/exports/episodes.csv",
                        className="link-button"),
             ], className="card-header"),
-            html.P("Downloads at 1/3/7/30 days count UTC days from the release day and stay empty until those days "
+            html.P("Episodes released in the period above (all of them for all time). Downloads at 1/3/7/30 days count UTC days from the release day and stay empty until those days "
                    "have passed; listeners are daily distinct listeners summed over days; 'In range' follows the "
                    "period above; the top app is the launch week's. Click a row to open the episode.", className="muted card-note"),
             dcc.Loading(dag.AgGrid(

@@ -31,24 +31,27 @@ EPISODE_DIMENSIONS = {"app": EpisodeAppDailyMetric, "device": EpisodeDeviceDaily
 
 
 def episode_grid(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> pd.DataFrame:
-    """One row per episode of the tenant (or of the filtered podcast), newest first (GRID_COLUMNS).
+    """One row per episode released in the view's period (every episode for "all time"), of the tenant or of the
+    filtered podcast, newest first (GRID_COLUMNS).
 
     downloads_Nd: downloads on UTC days release day .. release day + N - 1, empty until those N days have ended;
-    listeners_all_time: daily distinct listeners summed over days; downloads_in_range covers the view's period;
-    top_app: the most downloaded app in the episode's first 7 days (ties by name)."""
+    downloads_all_time, listeners_all_time (daily distinct listeners summed over days): since release;
+    downloads_in_range: on the period's days; top_app: the most downloaded app in the episode's first 7 days (ties
+    by name). Each episode is read from its release on (common.first_days): the cost follows the episodes listed."""
     with dashboard_scope(db, ctx, state, today) as scope:
-        s, p = scope.session, scope.period
+        p = scope.period
         episodes = _episodes(scope)
-        m, rel = view(EpisodeDailyMetric).c, release_day(scope)
-        sums = [func.sum(case((m.day < days_after(scope, rel, n), m.downloads), else_=0)).label(f"downloads_{n}d")
+        if episodes.empty:
+            return pd.DataFrame(columns=GRID_COLUMNS)
+        earliest = min((d for d in episodes["released"] if d is not None), default=scope.today)
+        rows = first_days(scope, EpisodeDailyMetric, _listed(scope), (scope.today - earliest).days + 2).subquery()
+        day, rel = rows.c.day, rows.c.released
+        sums = [func.coalesce(func.sum(case((day < days_after(scope, rel, n), rows.c.downloads), else_=0)), 0)
                 for n in MILESTONES]
-        stmt = (select(m.episode_id, *sums, func.sum(m.downloads).label("downloads_all_time"),
-                       func.sum(m.listeners).label("listeners_all_time"),
-                       func.sum(case((m.day.between(p.first, p.last), m.downloads), else_=0)).label("downloads_in_range"))
-                .join(Episode, Episode.id == m.episode_id).where(m.tenant_id == ctx.tenant_id))
-        if state.podcast is not None:
-            stmt = stmt.where(m.podcast_id == state.podcast)
-        totals = pd.DataFrame(s.execute(stmt.group_by(m.episode_id)).all(),
+        stmt = select(rows.c.episode_id, *sums, func.coalesce(func.sum(rows.c.downloads), 0),
+                      func.coalesce(func.sum(rows.c.listeners), 0),
+                      func.coalesce(func.sum(case((day.between(p.first, p.last), rows.c.downloads), else_=0)), 0))
+        totals = pd.DataFrame(scope.session.execute(stmt.group_by(rows.c.episode_id)).all(),
                               columns=["episode_id", *(f"downloads_{n}d" for n in MILESTONES), "downloads_all_time",
                                        "listeners_all_time", "downloads_in_range"])
         apps = _top_app(scope)
@@ -63,9 +66,22 @@ def episode_grid(db: Database, ctx: TenantContext, state: ViewState, today: date
     return frame[GRID_COLUMNS]
 
 
+def _listed(scope: Scope):
+    """(episode id, release day) of the episodes the grid lists: released in the period, unless "all time"."""
+    stmt = select(Episode.id, release_day(scope)).where(Episode.tenant_id == scope.ctx.tenant_id,
+                                                        Episode.published_at.is_not(None))
+    if scope.state.range != "all":
+        stmt = stmt.where(release_day(scope).between(scope.period.first, scope.period.last))
+    if scope.state.podcast is not None:
+        stmt = stmt.where(Episode.podcast_id == scope.state.podcast)
+    return stmt
+
+
 def _episodes(scope: Scope) -> pd.DataFrame:
     stmt = (select(Episode.id, Episode.title, Podcast.title, release_day(scope))
             .join(Podcast, Podcast.id == Episode.podcast_id).where(Episode.tenant_id == scope.ctx.tenant_id))
+    if scope.state.range != "all":
+        stmt = stmt.where(release_day(scope).between(scope.period.first, scope.period.last))
     if scope.state.podcast is not None:
         stmt = stmt.where(Episode.podcast_id == scope.state.podcast)
     rows = scope.session.execute(stmt.order_by(Episode.published_at.desc(), Episode.id.desc())).all()
@@ -75,12 +91,9 @@ def _episodes(scope: Scope) -> pd.DataFrame:
 
 
 def _top_app(scope: Scope) -> pd.DataFrame:
-    """Each episode's most downloaded app in its first 7 days (ties by name): its launch audience, read per episode
-    (common.first_days), so the cost is a week per episode, not the history."""
-    episodes = select(Episode.id, release_day(scope)).where(Episode.tenant_id == scope.ctx.tenant_id)
-    if scope.state.podcast is not None:
-        episodes = episodes.where(Episode.podcast_id == scope.state.podcast)
-    rows = first_days(scope, EpisodeAppDailyMetric, episodes, TOP_APP_DAYS, ("app",)).subquery()
+    """Each listed episode's most downloaded app in its first 7 days (ties by name): its launch audience, read per
+    episode (common.first_days), so the cost is a week per episode, not the history."""
+    rows = first_days(scope, EpisodeAppDailyMetric, _listed(scope), TOP_APP_DAYS, ("app",)).subquery()
     stmt = (select(rows.c.episode_id, rows.c.app, func.sum(rows.c.downloads)).where(rows.c.app.is_not(None))
             .group_by(rows.c.episode_id, rows.c.app))
     frame = pd.DataFrame(scope.session.execute(stmt).all(), columns=["episode_id", "top_app", "n"])
@@ -109,7 +122,7 @@ def episode_info(db: Database, ctx: TenantContext, episode_id: int) -> EpisodeIn
 
 def episode_choices(db: Database, ctx: TenantContext, podcast_id: int | None = None) -> list[dict]:
     """{"label", "value"} for the tenant's episodes, newest first (the compare picker)."""
-    with dashboard_scope(db, ctx, ViewState(podcast=podcast_id)) as scope:
+    with dashboard_scope(db, ctx, ViewState(range="all", podcast=podcast_id)) as scope:
         frame = _episodes(scope)
     return [{"label": f"{r.episode} ({r.podcast})", "value": int(r.episode_id)} for r in frame.itertuples()]
 

@@ -33,7 +33,7 @@ def _bars(figure) -> tuple[list, list]:
 
 def _episode_ids(client) -> list[int]:
     status, out = call_dashboard(client, [("episodes-grid", "rowData"), ("episodes-message", "children"),
-                                          ("episodes-stream-link", "href")], "episodes", range_="90d")
+                                          ("episodes-stream-link", "href")], "episodes", range_="all")
     assert status == 200
     return [row["episode_id"] for row in out["episodes-grid"]["rowData"]]
 
