@@ -120,7 +120,8 @@ def generate(rng, episodes: pd.DataFrame, rows: int, last_day: date) -> pd.DataF
     age = (end.to_datetime64().astype("datetime64[us]") - published).astype("int64")  # microseconds
     launch = rng.random(rows) < 0.65
     delay = np.where(launch, rng.exponential(2.5 * 86400e6, rows), rng.uniform(0, 1, rows) * age)
-    delay = np.minimum(delay, age - 1).astype("int64")
+    late = delay >= age  # a launch delay past today: somewhere in the episode's life instead
+    delay = np.where(late, rng.uniform(0, 1, rows) * age, delay).astype("int64")
     ts = published + delay.astype("timedelta64[us]")
     listeners = rng.integers(0, 400_000, rows)
     country = rng.choice(len(COUNTRIES), rows, p=_p(COUNTRIES))

@@ -53,14 +53,16 @@ def update_launch(episode_id, compare):
     """Returns (figure, message)."""
     if not episode_id:
         raise PreventUpdate
-    compare = tuple(int(e) for e in compare or ())[:MAX_COMPARE_EPISODES]
+    picked = tuple(int(e) for e in compare or ())
+    note = kpi.message(f"Only the first {MAX_COMPARE_EPISODES} picked episodes are compared.", "info") \
+        if len(picked) > MAX_COMPARE_EPISODES else None
     try:
-        frame = episodes.launch_curves(current_db(), current_context(), int(episode_id), compare)
+        frame = episodes.launch_curves(current_db(), current_context(), int(episode_id), picked[:MAX_COMPARE_EPISODES])
     except ServiceError as exc:
         return charts.empty_figure(exc.message), kpi.message(exc.message)
     if frame.empty:
-        return charts.empty_figure("No downloads since release yet"), None
-    return charts.launch_figure(frame), None
+        return charts.empty_figure("No downloads since release yet"), note
+    return charts.launch_figure(frame), note
 
 
 def update_breakdowns(episode_id, preset, start, end, compare, podcast, granularity):

@@ -251,3 +251,11 @@ def test_sponsor_session_gets_nothing(app, db):
     assert client.get("/api/v1/exports/episode-days.csv?range=all").status_code == 403
     assert demo.DEMO_EMAIL  # the demo tenant itself is untouched
     assert DEMO_PASSWORD
+
+
+def test_more_than_eight_compared_episodes_are_cut_with_a_note(demo_client):
+    ids = _episode_ids(demo_client)
+    status, out = call_callback(demo_client, [("episode-launch-chart", "figure"), ("episode-message", "children")],
+                                [("episode-id", "data", ids[0]), ("episode-compare-episodes", "value", ids[1:11])])
+    names = [t["name"] for t in out["episode-launch-chart"]["figure"]["data"]]
+    assert len(names) == 1 + 8 + 3 and "first 8" in json.dumps(out["episode-message"])
