@@ -9,11 +9,11 @@ from datetime import date, timedelta
 
 import pandas as pd
 from dash import MATCH, Dash, Input, Output, State, dcc, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
 from api.state import current_db
-from components import kpi
 from services.catalog import podcasts
 from services.dashboards.periods import ViewState
 from services.errors import ServiceError
@@ -110,8 +110,6 @@ def csv_download(frames: dict[str, FrameBuilder], extra_names: tuple[str, ...] =
     def download(clicks, preset, start, end, compare, podcast, granularity, *extra):
         if not clicks:
             raise PreventUpdate
-        from dash import ctx as dash_ctx
-
         chart = dash_ctx.triggered_id["chart"]
         extras = dict(zip(extra_names, extra))
         state = view_state(preset, start, end, compare, podcast, granularity,
@@ -132,7 +130,3 @@ def register_csv(app: Dash, ids, frames: dict[str, FrameBuilder], extra_states: 
     app.callback(Output({"type": "csv-download", "page": ids.PREFIX, "chart": MATCH}, "data"),
                  Input({"type": "csv-button", "page": ids.PREFIX, "chart": MATCH}, "n_clicks"),
                  *control_states(ids), *extra_states, prevent_initial_call=True)(csv_download(frames, extra_names))
-
-
-def error_message(exc: ServiceError):
-    return kpi.message(exc.message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from dash import Dash, Input, Output
+from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
@@ -17,7 +17,6 @@ from services.catalog import podcasts
 from services.catalog.prefix import prefix_url
 from services.dashboards import overview
 from services.errors import ServiceError
-from dash import dcc, html
 
 logger = logging.getLogger(__name__)
 
