@@ -1,6 +1,7 @@
 """episode dimension rollups: one episode's apps, devices and countries per day (narrow, per question), for the
 episode page and the episodes grid; plain tables + tenant views, or continuous aggregates on TimescaleDB (as 0004);
-an (episode_id, day) index on episode_daily_metrics for launch curves and milestones
+an (episode_id, day) index on episode_daily_metrics for launch curves and milestones, (tenant_id, day|hour) indexes
+on the rollups dashboards read by tenant and period
 
 Revision ID: 0005
 Revises: 0004
@@ -23,6 +24,15 @@ ROLLUPS = {
     "episode_app_daily_metrics": ("app", "coalesce(app, 'unknown')", "VARCHAR(100)", 100),
     "episode_device_daily_metrics": ("device", "coalesce(device, 'unknown')", "VARCHAR(50)", 50),
     "episode_geo_daily_metrics": ("country", "coalesce(country, 'ZZ')", "VARCHAR(2)", 2),
+}
+
+
+# Dashboards ask one tenant's days: (tenant_id, bucket) indexes make that one index range, not every tenant's rows
+# of those days (the primary keys lead with the bucket) nor every day of the tenant (the tenant_id index).
+TENANT_BUCKET_INDEXES = {
+    "podcast_hourly_metrics": "hour", "podcast_daily_metrics": "day", "episode_daily_metrics": "day",
+    "podcast_app_daily_metrics": "day", "podcast_device_daily_metrics": "day", "podcast_geo_daily_metrics": "day",
+    "podcast_referrer_daily_metrics": "day",
 }
 
 
@@ -76,6 +86,11 @@ def upgrade() -> None:
     # Launch curves, milestones and medians read one episode's first days: one index range per episode
     # (a plain table, or the continuous aggregate of 0004 on TimescaleDB).
     op.execute("CREATE INDEX ix_episode_daily_metrics_episode_day ON episode_daily_metrics (episode_id, day)")
+    for name, bucket in TENANT_BUCKET_INDEXES.items():
+        op.execute(f"CREATE INDEX IF NOT EXISTS ix_{name}_tenant_{bucket} ON {name} (tenant_id, {bucket})")
+        # 0003's (tenant_id) index is now a redundant prefix, and the planner kept choosing it (reading every day
+        # of the tenant): 15-30 ms against 3-9 ms for a 90-day question at 10M downloads.
+        op.execute(f"DROP INDEX IF EXISTS ix_{name}_tenant_id")
     for name in ROLLUPS:
         if timescale:
             # WITH NO DATA: materialising cannot run in the migration's transaction; real-time aggregation answers
@@ -106,6 +121,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     timescale = _timescale_installed()
     op.execute("DROP INDEX IF EXISTS ix_episode_daily_metrics_episode_day")
+    for name, bucket in TENANT_BUCKET_INDEXES.items():
+        op.execute(f"DROP INDEX IF EXISTS ix_{name}_tenant_{bucket}")
+        if not timescale:  # 0003's index on the plain table (TimescaleDB's aggregates carry their own)
+            op.execute(f"CREATE INDEX IF NOT EXISTS ix_{name}_tenant_id ON {name} (tenant_id)")
     for name in ROLLUPS:
         op.execute(f"DROP VIEW IF EXISTS tenant_{name}")
         if timescale:

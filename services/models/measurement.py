@@ -146,6 +146,13 @@ ROLLUPS = (PodcastHourlyMetric, PodcastDailyMetric, EpisodeDailyMetric, PodcastA
            EpisodeAppDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric)
 TIME_SERIES_TABLES = ("download_requests", "downloads") + tuple(m.__tablename__ for m in ROLLUPS)
 
+# One tenant's days as one index range (migration 0005, which also drops these tables' single-column tenant_id
+# index that _Rollup declares: a redundant prefix of these).
+for _model, _bucket in ((PodcastHourlyMetric, "hour"), (PodcastDailyMetric, "day"), (EpisodeDailyMetric, "day"),
+                        (PodcastAppDailyMetric, "day"), (PodcastDeviceDailyMetric, "day"),
+                        (PodcastGeoDailyMetric, "day"), (PodcastReferrerDailyMetric, "day")):
+    Index(f"ix_{_model.__tablename__}_tenant_{_bucket}", _model.tenant_id, getattr(_model, _bucket))
+
 
 class LogImport(Base):
     """One imported log file; its fingerprint makes a second import of the same file a no-op."""

@@ -50,7 +50,7 @@ def test_dashboards_in_the_browser(page, live_server):
     page.get_by_role("link", name="Episodes").click()
     page.get_by_label("12 months").check()  # the grid lists the episodes released in the period
     page.wait_for_function("location.search === '?range=12m'")
-    page.locator(".ag-row").nth(20).wait_for(timeout=20_000)
+    page.locator(".ag-row").nth(10).wait_for(timeout=20_000)
     _shot(page, "episodes")
     page.get_by_placeholder("Search episodes…").fill("Long Way")
     page.wait_for_function("[...document.querySelectorAll('.ag-row [col-id=podcast]')].every("

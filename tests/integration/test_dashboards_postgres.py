@@ -76,7 +76,7 @@ def test_overview_matches_downloads(pg_demo):
 def test_episodes_match_downloads(pg_demo):
     db, tenant_id, url = pg_demo
     ctx, today = TenantContext(tenant_id=tenant_id, role="owner"), datetime.now(timezone.utc).date()
-    grid = episodes.episode_grid(db, ctx, ViewState(range="30d"), today=today).set_index("episode_id")
+    grid = episodes.episode_grid(db, ctx, ViewState(range="all"), today=today).set_index("episode_id")
     rows = _sql(url, "SELECT e.id, count(d.ts), count(d.ts) FILTER (WHERE d.ts < (date_trunc('day', e.published_at "
                      "AT TIME ZONE 'UTC') + interval '3 days') AT TIME ZONE 'UTC') FROM episodes e LEFT JOIN downloads "
                      "d ON d.episode_id = e.id WHERE e.tenant_id = %(t)s GROUP BY e.id", t=tenant_id)
