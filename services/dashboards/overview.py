@@ -63,9 +63,8 @@ def _kpi_values(scope: Scope, first: date, last: date) -> KpiValues:
     downloads, listeners = s.execute(filtered(
         select(func.coalesce(func.sum(m.downloads), 0), func.coalesce(func.sum(m.listeners), 0)), scope, m,
         first, last)).one()
-    released = s.scalar(_released(select(func.count(Episode.id)), scope, first, last))
-    medians = _median_downloads(scope, first, last)
-    return KpiValues(int(downloads), int(listeners) / ((last - first).days + 1), int(released or 0),
+    released, medians = _median_downloads(scope, first, last)
+    return KpiValues(int(downloads), int(listeners) / ((last - first).days + 1), released,
                      medians[MEDIAN_DAYS[0]], medians[MEDIAN_DAYS[1]])
 
 
@@ -76,8 +75,9 @@ def _released(stmt, scope: Scope, first: date, last: date):
     return stmt
 
 
-def _median_downloads(scope: Scope, first: date, last: date) -> dict[int, float | None]:
-    """Per N in MEDIAN_DAYS: the median over episodes released first..last whose first N days have ended
+def _median_downloads(scope: Scope, first: date, last: date) -> tuple[int, dict[int, float | None]]:
+    """The number of episodes released first..last (one row each, the outer join keeps those without downloads),
+    and per N in MEDIAN_DAYS: the median over those episodes whose first N days have ended
     (release day + N <= today) of their downloads on days release day .. release day + N - 1 (UTC days).
     Summed in SQL per episode over its first days only (common.first_days), whatever the history."""
     rows = first_days(scope, EpisodeDailyMetric, _released(select(Episode.id, release_day(scope)), scope, first, last),
@@ -89,7 +89,7 @@ def _median_downloads(scope: Scope, first: date, last: date) -> dict[int, float 
     for index, days in enumerate(MEDIAN_DAYS):
         ended = [row[index + 1] for row in totals if as_date(row[0]) + timedelta(days=days) <= scope.today]
         result[days] = float(np.median(ended)) if ended else None
-    return result
+    return len(totals), result
 
 
 def downloads_timeline(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> pd.DataFrame:
