@@ -14,9 +14,10 @@ What it does, for each of the two sizes (--small first, then --rows):
      devices, OS, countries, regions, referrers, listener keys; listener flags as services.measurement.store sets
      them) and loads them with COPY (psycopg cursor.copy), per tenant;
   4. refreshes every rollup through services.measurement.store.refresh_tenant, as the counting job does, then ANALYZE;
-  5. builds the app (app.create_app) on that database and, inside a request context logged in as an owner of the
+  5. builds the app (app.create_app) on each database and, inside a request context logged in as an owner of the
      first tenant, calls each dashboard callback function (callbacks/*.py: one service call sequence + figure
-     building, exactly what /_dash-update-component runs) --calls times for a 90-day range: p50 and p95;
+     building, exactly what /_dash-update-component runs) --calls times for a 90-day range, alternating between the
+     two databases call by call (so load from elsewhere on the machine hits both sizes alike): p50 and p95;
   6. at the largest size, starts the app as a server and times the overview's first full render in headless
      Chromium (login first; then navigation start -> KPI cards and every chart drawn);
   7. drops the databases (unless --keep-db). Prints the table and the 10M/100k ratio of the p95s.
@@ -225,7 +226,9 @@ def callbacks_to_time(episode_id: int, compare: list[int]):
     ]
 
 
-def time_callbacks(name: str, calls: int) -> dict[str, tuple[float, float]]:
+def time_callbacks(names: list[str], calls: int) -> list[dict[str, tuple[float, float]]]:
+    """p50 and p95 (ms) per callback per database. The databases' calls alternate (small, large, small, ...), so a
+    burst of load from elsewhere on the machine lands on both sizes alike rather than skewing their ratio."""
     from flask_login import login_user
     from sqlalchemy import select, text
 
@@ -234,28 +237,34 @@ def time_callbacks(name: str, calls: int) -> dict[str, tuple[float, float]]:
     from services.models import User
     from services.settings import load_settings
 
+    targets = []
     with tempfile.TemporaryDirectory() as instance:
-        settings = load_settings({"INSTANCE_PATH": instance, "SECRET_KEY": "bench-secret-key-0123456789",
-                                  "LOG_LEVEL": "WARNING", "DATABASE_URL": APP_URL.format(name=name)})
-        server = create_app(settings)
-        db = server.extensions["podcast_platform"].db
-        with db.session(system=True) as s:
-            user = s.scalar(select(User).where(User.email == "owner0@bench.test"))
-            tenant_id = s.execute(text("SELECT id FROM tenants WHERE slug = 'bench0'")).scalar()
-            recent = s.execute(text("SELECT id FROM episodes WHERE tenant_id = :t ORDER BY published_at DESC "
-                                    "LIMIT 3 OFFSET 20"), {"t": tenant_id}).scalars().all()
-        results = {}
-        for label, call in callbacks_to_time(recent[0], recent[1:]):
-            samples = []
+        for name in names:
+            settings = load_settings({"INSTANCE_PATH": instance, "SECRET_KEY": "bench-secret-key-0123456789",
+                                      "LOG_LEVEL": "WARNING", "DATABASE_URL": APP_URL.format(name=name)})
+            server = create_app(settings)
+            db = server.extensions["podcast_platform"].db
+            with db.session(system=True) as s:
+                user = s.scalar(select(User).where(User.email == "owner0@bench.test"))
+                tenant_id = s.execute(text("SELECT id FROM tenants WHERE slug = 'bench0'")).scalar()
+                recent = s.execute(text("SELECT id FROM episodes WHERE tenant_id = :t ORDER BY published_at DESC "
+                                        "LIMIT 3 OFFSET 20"), {"t": tenant_id}).scalars().all()
+            targets.append((server, db, user, callbacks_to_time(recent[0], recent[1:])))
+        results: list[dict] = [{} for _ in targets]
+        for index, (label, _call) in enumerate(targets[0][3]):
+            samples: list[list[float]] = [[] for _ in targets]
             for _ in range(calls + 2):
-                with server.test_request_context("/_dash-update-component", method="POST"):
-                    login_user(SessionUser(user.id, user.email, user.name))
-                    t = time.perf_counter()
-                    call()
-                    samples.append((time.perf_counter() - t) * 1000)
-            samples = samples[2:]  # the first two warm caches (plans, imports)
-            results[label] = (statistics.median(samples), float(np.percentile(samples, 95)))
-        db.dispose()
+                for which, (server, _db, user, calls_of) in enumerate(targets):
+                    with server.test_request_context("/_dash-update-component", method="POST"):
+                        login_user(SessionUser(user.id, user.email, user.name))
+                        t = time.perf_counter()
+                        calls_of[index][1]()
+                        samples[which].append((time.perf_counter() - t) * 1000)
+            for which, values in enumerate(samples):
+                values = values[2:]  # the first two warm caches (plans, imports)
+                results[which][label] = (statistics.median(values), float(np.percentile(values, 95)))
+        for _server, db, _user, _calls in targets:
+            db.dispose()
     return results
 
 
@@ -326,14 +335,13 @@ def main() -> None:
     last_day = datetime.now(UTC).date()
     results, names = {}, []
     try:
-        for index, rows in enumerate((args.small, args.rows)):
-            if args.reuse:
-                name = args.reuse.split(",")[index]
-            else:
-                name, _tenants = build(rows, last_day)
-                names.append(name)
-            results[rows] = time_callbacks(name, args.calls)
-        render = None if args.no_browser else time_first_render(args.reuse.split(",")[1] if args.reuse else names[-1])
+        if args.reuse:
+            timed = args.reuse.split(",")
+        else:
+            names = [build(rows, last_day)[0] for rows in (args.small, args.rows)]
+            timed = names
+        results[args.small], results[args.rows] = time_callbacks(timed, args.calls)
+        render = None if args.no_browser else time_first_render(timed[1])
     finally:
         if not args.keep_db:
             for name in names:
