@@ -9,6 +9,7 @@ import dash
 from flask import Flask
 
 from api.auth import init_auth
+from api.exports import bp as api_exports
 from api.cli import register_cli
 from api.observability import init_observability
 from api.state import init_state
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_auth(server)
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
+    server.register_blueprint(api_exports)
     init_tracking(server)
     register_cli(server)
 

@@ -1,7 +1,7 @@
 """Podcasts callbacks: list shows with feed status and prefix URL; import a feed from a URL."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, ctx, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from api.auth import current_context
 from api.state import app_state, current_db
@@ -14,7 +14,7 @@ from services.errors import ServiceError
 
 
 def _table(rows, base_url: str):
-    body = [[p.title, p.episodes, html.Code(prefix_url(base_url, p.prefix_key)),
+    body = [[dcc.Link(p.title, href=f"/podcasts/{p.id}"), p.episodes, html.Code(prefix_url(base_url, p.prefix_key)),
              p.feed_url or "(imported from a file)",
              html.Span(p.feed_error, className="form-error") if p.feed_error else
              (f"checked {p.feed_checked_at:%Y-%m-%d %H:%M}" if p.feed_checked_at else "—")] for p in rows]

@@ -4,16 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.theme import TEMPLATE_NAME
-
-
-def downloads_over_time(frame: pd.DataFrame, title: str = "Downloads per day") -> go.Figure:
-    """Stacked daily downloads per podcast; frame has day, podcast, downloads."""
-    fig = go.Figure(layout={"template": TEMPLATE_NAME, "title": {"text": title, "x": 0}})
-    for podcast, rows in frame.groupby("podcast", sort=True):
-        fig.add_trace(go.Bar(x=rows["day"], y=rows["downloads"], name=str(podcast)))
-    fig.update_layout(barmode="stack", yaxis_title="downloads")
-    return fig
+from components.theme import TEMPLATE_NAME, template_json
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -22,3 +13,105 @@ def empty_figure(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout dicts with the shared template, skipping Plotly's per-property
+    validation: building a validated figure costs 5-40 ms of a callback's server time, this well under 1 ms."""
+    return go.Figure({"data": data, "layout": {"template": template_json(), **layout}}, _validate=False)
+
+
+def _title(title: str | None) -> dict:
+    return {"title": {"text": title, "x": 0}} if title else {}
+
+
+def timeline_figure(frame: pd.DataFrame, granularity: str = "day") -> go.Figure:
+    """Downloads per bucket (bars), the comparison period (line) and episode releases (markers); frame from
+    services.dashboards.overview.downloads_timeline: period, downloads, [previous_downloads], releases."""
+    data = [{"type": "bar", "x": frame["period"], "y": frame["downloads"], "name": "Downloads",
+             "hovertemplate": "%{y:,} downloads<extra></extra>"}]
+    if "previous_downloads" in frame:
+        data.append({"type": "scatter", "x": frame["period"], "y": frame["previous_downloads"],
+                     "name": "Comparison period", "mode": "lines", "line": {"dash": "dot", "width": 2},
+                     "hovertemplate": "%{y:,} in the comparison period<extra></extra>"})
+    released = frame[frame["releases"] != ""]
+    if not released.empty:
+        data.append({"type": "scatter", "x": released["period"], "y": released["downloads"],
+                     "name": "Episode released", "mode": "markers",
+                     "marker": {"symbol": "triangle-down", "size": 11, "color": "#D55E00"},
+                     "customdata": released["releases"], "hovertemplate": "%{customdata}<extra>released</extra>"})
+    return figure(data, {"yaxis": {"title": {"text": "downloads"}}, "xaxis": {"type": "date"}, "bargap": 0.15})
+
+
+def bar_figure(frame: pd.DataFrame, key: str, title: str | None = None, value: str = "downloads",
+               horizontal: bool = True) -> go.Figure:
+    """One bar per row of frame (key, value), most first; horizontal for ranked lists."""
+    labels = frame[key].astype(str)
+    if horizontal:
+        trace = {"type": "bar", "x": frame[value], "y": labels, "orientation": "h", "name": value,
+                 "hovertemplate": "%{y}: %{x:,}<extra></extra>"}
+        axes = {"yaxis": {"autorange": "reversed", "automargin": True, "type": "category"},
+                "xaxis": {"title": {"text": value}}}
+    else:
+        trace = {"type": "bar", "x": labels, "y": frame[value], "name": value,
+                 "hovertemplate": "%{x}: %{y:,}<extra></extra>"}
+        axes = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": value}}}
+    return figure([trace], {**_title(title), **axes, "hovermode": "closest", "showlegend": False,
+                            "margin": {"l": 8, "r": 16, "t": 32, "b": 40}})
+
+
+LAUNCH_STYLES = {"median": {"dash": "dash", "color": "#616e7c"}, "average": {"dash": "dot", "color": "#616e7c"},
+                 "best": {"dash": "dashdot", "color": "#009E73"}}
+
+
+def launch_figure(frame: pd.DataFrame) -> go.Figure:
+    """Cumulative downloads by day since release, one line per series; benchmarks dashed."""
+    data = []
+    for series, rows in frame.groupby("series", sort=False):
+        kind = rows["kind"].iloc[0]
+        data.append({"type": "scatter", "x": rows["day"], "y": rows["downloads"], "name": str(series),
+                     "mode": "lines", "line": {"width": 3 if kind == "episode" else 2, **LAUNCH_STYLES.get(kind, {})}})
+    return figure(data, {"xaxis": {"title": {"text": "day since release"}},
+                         "yaxis": {"title": {"text": "cumulative downloads"}}, "hovermode": "x unified"})
+
+
+MAP_MARGIN = {"l": 0, "r": 0, "t": 8, "b": 0}
+# Light to dark (plotly.js's own "Blues" runs the other way; plotly.py's validation would have expanded this list).
+BLUES = [[i / 8, c] for i, c in enumerate(("rgb(247,251,255)", "rgb(222,235,247)", "rgb(198,219,239)",
+                                            "rgb(158,202,225)", "rgb(107,174,214)", "rgb(66,146,198)",
+                                            "rgb(33,113,181)", "rgb(8,81,156)", "rgb(8,48,107)"))]
+
+
+def world_map(frame: pd.DataFrame) -> go.Figure:
+    """Choropleth of downloads by country (frame: country, downloads, listeners); click a country to drill down."""
+    from components.countries import alpha3
+
+    located = frame.assign(iso3=frame["country"].map(alpha3)).dropna(subset=["iso3"])
+    trace = {"type": "choropleth", "locations": located["iso3"], "z": located["downloads"],
+             "customdata": located["country"], "colorscale": BLUES, "marker": {"line": {"color": "white"}},
+             "colorbar": {"title": {"text": "downloads"}},
+             "hovertemplate": "%{customdata}: %{z:,} downloads<extra></extra>"}
+    geo = {"showframe": False, "showcoastlines": False, "showland": True, "landcolor": "#eef1f4",
+           "showcountries": True, "countrycolor": "white", "projection": {"type": "natural earth"}}
+    return figure([trace], {"geo": geo, "hovermode": "closest", "margin": MAP_MARGIN})
+
+
+def regions_figure(frame: pd.DataFrame, country: str) -> go.Figure:
+    """A country's regions: a state map for the US (region = state code), else ranked bars."""
+    if country == "US":
+        known = frame[frame["region"] != ""]
+        trace = {"type": "choropleth", "locations": known["region"], "z": known["downloads"],
+                 "locationmode": "USA-states", "colorscale": BLUES, "colorbar": {"title": {"text": "downloads"}},
+                 "hovertemplate": "%{location}: %{z:,} downloads<extra></extra>"}
+        return figure([trace], {"geo": {"scope": "usa"}, "hovermode": "closest", "margin": MAP_MARGIN})
+    return bar_figure(frame.assign(region=frame["region"].replace("", "unknown")), "region")
+
+
+def heatmap_figure(frame: pd.DataFrame, tz: str = "UTC") -> go.Figure:
+    """Downloads by weekday (rows, Mon first) x hour (columns) in the tenant's time zone."""
+    grid = frame.pivot(index="weekday", columns="hour", values="downloads")
+    grid = grid.reindex(list(dict.fromkeys(frame["weekday"])))
+    trace = {"type": "heatmap", "z": grid.to_numpy(), "x": list(grid.columns), "y": list(grid.index),
+             "colorscale": BLUES, "hovertemplate": "%{y} %{x}:00 · %{z:,} downloads<extra></extra>"}
+    return figure([trace], {"xaxis": {"title": {"text": f"hour ({tz})"}, "dtick": 2},
+                            "yaxis": {"autorange": "reversed", "type": "category"}, "hovermode": "closest"})

@@ -8,13 +8,6 @@ class Shell:
     NAV = "shell-nav"
 
 
-class Overview:
-    PERIOD = "overview-period"
-    KPIS = "overview-kpis"
-    CHART = "overview-downloads-chart"
-    MESSAGE = "overview-message"
-
-
 class ApiKeys:
     NAME = "apikeys-name"
     SCOPES = "apikeys-scopes"
@@ -112,3 +105,75 @@ class CampaignPage:
     SAVE = "campaign-save"
     CSV = "campaign-csv"  # pattern-matching: {"type": CSV, "view": day | podcast | episode}
     DOWNLOAD = "campaign-download"
+
+
+class _Dashboard:
+    """Ids of the controls every dashboard page shares (date range, comparison, podcast, granularity), its URL
+    and message; each dashboard page subclasses it with its own PREFIX, so two pages never collide."""
+
+    PREFIX = "dashboard"
+    NAMES = ("URL", "NAV", "RANGE", "DATES", "DATES_BOX", "COMPARE", "PODCAST", "GRANULARITY", "MESSAGE")
+
+    def __init_subclass__(cls) -> None:
+        for name in cls.NAMES:
+            setattr(cls, name, f"{cls.PREFIX}-{name.lower()}")
+
+    @classmethod
+    def csv_button(cls, chart: str) -> dict:
+        """Pattern-matching ids: one "Download CSV" button and its dcc.Download per chart."""
+        return {"type": "csv-button", "page": cls.PREFIX, "chart": chart}
+
+    @classmethod
+    def csv_download(cls, chart: str) -> dict:
+        return {"type": "csv-download", "page": cls.PREFIX, "chart": chart}
+
+
+class Overview(_Dashboard):
+    PREFIX = "overview"
+    KPIS = "overview-kpis"
+    CHART = "overview-downloads-chart"
+    TOP_EPISODES = "overview-top-episodes"
+    TOP_APPS = "overview-top-apps"
+    TOP_COUNTRIES = "overview-top-countries"
+
+
+class PodcastPage(_Dashboard):
+    PREFIX = "podcast"
+    SHOW = "podcast-show"  # dcc.Store: the podcast id from the path, in place of the podcast filter
+    HEADER = "podcast-header"
+    KPIS = "podcast-kpis"
+    CHART = "podcast-downloads-chart"
+    TOP_EPISODES = "podcast-top-episodes"
+    TOP_APPS = "podcast-top-apps"
+    TOP_COUNTRIES = "podcast-top-countries"
+
+
+class Episodes(_Dashboard):
+    PREFIX = "episodes"
+    GRID = "episodes-grid"
+    SEARCH = "episodes-search"
+    EXPORT = "episodes-export"  # the grid's own CSV export of the rows it shows
+    STREAM = "episodes-stream-link"
+
+
+class EpisodePage(_Dashboard):
+    PREFIX = "episode"
+    HEADER = "episode-header"
+    EPISODE = "episode-id"  # dcc.Store with the episode id from the path
+    COMPARE_EPISODES = "episode-compare-episodes"
+    LAUNCH = "episode-launch-chart"
+    APPS = "episode-apps"
+    DEVICES = "episode-devices"
+    COUNTRIES = "episode-countries"
+
+
+class Audience(_Dashboard):
+    PREFIX = "audience"
+    COUNTRY = "audience-country"  # dcc.Store: the country drilled into
+    MAP = "audience-map"
+    REGIONS = "audience-regions"
+    APPS = "audience-apps"
+    DEVICES = "audience-devices"
+    OS = "audience-os"
+    REFERRERS = "audience-referrers"
+    HEATMAP = "audience-heatmap"

@@ -12,8 +12,9 @@ def format_number(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def kpi_card(label: str, value: float, change: float | None = None, hint: str = "") -> html.Div:
-    children = [html.Div(label, className="kpi-label"), html.Div(format_number(value), className="kpi-value")]
+def kpi_card(label: str, value: float | None, change: float | None = None, hint: str = "") -> html.Div:
+    shown = "—" if value is None else format_number(value)
+    children = [html.Div(label, className="kpi-label"), html.Div(shown, className="kpi-value")]
     if change is not None:
         direction = "up" if change >= 0 else "down"
         children.append(html.Div(f"{'▲' if change >= 0 else '▼'} {abs(change):.0%} {hint}".strip(),

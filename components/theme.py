@@ -17,3 +17,14 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(layout=go.Layout(
     hovermode="x unified",
     legend={"orientation": "h", "y": -0.18},
 ))
+
+
+def template_json() -> dict:
+    """The template as plain JSON, for figures built without validation (components.charts.figure)."""
+    global _TEMPLATE_JSON
+    if _TEMPLATE_JSON is None:
+        _TEMPLATE_JSON = pio.templates[TEMPLATE_NAME].to_plotly_json()
+    return _TEMPLATE_JSON
+
+
+_TEMPLATE_JSON: dict | None = None

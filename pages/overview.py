@@ -1,20 +1,18 @@
-"""Overview: the network's headline numbers and downloads over time."""
-from dash import dcc, html, register_page
+"""Overview: the network's headline numbers against a comparison period, downloads over time, top lists."""
+from dash import html, register_page
 
+from components.controls import dashboard_controls
 from components.ids import Overview
+from components.overview import overview_sections
+from services.dashboards.periods import ViewState
 
 register_page(__name__, path="/", name="Overview", title="Overview · Podcast Analytics", order=0)
 
-PERIODS = [{"label": "7 days", "value": 7}, {"label": "30 days", "value": 30}, {"label": "90 days", "value": 90},
-           {"label": "12 months", "value": 365}]
 
-
-def layout(**_kwargs):
+def layout(**query):
+    state = ViewState.from_query(query)
     return html.Div([
-        html.Div([html.H1("Overview"),
-                  dcc.RadioItems(PERIODS, value=30, id=Overview.PERIOD, inline=True, className="period-picker")],
-                 className="page-header"),
-        html.Div(id=Overview.MESSAGE),
-        dcc.Loading(html.Div(id=Overview.KPIS), type="dot"),
-        dcc.Loading(dcc.Graph(id=Overview.CHART, config={"displaylogo": False}), type="default"),
+        html.Div(html.H1("Overview"), className="page-header"),
+        dashboard_controls(Overview, state),
+        *overview_sections(Overview),
     ])

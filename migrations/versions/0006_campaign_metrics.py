@@ -2,14 +2,14 @@
 show), plain tables on every engine, with the forced tenant policy of 0002 on PostgreSQL
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 from alembic import context, op
 import sqlalchemy as sa
 from sqlalchemy import text
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from services.bulk import insert_frame
 from services.models import (
-    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, Download, EpisodeDailyMetric,
+    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, Download, EpisodeAppDailyMetric,
+    EpisodeDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric,
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
@@ -108,6 +109,12 @@ def refresh_rollups(session: Session, tenant_id: int, first: date, last: date) -
                                  func.coalesce(Download.region, "").label("region")], FIRST_PODCAST_DAY),
         (PodcastReferrerDailyMetric, [day.label("day"), func.coalesce(Download.referrer, UNKNOWN).label("referrer")],
          FIRST_PODCAST_DAY),
+        (EpisodeAppDailyMetric, [day.label("day"), Download.episode_id,
+                                 func.coalesce(Download.app, UNKNOWN).label("app")], FIRST_EPISODE_DAY),
+        (EpisodeDeviceDailyMetric, [day.label("day"), Download.episode_id,
+                                    func.coalesce(Download.device, UNKNOWN).label("device")], FIRST_EPISODE_DAY),
+        (EpisodeGeoDailyMetric, [day.label("day"), Download.episode_id,
+                                 func.coalesce(Download.country, "ZZ").label("country")], FIRST_EPISODE_DAY),
     ]
     for model, keys, bit in specs:
         rows = select(Download.tenant_id, Download.podcast_id, *keys, func.count().label("downloads"),

@@ -6,7 +6,8 @@ from services.models.campaigns import (
 )
 from services.models.catalog import Episode, Podcast
 from services.models.measurement import (
-    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeDailyMetric, HashSecret, LogImport,
+    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
+    EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
@@ -18,5 +19,6 @@ __all__ = [
     "PRICING", "POSITIONS", "READ_TYPES",
     "DownloadRequest", "Download", "PodcastHourlyMetric", "PodcastDailyMetric", "EpisodeDailyMetric",
     "PodcastAppDailyMetric", "PodcastDeviceDailyMetric", "PodcastGeoDailyMetric", "PodcastReferrerDailyMetric",
+    "EpisodeAppDailyMetric", "EpisodeDeviceDailyMetric", "EpisodeGeoDailyMetric",
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
 ]

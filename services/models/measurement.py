@@ -83,6 +83,7 @@ class PodcastDailyMetric(_Rollup, Base):
 
 class EpisodeDailyMetric(_Rollup, Base):
     __tablename__ = "episode_daily_metrics"
+    __table_args__ = (Index("ix_episode_daily_metrics_episode_day", "episode_id", "day"),)  # migration 0005
     day: Mapped[date] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
@@ -113,9 +114,44 @@ class PodcastReferrerDailyMetric(_Rollup, Base):
     referrer: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
+class EpisodeAppDailyMetric(_Rollup, Base):
+    """Narrow per-episode rollups (migration 0005): one episode's apps, devices and countries, listeners by
+    FIRST_EPISODE_DAY. Keyed so one episode's rows are one index range."""
+
+    __tablename__ = "episode_app_daily_metrics"
+    __table_args__ = (Index("ix_episode_app_daily_metrics_episode_day", "episode_id", "day"),)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    app: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class EpisodeDeviceDailyMetric(_Rollup, Base):
+    __tablename__ = "episode_device_daily_metrics"
+    __table_args__ = (Index("ix_episode_device_daily_metrics_episode_day", "episode_id", "day"),)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    device: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class EpisodeGeoDailyMetric(_Rollup, Base):
+    __tablename__ = "episode_geo_daily_metrics"
+    __table_args__ = (Index("ix_episode_geo_daily_metrics_episode_day", "episode_id", "day"),)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
 ROLLUPS = (PodcastHourlyMetric, PodcastDailyMetric, EpisodeDailyMetric, PodcastAppDailyMetric,
-           PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastReferrerDailyMetric)
+           PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastReferrerDailyMetric,
+           EpisodeAppDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric)
 TIME_SERIES_TABLES = ("download_requests", "downloads") + tuple(m.__tablename__ for m in ROLLUPS)
+
+# One tenant's days as one index range (migration 0005, which also drops these tables' single-column tenant_id
+# index that _Rollup declares: a redundant prefix of these).
+for _model, _bucket in ((PodcastHourlyMetric, "hour"), (PodcastDailyMetric, "day"), (EpisodeDailyMetric, "day"),
+                        (PodcastAppDailyMetric, "day"), (PodcastDeviceDailyMetric, "day"),
+                        (PodcastGeoDailyMetric, "day"), (PodcastReferrerDailyMetric, "day")):
+    Index(f"ix_{_model.__tablename__}_tenant_{_bucket}", _model.tenant_id, getattr(_model, _bucket))
 
 
 class LogImport(Base):

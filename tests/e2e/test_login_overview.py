@@ -12,15 +12,15 @@ def test_anonymous_visit_lands_on_login(page, live_server):
 def test_login_then_overview_chart_renders(page, live_server):
     login(page, live_server)
     page.locator("#overview-downloads-chart .barlayer .point").first.wait_for(timeout=20_000)
-    assert page.locator("#overview-downloads-chart .barlayer .point").count() > 30
-    assert page.locator(".kpi-card").count() == 4
+    assert page.locator("#overview-downloads-chart .barlayer .point").count() >= 30
+    assert page.locator(".kpi-card").count() == 5
     assert page.locator("#shell-tenant").inner_text() == "Demo Network"
     assert page.locator("#shell-user").inner_text() == "demo@example.com"
     assert page.errors == []
 
     page.get_by_label("90 days").check()
     page.wait_for_function(
-        "document.querySelectorAll('#overview-downloads-chart .barlayer .point').length > 200", timeout=20_000)
+        "document.querySelectorAll('#overview-downloads-chart .barlayer .point').length >= 90", timeout=20_000)
     assert page.errors == []
 
 

@@ -10,10 +10,12 @@ from flask_login import login_user
 from sqlalchemy import select
 
 from api.auth import SessionUser
-from callbacks.overview import update_overview
+from callbacks.overview import update_kpis, update_timeline, update_tops
 from services import accounts, demo
 from services.models import User
 from tests.dash_client import call_overview
+
+CONTROLS_30D = ("30d", None, None, "previous", None, "day")
 
 
 def figure_values(values) -> np.ndarray:
@@ -31,19 +33,25 @@ def _as_user(app, email):
     login_user(SessionUser(user.id, user.email, user.name))
 
 
-def test_overview_callback_builds_cards_and_chart(app):
+def test_overview_callbacks_build_cards_and_charts(app):
     with app.test_request_context("/_dash-update-component", method="POST"):
         _as_user(app, demo.DEMO_EMAIL)
-        cards, figure, message = update_overview(30)
+        cards, message = update_kpis(*CONTROLS_30D)
+        figure = update_timeline(*CONTROLS_30D)
+        episodes, apps, countries = update_tops(*CONTROLS_30D)
     assert message is None
     labels = [card.children[0].children for card in cards.children]
-    assert labels == ["Downloads", "Avg daily listeners", "Episodes released", "Podcasts"]
-    assert {trace.name for trace in figure.data} == {"Signal & Noise", "Market Hours", "The Long Way Round"}
+    assert labels == ["Downloads", "Listeners (avg per day)", "Episodes released", "Median downloads, first 7 days",
+                      "Median downloads, first 30 days"]
+    assert [t.name for t in figure.data] == ["Downloads", "Comparison period", "Episode released"]
+    assert len(figure.data[0].x) == 30
+    assert "Apple Podcasts" in list(apps.data[0].y) and "US" in list(countries.data[0].y)
+    assert len(episodes.data[0].y) == 10
 
 
 def test_empty_input_prevents_update(app):
     with app.test_request_context("/"), pytest.raises(PreventUpdate):
-        update_overview(None)
+        update_kpis(None, None, None, None, None, None)
 
 
 def test_another_tenants_user_sees_only_their_empty_tenant(app):
@@ -52,15 +60,17 @@ def test_another_tenants_user_sees_only_their_empty_tenant(app):
     accounts.create_user(db, "o@acme.test", "acme", "owner", password="password-1")
     with app.test_request_context("/_dash-update-component", method="POST"):
         _as_user(app, "o@acme.test")
-        cards, figure, _ = update_overview(365)
+        cards, message = update_kpis("12m", None, None, "previous", None, "day")
+        figure = update_timeline("12m", None, None, "previous", None, "day")
     assert cards.children[0].children[1].children == "0"
-    assert figure.data == ()  # no bars: nothing of the demo tenant
+    assert "No podcasts yet" in json.dumps(message.to_plotly_json(), default=str)  # tells a new tenant what to do
+    assert all(len(t.x or ()) == 0 for t in figure.data)  # nothing of the demo tenant
 
 
 def test_overview_over_dash_http(demo_client):
     status, body = call_overview(demo_client, 90)
     assert status == 200
     traces = body["overview-downloads-chart"]["figure"]["data"]
-    assert len(traces) == 3 and sum(figure_values(t["y"]).sum() for t in traces) > 0
+    assert traces[0]["name"] == "Downloads" and figure_values(traces[0]["y"]).sum() > 0
     layout = demo_client.get("/_dash-layout").get_json()
     assert "Overview" in json.dumps(layout)
