@@ -2,6 +2,7 @@
 listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op)."""
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections import Counter
@@ -11,6 +12,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
+import psycopg
+from psycopg import pq
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,7 +28,8 @@ from services.models.base import utcnow
 logger = logging.getLogger(__name__)
 
 DAY = pd.Timedelta(days=1)
-SLAB_DAYS = 31  # days counted per pass: bounds memory on long histories
+SLAB_DAYS = 31  # at most this many days counted per pass
+SLAB_ROWS = 2_000_000  # and at most about this many raw requests (a busier day is a slab of its own): bounds memory
 THRESHOLD_SECONDS = 60  # IAB: at least one minute of audio must be delivered
 PROBE_RANGE = r"\s*bytes=(?:0-0|0-1|1-1)\s*"
 RANGE_START = r"^\s*bytes=(\d{1,20})-(\d{0,20})\s*(?:,|$)"
@@ -54,6 +58,7 @@ class EpisodeIndex:
 
     by_key: dict[str, int]
     episodes: pd.DataFrame  # index episode_id: podcast_id, threshold_bytes (NaN = cannot apply)
+    resolved: dict = field(default_factory=dict, compare=False)  # URL -> episode id or None, across slabs
 
     @classmethod
     def load(cls, session: Session, tenant_id: int) -> EpisodeIndex:
@@ -74,11 +79,14 @@ class EpisodeIndex:
         """Requested URL -> episode id, each distinct URL resolved once: exact key first, then without the
         query string (players append their own parameters)."""
         found = {}
+        resolved = self.resolved
         for url in urls:
-            key = try_enclosure_match_key(url)
-            if key is None:
-                continue
-            episode = self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
+            if url in resolved:
+                episode = resolved[url]
+            else:
+                key = try_enclosure_match_key(url)
+                episode = None if key is None else self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
+                resolved[url] = episode
             if episode is not None:
                 found[url] = episode
         return found
@@ -101,23 +109,26 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
 
     def drop(mask: pd.Series, reason: str) -> None:
         nonlocal raw
+        mask = mask.fillna(False).astype(bool)  # a missing value (NA status) matches no rule
         if mask.any():
             dropped[reason] += int((mask & raw["in_window"]).sum())  # look-back rows are reported by their own day
             raw = raw[~mask]
 
-    drop(raw["method"].str.upper() != "GET", "not a GET (HEAD and others)")
+    drop(by_value(raw["method"], lambda v: v.str.upper() != "GET"), "not a GET (HEAD and others)")
     status = pd.to_numeric(raw["status"], errors="coerce")
     drop(status == 304, "304 Not Modified")
     status = pd.to_numeric(raw["status"], errors="coerce")
     drop(status.notna() & ~status.between(200, 299), "error or redirect status")
-    drop(probe_ranges(raw["range"]), "bytes=0-1 probe only")
-    drop(raw["user_agent"].fillna("").str.strip() == "", "bot: empty user agent")
+    drop(by_value(raw["range"], probe_ranges), "bytes=0-1 probe only")
+    drop(by_value(raw["user_agent"], lambda v: v.fillna("").str.strip() == ""), "bot: empty user agent")
     classes = classify(raw["user_agent"], raw["referer"])
     reported = classes["is_bot"].to_numpy() & raw["in_window"].to_numpy()
     for reason, count in classes.loc[reported, "bot_reason"].fillna("bot").value_counts().items():
         dropped[f"bot: {reason}"] += int(count)
     raw, classes = raw[~classes["is_bot"].to_numpy()], classes[~classes["is_bot"].to_numpy()]
-    episode_id = raw["url"].map(episodes.episode_for_urls(raw["url"].unique()))
+    urls = raw["url"]
+    distinct = urls.cat.categories if isinstance(urls.dtype, pd.CategoricalDtype) else urls.unique()
+    episode_id = urls.map(episodes.episode_for_urls(distinct)).astype("Float64").astype(float)
     unmapped = episode_id.isna()
     if unmapped.any():
         dropped["no matching episode"] += int((unmapped & raw["in_window"]).sum())
@@ -128,6 +139,20 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
                      os=classes["os"].to_numpy(), referrer=classes["referrer_name"].to_numpy())
     raw["podcast_id"] = episodes.episodes["podcast_id"].reindex(raw["episode_id"]).to_numpy()
     return raw, dropped
+
+
+def by_value(series: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """func, a row-wise vectorised rule, applied to each distinct value once (NA included) and mapped back to
+    every row: raw columns repeat few values (methods, agents, ranges)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = series.cat.codes.to_numpy(), pd.Series(series.cat.categories.to_numpy(dtype=object),
+                                                               dtype=object)
+    else:
+        codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+        uniques = pd.Series(uniques, dtype=object)
+    values = pd.concat([uniques, pd.Series([None], dtype=object)], ignore_index=True)
+    result = np.asarray(func(values))
+    return pd.Series(result[np.where(codes < 0, len(values) - 1, codes)], index=series.index)
 
 
 def probe_ranges(ranges: pd.Series) -> pd.Series:
@@ -158,7 +183,7 @@ def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Seri
     if not known.any():
         return passed
     part = frame.loc[known, ["listener_key", "episode_id", "ts", "bytes", "range"]].copy()
-    part["start"] = range_starts(part["range"]).to_numpy()
+    part["start"] = by_value(part["range"], range_starts).to_numpy()
     part["end"] = part["start"] + part["bytes"].astype("int64")
     part["day"] = part["ts"].dt.floor("D")
     part = part.sort_values(["listener_key", "episode_id", "day", "start"])
@@ -177,8 +202,10 @@ def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
     """Which requests become downloads, per (episode, listener): `calendar` (first per UTC day), `first-touch`
     (a request 24 h or more after the last counted one) or `last-touch` (a request more than 24 h after the
     previous request). `frame` must be sorted by episode, listener, ts."""
+    listener = frame["listener_key"]
+    listener = listener.cat.codes.to_numpy() if isinstance(listener.dtype, pd.CategoricalDtype) else listener.to_numpy()
     same = (frame["episode_id"].to_numpy()[1:] == frame["episode_id"].to_numpy()[:-1]) & (
-        frame["listener_key"].to_numpy()[1:] == frame["listener_key"].to_numpy()[:-1])
+        listener[1:] == listener[:-1])
     first_in_group = np.concatenate([[True], ~same])
     ts = frame["ts"].dt.tz_convert(None).to_numpy() if frame["ts"].dt.tz else frame["ts"].to_numpy()
     if window == "calendar":
@@ -254,13 +281,11 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    slab = first
-    while slab <= last:
-        slab_last = min(slab + timedelta(days=SLAB_DAYS - 1), last)
+    for slab, slab_last in plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last):
         _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
         progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
-        slab = slab_last + timedelta(days=1)
-    store.refresh_rollups(s, tenant_id, first, last)
+    if store.is_timescale(s):
+        store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
     counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
     if state is None:
         s.add(CountingState(tenant_id=tenant_id, counted_until=counted_until))
@@ -269,6 +294,37 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         state.counted_until = max(previous, counted_until) if previous else counted_until
         state.updated_at = utcnow()
     return report
+
+
+def plan_slabs(per_day: dict[date, int], first: date, last: date, max_rows: int | None = None,
+               max_days: int | None = None) -> list[tuple[date, date]]:
+    """Consecutive day ranges covering first..last, each of at most `max_days` days and, unless one day alone
+    is more, at most `max_rows` requests (per_day: requests per UTC day, days missing = none)."""
+    max_rows = max_rows or SLAB_ROWS
+    max_days = max_days or SLAB_DAYS
+    slabs: list[tuple[date, date]] = []
+    lo, rows, day = first, 0, first
+    while day <= last:
+        n = per_day.get(day, 0)
+        if day > lo and ((day - lo).days >= max_days or rows + n > max_rows):
+            slabs.append((lo, day - timedelta(days=1)))
+            lo, rows = day, 0
+        rows += n
+        day += timedelta(days=1)
+    slabs.append((lo, last))
+    return slabs
+
+
+def _requests_per_day(s: Session, tenant_id: int, first: date, last: date) -> dict[date, int]:
+    start, end = store.day_bounds(first, last)
+    if s.get_bind().dialect.name == "postgresql":
+        day = func.date(func.timezone("UTC", DownloadRequest.ts))
+    else:
+        day = func.date(DownloadRequest.ts)
+    rows = s.execute(select(day, func.count()).where(DownloadRequest.tenant_id == tenant_id,
+                                                     DownloadRequest.ts >= start, DownloadRequest.ts < end)
+                     .group_by(day)).all()
+    return {pd.Timestamp(d).date(): n for d, n in rows}
 
 
 def _utc(moment: datetime) -> datetime:
@@ -280,16 +336,105 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
                 report: CountReport) -> None:
     start, end = store.day_bounds(first, last)
     lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
-    cols = [getattr(DownloadRequest, c) for c in RAW_COLUMNS]
-    rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= lookback,
-                                         DownloadRequest.ts < end)).all()
-    raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
-    del rows
+    raw = read_raw(s, tenant_id, lookback, end)
     if len(raw):
         downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
-        report.requests += int((pd.to_datetime(raw["ts"], utc=True, format="mixed") >= pd.Timestamp(start)).sum())
+        report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
         downloads = downloads.assign(tenant_id=tenant_id)
         report.dropped.update(dropped)
     else:
         downloads = pd.DataFrame()
-    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads)
+    del raw
+    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads, rollups=True)
+
+
+def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.DataFrame:
+    """The tenant's raw requests in [start, end) as RAW_COLUMNS: ts as datetime64 UTC, text columns categorical
+    (each distinct value held once). On PostgreSQL one COPY ... TO STDOUT read by pandas' C parser; elsewhere a
+    plain SELECT."""
+    if s.get_bind().dialect.name != "postgresql":
+        cols = [getattr(DownloadRequest, c) for c in RAW_COLUMNS]
+        rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= start,
+                                             DownloadRequest.ts < end)).all()
+        raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
+        raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="mixed")
+        return raw
+    # A bit per nullable text column tells NULL from '' (the CSV below writes both as an empty field).
+    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(_NULLABLE_TEXT))
+    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, podcast_id, method, status, bytes, "
+           f"{', '.join(_TEXT)}, {nulls} FROM download_requests WHERE tenant_id = %s AND ts >= %s AND ts < %s) "
+           f"TO STDOUT WITH (FORMAT csv)")
+    names = ["ts", "podcast_id", "method", "status", "bytes", *_TEXT, "nulls"]
+    raw_conn = s.connection().connection.driver_connection
+    with _CopyOut(raw_conn, sql, (tenant_id, start, end)) as stream:
+        frame = pd.read_csv(io.BufferedReader(stream, buffer_size=1 << 20), header=None, names=names,
+                            keep_default_na=False, na_values={"podcast_id": [""], "status": [""], "bytes": [""]},
+                            dtype={"ts": "int64", "podcast_id": "Int64", "status": "Int64", "bytes": "Int64",
+                                   "nulls": "int64", **{c: "category" for c in ["method", *_TEXT]}})
+    nulls = frame.pop("nulls").to_numpy()
+    for i, name in enumerate(_NULLABLE_TEXT):
+        missing = (nulls & (1 << i)) != 0
+        if missing.any():
+            column = frame[name].cat
+            frame[name] = pd.Categorical.from_codes(np.where(missing, -1, column.codes), dtype=frame[name].dtype)
+    frame["ts"] = pd.to_datetime(frame["ts"].to_numpy(), unit="us", utc=True)
+    return frame[RAW_COLUMNS]
+
+
+_TEXT = ["range", "url", "user_agent", "referer", "listener_key", "country", "region"]
+_NULLABLE_TEXT = ["range", "user_agent", "referer", "country", "region"]
+
+
+class _CopyOut(io.RawIOBase):
+    """`COPY ... TO STDOUT` as a readable stream, straight from libpq: the server sends one message per row, and
+    psycopg's Copy iterator costs several microseconds per message, more than parsing the row. The connection is
+    left idle afterwards (or the error raised), as psycopg expects."""
+
+    def __init__(self, connection, sql: str, params):
+        self._pgconn = connection.pgconn
+        query = psycopg.ClientCursor(connection).mogrify(sql, params)
+        self._pgconn.send_query(query.encode(connection.info.encoding))
+        result = self._pgconn.get_result()
+        if result is None or result.status != pq.ExecStatus.COPY_OUT:
+            self._finish(result)
+            raise psycopg.ProgrammingError("COPY TO STDOUT did not start")
+        self._pending = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size, filled = len(buffer), 0
+        pending = self._pending
+        while filled < size:
+            if not len(pending):
+                if self._done:
+                    break
+                nbytes, data = self._pgconn.get_copy_data(0)  # blocks until a row (or the end) arrives
+                if nbytes < 0:
+                    self._done = True
+                    self._finish(self._pgconn.get_result())
+                    break
+                pending = memoryview(bytes(data))
+            n = min(size - filled, len(pending))
+            buffer[filled:filled + n] = pending[:n]
+            pending = pending[n:]
+            filled += n
+        self._pending = pending
+        return filled
+
+    def _finish(self, result) -> None:
+        error = None
+        while result is not None:
+            if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.COPY_OUT) and error is None:
+                error = psycopg.errors.error_from_result(result)
+            result = self._pgconn.get_result()
+        if error is not None:
+            raise error
+
+    def __exit__(self, *exc) -> None:
+        while not self._done:  # left early: read the rest so the connection is usable again
+            if not self.readinto(bytearray(1 << 20)):
+                break
+        super().__exit__(*exc)
