@@ -133,11 +133,20 @@ def _column_parts(series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _texts(uniques) -> np.ndarray:
     """Distinct non-missing values -> their escaped COPY texts, with \\N appended (for code -1)."""
+    dtype = getattr(uniques, "dtype", None)
+    if dtype is not None and (dtype.kind in "iu") and not (hasattr(uniques, "hasnans") and uniques.hasnans):
+        # integers (numpy or nullable: NA is never among the uniques), formatted by numpy
+        return np.array(np.asarray(uniques, dtype=np.int64 if dtype.kind == "i" else np.uint64).astype(str).tolist()
+                        + [NULL], dtype=object)
     values = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
     if isinstance(getattr(uniques, "dtype", None), np.dtype) and uniques.dtype.kind == "b":
         out = ["t" if v else "f" for v in values]
     elif isinstance(getattr(uniques, "dtype", None), np.dtype) and uniques.dtype.kind == "f":
         out = [repr(float(v)) for v in values]
+    elif all(type(v) is str for v in values):  # the common case: escape only when something needs it
+        blob = "\0".join(values)
+        special = "\\" in blob or "\t" in blob or "\n" in blob or "\r" in blob
+        out = [v.translate(_ESCAPES) for v in values] if special else values
     else:
         out = [_text(v) for v in values]
     return np.array(out + [NULL], dtype=object)
