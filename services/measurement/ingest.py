@@ -196,14 +196,15 @@ def store_hits(db: Database, hits: Iterable[dict], locate: Callable[[pd.Series],
 
 
 def drain_buffer(db: Database, redis_client, batch: int = 5000, locate=None, max_batches: int | None = None,
-                 lock_timeout: int = 300) -> int:
+                 lock_timeout: int = 60) -> int:
     """Move hits from the Redis buffer into raw requests; returns the number newly stored.
 
     Reliable queue: a batch moves atomically from the buffer to a processing list, is stored and committed,
     and only then is the processing list deleted. A drainer that dies at any point leaves its batch in the
     processing list, and the next drain stores it first; storing is idempotent by hit id, so a batch stored
-    twice counts once and none is lost. One drainer at a time (a Redis lock, renewed per batch); a drainer
-    that finds its lock expired and taken over stops without touching the lists."""
+    twice counts once and none is lost. One drainer at a time (a Redis lock, renewed per batch, so its timeout
+    only has to outlast one batch: a dead drainer holds up draining that long at most); a drainer that finds its
+    lock expired and taken over stops without touching the lists."""
     lock = redis_client.lock(DRAIN_LOCK_KEY, timeout=lock_timeout, blocking_timeout=0)
     if not lock.acquire(blocking=False):
         return 0
