@@ -132,3 +132,13 @@ def test_counted_rollups_equal_the_sql_refresh(pg):
         s.rollback()
     again = counting.count_downloads(db, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=1))
     assert (again.downloads, again.dropped) == (report.downloads, report.dropped)
+
+
+def test_a_slab_without_requests_reads_empty(pg):
+    db, tenant_id = pg
+    start, end = store.day_bounds(DAY + timedelta(days=30), DAY + timedelta(days=31))
+    with db.session(tenant_id) as s:
+        assert counting.read_raw(s, tenant_id, start, end).empty
+        report = counting.count_in_session(s, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=40))
+        assert report.requests == 3000  # the empty days in between count nothing and fail nothing
+        s.rollback()
