@@ -155,8 +155,37 @@ def by_value(series: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Se
     return pd.Series(result[np.where(codes < 0, len(values) - 1, codes)], index=series.index)
 
 
+_PROBES = frozenset({"bytes=0-0", "bytes=0-1", "bytes=1-1"})
+_SIMPLE_DIGITS = 15  # fast path only below 2**53: exact whatever dtype the regex path would have produced
+
+
+def _simple_ranges(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which values are exactly `bytes=<start>-[<end>]` (lowercase, ASCII digits, no spaces, one range) and
+    their start and end (-1: open). The others keep the regex rules."""
+    n = len(values)
+    simple, start, end = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    for i, value in enumerate(values):
+        if type(value) is str and value.startswith("bytes="):
+            a, dash, b = value[6:].partition("-")
+            if dash and 0 < len(a) <= _SIMPLE_DIGITS and len(b) <= _SIMPLE_DIGITS and a.isascii() and a.isdigit() \
+                    and (not b or (b.isascii() and b.isdigit())):
+                simple[i], start[i], end[i] = True, int(a), int(b) if b else -1
+    return simple, start, end
+
+
 def probe_ranges(ranges: pd.Series) -> pd.Series:
-    """Vectorised is_probe_range: single ranges by one regex; the rare multi-range headers one by one."""
+    """Vectorised is_probe_range: plain single ranges by a set lookup, other single ranges by one regex, the rare
+    multi-range headers one by one."""
+    values = ranges.to_numpy(dtype=object)
+    simple, _, _ = _simple_ranges(values)
+    probe = np.fromiter((simple[i] and values[i] in _PROBES for i in range(len(values))), dtype=bool,
+                        count=len(values))
+    if not simple.all():
+        probe[~simple] = _probe_ranges_regex(ranges[~simple]).to_numpy()
+    return pd.Series(probe, index=ranges.index)
+
+
+def _probe_ranges_regex(ranges: pd.Series) -> pd.Series:
     ranges = ranges.astype(object).where(ranges.notna(), None)
     text = ranges.astype("string")
     probe = text.str.fullmatch(PROBE_RANGE, case=False).fillna(False).astype(bool)
@@ -168,6 +197,15 @@ def probe_ranges(ranges: pd.Series) -> pd.Series:
 
 def range_starts(ranges: pd.Series) -> pd.Series:
     """First byte each Range header asks for (0 when absent, open or a suffix range), vectorised."""
+    values = ranges.to_numpy(dtype=object)
+    simple, start, end = _simple_ranges(values)
+    out = np.where((end >= 0) & (end < start), 0, start)  # an end before the start is no range
+    if not simple.all():
+        out[~simple] = _range_starts_regex(ranges[~simple]).to_numpy()
+    return pd.Series(out, index=ranges.index)
+
+
+def _range_starts_regex(ranges: pd.Series) -> pd.Series:
     parts = ranges.astype("string").str.extract(RANGE_START, flags=re.IGNORECASE)
     start = pd.to_numeric(parts[0], errors="coerce")
     end = pd.to_numeric(parts[1].replace("", pd.NA), errors="coerce")

@@ -147,3 +147,13 @@ def test_rules_applied_per_distinct_value_match_row_wise():
         expected = rule(ranges).tolist()
         assert counting.by_value(ranges, rule).tolist() == expected
         assert counting.by_value(as_category, rule).tolist() == expected
+
+
+def test_plain_range_fast_path_agrees_with_the_regex_rules():
+    values = ["bytes=0-1", "bytes=0-0", "bytes=1-1", "bytes=0-", "bytes=00-1", "bytes=0-01", "bytes=12-5",
+              "bytes=5-12", "bytes=123456789012345-", "bytes=1234567890123456-", "bytes=-500", "bytes=5", "bytes=",
+              "bytes=٣-", "bytes=²-", "BYTES=0-1", " bytes=0-1", "bytes=0-1 ", "bytes=0-1,2-3", "bytes=7-9, 1-2",
+              "bytes=abc-", "", None, float("nan"), "items=0-1", "bytes=0-1-2"]
+    ranges = pd.Series(values, dtype=object)
+    assert counting.probe_ranges(ranges).tolist() == counting._probe_ranges_regex(ranges).tolist()
+    assert counting.range_starts(ranges).tolist() == counting._range_starts_regex(ranges).tolist()
