@@ -101,9 +101,9 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
             continue
         frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate, secrets)
         report.imported += insert_frame(s, DownloadRequest.__table__, frame)
-        days = frame["ts"].dt.date
-        report.first_day = min(filter(None, [report.first_day, days.min()]))
-        report.last_day = max(filter(None, [report.last_day, days.max()]))
+        first, last = frame["ts"].min().date(), frame["ts"].max().date()  # the days of the extreme times
+        report.first_day = min(filter(None, [report.first_day, first]))
+        report.last_day = max(filter(None, [report.last_day, last]))
         progress(min(chunk.last_line / total_lines, 1.0) * 0.99, f"{report.lines} of {total_lines} lines read")
     record.status, record.finished_at = "completed", utcnow()
     record.lines_total, record.lines_imported, record.lines_rejected = report.lines, report.imported, report.rejected
