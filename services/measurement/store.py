@@ -2,6 +2,7 @@
 dashboards read. Plain tables on SQLite and PostgreSQL; continuous aggregates where TimescaleDB is present."""
 from __future__ import annotations
 
+import io
 import logging
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -12,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.bulk import insert_frame
+from services.bulk import CopyOut, insert_frame
 from services.models import (
     FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, Download, EpisodeDailyMetric,
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
@@ -54,20 +55,79 @@ def replace_downloads(session: Session, tenant_id: int, first: date, last: date,
     """Make the tenant's downloads on days first..last exactly `frame` (idempotent: a recount replaces).
 
     With `rollups`, the plain-table rollups of those days are rewritten from the same frame (replace_rollups);
-    on TimescaleDB the continuous aggregates follow by refresh_rollups instead, so nothing is written here."""
+    on TimescaleDB the continuous aggregates follow by refresh_rollups instead, so nothing is written here.
+    On PostgreSQL a recount that changes nothing (the usual case) rewrites no download: deleting and
+    re-inserting the same rows costs the server far more than reading them back to compare."""
     start, end = day_bounds(first, last)
-    # synchronize_session=False: no ORM objects to update, and PostgreSQL need not return every deleted key.
-    session.execute(delete(Download).where(Download.tenant_id == tenant_id, Download.ts >= start, Download.ts < end)
-                    .execution_options(synchronize_session=False))
     if not frame.empty:
         # In primary-key order: PostgreSQL's index inserts then go mostly to the rightmost pages (3x faster).
         frame = frame.sort_values(["ts", "episode_id"], kind="stable")
         frame = frame.assign(flags=listener_flags(frame))[DOWNLOAD_COLUMNS]
+    unchanged = not frame.empty and session.get_bind().dialect.name == "postgresql" and \
+        _stored_downloads_equal(session, tenant_id, start, end, frame)
+    if not unchanged:
+        # synchronize_session=False: no ORM objects to update, and PostgreSQL need not return every deleted key.
+        session.execute(delete(Download).where(Download.tenant_id == tenant_id, Download.ts >= start,
+                                               Download.ts < end).execution_options(synchronize_session=False))
     if rollups and not is_timescale(session):
         replace_rollups(session, tenant_id, first, last, frame)
     if frame.empty:
         return 0
-    return insert_frame(session, Download.__table__, frame)
+    return len(frame) if unchanged else insert_frame(session, Download.__table__, frame)
+
+
+_COMPARED_TEXT = ["listener_key", "app", "device", "os", "country", "region", "referrer"]
+
+
+def _stored_downloads_equal(session: Session, tenant_id: int, start: datetime, end: datetime,
+                            frame: pd.DataFrame) -> bool:
+    """Whether the tenant's stored downloads in [start, end) are exactly the rows of `frame` (DOWNLOAD_COLUMNS,
+    flags set), NULL told from ''. Read back with one COPY."""
+    nullable = _COMPARED_TEXT[1:]
+    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(nullable))
+    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, episode_id, podcast_id, flags, "
+           f"{', '.join(_COMPARED_TEXT)}, {nulls} FROM downloads WHERE tenant_id = %s AND ts >= %s AND ts < %s) "
+           f"TO STDOUT WITH (FORMAT csv)")
+    names = ["ts", "episode_id", "podcast_id", "flags", *_COMPARED_TEXT, "nulls"]
+    raw = session.connection().connection.driver_connection
+    with CopyOut(raw, sql, (tenant_id, start, end)) as stream:
+        stream = io.BufferedReader(stream, buffer_size=1 << 20)
+        if not stream.peek(1):
+            return False
+        stored = pd.read_csv(stream, header=None, names=names, keep_default_na=False, na_filter=False,
+                             low_memory=False, dtype={"ts": "int64", "episode_id": "int64", "podcast_id": "int64",
+                                                      "flags": "int64", "nulls": "int64",
+                                                      **{c: object for c in _COMPARED_TEXT}})
+    if len(stored) != len(frame):
+        return False
+    new_ts = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
+    new = pd.DataFrame({"ts": new_ts, "episode_id": frame["episode_id"].to_numpy(np.int64),
+                        "podcast_id": frame["podcast_id"].to_numpy(np.int64),
+                        "flags": frame["flags"].to_numpy(np.int64)})
+    stored_nulls = stored["nulls"].to_numpy()
+    for i, name in enumerate(_COMPARED_TEXT):
+        values = frame[name].astype(object).to_numpy()
+        missing = pd.isna(values)
+        if name == "listener_key" and missing.any():
+            return False
+        new[name] = np.where(missing, None, values)
+        if name in nullable:
+            bit = 1 << nullable.index(name)
+            stored[name] = np.where((stored_nulls & bit) != 0, None, stored[name].to_numpy())
+    key = ["ts", "episode_id", "listener_key"]
+    stored = stored.drop(columns="nulls").sort_values(key, kind="stable").reset_index(drop=True)
+    new = new[stored.columns].sort_values(key, kind="stable").reset_index(drop=True)
+    for name in stored.columns:
+        a, b = stored[name].to_numpy(), new[name].to_numpy()
+        if a.dtype == object or b.dtype == object:  # missing matches only missing; '' is a value
+            a, b = a.astype(object), b.astype(object)
+            missing = pd.isna(a)
+            if not (missing == pd.isna(b)).all():
+                return False
+            a, b = a[~missing], b[~missing]
+        if not (a == b).all():
+            return False
+    return True
 
 
 def _day(session: Session):

@@ -142,3 +142,38 @@ def test_a_slab_without_requests_reads_empty(pg):
         report = counting.count_in_session(s, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=40))
         assert report.requests == 3000  # the empty days in between count nothing and fail nothing
         s.rollback()
+
+
+def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
+    db, tenant_id = pg
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    report = counting.count_downloads(db, tenant_id, first, last)
+
+    def downloads():
+        with db.session(tenant_id) as s:
+            return s.execute(text("SELECT xmin::text, ts, episode_id, listener_key, app, country, region, flags "
+                                  "FROM downloads ORDER BY ts, episode_id, listener_key")).all()
+
+    before = downloads()
+    assert len(before) == report.downloads > 0
+    assert counting.count_downloads(db, tenant_id, first, last).downloads == report.downloads
+    assert downloads() == before  # same rows, same row versions: nothing was deleted or inserted
+    with db.session(tenant_id) as s:  # a stored value drifts ('' is not NULL), and a request goes away
+        s.execute(text("UPDATE downloads SET region = CASE WHEN region IS NULL THEN '' ELSE NULL END "
+                       "WHERE ctid = (SELECT min(ctid) FROM downloads)"))
+        s.execute(text("DELETE FROM download_requests WHERE request_uid = (SELECT min(request_uid) FROM "
+                        "download_requests WHERE method = 'GET' AND user_agent LIKE 'Overcast%')"))
+        s.commit()
+    again = counting.count_downloads(db, tenant_id, first, last)
+    after = downloads()
+    assert [row[1:] for row in after] != [row[1:] for row in before] or again.downloads == report.downloads
+    with db.session(tenant_id) as s:
+        by_copy = counting.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
+        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        expected, _ = counting.count_frame(by_copy, episodes, "calendar", since=pd.Timestamp(first, tz="UTC"))
+    assert len(after) == len(expected) == again.downloads
+    assert {r[0] for r in after} != {r[0] for r in before}  # rewritten
+    restored = [r for r in after if r[1:] in {b[1:] for b in before}]
+    assert len(restored) >= len(after) - 5  # the drifted region is back to what counting computes
+    assert sorted((pd.Timestamp(r[1]), r[2], r[3]) for r in after) == sorted(
+        (pd.Timestamp(t), e, k) for t, e, k in zip(expected["ts"], expected["episode_id"], expected["listener_key"]))
