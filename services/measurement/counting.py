@@ -2,6 +2,7 @@
 listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op)."""
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections import Counter
@@ -14,6 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.bulk import CopyOut
 from services.db import Database
 from services.measurement import store
 from services.measurement.requests import is_probe_range
@@ -25,7 +27,8 @@ from services.models.base import utcnow
 logger = logging.getLogger(__name__)
 
 DAY = pd.Timedelta(days=1)
-SLAB_DAYS = 31  # days counted per pass: bounds memory on long histories
+SLAB_DAYS = 31  # at most this many days counted per pass
+SLAB_ROWS = 2_000_000  # and at most about this many raw requests (a busier day is a slab of its own): bounds memory
 THRESHOLD_SECONDS = 60  # IAB: at least one minute of audio must be delivered
 PROBE_RANGE = r"\s*bytes=(?:0-0|0-1|1-1)\s*"
 RANGE_START = r"^\s*bytes=(\d{1,20})-(\d{0,20})\s*(?:,|$)"
@@ -54,6 +57,7 @@ class EpisodeIndex:
 
     by_key: dict[str, int]
     episodes: pd.DataFrame  # index episode_id: podcast_id, threshold_bytes (NaN = cannot apply)
+    resolved: dict = field(default_factory=dict, compare=False)  # URL -> episode id or None, across slabs
 
     @classmethod
     def load(cls, session: Session, tenant_id: int) -> EpisodeIndex:
@@ -74,11 +78,14 @@ class EpisodeIndex:
         """Requested URL -> episode id, each distinct URL resolved once: exact key first, then without the
         query string (players append their own parameters)."""
         found = {}
+        resolved = self.resolved
         for url in urls:
-            key = try_enclosure_match_key(url)
-            if key is None:
-                continue
-            episode = self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
+            if url in resolved:
+                episode = resolved[url]
+            else:
+                key = try_enclosure_match_key(url)
+                episode = None if key is None else self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
+                resolved[url] = episode
             if episode is not None:
                 found[url] = episode
         return found
@@ -101,23 +108,26 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
 
     def drop(mask: pd.Series, reason: str) -> None:
         nonlocal raw
+        mask = mask.fillna(False).astype(bool)  # a missing value (NA status) matches no rule
         if mask.any():
             dropped[reason] += int((mask & raw["in_window"]).sum())  # look-back rows are reported by their own day
             raw = raw[~mask]
 
-    drop(raw["method"].str.upper() != "GET", "not a GET (HEAD and others)")
+    drop(by_value(raw["method"], lambda v: v.str.upper() != "GET"), "not a GET (HEAD and others)")
     status = pd.to_numeric(raw["status"], errors="coerce")
     drop(status == 304, "304 Not Modified")
     status = pd.to_numeric(raw["status"], errors="coerce")
     drop(status.notna() & ~status.between(200, 299), "error or redirect status")
-    drop(probe_ranges(raw["range"]), "bytes=0-1 probe only")
-    drop(raw["user_agent"].fillna("").str.strip() == "", "bot: empty user agent")
+    drop(by_value(raw["range"], probe_ranges), "bytes=0-1 probe only")
+    drop(by_value(raw["user_agent"], lambda v: v.fillna("").str.strip() == ""), "bot: empty user agent")
     classes = classify(raw["user_agent"], raw["referer"])
     reported = classes["is_bot"].to_numpy() & raw["in_window"].to_numpy()
     for reason, count in classes.loc[reported, "bot_reason"].fillna("bot").value_counts().items():
         dropped[f"bot: {reason}"] += int(count)
     raw, classes = raw[~classes["is_bot"].to_numpy()], classes[~classes["is_bot"].to_numpy()]
-    episode_id = raw["url"].map(episodes.episode_for_urls(raw["url"].unique()))
+    urls = raw["url"]
+    distinct = urls.cat.categories if isinstance(urls.dtype, pd.CategoricalDtype) else urls.unique()
+    episode_id = urls.map(episodes.episode_for_urls(distinct)).astype("Float64").astype(float)
     unmapped = episode_id.isna()
     if unmapped.any():
         dropped["no matching episode"] += int((unmapped & raw["in_window"]).sum())
@@ -130,8 +140,51 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     return raw, dropped
 
 
+def by_value(series: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """func, a row-wise vectorised rule, applied to each distinct value once (NA included) and mapped back to
+    every row: raw columns repeat few values (methods, agents, ranges)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = series.cat.codes.to_numpy(), pd.Series(series.cat.categories.to_numpy(dtype=object),
+                                                               dtype=object)
+    else:
+        codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+        uniques = pd.Series(uniques, dtype=object)
+    values = pd.concat([uniques, pd.Series([None], dtype=object)], ignore_index=True)
+    result = np.asarray(func(values))
+    return pd.Series(result[np.where(codes < 0, len(values) - 1, codes)], index=series.index)
+
+
+_PROBES = frozenset({"bytes=0-0", "bytes=0-1", "bytes=1-1"})
+_SIMPLE_DIGITS = 15  # fast path only below 2**53: exact whatever dtype the regex path would have produced
+
+
+def _simple_ranges(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which values are exactly `bytes=<start>-[<end>]` (lowercase, ASCII digits, no spaces, one range) and
+    their start and end (-1: open). The others keep the regex rules."""
+    n = len(values)
+    simple, start, end = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    for i, value in enumerate(values):
+        if type(value) is str and value.startswith("bytes="):
+            a, dash, b = value[6:].partition("-")
+            if dash and 0 < len(a) <= _SIMPLE_DIGITS and len(b) <= _SIMPLE_DIGITS and a.isascii() and a.isdigit() \
+                    and (not b or (b.isascii() and b.isdigit())):
+                simple[i], start[i], end[i] = True, int(a), int(b) if b else -1
+    return simple, start, end
+
+
 def probe_ranges(ranges: pd.Series) -> pd.Series:
-    """Vectorised is_probe_range: single ranges by one regex; the rare multi-range headers one by one."""
+    """Vectorised is_probe_range: plain single ranges by a set lookup, other single ranges by one regex, the rare
+    multi-range headers one by one."""
+    values = ranges.to_numpy(dtype=object)
+    simple, _, _ = _simple_ranges(values)
+    probe = np.fromiter((simple[i] and values[i] in _PROBES for i in range(len(values))), dtype=bool,
+                        count=len(values))
+    if not simple.all():
+        probe[~simple] = _probe_ranges_regex(ranges[~simple]).to_numpy()
+    return pd.Series(probe, index=ranges.index)
+
+
+def _probe_ranges_regex(ranges: pd.Series) -> pd.Series:
     ranges = ranges.astype(object).where(ranges.notna(), None)
     text = ranges.astype("string")
     probe = text.str.fullmatch(PROBE_RANGE, case=False).fillna(False).astype(bool)
@@ -143,6 +196,15 @@ def probe_ranges(ranges: pd.Series) -> pd.Series:
 
 def range_starts(ranges: pd.Series) -> pd.Series:
     """First byte each Range header asks for (0 when absent, open or a suffix range), vectorised."""
+    values = ranges.to_numpy(dtype=object)
+    simple, start, end = _simple_ranges(values)
+    out = np.where((end >= 0) & (end < start), 0, start)  # an end before the start is no range
+    if not simple.all():
+        out[~simple] = _range_starts_regex(ranges[~simple]).to_numpy()
+    return pd.Series(out, index=ranges.index)
+
+
+def _range_starts_regex(ranges: pd.Series) -> pd.Series:
     parts = ranges.astype("string").str.extract(RANGE_START, flags=re.IGNORECASE)
     start = pd.to_numeric(parts[0], errors="coerce")
     end = pd.to_numeric(parts[1].replace("", pd.NA), errors="coerce")
@@ -158,7 +220,7 @@ def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Seri
     if not known.any():
         return passed
     part = frame.loc[known, ["listener_key", "episode_id", "ts", "bytes", "range"]].copy()
-    part["start"] = range_starts(part["range"]).to_numpy()
+    part["start"] = by_value(part["range"], range_starts).to_numpy()
     part["end"] = part["start"] + part["bytes"].astype("int64")
     part["day"] = part["ts"].dt.floor("D")
     part = part.sort_values(["listener_key", "episode_id", "day", "start"])
@@ -177,8 +239,10 @@ def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
     """Which requests become downloads, per (episode, listener): `calendar` (first per UTC day), `first-touch`
     (a request 24 h or more after the last counted one) or `last-touch` (a request more than 24 h after the
     previous request). `frame` must be sorted by episode, listener, ts."""
+    listener = frame["listener_key"]
+    listener = listener.cat.codes.to_numpy() if isinstance(listener.dtype, pd.CategoricalDtype) else listener.to_numpy()
     same = (frame["episode_id"].to_numpy()[1:] == frame["episode_id"].to_numpy()[:-1]) & (
-        frame["listener_key"].to_numpy()[1:] == frame["listener_key"].to_numpy()[:-1])
+        listener[1:] == listener[:-1])
     first_in_group = np.concatenate([[True], ~same])
     ts = frame["ts"].dt.tz_convert(None).to_numpy() if frame["ts"].dt.tz else frame["ts"].to_numpy()
     if window == "calendar":
@@ -254,13 +318,11 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    slab = first
-    while slab <= last:
-        slab_last = min(slab + timedelta(days=SLAB_DAYS - 1), last)
+    for slab, slab_last in plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last):
         _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
         progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
-        slab = slab_last + timedelta(days=1)
-    store.refresh_rollups(s, tenant_id, first, last)
+    if store.is_timescale(s):
+        store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
     counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
     if state is None:
         s.add(CountingState(tenant_id=tenant_id, counted_until=counted_until))
@@ -269,6 +331,37 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         state.counted_until = max(previous, counted_until) if previous else counted_until
         state.updated_at = utcnow()
     return report
+
+
+def plan_slabs(per_day: dict[date, int], first: date, last: date, max_rows: int | None = None,
+               max_days: int | None = None) -> list[tuple[date, date]]:
+    """Consecutive day ranges covering first..last, each of at most `max_days` days and, unless one day alone
+    is more, at most `max_rows` requests (per_day: requests per UTC day, days missing = none)."""
+    max_rows = max_rows or SLAB_ROWS
+    max_days = max_days or SLAB_DAYS
+    slabs: list[tuple[date, date]] = []
+    lo, rows, day = first, 0, first
+    while day <= last:
+        n = per_day.get(day, 0)
+        if day > lo and ((day - lo).days >= max_days or rows + n > max_rows):
+            slabs.append((lo, day - timedelta(days=1)))
+            lo, rows = day, 0
+        rows += n
+        day += timedelta(days=1)
+    slabs.append((lo, last))
+    return slabs
+
+
+def _requests_per_day(s: Session, tenant_id: int, first: date, last: date) -> dict[date, int]:
+    start, end = store.day_bounds(first, last)
+    if s.get_bind().dialect.name == "postgresql":
+        day = func.date(func.timezone("UTC", DownloadRequest.ts))
+    else:
+        day = func.date(DownloadRequest.ts)
+    rows = s.execute(select(day, func.count()).where(DownloadRequest.tenant_id == tenant_id,
+                                                     DownloadRequest.ts >= start, DownloadRequest.ts < end)
+                     .group_by(day)).all()
+    return {pd.Timestamp(d).date(): n for d, n in rows}
 
 
 def _utc(moment: datetime) -> datetime:
@@ -280,16 +373,56 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
                 report: CountReport) -> None:
     start, end = store.day_bounds(first, last)
     lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
-    cols = [getattr(DownloadRequest, c) for c in RAW_COLUMNS]
-    rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= lookback,
-                                         DownloadRequest.ts < end)).all()
-    raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
-    del rows
+    raw = read_raw(s, tenant_id, lookback, end)
     if len(raw):
         downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
-        report.requests += int((pd.to_datetime(raw["ts"], utc=True, format="mixed") >= pd.Timestamp(start)).sum())
+        report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
         downloads = downloads.assign(tenant_id=tenant_id)
         report.dropped.update(dropped)
     else:
         downloads = pd.DataFrame()
-    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads)
+    del raw
+    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads, rollups=True)
+
+
+def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.DataFrame:
+    """The tenant's raw requests in [start, end) as RAW_COLUMNS: ts as datetime64 UTC, text columns categorical
+    (each distinct value held once). On PostgreSQL one COPY ... TO STDOUT read by pandas' C parser; elsewhere a
+    plain SELECT."""
+    if s.get_bind().dialect.name != "postgresql":
+        cols = [getattr(DownloadRequest, c) for c in RAW_COLUMNS]
+        rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= start,
+                                             DownloadRequest.ts < end)).all()
+        raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
+        raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="mixed")
+        return raw
+    # A bit per nullable text column tells NULL from '' (the CSV below writes both as an empty field).
+    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(_NULLABLE_TEXT))
+    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, podcast_id, method, status, bytes, "
+           f"{', '.join(_TEXT)}, {nulls} FROM download_requests WHERE tenant_id = %s AND ts >= %s AND ts < %s) "
+           f"TO STDOUT WITH (FORMAT csv)")
+    names = ["ts", "podcast_id", "method", "status", "bytes", *_TEXT, "nulls"]
+    raw_conn = s.connection().connection.driver_connection
+    with CopyOut(raw_conn, sql, (tenant_id, start, end)) as stream:
+        stream = io.BufferedReader(stream, buffer_size=1 << 20)
+        if not stream.peek(1):  # no rows: nothing for the parser to read
+            return pd.DataFrame({c: pd.Series(dtype="datetime64[us, UTC]" if c == "ts" else object)
+                                 for c in RAW_COLUMNS})
+        # Text as object, then factorised here: pandas' own categorical parsing is ~3x slower than both.
+        frame = pd.read_csv(stream, header=None, names=names,
+                            keep_default_na=False, na_values={"podcast_id": [""], "status": [""], "bytes": [""]},
+                            low_memory=False, dtype={"ts": "int64", "podcast_id": "Int64", "status": "Int64",
+                                                     "bytes": "Int64", "nulls": "int64",
+                                                     **{c: object for c in ["method", *_TEXT]}})
+    nulls = frame.pop("nulls").to_numpy()
+    for name in ["method", *_TEXT]:
+        codes, uniques = pd.factorize(frame[name].to_numpy())
+        if name in _NULLABLE_TEXT:
+            codes = np.where((nulls & (1 << _NULLABLE_TEXT.index(name))) != 0, -1, codes)
+        frame[name] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+    frame["ts"] = pd.to_datetime(frame["ts"].to_numpy(), unit="us", utc=True)
+    return frame[RAW_COLUMNS]
+
+
+_TEXT = ["range", "url", "user_agent", "referer", "listener_key", "country", "region"]
+_NULLABLE_TEXT = ["range", "user_agent", "referer", "country", "region"]

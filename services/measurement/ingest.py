@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from redis.exceptions import LockError
 from sqlalchemy import select
 
 from services.bulk import insert_frame
@@ -25,7 +26,25 @@ from services.models import DownloadRequest, Podcast
 logger = logging.getLogger(__name__)
 
 BUFFER_KEY = "hits:buffer"
+PROCESSING_KEY = "hits:processing"  # the batch being stored: moved out of the buffer atomically, deleted after commit
 DRAIN_LOCK_KEY = "hits:drain-lock"
+
+# Move up to ARGV[1] hits from the head of the buffer to the processing list, in one atomic step, only while the
+# caller still holds the drain lock (ARGV[2] is its token). Returns the hits moved (nil: the lock is not ours).
+_MOVE_BATCH = """
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return false end
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for i = 1, #items, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+end
+if #items > 0 then redis.call('LTRIM', KEYS[1], #items, -1) end
+return items
+"""
+# Forget the processing list once its hits are committed, only while the lock is still the caller's (-1 if not).
+_BATCH_DONE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+return redis.call('DEL', KEYS[1])
+"""
 
 
 def new_hit(podcast_key: str, ip: str, user_agent: str | None, referer: str | None, byte_range: str | None,
@@ -176,21 +195,42 @@ def store_hits(db: Database, hits: Iterable[dict], locate: Callable[[pd.Series],
     return stored
 
 
-def drain_buffer(db: Database, redis_client, batch: int = 5000, locate=None, max_batches: int | None = None) -> int:
-    """Move hits from the Redis buffer into raw requests. At-least-once: a batch leaves the buffer only after it
-    is stored, and storing is idempotent by hit id. One drainer at a time (a Redis lock)."""
-    lock = redis_client.lock(DRAIN_LOCK_KEY, timeout=300, blocking_timeout=0)
+def drain_buffer(db: Database, redis_client, batch: int = 5000, locate=None, max_batches: int | None = None,
+                 lock_timeout: int = 60) -> int:
+    """Move hits from the Redis buffer into raw requests; returns the number newly stored.
+
+    Reliable queue: a batch moves atomically from the buffer to a processing list, is stored and committed,
+    and only then is the processing list deleted. A drainer that dies at any point leaves its batch in the
+    processing list, and the next drain stores it first; storing is idempotent by hit id, so a batch stored
+    twice counts once and none is lost. One drainer at a time (a Redis lock, renewed per batch, so its timeout
+    only has to outlast one batch: a dead drainer holds up draining that long at most); a drainer that finds its
+    lock expired and taken over stops without touching the lists."""
+    lock = redis_client.lock(DRAIN_LOCK_KEY, timeout=lock_timeout, blocking_timeout=0)
     if not lock.acquire(blocking=False):
         return 0
+    token = lock.local.token
+    move = redis_client.register_script(_MOVE_BATCH)
+    done = redis_client.register_script(_BATCH_DONE)
     stored = batches = 0
     try:
         while max_batches is None or batches < max_batches:
-            lines = redis_client.lrange(BUFFER_KEY, 0, batch - 1)
+            lines = redis_client.lrange(PROCESSING_KEY, 0, -1)  # left by a drainer that died mid-batch
             if not lines:
-                break
+                lines = move(keys=[BUFFER_KEY, PROCESSING_KEY, DRAIN_LOCK_KEY], args=[batch, token])
+                if not lines:  # nothing buffered (or the lock is gone)
+                    break
             stored += store_hits(db, (json.loads(line) for line in lines), locate)
-            redis_client.ltrim(BUFFER_KEY, len(lines), -1)
+            if done(keys=[PROCESSING_KEY, DRAIN_LOCK_KEY], args=[token]) == -1:
+                logger.warning("drain lock lost mid-drain: stopping (the batch is stored; the next drain re-checks it)")
+                break
             batches += 1
+            try:
+                lock.reacquire()  # a fresh timeout for the next batch
+            except LockError:
+                break
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - expired or taken over: nothing of ours to release
+            pass
     return stored

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -100,9 +101,9 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
             continue
         frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate, secrets)
         report.imported += insert_frame(s, DownloadRequest.__table__, frame)
-        days = frame["ts"].dt.date
-        report.first_day = min(filter(None, [report.first_day, days.min()]))
-        report.last_day = max(filter(None, [report.last_day, days.max()]))
+        first, last = frame["ts"].min().date(), frame["ts"].max().date()  # the days of the extreme times
+        report.first_day = min(filter(None, [report.first_day, first]))
+        report.last_day = max(filter(None, [report.last_day, last]))
         progress(min(chunk.last_line / total_lines, 1.0) * 0.99, f"{report.lines} of {total_lines} lines read")
     record.status, record.finished_at = "completed", utcnow()
     record.lines_total, record.lines_imported, record.lines_rejected = report.lines, report.imported, report.rejected
@@ -118,22 +119,28 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: pd.Series,
                    fingerprint: str, import_id: int, locate, secrets: dict) -> pd.DataFrame:
     ts = rows["ts"]
     listener = pd.Series("", index=rows.index, dtype=object)
-    months = ts.dt.strftime("%Y-%m")
-    for month in months.unique():
+    month_number = (ts.dt.year * 100 + ts.dt.month).to_numpy()  # YYYYMM, formatted once per distinct month
+    months = pd.Series(month_number, index=rows.index).map(
+        {m: f"{m // 100:04d}-{m % 100:02d}" for m in np.unique(month_number).tolist()})
+    distinct_months = months.unique()
+    for month in distinct_months:
         if month not in secrets:
             secrets[month] = hashing.month_secret(s, month)
-        idx = months == month
-        listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"].astype(object),
-                                              rows.loc[idx, "user_agent"].astype(object))
-    geo = locate(rows["ip"].astype(object))
+        if len(distinct_months) == 1:
+            listener = hashing.listener_keys(secrets[month], rows["ip"], rows["user_agent"])
+        else:
+            idx = months == month
+            listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"], rows.loc[idx, "user_agent"])
+    geo = locate(rows["ip"])
+    # Columns keep their dtypes: services.bulk formats each distinct value once.
     return pd.DataFrame({
         "request_uid": fingerprint[:24] + ":" + rows["line_no"].astype(str),  # the same line of the same file
         "ts": ts, "tenant_id": tenant_id,
         "podcast_id": episodes.episodes["podcast_id"].reindex(episode_id).to_numpy(),
-        "source": "log", "import_id": import_id, "method": rows["method"].astype(object),
-        "status": rows["status"].astype(object), "bytes": rows["bytes"].astype(object),
-        "range": rows["range"].astype(object), "url": rows["url"].astype(object),
-        "user_agent": rows["user_agent"].astype(object), "referer": rows["referer"].astype(object),
+        "source": "log", "import_id": import_id, "method": rows["method"],
+        "status": rows["status"], "bytes": rows["bytes"],
+        "range": rows["range"], "url": rows["url"],
+        "user_agent": rows["user_agent"], "referer": rows["referer"],
         "listener_key": listener, "country": geo["country"].to_numpy(), "region": geo["region"].to_numpy(),
     })
 

@@ -65,7 +65,9 @@ class Download(Base):
 
 
 class _Rollup:
-    tenant_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Indexed per rollup: (tenant_id, day|hour) on the seven older ones (migration 0005 dropped their tenant_id
+    # index, a redundant prefix), tenant_id alone on the per-episode ones.
+    tenant_id: Mapped[int] = mapped_column(BigInteger)
     podcast_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     listeners: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -119,7 +121,8 @@ class EpisodeAppDailyMetric(_Rollup, Base):
     FIRST_EPISODE_DAY. Keyed so one episode's rows are one index range."""
 
     __tablename__ = "episode_app_daily_metrics"
-    __table_args__ = (Index("ix_episode_app_daily_metrics_episode_day", "episode_id", "day"),)
+    __table_args__ = (Index("ix_episode_app_daily_metrics_episode_day", "episode_id", "day"),
+                      Index("ix_episode_app_daily_metrics_tenant_id", "tenant_id"))
     day: Mapped[date] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     app: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -127,7 +130,8 @@ class EpisodeAppDailyMetric(_Rollup, Base):
 
 class EpisodeDeviceDailyMetric(_Rollup, Base):
     __tablename__ = "episode_device_daily_metrics"
-    __table_args__ = (Index("ix_episode_device_daily_metrics_episode_day", "episode_id", "day"),)
+    __table_args__ = (Index("ix_episode_device_daily_metrics_episode_day", "episode_id", "day"),
+                      Index("ix_episode_device_daily_metrics_tenant_id", "tenant_id"))
     day: Mapped[date] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     device: Mapped[str] = mapped_column(String(50), primary_key=True)
@@ -135,7 +139,8 @@ class EpisodeDeviceDailyMetric(_Rollup, Base):
 
 class EpisodeGeoDailyMetric(_Rollup, Base):
     __tablename__ = "episode_geo_daily_metrics"
-    __table_args__ = (Index("ix_episode_geo_daily_metrics_episode_day", "episode_id", "day"),)
+    __table_args__ = (Index("ix_episode_geo_daily_metrics_episode_day", "episode_id", "day"),
+                      Index("ix_episode_geo_daily_metrics_tenant_id", "tenant_id"))
     day: Mapped[date] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     country: Mapped[str] = mapped_column(String(2), primary_key=True)
@@ -146,8 +151,7 @@ ROLLUPS = (PodcastHourlyMetric, PodcastDailyMetric, EpisodeDailyMetric, PodcastA
            EpisodeAppDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric)
 TIME_SERIES_TABLES = ("download_requests", "downloads") + tuple(m.__tablename__ for m in ROLLUPS)
 
-# One tenant's days as one index range (migration 0005, which also drops these tables' single-column tenant_id
-# index that _Rollup declares: a redundant prefix of these).
+# One tenant's days as one index range (migration 0005).
 for _model, _bucket in ((PodcastHourlyMetric, "hour"), (PodcastDailyMetric, "day"), (EpisodeDailyMetric, "day"),
                         (PodcastAppDailyMetric, "day"), (PodcastDeviceDailyMetric, "day"),
                         (PodcastGeoDailyMetric, "day"), (PodcastReferrerDailyMetric, "day")):

@@ -2,6 +2,7 @@
 buffer, a real `rq` worker drains and counts them; with Redis down, hits spool to disk and are replayed."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def pipeline(pg_url, redis_url, tmp_path):
     server = create_app(settings)
     db = server.extensions["podcast_platform"].db
     seeded = demo.seed_demo(db, password=DEMO_PASSWORD)
-    redis.Redis.from_url(redis_url).delete(ingest.BUFFER_KEY)
+    redis.Redis.from_url(redis_url).delete(ingest.BUFFER_KEY, ingest.PROCESSING_KEY, ingest.DRAIN_LOCK_KEY)
     context.set_settings(settings)
     context.set_db(db)
     yield server, settings, db, seeded["tenant_id"]
@@ -104,3 +105,51 @@ def test_redis_down_spools_to_disk_and_replays(pipeline, tmp_path):
         stored = s.scalar(select(func.count()).select_from(DownloadRequest).where(
             DownloadRequest.request_uid.in_([h["uid"] for h in hits])))
     assert stored == 5
+
+
+def _stored(db, tenant_id, hits) -> int:
+    with db.session(tenant_id) as s:
+        return s.scalar(select(func.count()).select_from(DownloadRequest).where(
+            DownloadRequest.request_uid.in_([h["uid"] for h in hits])))
+
+
+def test_a_drainer_dying_mid_batch_loses_and_doubles_nothing(pipeline, monkeypatch):
+    server, settings, db, tenant_id = pipeline
+    key, episode = _target(db, tenant_id)
+    live = redis.Redis.from_url(settings.redis_url)
+    hits = [ingest.new_hit(key, f"203.0.113.{i}", AGENT, None, None, "GET", episode.enclosure_url) for i in range(25)]
+    live.rpush(ingest.BUFFER_KEY, *[json.dumps(h) for h in hits])
+    real_store = ingest.store_hits
+    calls = []
+
+    def store_then_die(db_, batch, locate=None):
+        calls.append(1)
+        if len(calls) == 1:  # the first batch is committed, then the worker dies before it can say so
+            real_store(db_, batch, locate)
+            raise SystemExit("worker killed")
+        if len(calls) == 2:  # the next drain dies before committing its batch
+            raise SystemExit("worker killed")
+        return real_store(db_, batch, locate)
+
+    monkeypatch.setattr(ingest, "store_hits", store_then_die)
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            ingest.drain_buffer(db, live, batch=10)
+        assert live.llen(ingest.PROCESSING_KEY) == 10  # the batch waits in the processing list, not lost
+    assert _stored(db, tenant_id, hits) == 10
+    assert ingest.drain_buffer(db, live, batch=10) == 15  # the 10 again (already stored: skipped) + the other 15
+    assert live.llen(ingest.PROCESSING_KEY) == live.llen(ingest.BUFFER_KEY) == 0
+    assert _stored(db, tenant_id, hits) == 25
+
+
+def test_drain_stops_when_another_drainer_holds_the_lock(pipeline):
+    server, settings, db, tenant_id = pipeline
+    live = redis.Redis.from_url(settings.redis_url)
+    live.rpush(ingest.BUFFER_KEY, json.dumps({"uid": "x"}))
+    other = live.lock(ingest.DRAIN_LOCK_KEY, timeout=30)
+    assert other.acquire(blocking=False)
+    try:
+        assert ingest.drain_buffer(db, live) == 0 and live.llen(ingest.BUFFER_KEY) == 1
+    finally:
+        other.release()
+        live.delete(ingest.BUFFER_KEY)

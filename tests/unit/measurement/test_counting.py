@@ -123,3 +123,37 @@ def test_vectorised_range_rules_agree_with_the_parser():
     assert counting.probe_ranges(series).tolist() == [bool(h) and is_probe_range(h) for h in headers]
     expected = [max(parse_range(h)[0][0], 0) if parse_range(h) else 0 for h in headers]
     assert counting.range_starts(series).tolist() == expected
+
+
+def test_slabs_split_by_days_and_rows():
+    from datetime import date, timedelta
+
+    first = date(2026, 1, 1)
+    days = [first + timedelta(days=i) for i in range(10)]
+    per_day = {d: 100 for d in days}
+    per_day[days[4]] = 1000  # a busy day alone exceeds the row bound: a slab of its own
+    slabs = counting.plan_slabs(per_day, days[0], days[-1], max_rows=250, max_days=3)
+    assert slabs == [(days[0], days[1]), (days[2], days[3]), (days[4], days[4]), (days[5], days[6]),
+                     (days[7], days[8]), (days[9], days[9])]
+    assert counting.plan_slabs({}, days[0], days[-1], max_rows=250, max_days=4) == [
+        (days[0], days[3]), (days[4], days[7]), (days[8], days[9])]
+    assert counting.plan_slabs(per_day, days[3], days[3]) == [(days[3], days[3])]
+
+
+def test_rules_applied_per_distinct_value_match_row_wise():
+    ranges = pd.Series(["bytes=0-1", None, "bytes=0-", "BYTES=0-1 ", "bytes=0-1, 5-9", "bytes=9-3", "", "bytes=0-1"])
+    as_category = ranges.astype("category")
+    for rule in (counting.probe_ranges, counting.range_starts):
+        expected = rule(ranges).tolist()
+        assert counting.by_value(ranges, rule).tolist() == expected
+        assert counting.by_value(as_category, rule).tolist() == expected
+
+
+def test_plain_range_fast_path_agrees_with_the_regex_rules():
+    values = ["bytes=0-1", "bytes=0-0", "bytes=1-1", "bytes=0-", "bytes=00-1", "bytes=0-01", "bytes=12-5",
+              "bytes=5-12", "bytes=123456789012345-", "bytes=1234567890123456-", "bytes=-500", "bytes=5", "bytes=",
+              "bytes=٣-", "bytes=²-", "BYTES=0-1", " bytes=0-1", "bytes=0-1 ", "bytes=0-1,2-3", "bytes=7-9, 1-2",
+              "bytes=abc-", "", None, float("nan"), "items=0-1", "bytes=0-1-2"]
+    ranges = pd.Series(values, dtype=object)
+    assert counting.probe_ranges(ranges).tolist() == counting._probe_ranges_regex(ranges).tolist()
+    assert counting.range_starts(ranges).tolist() == counting._range_starts_regex(ranges).tolist()

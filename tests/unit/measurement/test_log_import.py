@@ -126,3 +126,20 @@ def test_import_logs_command(app, tmp_path):
     assert "already imported" in again.output
     bad = runner.invoke(args=["import-logs", str(tmp_path / "nope.log"), "--tenant", "demo", "--format", "combined"])
     assert bad.exit_code != 0 and "no such file" in bad.output
+
+
+def test_listener_keys_vectorised_equal_the_per_row_rule():
+    import pandas as pd
+
+    from services.measurement import hashing
+
+    secret = bytes(range(32))
+    ips = pd.Series(["192.0.2.1", "192.0.2.1", " 192.0.2.1 ", "010.0.0.1", "255.255.255.255", "256.1.1.1", "0.0.0.0",
+                     "2001:db8:1:2:3:4:5:6", "2001:db8:1:2:ffff::1", "2001:DB8:1:2::", "::ffff:198.51.100.7",
+                     "not an ip", "", None, "1.2.3"])
+    agents = pd.Series(["A", "B", "A", None, "", "A", "A", "A", "A", "A", "A", "A", "A", "A", "tab\tagent"])
+    got = hashing.listener_keys(secret, ips, agents).tolist()
+    expected = [hashing.listener_key(secret, ip, ua) for ip, ua in zip(ips.fillna(""), agents.fillna(""))]
+    assert got == expected
+    assert got[0] == got[2] and got[0] != got[1]  # the same household and agent; another agent
+    assert got[7] == got[8] == got[9]  # one IPv6 /64

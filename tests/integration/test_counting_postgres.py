@@ -1,0 +1,179 @@
+"""Counting on PostgreSQL: raw requests read by COPY equal those a plain SELECT returns (NULL apart from '', text
+with tabs, quotes and newlines), the downloads counted from either are the same, and the rollups counting writes
+from its frame equal refresh_rollups over the downloads table."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select, text
+
+from services import accounts, migrate
+from services.bulk import insert_frame
+from services.db import Database
+from services.measurement import counting, store
+from services.models import DownloadRequest, Episode, Podcast
+
+DAY = date(2026, 3, 2)
+
+
+@pytest.fixture
+def pg(pg_url):
+    migrate.upgrade(pg_url)
+    db = Database(pg_url, "podcast_app")
+    tenant = accounts.create_tenant(db, "counting", "Counting")
+    with db.session(tenant.id) as s:
+        podcast = Podcast(tenant_id=tenant.id, title="Show", prefix_key="kcount")
+        s.add(podcast)
+        s.flush()
+        for n in range(3):
+            s.add(Episode(tenant_id=tenant.id, podcast_id=podcast.id, guid=f"g{n}", title=f"E{n}",
+                          enclosure_url=f"https://media.example.com/show/ep{n}.mp3", enclosure_length=6_000_000,
+                          duration_seconds=600))
+        s.commit()
+        requests = _requests(tenant.id, podcast.id)
+        insert_frame(s, DownloadRequest.__table__, requests)
+        s.commit()
+    yield db, tenant.id
+    db.dispose()
+
+
+def _requests(tenant_id: int, podcast_id: int, n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    agents = np.array(["AppleCoreMedia/1.0.0.19B88 (iPhone; U; CPU OS 15_1 like Mac OS X; en_us)", "", None,
+                       "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)", "weird\tagent \"quoted\"\nline",
+                       "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                       "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15"],
+                      dtype=object)
+    urls = np.array([f"https://media.example.com/show/ep{i}.mp3" for i in range(3)]
+                    + ["https://media.example.com/show/ep1.mp3?_from=app", "https://other.example.com/x.mp3"],
+                    dtype=object)
+    ranges = np.array(["bytes=0-", "bytes=0-1", None, "", "bytes=1000-", "bytes=0-1, 9-10"], dtype=object)
+    referers = np.array([None, "", "https://podcasts.apple.com/", "https://open.spotify.com/"], dtype=object)
+    start = pd.Timestamp(DAY - timedelta(days=1), tz="UTC")
+    log = rng.random(n) < 0.5
+    return pd.DataFrame({
+        "request_uid": [f"t:{i}" for i in range(n)],
+        "ts": start + pd.to_timedelta(rng.integers(0, 3 * 86_400 * 10**6, n), unit="us"),
+        "tenant_id": tenant_id, "podcast_id": podcast_id,
+        "source": np.where(log, "log", "prefix"),
+        "method": np.array(["GET", "GET", "GET", "HEAD", "get"], dtype=object)[rng.integers(0, 5, n)],
+        "status": pd.Series(rng.choice([200, 206, 304, 404], n), dtype="Int64").where(log, pd.NA),
+        "bytes": pd.Series(rng.integers(0, 6_000_000, n), dtype="Int64").where(log, pd.NA),
+        "range": ranges[rng.integers(0, len(ranges), n)],
+        "url": urls[rng.integers(0, len(urls), n)],
+        "user_agent": agents[rng.integers(0, len(agents), n)],
+        "referer": referers[rng.integers(0, len(referers), n)],
+        "listener_key": [f"{k:032x}" for k in rng.integers(0, 40, n)],
+        "country": np.array(["US", "", None, "DE"], dtype=object)[rng.integers(0, 4, n)],
+        "region": np.array(["CA", "", None], dtype=object)[rng.integers(0, 3, n)],
+    })
+
+
+def _by_select(s, tenant_id, start, end) -> pd.DataFrame:
+    cols = [getattr(DownloadRequest, c) for c in counting.RAW_COLUMNS]
+    rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= start,
+                                         DownloadRequest.ts < end)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=counting.RAW_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+def _plain(frame: pd.DataFrame) -> list[tuple]:
+    def value(v):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            return None
+        if isinstance(v, pd.Timestamp):
+            return v.tz_convert("UTC")
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return int(v)
+        return v
+
+    rows = zip(*(frame[c].astype(object).tolist() for c in frame.columns))
+    return sorted((tuple(value(v) for v in row) for row in rows), key=repr)
+
+
+def test_copy_read_equals_select(pg):
+    db, tenant_id = pg
+    start, end = store.day_bounds(DAY - timedelta(days=1), DAY + timedelta(days=1))
+    with db.session(tenant_id) as s:
+        by_copy = counting.read_raw(s, tenant_id, start, end)
+        by_select = _by_select(s, tenant_id, start, end)
+        assert len(by_copy) == len(by_select) == 3000
+        assert _plain(by_copy) == _plain(by_select)
+        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        for window in ("calendar", "first-touch", "last-touch"):
+            since = pd.Timestamp(DAY, tz="UTC")
+            a, dropped_a = counting.count_frame(by_copy, episodes, window, since=since)
+            b, dropped_b = counting.count_frame(by_select, episodes, window, since=since)
+            assert dropped_a == dropped_b
+            assert len(a) > 0 and _plain(a) == _plain(b)
+
+
+def test_counted_rollups_equal_the_sql_refresh(pg):
+    db, tenant_id = pg
+    report = counting.count_downloads(db, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=1))
+    assert report.downloads > 0
+    assert report.requests == 3000 == report.downloads + sum(report.dropped.values())
+    with db.session(tenant_id) as s:
+        def rollups():
+            out = {}
+            for model, _keys, _bit in store.ROLLUP_SPECS:
+                key = ", ".join(c.name for c in model.__table__.primary_key.columns)
+                out[model] = s.execute(text(f"SELECT * FROM {model.__tablename__} ORDER BY {key}")).all()
+            return out
+
+        counted = rollups()
+        assert all(counted.values())
+        store.refresh_rollups(s, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=1))
+        assert rollups() == counted
+        s.rollback()
+    again = counting.count_downloads(db, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=1))
+    assert (again.downloads, again.dropped) == (report.downloads, report.dropped)
+
+
+def test_a_slab_without_requests_reads_empty(pg):
+    db, tenant_id = pg
+    start, end = store.day_bounds(DAY + timedelta(days=30), DAY + timedelta(days=31))
+    with db.session(tenant_id) as s:
+        assert counting.read_raw(s, tenant_id, start, end).empty
+        report = counting.count_in_session(s, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=40))
+        assert report.requests == 3000  # the empty days in between count nothing and fail nothing
+        s.rollback()
+
+
+def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
+    db, tenant_id = pg
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    report = counting.count_downloads(db, tenant_id, first, last)
+
+    def downloads():
+        with db.session(tenant_id) as s:
+            return s.execute(text("SELECT xmin::text, ts, episode_id, listener_key, app, country, region, flags "
+                                  "FROM downloads ORDER BY ts, episode_id, listener_key")).all()
+
+    before = downloads()
+    assert len(before) == report.downloads > 0
+    assert counting.count_downloads(db, tenant_id, first, last).downloads == report.downloads
+    assert downloads() == before  # same rows, same row versions: nothing was deleted or inserted
+    with db.session(tenant_id) as s:  # a stored value drifts ('' is not NULL), and a request goes away
+        s.execute(text("UPDATE downloads SET region = CASE WHEN region IS NULL THEN '' ELSE NULL END "
+                       "WHERE ctid = (SELECT min(ctid) FROM downloads)"))
+        s.execute(text("DELETE FROM download_requests WHERE request_uid = (SELECT min(request_uid) FROM "
+                        "download_requests WHERE method = 'GET' AND user_agent LIKE 'Overcast%')"))
+        s.commit()
+    again = counting.count_downloads(db, tenant_id, first, last)
+    after = downloads()
+    assert [row[1:] for row in after] != [row[1:] for row in before] or again.downloads == report.downloads
+    with db.session(tenant_id) as s:
+        by_copy = counting.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
+        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        expected, _ = counting.count_frame(by_copy, episodes, "calendar", since=pd.Timestamp(first, tz="UTC"))
+    assert len(after) == len(expected) == again.downloads
+    assert {r[0] for r in after} != {r[0] for r in before}  # rewritten
+    restored = [r for r in after if r[1:] in {b[1:] for b in before}]
+    assert len(restored) >= len(after) - 5  # the drifted region is back to what counting computes
+    assert sorted((pd.Timestamp(r[1]), r[2], r[3]) for r in after) == sorted(
+        (pd.Timestamp(t), e, k) for t, e, k in zip(expected["ts"], expected["episode_id"], expected["listener_key"]))
