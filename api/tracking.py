@@ -44,8 +44,9 @@ def init_tracking(server: Flask) -> None:
     settings = state.settings
     spool = ingest.Spool(Path(settings.instance_path) / "spool")
     if settings.redis_url:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        sink = ingest.RedisSink(client, spool)
+        # Hits go to a local journal before the 302; a background thread ships it to Redis (ingest.JournalSink).
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=0.25)
+        sink = ingest.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool)
     else:
         sink = ingest.ThreadedSink(state.db, ingest.store_hits, spool)
     server.extensions[EXTENSION] = Tracker(sink, own_hosts(settings))

@@ -35,6 +35,7 @@ def pipeline(pg_url, redis_url, tmp_path):
     context.set_settings(settings)
     context.set_db(db)
     yield server, settings, db, seeded["tenant_id"]
+    server.extensions["tracking"].sink.close()
     context.reset()
     db.dispose()
 
@@ -62,6 +63,7 @@ def test_hits_flow_through_redis_and_a_real_worker_into_downloads(pipeline):
         response = client.get(f"/e/{key}/{episode.enclosure_url.removeprefix('https://')}",
                               headers={"User-Agent": AGENT}, environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"})
         assert response.status_code == 302
+    assert server.extensions["tracking"].sink.flush()  # the journal is shipped to Redis within milliseconds
     r = redis.Redis.from_url(settings.redis_url)
     assert r.llen(ingest.BUFFER_KEY) == 20
 
@@ -153,3 +155,25 @@ def test_drain_stops_when_another_drainer_holds_the_lock(pipeline):
     finally:
         other.release()
         live.delete(ingest.BUFFER_KEY)
+
+
+def test_journal_on_a_real_redis_survives_an_outage_and_stores_each_hit_once(pipeline, tmp_path):
+    """The app's sink: hits journaled while Redis is unreachable are shipped once it answers; a worker's journal
+    left behind (shipped again by an adopter) still stores each hit once."""
+    server, settings, db, tenant_id = pipeline
+    key, episode = _target(db, tenant_id)
+    live = redis.Redis.from_url(settings.redis_url)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
+    sink = ingest.JournalSink(dead, tmp_path / "journal", interval=0.001)
+    hits = [ingest.new_hit(key, f"198.51.100.{i}", AGENT, None, None, "GET", episode.enclosure_url) for i in range(30)]
+    for hit in hits[:20]:
+        sink.record(hit)
+    assert not sink.flush(timeout=0.5) and live.llen(ingest.BUFFER_KEY) == 0
+    sink.redis = live  # Redis is back
+    for hit in hits[20:]:
+        sink.record(hit)
+    assert sink.flush(timeout=10) and live.llen(ingest.BUFFER_KEY) == 30
+    live.rpush(ingest.BUFFER_KEY, *[json.dumps(h) for h in hits[:10]])  # shipped twice (an adopted journal)
+    sink.close()
+    assert ingest.drain_buffer(db, live) == 30
+    assert _stored(db, tenant_id, hits) == 30
