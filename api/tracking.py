@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
+from flask.sessions import SessionInterface
 
 from services.catalog.prefix import destination_hosts, own_hosts
 from services.measurement import ingest
@@ -39,6 +40,27 @@ class Tracker:
         return cached[1]
 
 
+class PrefixWithoutSession(SessionInterface):
+    """The app's session interface, except that /e/ requests get no session at all: a prefix hit is anonymous,
+    so it neither reads nor verifies nor re-signs a cookie (and Flask-Login never loads a user for it)."""
+
+    def __init__(self, inner: SessionInterface):
+        self.inner = inner
+
+    def open_session(self, app, request):
+        if request.path.startswith("/e/"):
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if self.is_null_session(session):
+            return None
+        return self.inner.save_session(app, session, response)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 def init_tracking(server: Flask) -> None:
     state = server.extensions[STATE_EXTENSION]
     settings = state.settings
@@ -50,6 +72,7 @@ def init_tracking(server: Flask) -> None:
     else:
         sink = ingest.ThreadedSink(state.db, ingest.store_hits, spool)
     server.extensions[EXTENSION] = Tracker(sink, own_hosts(settings))
+    server.session_interface = PrefixWithoutSession(server.session_interface)
     server.register_blueprint(bp)
 
 
