@@ -231,3 +231,17 @@ def test_journal_adopts_the_legacy_spool(tmp_path):
     assert sink.flush(timeout=10)
     sink.close()
     assert sorted(fake.uids()) == ["new", "old"] and not spool.has_pending()
+
+
+def test_a_prefix_hit_opens_no_session(app, demo_client, show, monkeypatch):
+    """/e/ is anonymous: no cookie read, no user loaded, no cookie written, even for a logged-in browser."""
+    from api import auth
+
+    _, podcast, episode = show
+    loaded = []
+    real_loader = auth.login_manager._user_callback
+    monkeypatch.setattr(auth.login_manager, "_user_callback", lambda uid: loaded.append(uid) or real_loader(uid))
+    response = demo_client.get(f"/e/{podcast.prefix_key}/{episode.enclosure_url.removeprefix('https://')}",
+                               headers={"User-Agent": APPLE})
+    assert response.status_code == 302 and "Set-Cookie" not in response.headers and loaded == []
+    assert demo_client.get("/").status_code == 200 and loaded  # a page loads the user from the same session
