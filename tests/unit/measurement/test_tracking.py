@@ -245,3 +245,37 @@ def test_a_prefix_hit_opens_no_session(app, demo_client, show, monkeypatch):
                                headers={"User-Agent": APPLE})
     assert response.status_code == 302 and "Set-Cookie" not in response.headers and loaded == []
     assert demo_client.get("/").status_code == 200 and loaded  # a page loads the user from the same session
+
+
+def test_a_sigkilled_workers_hits_are_shipped_by_the_next_one(tmp_path):
+    """A worker killed with SIGKILL right after answering (its shipper never ran): every hit it wrote is on disk
+    and the next process's shipper ships it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    journal = tmp_path / "journal"
+    code = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(__import__('pathlib').Path(ingest.__file__).resolve().parents[2])!r})
+        from services.measurement import ingest
+
+        class NeverUp:
+            def pipeline(self, transaction=False):
+                raise ConnectionError("down")
+            def rpush(self, *a):
+                raise ConnectionError("down")
+
+        sink = ingest.JournalSink(NeverUp(), {str(journal)!r}, interval=60.0)
+        for i in range(500):
+            sink.record({{"uid": f"k{{i}}", "key": "k"}})
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert proc.returncode == -9
+    fake = FakeRedis()
+    heir = ingest.JournalSink(fake, journal, interval=0.001)
+    assert heir.adopt_orphans() == 500
+    assert sorted(fake.uids()) == sorted(f"k{i}" for i in range(500))
+    heir.close()
+    assert list(journal.iterdir()) == []
