@@ -177,3 +177,45 @@ def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
     assert len(restored) >= len(after) - 5  # the drifted region is back to what counting computes
     assert sorted((pd.Timestamp(r[1]), r[2], r[3]) for r in after) == sorted(
         (pd.Timestamp(t), e, k) for t, e, k in zip(expected["ts"], expected["episode_id"], expected["listener_key"]))
+
+
+def test_an_unchanged_recount_rewrites_no_rollup_and_a_drifted_rollup_is_rewritten(pg):
+    db, tenant_id = pg
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    counting.count_downloads(db, tenant_id, first, last)
+
+    def rollups():
+        out = {}
+        with db.session(tenant_id) as s:
+            for model, _keys, _bit in store.ROLLUP_SPECS:
+                key = ", ".join(c.name for c in model.__table__.primary_key.columns)
+                out[model.__tablename__] = s.execute(text(
+                    f"SELECT xmin::text, * FROM {model.__tablename__} ORDER BY {key}")).all()
+        return out
+
+    before = rollups()
+    assert all(before.values())
+    counting.count_downloads(db, tenant_id, first, last)
+    assert rollups() == before  # same rows, same row versions: no rollup was deleted or inserted
+    with db.session(tenant_id) as s:  # one rollup drifts (a count, a filled key), another loses a row
+        s.execute(text("UPDATE episode_geo_daily_metrics SET downloads = downloads + 1 "
+                       "WHERE ctid = (SELECT min(ctid) FROM episode_geo_daily_metrics)"))
+        s.execute(text("UPDATE podcast_geo_daily_metrics SET region = 'XX' "
+                       "WHERE ctid = (SELECT min(ctid) FROM podcast_geo_daily_metrics)"))
+        s.execute(text("DELETE FROM podcast_hourly_metrics WHERE ctid = (SELECT min(ctid) FROM podcast_hourly_metrics)"))
+        s.commit()
+    counting.count_downloads(db, tenant_id, first, last)
+    after = rollups()
+    drifted = {"episode_geo_daily_metrics", "podcast_geo_daily_metrics", "podcast_hourly_metrics"}
+    for name, rows in after.items():
+        assert [r[1:] for r in rows] == [r[1:] for r in before[name]], name  # the counted rows are back
+        assert (rows == before[name]) == (name not in drifted), name  # only the drifted rollups were rewritten
+    with db.session(tenant_id) as s:  # and they equal the SQL refresh over the downloads table
+        store.refresh_rollups(s, tenant_id, first, last)
+        refreshed = {}
+        for model, _keys, _bit in store.ROLLUP_SPECS:
+            key = ", ".join(c.name for c in model.__table__.primary_key.columns)
+            refreshed[model.__tablename__] = s.execute(text(
+                f"SELECT * FROM {model.__tablename__} ORDER BY {key}")).all()
+        s.rollback()
+    assert refreshed == {name: [tuple(r[1:]) for r in rows] for name, rows in after.items()}
