@@ -373,7 +373,9 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
                 report: CountReport) -> None:
     start, end = store.day_bounds(first, last)
     lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
-    raw = read_raw(s, tenant_id, lookback, end)
+    raw, dropped_in_sql = read_countable(s, tenant_id, lookback, end, since=start)
+    report.requests += sum(dropped_in_sql.values())
+    report.dropped.update(dropped_in_sql)
     if len(raw):
         downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
         report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
@@ -396,32 +398,82 @@ def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.D
         raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
         raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="mixed")
         return raw
+    return _copy_raw(s, RAW_COLUMNS, "tenant_id = %s AND ts >= %s AND ts < %s", (tenant_id, start, end))
+
+
+# The rules of filter_requests that SQL can judge exactly, as the reason filter_requests gives (0: undecided, the
+# row goes to pandas). A row gets a reason only when every earlier rule certainly keeps it: only exact method
+# spellings are judged (upper() of any other is left to Python), and probes only as the exact plain ranges.
+_SQL_DROP_REASONS = {1: "not a GET (HEAD and others)", 2: "304 Not Modified", 3: "error or redirect status",
+                     4: "bytes=0-1 probe only"}
+
+
+def _case_spellings(word: str) -> list[str]:
+    spellings = [""]
+    for char in word:
+        spellings = [p + c for p in spellings for c in dict.fromkeys((char.upper(), char.lower()))]
+    return spellings
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + v + "'" for v in values)
+
+
+_SQL_DROP_REASON = (
+    f"CASE WHEN method IN ({_sql_list(_case_spellings('HEAD') + ['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])}) "
+    f"THEN 1 WHEN method IS NULL OR method NOT IN ({_sql_list(_case_spellings('GET'))}) THEN 0 "
+    f"WHEN status = 304 THEN 2 WHEN status < 200 OR status > 299 THEN 3 "
+    f"WHEN range IN ({_sql_list(sorted(_PROBES))}) THEN 4 ELSE 0 END")
+COUNTED_COLUMNS = [c for c in RAW_COLUMNS if c != "podcast_id"]  # filter_requests sets podcast_id by episode
+
+
+def read_countable(s: Session, tenant_id: int, start: datetime, end: datetime,
+                   since: datetime) -> tuple[pd.DataFrame, Counter]:
+    """read_raw for counting: on PostgreSQL the rows filter_requests would drop by method, status or a plain
+    probe range stay on the server (they are judged there by the same rules), and come back as drop counts
+    per reason for the rows at or after `since` (those before it are not reported); nor is podcast_id read.
+    Elsewhere read_raw and no counts. count_frame over the rows gives the same downloads and, with the
+    counts added, the same drops."""
+    if s.get_bind().dialect.name != "postgresql":
+        return read_raw(s, tenant_id, start, end), Counter()
+    where = "tenant_id = %s AND ts >= %s AND ts < %s"
+    rows = s.connection().exec_driver_sql(
+        f"SELECT reason, count(*) FROM (SELECT {_SQL_DROP_REASON} AS reason FROM download_requests WHERE {where}) "
+        f"AS judged WHERE reason > 0 GROUP BY reason", (tenant_id, since, end)).all()
+    dropped = Counter({_SQL_DROP_REASONS[reason]: int(n) for reason, n in rows})
+    raw = _copy_raw(s, COUNTED_COLUMNS, f"{where} AND ({_SQL_DROP_REASON}) = 0", (tenant_id, start, end))
+    return raw, dropped
+
+
+def _copy_raw(s: Session, columns: list[str], where: str, params: tuple) -> pd.DataFrame:
+    """`columns` (of RAW_COLUMNS) of download_requests WHERE `where`, by one COPY ... TO STDOUT."""
+    text = [c for c in _TEXT if c in columns]
+    nullable = [c for c in _NULLABLE_TEXT if c in columns]
+    numbers = [c for c in ("podcast_id", "status", "bytes") if c in columns]
     # A bit per nullable text column tells NULL from '' (the CSV below writes both as an empty field).
-    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(_NULLABLE_TEXT))
-    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, podcast_id, method, status, bytes, "
-           f"{', '.join(_TEXT)}, {nulls} FROM download_requests WHERE tenant_id = %s AND ts >= %s AND ts < %s) "
-           f"TO STDOUT WITH (FORMAT csv)")
-    names = ["ts", "podcast_id", "method", "status", "bytes", *_TEXT, "nulls"]
+    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(nullable)) or "0"
+    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, method, {', '.join(numbers + text)}, {nulls} "
+           f"FROM download_requests WHERE {where}) TO STDOUT WITH (FORMAT csv)")
+    names = ["ts", "method", *numbers, *text, "nulls"]
     raw_conn = s.connection().connection.driver_connection
-    with CopyOut(raw_conn, sql, (tenant_id, start, end)) as stream:
+    with CopyOut(raw_conn, sql, params) as stream:
         stream = io.BufferedReader(stream, buffer_size=1 << 20)
         if not stream.peek(1):  # no rows: nothing for the parser to read
             return pd.DataFrame({c: pd.Series(dtype="datetime64[us, UTC]" if c == "ts" else object)
-                                 for c in RAW_COLUMNS})
+                                 for c in columns})
         # Text as object, then factorised here: pandas' own categorical parsing is ~3x slower than both.
         frame = pd.read_csv(stream, header=None, names=names,
-                            keep_default_na=False, na_values={"podcast_id": [""], "status": [""], "bytes": [""]},
-                            low_memory=False, dtype={"ts": "int64", "podcast_id": "Int64", "status": "Int64",
-                                                     "bytes": "Int64", "nulls": "int64",
-                                                     **{c: object for c in ["method", *_TEXT]}})
+                            keep_default_na=False, na_values={c: [""] for c in numbers},
+                            low_memory=False, dtype={"ts": "int64", "nulls": "int64", **{c: "Int64" for c in numbers},
+                                                     **{c: object for c in ["method", *text]}})
     nulls = frame.pop("nulls").to_numpy()
-    for name in ["method", *_TEXT]:
+    for name in ["method", *text]:
         codes, uniques = pd.factorize(frame[name].to_numpy())
-        if name in _NULLABLE_TEXT:
-            codes = np.where((nulls & (1 << _NULLABLE_TEXT.index(name))) != 0, -1, codes)
+        if name in nullable:
+            codes = np.where((nulls & (1 << nullable.index(name))) != 0, -1, codes)
         frame[name] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
     frame["ts"] = pd.to_datetime(frame["ts"].to_numpy(), unit="us", utc=True)
-    return frame[RAW_COLUMNS]
+    return frame[columns]
 
 
 _TEXT = ["range", "url", "user_agent", "referer", "listener_key", "country", "region"]

@@ -219,3 +219,38 @@ def test_an_unchanged_recount_rewrites_no_rollup_and_a_drifted_rollup_is_rewritt
                 f"SELECT * FROM {model.__tablename__} ORDER BY {key}")).all()
         s.rollback()
     assert refreshed == {name: [tuple(r[1:]) for r in rows] for name, rows in after.items()}
+
+
+def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
+    """read_countable leaves HEADs, 304s, error statuses and plain probes on the server and reports them by
+    reason; counting what it returns gives exactly what counting everything does, edge spellings included."""
+    db, tenant_id = pg
+    with db.session(tenant_id) as s:
+        podcast_id = s.scalar(text("SELECT id FROM podcasts"))
+        edge = _requests(tenant_id, podcast_id, n=600).assign(request_uid=[f"e:{i}" for i in range(600)])
+        rng = np.random.default_rng(9)
+        edge["method"] = np.array(["Head", "OPTIONS", "GET ", "gEt", "POST", "GET", "hEAD", "Gét"],
+                                  dtype=object)[rng.integers(0, 8, 600)]
+        edge["status"] = pd.Series(rng.choice([199, 200, 299, 300, 304, 500], 600), dtype="Int64").where(
+            rng.random(600) < 0.8, pd.NA)
+        edge["range"] = np.array(["bytes=0-1", "bytes=0-0", "bytes=1-1", " bytes=0-1", "BYTES=0-1", "bytes=0-1 ",
+                                  "bytes=0-2", None, "bytes=0-1,2-3"], dtype=object)[rng.integers(0, 9, 600)]
+        insert_frame(s, DownloadRequest.__table__, edge)
+        s.commit()
+        since = DAY
+        start, end = store.day_bounds(DAY - timedelta(days=1), DAY + timedelta(days=1))
+        everything = counting.read_raw(s, tenant_id, start, end)
+        countable, dropped_in_sql = counting.read_countable(s, tenant_id, start, end,
+                                                            since=store.day_bounds(since, since)[0])
+        assert len(countable) < len(everything) and sum(dropped_in_sql.values()) > 0
+        assert set(dropped_in_sql) == set(counting._SQL_DROP_REASONS.values())
+        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        for window in ("calendar", "first-touch", "last-touch"):
+            a, dropped_a = counting.count_frame(everything, episodes, window, since=pd.Timestamp(since, tz="UTC"))
+            b, dropped_b = counting.count_frame(countable, episodes, window, since=pd.Timestamp(since, tz="UTC"))
+            assert +dropped_a == +(dropped_b + dropped_in_sql)
+            assert len(a) > 0 and _plain(a) == _plain(b)
+        s.rollback()
+    report = counting.count_downloads(db, tenant_id, DAY, DAY + timedelta(days=1))
+    in_window = (everything["ts"] >= pd.Timestamp(since, tz="UTC")).sum()
+    assert report.requests == in_window == report.downloads + sum(report.dropped.values())
