@@ -254,3 +254,40 @@ def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
     report = counting.count_downloads(db, tenant_id, DAY, DAY + timedelta(days=1))
     in_window = (everything["ts"] >= pd.Timestamp(since, tz="UTC")).sum()
     assert report.requests == in_window == report.downloads + sum(report.dropped.values())
+
+
+def test_slabs_written_while_the_next_is_counted_equal_one_slab(pg, monkeypatch):
+    """On PostgreSQL a slab's writes overlap the next slab's counting (a writer thread): day-sized slabs give
+    the same report, downloads and rollups as one slab, and a failed write fails the count."""
+    db, tenant_id = pg
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+
+    def table():
+        with db.session(tenant_id) as s:
+            return (s.execute(text("SELECT ts, episode_id, listener_key, app, country, region, flags FROM downloads "
+                                   "ORDER BY ts, episode_id, listener_key")).all(),
+                    s.execute(text("SELECT * FROM podcast_daily_metrics ORDER BY day")).all(),
+                    s.execute(text("SELECT * FROM episode_geo_daily_metrics ORDER BY day, episode_id, country")).all())
+
+    one = counting.count_downloads(db, tenant_id, first, last)
+    whole = table()
+    with db.session(tenant_id) as s:
+        s.execute(text("DELETE FROM downloads"))
+        for model, _keys, _bit in store.ROLLUP_SPECS:
+            s.execute(text(f"DELETE FROM {model.__tablename__}"))
+        s.commit()
+    monkeypatch.setattr(counting, "SLAB_DAYS", 1)
+    seen = []
+    sliced = counting.count_downloads(db, tenant_id, first, last, progress=lambda f, m: seen.append(m))
+    assert seen == [f"counted through {d}" for d in (first, DAY, last)]
+    assert (sliced.requests, sliced.downloads, +sliced.dropped) == (one.requests, one.downloads, +one.dropped)
+    assert table() == whole
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("write failed")
+
+    monkeypatch.setattr(store, "replace_downloads", failing)
+    with pytest.raises(RuntimeError, match="write failed"):
+        counting.count_downloads(db, tenant_id, first, last)
+    assert table() == whole
+
