@@ -291,3 +291,80 @@ def test_slabs_written_while_the_next_is_counted_equal_one_slab(pg, monkeypatch)
         counting.count_downloads(db, tenant_id, first, last)
     assert table() == whole
 
+
+def test_log_import_writing_while_parsing_equals_writing_in_turn(pg, tmp_path, monkeypatch):
+    """On PostgreSQL a chunk's rows are written by a writer thread while the next chunk is parsed; with small
+    chunks over two months (a hash secret fetched mid-import) the rows equal those of an import that writes each
+    chunk in turn, and a failed write fails the import and leaves nothing."""
+    from concurrent.futures import Future
+    from functools import partial
+
+    from services.measurement import log_import
+    from services.measurement.logs import iter_log_chunks
+    from services.models import LogImport
+    from services.tenancy import TenantContext
+
+    db, tenant_id = pg
+    ctx = TenantContext(tenant_id=tenant_id, role="editor", tenant_slug="counting")
+    agent = "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"
+    lines = []
+    for i in range(60):
+        when = f"{27 + i % 2:02d}/Feb/2026:0{i % 10}:15:00 +0000" if i < 30 else f"0{1 + i % 3}/Mar/2026:10:{i:02d}:00 +0000"
+        path = f"/show/ep{i % 3}.mp3" if i % 7 else "/unknown.mp3"
+        lines.append(f'10.0.{i % 5}.{i} - - [{when}] "GET {path} HTTP/1.1" 200 {1000 + i} "-" "{agent}"')
+        if i % 11 == 0:
+            lines.append("not a log line")
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(log_import, "iter_log_chunks", partial(iter_log_chunks, chunk_lines=7))
+
+    def imported():
+        with db.session(tenant_id) as s:
+            return s.execute(text("SELECT request_uid, ts, url, listener_key, bytes FROM download_requests "
+                                  "WHERE import_id IS NOT NULL ORDER BY request_uid")).all()
+
+    def forget():
+        with db.session(tenant_id) as s:
+            s.execute(text("DELETE FROM download_requests WHERE import_id IS NOT NULL"))
+            s.query(LogImport).delete()
+            s.commit()
+
+    threaded = log_import.import_log(db, ctx, log, "combined", host="media.example.com")
+    rows = imported()
+    assert len(rows) == threaded.imported == 60 - 9 and threaded.rejected == 6 and threaded.unmatched == 9
+    forget()
+
+    class InTurn:  # the executor's interface, running each write at once on this thread
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, fn, *args, **kwargs):
+            future = Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
+
+        def shutdown(self, wait=True):
+            pass
+
+    with monkeypatch.context() as m:
+        m.setattr(log_import, "ThreadPoolExecutor", InTurn)
+        in_turn = log_import.import_log(db, ctx, log, "combined", host="media.example.com")
+    assert (in_turn.imported, in_turn.rejected, in_turn.unmatched, in_turn.first_day, in_turn.last_day) == (
+        threaded.imported, threaded.rejected, threaded.unmatched, threaded.first_day, threaded.last_day)
+    assert imported() == rows
+    forget()
+
+    calls = []
+
+    def failing(session, table, frame, **kwargs):
+        calls.append(len(frame))
+        if len(calls) == 3:
+            raise RuntimeError("write failed")
+        return insert_frame(session, table, frame, **kwargs)
+
+    monkeypatch.setattr(log_import, "insert_frame", failing)
+    with pytest.raises(RuntimeError, match="write failed"):
+        log_import.import_log(db, ctx, log, "combined", host="media.example.com")
+    assert imported() == []
+    with db.session(tenant_id) as s:
+        assert s.scalar(select(LogImport.status)) == "failed"
