@@ -2,6 +2,7 @@
 listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op)."""
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -84,12 +85,17 @@ class EpisodeIndex:
             if url in resolved:
                 episode = resolved[url]
             else:
-                key = try_enclosure_match_key(url)
+                key = _match_key(url)
                 episode = None if key is None else self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
                 resolved[url] = episode
             if episode is not None:
                 found[url] = episode
         return found
+
+
+# A URL's match key depends on the URL alone: remembered across counts and imports (a worker counts the same
+# URLs day after day), up to a bound on memory.
+_match_key = functools.lru_cache(maxsize=200_000)(try_enclosure_match_key)
 
 
 def byte_threshold(length: pd.Series, duration: pd.Series) -> pd.Series:
