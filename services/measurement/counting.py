@@ -2,11 +2,13 @@
 listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op)."""
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -83,12 +85,17 @@ class EpisodeIndex:
             if url in resolved:
                 episode = resolved[url]
             else:
-                key = try_enclosure_match_key(url)
+                key = _match_key(url)
                 episode = None if key is None else self.by_key.get(key) or self.by_key.get(key.split("?", 1)[0])
                 resolved[url] = episode
             if episode is not None:
                 found[url] = episode
         return found
+
+
+# A URL's match key depends on the URL alone: remembered across counts and imports (a worker counts the same
+# URLs day after day), up to a bound on memory.
+_match_key = functools.lru_cache(maxsize=200_000)(try_enclosure_match_key)
 
 
 def byte_threshold(length: pd.Series, duration: pd.Series) -> pd.Series:
@@ -318,9 +325,12 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    for slab, slab_last in plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last):
-        _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
+    slabs = plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last)
+
+    def written(slab_last: date) -> None:
         progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
+
+    _count_slabs(s, tenant_id, slabs, episodes, window, report, written)
     if store.is_timescale(s):
         store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
     counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
@@ -369,20 +379,57 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
-                report: CountReport) -> None:
+def _count_slabs(s: Session, tenant_id: int, slabs: list[tuple[date, date]], episodes: EpisodeIndex, window: str,
+                 report: CountReport, written: Callable[[date], None]) -> None:
+    """Count and write each slab. On PostgreSQL the writes of one slab (mostly the server inserting and indexing)
+    run in a writer thread while this one counts the next; the connection passes between them, never shared:
+    the next slab is read before the writer starts, and the writer is done before another read."""
+    if s.get_bind().dialect.name != "postgresql":  # SQLite connections stay on their thread
+        for lo, hi in slabs:
+            raw, dropped_in_sql = _read_slab(s, tenant_id, lo, hi)
+            downloads = _count_raw(raw, dropped_in_sql, tenant_id, lo, episodes, window, report)
+            del raw
+            report.downloads += store.replace_downloads(s, tenant_id, lo, hi, downloads, rollups=True)
+            written(hi)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-writer") as writer:
+        writing: tuple[Future, date] | None = None
+        following = _read_slab(s, tenant_id, *slabs[0])
+        for i, (lo, hi) in enumerate(slabs):
+            raw, dropped_in_sql = following
+            following = None
+            downloads = _count_raw(raw, dropped_in_sql, tenant_id, lo, episodes, window, report)
+            del raw
+            if writing is not None:
+                report.downloads += writing[0].result()
+                written(writing[1])
+                writing = None
+            if i + 1 < len(slabs):
+                following = _read_slab(s, tenant_id, *slabs[i + 1])
+            writing = (writer.submit(store.replace_downloads, s, tenant_id, lo, hi, downloads, rollups=True), hi)
+            del downloads
+        report.downloads += writing[0].result()
+        written(writing[1])
+
+
+def _read_slab(s: Session, tenant_id: int, first: date, last: date) -> tuple[pd.DataFrame, Counter]:
     start, end = store.day_bounds(first, last)
     lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
-    raw = read_raw(s, tenant_id, lookback, end)
-    if len(raw):
-        downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
-        report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
-        downloads = downloads.assign(tenant_id=tenant_id)
-        report.dropped.update(dropped)
-    else:
-        downloads = pd.DataFrame()
-    del raw
-    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads, rollups=True)
+    return read_countable(s, tenant_id, lookback, end, since=start)
+
+
+def _count_raw(raw: pd.DataFrame, dropped_in_sql: Counter, tenant_id: int, first: date, episodes: EpisodeIndex,
+               window: str, report: CountReport) -> pd.DataFrame:
+    """One slab's downloads from its rows (read_countable), with the requests and drops added to the report."""
+    start = pd.Timestamp(store.day_bounds(first, first)[0])
+    report.requests += sum(dropped_in_sql.values())
+    report.dropped.update(dropped_in_sql)
+    if not len(raw):
+        return pd.DataFrame()
+    downloads, dropped = count_frame(raw, episodes, window, since=start)
+    report.requests += int((raw["ts"] >= start).sum())
+    report.dropped.update(dropped)
+    return downloads.assign(tenant_id=tenant_id)
 
 
 def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.DataFrame:
@@ -396,32 +443,82 @@ def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.D
         raw = pd.DataFrame([tuple(row) for row in rows], columns=RAW_COLUMNS)  # plain tuples build far faster
         raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="mixed")
         return raw
+    return _copy_raw(s, RAW_COLUMNS, "tenant_id = %s AND ts >= %s AND ts < %s", (tenant_id, start, end))
+
+
+# The rules of filter_requests that SQL can judge exactly, as the reason filter_requests gives (0: undecided, the
+# row goes to pandas). A row gets a reason only when every earlier rule certainly keeps it: only exact method
+# spellings are judged (upper() of any other is left to Python), and probes only as the exact plain ranges.
+_SQL_DROP_REASONS = {1: "not a GET (HEAD and others)", 2: "304 Not Modified", 3: "error or redirect status",
+                     4: "bytes=0-1 probe only"}
+
+
+def _case_spellings(word: str) -> list[str]:
+    spellings = [""]
+    for char in word:
+        spellings = [p + c for p in spellings for c in dict.fromkeys((char.upper(), char.lower()))]
+    return spellings
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + v + "'" for v in values)
+
+
+_SQL_DROP_REASON = (
+    f"CASE WHEN method IN ({_sql_list(_case_spellings('HEAD') + ['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])}) "
+    f"THEN 1 WHEN method IS NULL OR method NOT IN ({_sql_list(_case_spellings('GET'))}) THEN 0 "
+    f"WHEN status = 304 THEN 2 WHEN status < 200 OR status > 299 THEN 3 "
+    f"WHEN range IN ({_sql_list(sorted(_PROBES))}) THEN 4 ELSE 0 END")
+COUNTED_COLUMNS = [c for c in RAW_COLUMNS if c != "podcast_id"]  # filter_requests sets podcast_id by episode
+
+
+def read_countable(s: Session, tenant_id: int, start: datetime, end: datetime,
+                   since: datetime) -> tuple[pd.DataFrame, Counter]:
+    """read_raw for counting: on PostgreSQL the rows filter_requests would drop by method, status or a plain
+    probe range stay on the server (they are judged there by the same rules), and come back as drop counts
+    per reason for the rows at or after `since` (those before it are not reported); nor is podcast_id read.
+    Elsewhere read_raw and no counts. count_frame over the rows gives the same downloads and, with the
+    counts added, the same drops."""
+    if s.get_bind().dialect.name != "postgresql":
+        return read_raw(s, tenant_id, start, end), Counter()
+    where = "tenant_id = %s AND ts >= %s AND ts < %s"
+    rows = s.connection().exec_driver_sql(
+        f"SELECT reason, count(*) FROM (SELECT {_SQL_DROP_REASON} AS reason FROM download_requests WHERE {where}) "
+        f"AS judged WHERE reason > 0 GROUP BY reason", (tenant_id, since, end)).all()
+    dropped = Counter({_SQL_DROP_REASONS[reason]: int(n) for reason, n in rows})
+    raw = _copy_raw(s, COUNTED_COLUMNS, f"{where} AND ({_SQL_DROP_REASON}) = 0", (tenant_id, start, end))
+    return raw, dropped
+
+
+def _copy_raw(s: Session, columns: list[str], where: str, params: tuple) -> pd.DataFrame:
+    """`columns` (of RAW_COLUMNS) of download_requests WHERE `where`, by one COPY ... TO STDOUT."""
+    text = [c for c in _TEXT if c in columns]
+    nullable = [c for c in _NULLABLE_TEXT if c in columns]
+    numbers = [c for c in ("podcast_id", "status", "bytes") if c in columns]
     # A bit per nullable text column tells NULL from '' (the CSV below writes both as an empty field).
-    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(_NULLABLE_TEXT))
-    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, podcast_id, method, status, bytes, "
-           f"{', '.join(_TEXT)}, {nulls} FROM download_requests WHERE tenant_id = %s AND ts >= %s AND ts < %s) "
-           f"TO STDOUT WITH (FORMAT csv)")
-    names = ["ts", "podcast_id", "method", "status", "bytes", *_TEXT, "nulls"]
+    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(nullable)) or "0"
+    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, method, {', '.join(numbers + text)}, {nulls} "
+           f"FROM download_requests WHERE {where}) TO STDOUT WITH (FORMAT csv)")
+    names = ["ts", "method", *numbers, *text, "nulls"]
     raw_conn = s.connection().connection.driver_connection
-    with CopyOut(raw_conn, sql, (tenant_id, start, end)) as stream:
+    with CopyOut(raw_conn, sql, params) as stream:
         stream = io.BufferedReader(stream, buffer_size=1 << 20)
         if not stream.peek(1):  # no rows: nothing for the parser to read
             return pd.DataFrame({c: pd.Series(dtype="datetime64[us, UTC]" if c == "ts" else object)
-                                 for c in RAW_COLUMNS})
+                                 for c in columns})
         # Text as object, then factorised here: pandas' own categorical parsing is ~3x slower than both.
         frame = pd.read_csv(stream, header=None, names=names,
-                            keep_default_na=False, na_values={"podcast_id": [""], "status": [""], "bytes": [""]},
-                            low_memory=False, dtype={"ts": "int64", "podcast_id": "Int64", "status": "Int64",
-                                                     "bytes": "Int64", "nulls": "int64",
-                                                     **{c: object for c in ["method", *_TEXT]}})
+                            keep_default_na=False, na_values={c: [""] for c in numbers},
+                            low_memory=False, dtype={"ts": "int64", "nulls": "int64", **{c: "Int64" for c in numbers},
+                                                     **{c: object for c in ["method", *text]}})
     nulls = frame.pop("nulls").to_numpy()
-    for name in ["method", *_TEXT]:
+    for name in ["method", *text]:
         codes, uniques = pd.factorize(frame[name].to_numpy())
-        if name in _NULLABLE_TEXT:
-            codes = np.where((nulls & (1 << _NULLABLE_TEXT.index(name))) != 0, -1, codes)
+        if name in nullable:
+            codes = np.where((nulls & (1 << nullable.index(name))) != 0, -1, codes)
         frame[name] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
     frame["ts"] = pd.to_datetime(frame["ts"].to_numpy(), unit="us", utc=True)
-    return frame[RAW_COLUMNS]
+    return frame[columns]
 
 
 _TEXT = ["range", "url", "user_agent", "referer", "listener_key", "country", "region"]

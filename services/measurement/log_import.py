@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,26 +86,54 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
     episodes = EpisodeIndex.load(s, ctx.tenant_id)
     locate = default_locator().lookup_many
     secrets: dict[str, bytes] = {}
-    for chunk in iter_log_chunks(path, fmt, host=host):
-        rows = chunk.rows
-        report.lines = chunk.last_line
-        report.rejected += len(chunk.errors)
-        room = MAX_REPORTED_ERRORS - len(report.errors)
-        report.errors += [{"line": e.line_no, "reason": e.reason, "text": e.text_excerpt} for e in chunk.errors[:room]]
-        if rows.empty:
-            continue
-        episode_id = rows["url"].map(episodes.episode_for_urls(rows["url"].unique()))
-        matched = episode_id.notna()
-        report.unmatched += int((~matched).sum())
-        rows, episode_id = rows[matched], episode_id[matched].astype("int64")
-        if rows.empty:
-            continue
-        frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate, secrets)
-        report.imported += insert_frame(s, DownloadRequest.__table__, frame)
-        first, last = frame["ts"].min().date(), frame["ts"].max().date()  # the days of the extreme times
-        report.first_day = min(filter(None, [report.first_day, first]))
-        report.last_day = max(filter(None, [report.last_day, last]))
-        progress(min(chunk.last_line / total_lines, 1.0) * 0.99, f"{report.lines} of {total_lines} lines read")
+    # On PostgreSQL each chunk's rows are written (mostly the server ingesting them) by a writer thread while this
+    # one parses the next chunk. The session passes between them, never shared: whatever uses it here (a month's
+    # hash secret, the record below) waits for the writer first. SQLite connections stay on their thread.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-import-writer") \
+        if s.get_bind().dialect.name == "postgresql" else None
+    writing: list[Future] = []
+
+    def settle() -> None:
+        while writing:
+            report.imported += writing.pop().result()
+
+    try:
+        for chunk in iter_log_chunks(path, fmt, host=host):
+            rows = chunk.rows
+            report.lines = chunk.last_line
+            report.rejected += len(chunk.errors)
+            room = MAX_REPORTED_ERRORS - len(report.errors)
+            report.errors += [{"line": e.line_no, "reason": e.reason, "text": e.text_excerpt}
+                              for e in chunk.errors[:room]]
+            if rows.empty:
+                continue
+            episode_id = rows["url"].map(episodes.episode_for_urls(rows["url"].unique()))
+            matched = episode_id.notna()
+            report.unmatched += int((~matched).sum())
+            rows, episode_id = rows[matched], episode_id[matched].astype("int64")
+            if rows.empty:
+                continue
+            missing = [m for m in _months(rows["ts"]).unique() if m not in secrets]
+            if missing:
+                settle()
+                for month in missing:
+                    secrets[month] = hashing.month_secret(s, month)
+            frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate,
+                                   secrets)
+            first, last = frame["ts"].min().date(), frame["ts"].max().date()  # the days of the extreme times
+            report.first_day = min(filter(None, [report.first_day, first]))
+            report.last_day = max(filter(None, [report.last_day, last]))
+            settle()
+            if writer is None:
+                report.imported += insert_frame(s, DownloadRequest.__table__, frame)
+            else:
+                writing.append(writer.submit(insert_frame, s, DownloadRequest.__table__, frame))
+            del frame
+            progress(min(chunk.last_line / total_lines, 1.0) * 0.99, f"{report.lines} of {total_lines} lines read")
+        settle()
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
     record.status, record.finished_at = "completed", utcnow()
     record.lines_total, record.lines_imported, record.lines_rejected = report.lines, report.imported, report.rejected
     record.errors = report.errors
@@ -115,13 +144,18 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
     return report
 
 
+def _months(ts: pd.Series) -> pd.Series:
+    """Each request's month as YYYY-MM (the hash secret's key), formatted once per distinct month."""
+    month_number = (ts.dt.year * 100 + ts.dt.month).to_numpy()
+    return pd.Series(month_number, index=ts.index).map(
+        {m: f"{m // 100:04d}-{m % 100:02d}" for m in np.unique(month_number).tolist()})
+
+
 def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: pd.Series, episodes: EpisodeIndex,
                    fingerprint: str, import_id: int, locate, secrets: dict) -> pd.DataFrame:
     ts = rows["ts"]
     listener = pd.Series("", index=rows.index, dtype=object)
-    month_number = (ts.dt.year * 100 + ts.dt.month).to_numpy()  # YYYYMM, formatted once per distinct month
-    months = pd.Series(month_number, index=rows.index).map(
-        {m: f"{m // 100:04d}-{m % 100:02d}" for m in np.unique(month_number).tolist()})
+    months = _months(ts)
     distinct_months = months.unique()
     for month in distinct_months:
         if month not in secrets:

@@ -179,11 +179,8 @@ def _key_name(key) -> str:
 
 
 def _delete_rollups(session: Session, tenant_id: int, first: date, last: date) -> None:
-    start, end = day_bounds(first, last)
     for model, _keys, _bit in ROLLUP_SPECS:
-        span = (model.hour >= start, model.hour < end) if hasattr(model, "hour") else (model.day.between(first, last),)
-        session.execute(delete(model).where(model.tenant_id == tenant_id, *span)
-                        .execution_options(synchronize_session=False))
+        _delete_rollup(session, model, tenant_id, first, last)
 
 
 def refresh_rollups(session: Session, tenant_id: int, first: date, last: date) -> None:
@@ -261,12 +258,91 @@ def _filled(values: pd.Series, fill: str):
 
 def replace_rollups(session: Session, tenant_id: int, first: date, last: date, downloads: pd.DataFrame) -> None:
     """Make the plain-table rollups for the tenant's days first..last exactly those of `downloads` (all the
-    tenant's downloads on those days, flags set): refresh_rollups without reading the downloads table back."""
-    _delete_rollups(session, tenant_id, first, last)
-    for model, rows in rollup_frames(downloads):
+    tenant's downloads on those days, flags set): refresh_rollups without reading the downloads table back.
+
+    On PostgreSQL a rollup whose stored rows for those days are already exactly these (a recount that changes
+    nothing) is left alone: reading its rows back costs far less than deleting and re-indexing them."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for (model, keys, _bit), (_model, rows) in zip(ROLLUP_SPECS, rollup_frames(downloads)):
+        if postgres and not rows.empty and _stored_rollup_equal(session, model, keys, tenant_id, first, last, rows):
+            continue
+        _delete_rollup(session, model, tenant_id, first, last)
         if not rows.empty:  # in primary-key order, as replace_downloads writes (index inserts stay local)
             key = [c.name for c in model.__table__.primary_key.columns]
             insert_frame(session, model.__table__, rows.sort_values(key, kind="stable"))
+
+
+def _delete_rollup(session: Session, model, tenant_id: int, first: date, last: date) -> None:
+    start, end = day_bounds(first, last)
+    span = (model.hour >= start, model.hour < end) if hasattr(model, "hour") else (model.day.between(first, last),)
+    session.execute(delete(model).where(model.tenant_id == tenant_id, *span)
+                    .execution_options(synchronize_session=False))
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def _stored_rollup_equal(session: Session, model, keys, tenant_id: int, first: date, last: date,
+                         rows: pd.DataFrame) -> bool:
+    """Whether the rollup's stored rows for the tenant's days first..last are exactly `rows` (one of
+    rollup_frames' frames). Read back with one COPY; rollup keys are never NULL (missing values are filled)."""
+    if not (rows["tenant_id"].to_numpy() == tenant_id).all():
+        return False
+    names = ["podcast_id"] + [_key_name(k) for k in keys]
+    selected = []
+    for name in names:
+        if name == "hour":
+            selected.append("(extract(epoch FROM hour) * 1000000)::int8")
+        elif name == "day":
+            selected.append("(day - DATE '1970-01-01')")
+        else:
+            selected.append(name)
+    start, end = day_bounds(first, last)
+    span, params = ("hour >= %s AND hour < %s", (tenant_id, start, end)) if "hour" in names else \
+        ("day BETWEEN %s AND %s", (tenant_id, first, last))
+    table_name = model.__tablename__
+    sql = (f"COPY (SELECT {', '.join(selected)}, downloads, listeners FROM {table_name} WHERE tenant_id = %s "
+           f"AND {span}) TO STDOUT WITH (FORMAT csv)")
+    text_names = [n for n in names if n not in ("podcast_id", "episode_id", "day", "hour")]
+    raw = session.connection().connection.driver_connection
+    with CopyOut(raw, sql, params) as stream:
+        stream = io.BufferedReader(stream, buffer_size=1 << 20)
+        if not stream.peek(1):
+            return False
+        stored = pd.read_csv(stream, header=None, names=names + ["downloads", "listeners"], keep_default_na=False,
+                             na_filter=False, low_memory=False,
+                             dtype={n: (object if n in text_names else "int64")
+                                    for n in names + ["downloads", "listeners"]})
+    if len(stored) != len(rows):
+        return False
+    new = pd.DataFrame(index=range(len(rows)))
+    for name in names:
+        column = rows[name]
+        if name == "hour":
+            values = pd.to_datetime(column, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(
+                np.int64)
+        elif name == "day":
+            values = _day_numbers(column)
+        elif name in text_names:
+            values = column.astype(object).to_numpy()
+            if pd.isna(values).any():
+                return False
+        else:
+            values = column.to_numpy(dtype=np.int64)
+        new[name] = values
+    new["downloads"] = rows["downloads"].to_numpy(dtype=np.int64)
+    new["listeners"] = rows["listeners"].to_numpy(dtype=np.int64)
+    stored = stored.sort_values(names, kind="stable").reset_index(drop=True)
+    new = new.sort_values(names, kind="stable").reset_index(drop=True)
+    return all((stored[c].to_numpy() == new[c].to_numpy()).all() for c in stored.columns)
+
+
+def _day_numbers(column: pd.Series) -> np.ndarray:
+    """Dates (python dates, categorical or not) as days since 1970-01-01."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        numbers = np.array([(d - _EPOCH_DAY).days for d in column.cat.categories], dtype=np.int64)
+        return numbers[column.cat.codes.to_numpy()]
+    return np.array([(d - _EPOCH_DAY).days for d in column.tolist()], dtype=np.int64)
 
 
 def _refresh_after_commit(session: Session, start: datetime, end: datetime) -> None:

@@ -177,3 +177,194 @@ def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
     assert len(restored) >= len(after) - 5  # the drifted region is back to what counting computes
     assert sorted((pd.Timestamp(r[1]), r[2], r[3]) for r in after) == sorted(
         (pd.Timestamp(t), e, k) for t, e, k in zip(expected["ts"], expected["episode_id"], expected["listener_key"]))
+
+
+def test_an_unchanged_recount_rewrites_no_rollup_and_a_drifted_rollup_is_rewritten(pg):
+    db, tenant_id = pg
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    counting.count_downloads(db, tenant_id, first, last)
+
+    def rollups():
+        out = {}
+        with db.session(tenant_id) as s:
+            for model, _keys, _bit in store.ROLLUP_SPECS:
+                key = ", ".join(c.name for c in model.__table__.primary_key.columns)
+                out[model.__tablename__] = s.execute(text(
+                    f"SELECT xmin::text, * FROM {model.__tablename__} ORDER BY {key}")).all()
+        return out
+
+    before = rollups()
+    assert all(before.values())
+    counting.count_downloads(db, tenant_id, first, last)
+    assert rollups() == before  # same rows, same row versions: no rollup was deleted or inserted
+    with db.session(tenant_id) as s:  # one rollup drifts (a count, a filled key), another loses a row
+        s.execute(text("UPDATE episode_geo_daily_metrics SET downloads = downloads + 1 "
+                       "WHERE ctid = (SELECT min(ctid) FROM episode_geo_daily_metrics)"))
+        s.execute(text("UPDATE podcast_geo_daily_metrics SET region = 'XX' "
+                       "WHERE ctid = (SELECT min(ctid) FROM podcast_geo_daily_metrics)"))
+        s.execute(text("DELETE FROM podcast_hourly_metrics WHERE ctid = (SELECT min(ctid) FROM podcast_hourly_metrics)"))
+        s.commit()
+    counting.count_downloads(db, tenant_id, first, last)
+    after = rollups()
+    drifted = {"episode_geo_daily_metrics", "podcast_geo_daily_metrics", "podcast_hourly_metrics"}
+    for name, rows in after.items():
+        assert [r[1:] for r in rows] == [r[1:] for r in before[name]], name  # the counted rows are back
+        assert (rows == before[name]) == (name not in drifted), name  # only the drifted rollups were rewritten
+    with db.session(tenant_id) as s:  # and they equal the SQL refresh over the downloads table
+        store.refresh_rollups(s, tenant_id, first, last)
+        refreshed = {}
+        for model, _keys, _bit in store.ROLLUP_SPECS:
+            key = ", ".join(c.name for c in model.__table__.primary_key.columns)
+            refreshed[model.__tablename__] = s.execute(text(
+                f"SELECT * FROM {model.__tablename__} ORDER BY {key}")).all()
+        s.rollback()
+    assert refreshed == {name: [tuple(r[1:]) for r in rows] for name, rows in after.items()}
+
+
+def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
+    """read_countable leaves HEADs, 304s, error statuses and plain probes on the server and reports them by
+    reason; counting what it returns gives exactly what counting everything does, edge spellings included."""
+    db, tenant_id = pg
+    with db.session(tenant_id) as s:
+        podcast_id = s.scalar(text("SELECT id FROM podcasts"))
+        edge = _requests(tenant_id, podcast_id, n=600).assign(request_uid=[f"e:{i}" for i in range(600)])
+        rng = np.random.default_rng(9)
+        edge["method"] = np.array(["Head", "OPTIONS", "GET ", "gEt", "POST", "GET", "hEAD", "Gét"],
+                                  dtype=object)[rng.integers(0, 8, 600)]
+        edge["status"] = pd.Series(rng.choice([199, 200, 299, 300, 304, 500], 600), dtype="Int64").where(
+            rng.random(600) < 0.8, pd.NA)
+        edge["range"] = np.array(["bytes=0-1", "bytes=0-0", "bytes=1-1", " bytes=0-1", "BYTES=0-1", "bytes=0-1 ",
+                                  "bytes=0-2", None, "bytes=0-1,2-3"], dtype=object)[rng.integers(0, 9, 600)]
+        insert_frame(s, DownloadRequest.__table__, edge)
+        s.commit()
+        since = DAY
+        start, end = store.day_bounds(DAY - timedelta(days=1), DAY + timedelta(days=1))
+        everything = counting.read_raw(s, tenant_id, start, end)
+        countable, dropped_in_sql = counting.read_countable(s, tenant_id, start, end,
+                                                            since=store.day_bounds(since, since)[0])
+        assert len(countable) < len(everything) and sum(dropped_in_sql.values()) > 0
+        assert set(dropped_in_sql) == set(counting._SQL_DROP_REASONS.values())
+        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        for window in ("calendar", "first-touch", "last-touch"):
+            a, dropped_a = counting.count_frame(everything, episodes, window, since=pd.Timestamp(since, tz="UTC"))
+            b, dropped_b = counting.count_frame(countable, episodes, window, since=pd.Timestamp(since, tz="UTC"))
+            assert +dropped_a == +(dropped_b + dropped_in_sql)
+            assert len(a) > 0 and _plain(a) == _plain(b)
+        s.rollback()
+    report = counting.count_downloads(db, tenant_id, DAY, DAY + timedelta(days=1))
+    in_window = (everything["ts"] >= pd.Timestamp(since, tz="UTC")).sum()
+    assert report.requests == in_window == report.downloads + sum(report.dropped.values())
+
+
+def test_slabs_written_while_the_next_is_counted_equal_one_slab(pg, monkeypatch):
+    """On PostgreSQL a slab's writes overlap the next slab's counting (a writer thread): day-sized slabs give
+    the same report, downloads and rollups as one slab, and a failed write fails the count."""
+    db, tenant_id = pg
+    first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
+
+    def table():
+        with db.session(tenant_id) as s:
+            return (s.execute(text("SELECT ts, episode_id, listener_key, app, country, region, flags FROM downloads "
+                                   "ORDER BY ts, episode_id, listener_key")).all(),
+                    s.execute(text("SELECT * FROM podcast_daily_metrics ORDER BY day")).all(),
+                    s.execute(text("SELECT * FROM episode_geo_daily_metrics ORDER BY day, episode_id, country")).all())
+
+    one = counting.count_downloads(db, tenant_id, first, last)
+    whole = table()
+    with db.session(tenant_id) as s:
+        s.execute(text("DELETE FROM downloads"))
+        for model, _keys, _bit in store.ROLLUP_SPECS:
+            s.execute(text(f"DELETE FROM {model.__tablename__}"))
+        s.commit()
+    monkeypatch.setattr(counting, "SLAB_DAYS", 1)
+    seen = []
+    sliced = counting.count_downloads(db, tenant_id, first, last, progress=lambda f, m: seen.append(m))
+    assert seen == [f"counted through {d}" for d in (first, DAY, last)]
+    assert (sliced.requests, sliced.downloads, +sliced.dropped) == (one.requests, one.downloads, +one.dropped)
+    assert table() == whole
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("write failed")
+
+    monkeypatch.setattr(store, "replace_downloads", failing)
+    with pytest.raises(RuntimeError, match="write failed"):
+        counting.count_downloads(db, tenant_id, first, last)
+    assert table() == whole
+
+
+def test_log_import_writing_while_parsing_equals_writing_in_turn(pg, tmp_path, monkeypatch):
+    """On PostgreSQL a chunk's rows are written by a writer thread while the next chunk is parsed; with small
+    chunks over two months (a hash secret fetched mid-import) the rows equal those of an import that writes each
+    chunk in turn, and a failed write fails the import and leaves nothing."""
+    from concurrent.futures import Future
+    from functools import partial
+
+    from services.measurement import log_import
+    from services.measurement.logs import iter_log_chunks
+    from services.models import LogImport
+    from services.tenancy import TenantContext
+
+    db, tenant_id = pg
+    ctx = TenantContext(tenant_id=tenant_id, role="editor", tenant_slug="counting")
+    agent = "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"
+    lines = []
+    for i in range(60):
+        when = f"{27 + i % 2:02d}/Feb/2026:0{i % 10}:15:00 +0000" if i < 30 else f"0{1 + i % 3}/Mar/2026:10:{i:02d}:00 +0000"
+        path = f"/show/ep{i % 3}.mp3" if i % 7 else "/unknown.mp3"
+        lines.append(f'10.0.{i % 5}.{i} - - [{when}] "GET {path} HTTP/1.1" 200 {1000 + i} "-" "{agent}"')
+        if i % 11 == 0:
+            lines.append("not a log line")
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(log_import, "iter_log_chunks", partial(iter_log_chunks, chunk_lines=7))
+
+    def imported():
+        with db.session(tenant_id) as s:
+            return s.execute(text("SELECT request_uid, ts, url, listener_key, bytes FROM download_requests "
+                                  "WHERE import_id IS NOT NULL ORDER BY request_uid")).all()
+
+    def forget():
+        with db.session(tenant_id) as s:
+            s.execute(text("DELETE FROM download_requests WHERE import_id IS NOT NULL"))
+            s.query(LogImport).delete()
+            s.commit()
+
+    threaded = log_import.import_log(db, ctx, log, "combined", host="media.example.com")
+    rows = imported()
+    assert len(rows) == threaded.imported == 60 - 9 and threaded.rejected == 6 and threaded.unmatched == 9
+    forget()
+
+    class InTurn:  # the executor's interface, running each write at once on this thread
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, fn, *args, **kwargs):
+            future = Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
+
+        def shutdown(self, wait=True):
+            pass
+
+    with monkeypatch.context() as m:
+        m.setattr(log_import, "ThreadPoolExecutor", InTurn)
+        in_turn = log_import.import_log(db, ctx, log, "combined", host="media.example.com")
+    assert (in_turn.imported, in_turn.rejected, in_turn.unmatched, in_turn.first_day, in_turn.last_day) == (
+        threaded.imported, threaded.rejected, threaded.unmatched, threaded.first_day, threaded.last_day)
+    assert imported() == rows
+    forget()
+
+    calls = []
+
+    def failing(session, table, frame, **kwargs):
+        calls.append(len(frame))
+        if len(calls) == 3:
+            raise RuntimeError("write failed")
+        return insert_frame(session, table, frame, **kwargs)
+
+    monkeypatch.setattr(log_import, "insert_frame", failing)
+    with pytest.raises(RuntimeError, match="write failed"):
+        log_import.import_log(db, ctx, log, "combined", host="media.example.com")
+    assert imported() == []
+    with db.session(tenant_id) as s:
+        assert s.scalar(select(LogImport.status)) == "failed"

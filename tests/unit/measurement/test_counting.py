@@ -157,3 +157,23 @@ def test_plain_range_fast_path_agrees_with_the_regex_rules():
     ranges = pd.Series(values, dtype=object)
     assert counting.probe_ranges(ranges).tolist() == counting._probe_ranges_regex(ranges).tolist()
     assert counting.range_starts(ranges).tolist() == counting._range_starts_regex(ranges).tolist()
+
+
+def test_match_keys_remembered_across_indexes_equal_the_rule():
+    """URL -> match key is remembered across EpisodeIndexes (counts and imports); a later index with other
+    episodes maps the same URLs by its own keys."""
+    from services.measurement.urls import try_enclosure_match_key
+
+    urls = ["https://media.example.com/show/ep1.mp3?_from=app", "https://dts.podtrac.com/redirect.mp3/media.example.com"
+            "/show/ep1.mp3", "https://media.example.com/show/ep2.mp3", "not a url", "", None]
+    for url in urls:
+        assert counting._match_key(url) == try_enclosure_match_key(url)
+        assert counting._match_key(url) == try_enclosure_match_key(url)  # the remembered answer
+    key1 = try_enclosure_match_key(urls[0])
+    first = counting.EpisodeIndex({key1: 1}, pd.DataFrame(columns=["podcast_id", "threshold_bytes"]))
+    other = counting.EpisodeIndex({key1: 7}, pd.DataFrame(columns=["podcast_id", "threshold_bytes"]))
+    assert first.episode_for_urls(urls)[urls[0]] == 1
+    assert other.episode_for_urls(urls)[urls[0]] == 7
+    assert set(other.episode_for_urls(urls)) == {u for u in urls if u and try_enclosure_match_key(u) is not None
+                                                 and (try_enclosure_match_key(u) == key1
+                                                      or try_enclosure_match_key(u).split("?")[0] == key1)}
