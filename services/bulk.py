@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import select
 from collections.abc import Iterator
 
 import numpy as np
@@ -192,9 +191,8 @@ def _datetime_parts(series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
 
 class CopyOut(io.RawIOBase):
     """`COPY ... TO STDOUT` as a readable stream, straight from libpq: the server sends one message per row, and
-    psycopg's Copy iterator costs several microseconds per message, more than parsing the row. Rows are taken
-    without blocking and the socket waited on by select, so other threads run while the server works. The
-    connection is left idle afterwards (or the error raised), as psycopg expects."""
+    psycopg's Copy iterator costs several microseconds per message, more than parsing the row. The connection is
+    left idle afterwards (or the error raised), as psycopg expects."""
 
     def __init__(self, connection, sql: str, params):
         self._pgconn = connection.pgconn
@@ -217,11 +215,7 @@ class CopyOut(io.RawIOBase):
             if not len(pending):
                 if self._done:
                     break
-                nbytes, data = self._pgconn.get_copy_data(1)
-                while nbytes == 0:  # no whole row buffered: wait for the socket with the GIL released
-                    select.select([self._pgconn.socket], [], [])
-                    self._pgconn.consume_input()
-                    nbytes, data = self._pgconn.get_copy_data(1)
+                nbytes, data = self._pgconn.get_copy_data(0)  # blocks until a row (or the end) arrives
                 if nbytes < 0:
                     self._done = True
                     self._finish(self._pgconn.get_result())

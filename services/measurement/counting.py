@@ -8,7 +8,6 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -325,12 +324,9 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    slabs = plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last)
-
-    def written(slab_last: date) -> None:
+    for slab, slab_last in plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last):
+        _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
         progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
-
-    _count_slabs(s, tenant_id, slabs, episodes, window, report, written)
     if store.is_timescale(s):
         store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
     counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
@@ -379,57 +375,22 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _count_slabs(s: Session, tenant_id: int, slabs: list[tuple[date, date]], episodes: EpisodeIndex, window: str,
-                 report: CountReport, written: Callable[[date], None]) -> None:
-    """Count and write each slab. On PostgreSQL the writes of one slab (mostly the server inserting and indexing)
-    run in a writer thread while this one counts the next; the connection passes between them, never shared:
-    the next slab is read before the writer starts, and the writer is done before another read."""
-    if s.get_bind().dialect.name != "postgresql":  # SQLite connections stay on their thread
-        for lo, hi in slabs:
-            raw, dropped_in_sql = _read_slab(s, tenant_id, lo, hi)
-            downloads = _count_raw(raw, dropped_in_sql, tenant_id, lo, episodes, window, report)
-            del raw
-            report.downloads += store.replace_downloads(s, tenant_id, lo, hi, downloads, rollups=True)
-            written(hi)
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-writer") as writer:
-        writing: tuple[Future, date] | None = None
-        following = _read_slab(s, tenant_id, *slabs[0])
-        for i, (lo, hi) in enumerate(slabs):
-            raw, dropped_in_sql = following
-            following = None
-            downloads = _count_raw(raw, dropped_in_sql, tenant_id, lo, episodes, window, report)
-            del raw
-            if writing is not None:
-                report.downloads += writing[0].result()
-                written(writing[1])
-                writing = None
-            if i + 1 < len(slabs):
-                following = _read_slab(s, tenant_id, *slabs[i + 1])
-            writing = (writer.submit(store.replace_downloads, s, tenant_id, lo, hi, downloads, rollups=True), hi)
-            del downloads
-        report.downloads += writing[0].result()
-        written(writing[1])
-
-
-def _read_slab(s: Session, tenant_id: int, first: date, last: date) -> tuple[pd.DataFrame, Counter]:
+def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
+                report: CountReport) -> None:
     start, end = store.day_bounds(first, last)
     lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
-    return read_countable(s, tenant_id, lookback, end, since=start)
-
-
-def _count_raw(raw: pd.DataFrame, dropped_in_sql: Counter, tenant_id: int, first: date, episodes: EpisodeIndex,
-               window: str, report: CountReport) -> pd.DataFrame:
-    """One slab's downloads from its rows (read_countable), with the requests and drops added to the report."""
-    start = pd.Timestamp(store.day_bounds(first, first)[0])
+    raw, dropped_in_sql = read_countable(s, tenant_id, lookback, end, since=start)
     report.requests += sum(dropped_in_sql.values())
     report.dropped.update(dropped_in_sql)
-    if not len(raw):
-        return pd.DataFrame()
-    downloads, dropped = count_frame(raw, episodes, window, since=start)
-    report.requests += int((raw["ts"] >= start).sum())
-    report.dropped.update(dropped)
-    return downloads.assign(tenant_id=tenant_id)
+    if len(raw):
+        downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
+        report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
+        downloads = downloads.assign(tenant_id=tenant_id)
+        report.dropped.update(dropped)
+    else:
+        downloads = pd.DataFrame()
+    del raw
+    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads, rollups=True)
 
 
 def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.DataFrame:

@@ -256,9 +256,9 @@ def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
     assert report.requests == in_window == report.downloads + sum(report.dropped.values())
 
 
-def test_slabs_written_while_the_next_is_counted_equal_one_slab(pg, monkeypatch):
-    """On PostgreSQL a slab's writes overlap the next slab's counting (a writer thread): day-sized slabs give
-    the same report, downloads and rollups as one slab, and a failed write fails the count."""
+def test_day_sized_slabs_equal_one_slab(pg, monkeypatch):
+    """Day-sized slabs give the same report, downloads and rollups as one slab, progress comes in order, and a
+    failed write fails the count and leaves what was there."""
     db, tenant_id = pg
     first, last = DAY - timedelta(days=1), DAY + timedelta(days=1)
 
