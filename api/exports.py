@@ -10,11 +10,11 @@ from flask import Blueprint, Response, request, stream_with_context
 
 from api.auth import current_context
 from api.state import current_db
-from api.v1 import problem
+from api.v1 import service_error_response
 from services import api_keys
 from services.dashboards import exports
 from services.dashboards.periods import ViewState
-from services.errors import AuthenticationFailed, PermissionDenied, ServiceError, ValidationError
+from services.errors import PermissionDenied, ServiceError, ValidationError
 from services.tenancy import TenantContext
 
 logger = logging.getLogger(__name__)
@@ -34,13 +34,7 @@ def request_context() -> TenantContext:
     return current_context()
 
 
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError):
-    extra = {"errors": exc.fields} if isinstance(exc, ValidationError) else {}
-    response = problem(exc.status, type(exc).__name__, exc.message, **extra)
-    if isinstance(exc, AuthenticationFailed):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+bp.register_error_handler(ServiceError, service_error_response)
 
 
 @bp.get("/<name>.csv")

@@ -53,7 +53,7 @@ def api_context() -> TenantContext:
 
 
 @bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError):
+def service_error_response(exc: ServiceError):
     extra = {"errors": exc.fields} if isinstance(exc, ValidationError) else {}
     response = problem(exc.status, type(exc).__name__, exc.message, **extra)
     if isinstance(exc, AuthenticationFailed):
@@ -62,12 +62,12 @@ def _service_error(exc: ServiceError):
 
 
 @bp.errorhandler(404)
-def _not_found(_exc):
+def not_found_response(_exc):
     return problem(404, "NotFound", "no such resource")
 
 
 @bp.errorhandler(405)
-def _not_allowed(_exc):
+def not_allowed_response(_exc):
     return problem(405, "MethodNotAllowed", f"{request.method} is not allowed here")
 
 
@@ -89,7 +89,7 @@ def _int_arg(name: str) -> int | None:
         raise ValidationError(f"{name}: {value!r} is not an id", {name: "not an integer"}) from None
 
 
-def _jsonable(value):
+def jsonable(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
@@ -106,7 +106,7 @@ def list_podcasts_route():
 @require_key("read")
 def list_episodes_route():
     rows = podcasts.list_episodes(current_db(), api_context(), _int_arg("podcast"))
-    return jsonify(data=[{key: _jsonable(value) for key, value in row.items()} for row in rows])
+    return jsonify(data=[{key: jsonable(value) for key, value in row.items()} for row in rows])
 
 
 @bp.get("/downloads")
@@ -121,5 +121,5 @@ def downloads_route():
                         headers={"Content-Disposition": f"attachment; filename=downloads_{first}_{last}.csv"})
     if fmt != "json":
         raise ValidationError("format must be json or csv", {"format": "unknown format"})
-    records = [{key: _jsonable(value) for key, value in row.items()} for row in frame.to_dict("records")]
+    records = [{key: jsonable(value) for key, value in row.items()} for row in frame.to_dict("records")]
     return jsonify(data=records, **{"from": first.isoformat(), "to": last.isoformat()})

@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from api.v1 import _jsonable, _not_allowed, _not_found, _service_error, api_context, require_key
+from api.v1 import jsonable, not_allowed_response, not_found_response, service_error_response, api_context, require_key
 from api.state import current_db
 from jobs.campaigns import refresh_campaign_delivery
 from jobs.queues import enqueue
@@ -16,9 +16,9 @@ from services.errors import ServiceError, ValidationError
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("api_v1_campaigns", __name__, url_prefix="/api/v1")
-bp.register_error_handler(ServiceError, _service_error)
-bp.register_error_handler(404, _not_found)
-bp.register_error_handler(405, _not_allowed)
+bp.register_error_handler(ServiceError, service_error_response)
+bp.register_error_handler(404, not_found_response)
+bp.register_error_handler(405, not_allowed_response)
 
 
 def _body() -> dict:
@@ -29,7 +29,7 @@ def _body() -> dict:
 
 
 def _record(data: dict) -> dict:
-    return {key: _jsonable(value) for key, value in data.items()}
+    return {key: jsonable(value) for key, value in data.items()}
 
 
 def _created(data: dict, location: str):
