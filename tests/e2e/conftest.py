@@ -26,7 +26,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when the e2e tier ends, not idling through the other tiers
 def live_server(tmp_path_factory):
     """`python app.py` on a fresh instance folder; yields its base URL."""
     port = _free_port()
@@ -66,7 +66,7 @@ def login(page, base: str, email: str = "demo@example.com", password: str = DEMO
     page.wait_for_url(f"{base}/")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     require_service(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
