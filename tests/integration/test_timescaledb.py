@@ -56,7 +56,7 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def timescale_port():
     problem = _missing()
     require_service(problem is None, problem or "")
@@ -102,7 +102,7 @@ def _insert_frame_without_copy(session, table, frame, skip_existing=False) -> in
     return inserted
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def timescale(timescale_port):
     """(Database, demo tenant id): migrated to head, demo tenant seeded."""
     url = f"postgresql+psycopg://postgres:postgres@127.0.0.1:{timescale_port}/postgres?sslmode=disable"
