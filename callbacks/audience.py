@@ -6,7 +6,7 @@ from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
 from api.state import current_db
-from callbacks.dashboard import control_inputs, register_controls, register_csv, view_state
+from callbacks.dashboard import breakdown_figures, control_inputs, register_controls, register_csv, view_state
 from components import charts, kpi
 from components.controls import empty_state
 from components.countries import UNKNOWN_COUNTRY
@@ -78,16 +78,8 @@ def update_tech(preset, start, end, compare, podcast, granularity):
     if not preset:
         raise PreventUpdate
     state = view_state(preset, start, end, compare, podcast, granularity)
-    figures = []
-    for dimension, _chart in TECH:
-        try:
-            frame = audience.breakdown(current_db(), current_context(), state, dimension)
-        except ServiceError as exc:
-            figures.append(charts.empty_figure(exc.message))
-            continue
-        figures.append(charts.bar_figure(frame, dimension) if not frame.empty
-                       else charts.empty_figure("No downloads in this period"))
-    return tuple(figures)
+    return breakdown_figures(lambda dimension: audience.breakdown(current_db(), current_context(), state, dimension),
+                             [dimension for dimension, _chart in TECH])
 
 
 def update_heatmap(preset, start, end, compare, podcast, granularity):

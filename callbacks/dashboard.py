@@ -14,6 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
 from api.state import current_db
+from components import charts
 from services.catalog import podcasts
 from services.dashboards.periods import ViewState
 from services.errors import ServiceError
@@ -130,3 +131,18 @@ def register_csv(app: Dash, ids, frames: dict[str, FrameBuilder], extra_states: 
     app.callback(Output({"type": "csv-download", "page": ids.PREFIX, "chart": MATCH}, "data"),
                  Input({"type": "csv-button", "page": ids.PREFIX, "chart": MATCH}, "n_clicks"),
                  *control_states(ids), *extra_states, prevent_initial_call=True)(csv_download(frames, extra_names))
+
+
+def breakdown_figures(read, dimensions) -> tuple:
+    """One bar figure per dimension from `read(dimension)` (a frame); a service error or an empty frame becomes
+    that chart's message, so one failing breakdown never blanks the others."""
+    figures = []
+    for dimension in dimensions:
+        try:
+            frame = read(dimension)
+        except ServiceError as exc:
+            figures.append(charts.empty_figure(exc.message))
+            continue
+        figures.append(charts.bar_figure(frame, dimension) if not frame.empty
+                       else charts.empty_figure("No downloads in this period"))
+    return tuple(figures)

@@ -6,7 +6,7 @@ from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
 from api.state import current_db
-from callbacks.dashboard import control_inputs, register_controls, register_csv, view_state
+from callbacks.dashboard import breakdown_figures, control_inputs, register_controls, register_csv, view_state
 from components import charts, kpi
 from components.ids import EpisodePage
 from services.dashboards import episodes
@@ -69,16 +69,9 @@ def update_breakdowns(episode_id, preset, start, end, compare, podcast, granular
     if not episode_id or not preset:
         raise PreventUpdate
     state = view_state(preset, start, end, compare, None, granularity)
-    figures = []
-    for dimension in DIMENSIONS:
-        try:
-            frame = episodes.episode_breakdown(current_db(), current_context(), int(episode_id), dimension, state)
-        except ServiceError as exc:
-            figures.append(charts.empty_figure(exc.message))
-            continue
-        figures.append(charts.bar_figure(frame, dimension) if not frame.empty
-                       else charts.empty_figure("No downloads in this period"))
-    return tuple(figures)
+    return breakdown_figures(
+        lambda dimension: episodes.episode_breakdown(current_db(), current_context(), int(episode_id), dimension, state),
+        DIMENSIONS)
 
 
 def register(app: Dash) -> None:
