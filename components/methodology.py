@@ -18,7 +18,20 @@ def methodology_statement(m: dict) -> list:
         html.P([f"Classified with the OPAWG user-agents-v2 database (commit {ua['commit']}, {ua['commit_date']}), "
                 f"first match in the order {', '.join(ua['order'])}; ",
                 ", ".join(f"{n} {k}" for k, n in ua["entries"].items()), "."]),
+        *additions_statement(ua),
         html.H2("Listeners"), html.P(m["listener"]),
         html.H2("Geography"), html.P(m["geography"]),
         html.H2("Retention"), html.P(m["retention"]),
+    ]
+
+
+def additions_statement(ua: dict) -> list:
+    """The product's own entries on top of the OPAWG copy, with their count and why each exists."""
+    if not ua["additions"]:
+        return []
+    counts = ", ".join(f"{n} in {kind}" for kind, n in ua["addition_counts"].items())
+    return [
+        html.P(f"Plus {len(ua['additions'])} entries of our own ({counts}), each checked after OPAWG's entries of the "
+               f"same list, for changes OPAWG made after commit {ua['commit']}:"),
+        html.Ul([html.Li([html.Code(a["name"]), f" ({a['kind']}): {a['reason']}"]) for a in ua["additions"]]),
     ]

@@ -42,7 +42,8 @@ def methodology(db: Database, ctx: TenantContext) -> dict:
         "bot_rules": versions["bot_rules"],
         "user_agents": {"source": versions["opawg_repository"], "commit": versions["opawg_commit_short"],
                         "commit_date": versions["opawg_commit_date"], "order": versions["match_order"],
-                        "entries": versions["entry_counts"]},
+                        "entries": versions["entry_counts"], "additions": versions["additions"],
+                        "addition_counts": versions["addition_counts"]},
         "listener": ("IP address (IPv6 truncated to its /64) + User-Agent, hashed with a random secret that changes "
                      "every month; raw IP addresses are never stored"),
         "geography": "country and region from an offline IP database at ingestion time",

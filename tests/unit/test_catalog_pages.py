@@ -83,4 +83,5 @@ def test_methodology_states_the_tenants_rules(app, db, demo_client):
                                 [("methodology-url", "pathname", "/methodology")])
     text = json.dumps(out)
     assert status == 200 and "first-touch" in text and "8008a31" in text and "apple_watch" in text
+    assert "Plus 8 entries of our own (4 in bots, 1 in libraries, 3 in devices)" in text and "node (fetch)" in text
     assert "IPv6" in text and "bytes 0-1" in text

@@ -48,9 +48,10 @@ class BotRule:
 # In the order the classifier applies them; the first that fires is the request's `bot_reason`.
 BOT_RULES: tuple[BotRule, ...] = (
     BotRule(EMPTY_USER_AGENT, "The request has no User-Agent (missing, blank or '-')."),
-    BotRule(OPAWG_BOT, "The User-Agent matches an entry of the OPAWG user-agents-v2 bots list."),
-    BotRule(OPAWG_BOT_LIBRARY, "The User-Agent matches an OPAWG user-agents-v2 library flagged as a bot "
-                               "(a server-side HTTP client such as Go-http-client, okhttp or python urllib)."),
+    BotRule(OPAWG_BOT, "The User-Agent matches an entry of the OPAWG user-agents-v2 bots list (or of the "
+                       "product's additions to it)."),
+    BotRule(OPAWG_BOT_LIBRARY, "The User-Agent matches an OPAWG user-agents-v2 library (or product addition) flagged "
+                               "as a bot (a server-side HTTP client such as Go-http-client, okhttp or python urllib)."),
     BotRule(APPLE_WATCH, "Apple Watch (watchOS) automatic downloads, per the IAB Tech Lab Apple Watch guidance: "
                          f"User-Agent matching /{APPLE_WATCH_AGENT.pattern}/."),
     BotRule(UNKNOWN_BOT_NAME, "The User-Agent matches no OPAWG entry and contains 'bot', 'crawler' or 'spider' "

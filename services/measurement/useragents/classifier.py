@@ -2,8 +2,9 @@
 
 Matching follows the OPAWG README exactly: newlines removed; bots, apps, libraries, browsers in that order,
 first entry whose pattern matches; devices only when the agent is not an OPAWG bot; referrers only for
-browsers. The IAB bot rules of `bot_rules` then decide `is_bot`. `type` always says which OPAWG file matched
-(so a bot library is type "library" with is_bot True); `is_bot`/`bot_reason` carry the IAB decision.
+browsers. Each table is OPAWG's followed by the product's own additions of that kind (`additions`). The IAB
+bot rules of `bot_rules` then decide `is_bot`. `type` always says which OPAWG file matched (so a bot library
+is type "library" with is_bot True); `is_bot`/`bot_reason` carry the IAB decision.
 """
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ import numpy as np
 import pandas as pd
 
 from services.measurement.useragents import bot_rules
+from services.measurement.useragents.additions import (
+    NO_ADDITIONS,
+    UA_ADDITIONS_PATH,
+    UaAdditions,
+    load_additions,
+    with_additions,
+)
 from services.measurement.useragents.operating_systems import OS_FAMILIES, operating_system, os_rules
 from services.measurement.useragents.patterns import (
     AGENT_FILES,
@@ -65,24 +73,36 @@ def _clean(value: object) -> str:
 
 
 class UserAgentClassifier:
-    """The OPAWG tables, compiled once; classify is pure and cached per distinct agent and referer."""
+    """The OPAWG tables plus the product's additions, compiled once; classify is pure and cached per distinct
+    agent and referer."""
 
-    def __init__(self, tables: Mapping[str, PatternTable], source: OpawgSource | None = None):
+    def __init__(self, tables: Mapping[str, PatternTable], source: OpawgSource | None = None,
+                 additions: UaAdditions = NO_ADDITIONS):
         missing = [kind for kind in (*AGENT_FILES, "devices", "referrers") if kind not in tables]
         if missing:
             raise ValueError(f"missing OPAWG tables: {', '.join(missing)}")
-        self._tables = dict(tables)
+        self._opawg_counts = {kind: len(table.entries) for kind, table in tables.items()}
+        self._tables = with_additions(tables, additions.entries)
+        self._additions = additions
         self._source = source or OpawgSource(None, None, None)
         self._classify_agent = lru_cache(maxsize=_CACHE_SIZE)(self._classify_agent_uncached)
         self._referrer = lru_cache(maxsize=_CACHE_SIZE)(self._referrer_uncached)
 
     @classmethod
-    def from_directory(cls, directory: Path = OPAWG_DATA_DIR) -> UserAgentClassifier:
+    def from_directory(cls, directory: Path = OPAWG_DATA_DIR,
+                       additions_path: Path | None = UA_ADDITIONS_PATH) -> UserAgentClassifier:
+        """The OPAWG copy in `directory` plus the additions file (none when `additions_path` is None)."""
         tables = load_pattern_tables(directory)
         source = read_source(directory)
-        logger.info("loaded OPAWG user-agents-v2 %s from %s: %s", source.commit or "(unknown commit)", directory,
-                    {kind: len(table.entries) for kind, table in tables.items()})
-        return cls(tables, source)
+        additions = load_additions(additions_path) if additions_path is not None else NO_ADDITIONS
+        if additions.opawg_commit and not (source.commit or "").startswith(additions.opawg_commit):
+            # The additions track upstream changes after a given snapshot; after an update some may be redundant.
+            logger.warning("UA additions were written for OPAWG %s but the copy is %s: review %s",
+                           additions.opawg_commit, source.commit, additions_path)
+        logger.info("loaded OPAWG user-agents-v2 %s from %s: %s, plus additions %s",
+                    source.commit or "(unknown commit)", directory,
+                    {kind: len(table.entries) for kind, table in tables.items()}, additions.counts())
+        return cls(tables, source, additions)
 
     # --- one pair ----------------------------------------------------------------------------------------
 
@@ -168,14 +188,17 @@ class UserAgentClassifier:
 
     def versions(self) -> dict[str, Any]:
         """What the classifier applies, as plain data for the methodology page."""
-        libraries = self._tables["libraries"].entries
+        libraries = self._tables["libraries"].entries  # as applied: OPAWG's and the additions'
         return {
             "opawg_repository": self._source.repository,
             "opawg_commit": self._source.commit,
             "opawg_commit_short": self._source.commit[:7] if self._source.commit else None,
             "opawg_commit_date": self._source.commit_date,
             "match_order": list(AGENT_FILES),
-            "entry_counts": {kind: len(table.entries) for kind, table in self._tables.items()},
+            "entry_counts": dict(self._opawg_counts),
+            "additions": [{"kind": a.kind, "name": a.entry.name, "reason": a.reason} for a in self._additions.entries],
+            "addition_counts": self._additions.counts(),
+            "additions_opawg_commit": self._additions.opawg_commit,
             "bot_library_count": sum(1 for e in libraries if e.category == bot_rules.OPAWG_BOT_CATEGORY),
             "bot_rules": [{"reason": rule.reason, "description": rule.description} for rule in bot_rules.BOT_RULES],
             "apple_watch_pattern": bot_rules.APPLE_WATCH_AGENT.pattern,
@@ -204,7 +227,8 @@ def _frame(results: list[Classification], codes: np.ndarray, index: pd.Index) ->
 
 @lru_cache(maxsize=1)
 def default_classifier() -> UserAgentClassifier:
-    """The classifier over the OPAWG copy shipped in services/measurement/data/opawg, loaded on first use."""
+    """The classifier over the OPAWG copy in services/measurement/data/opawg plus data/ua_additions.json, loaded
+    on first use."""
     return UserAgentClassifier.from_directory(OPAWG_DATA_DIR)
 
 

@@ -146,17 +146,21 @@ def load_pattern_table(directory: Path, kind: str) -> PatternTable:
         raw_entries = document["entries"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserAgentDataError(f"{path}: not a readable OPAWG pattern file ({exc})") from exc
-    entries = []
-    for position, raw in enumerate(raw_entries):
-        name, source = raw.get("name"), raw.get("pattern")
-        if not isinstance(name, str) or not isinstance(source, str):
-            raise UserAgentDataError(f"{path}: entry {position} has no name or pattern")
-        try:
-            compiled = compile_js_pattern(source)
-        except re.error as exc:
-            raise UserAgentDataError(f"{path}: entry {name!r} has a pattern Python cannot compile ({exc})") from exc
-        entries.append(PatternEntry(name=name, pattern=compiled, category=raw.get("category") or None))
-    return PatternTable(kind=kind, entries=tuple(entries))
+    entries = tuple(parse_entry(raw, f"{path}: entry {position}") for position, raw in enumerate(raw_entries))
+    return PatternTable(kind=kind, entries=entries)
+
+
+def parse_entry(raw: object, where: str) -> PatternEntry:
+    """One entry in the OPAWG shape (`name`, `pattern`, optional `category`), its pattern compiled."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    source = raw.get("pattern") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or not isinstance(source, str):
+        raise UserAgentDataError(f"{where} has no name or pattern")
+    try:
+        compiled = compile_js_pattern(source)
+    except re.error as exc:
+        raise UserAgentDataError(f"{where} ({name!r}) has a pattern Python cannot compile ({exc})") from exc
+    return PatternEntry(name=name, pattern=compiled, category=raw.get("category") or None)
 
 
 def load_pattern_tables(directory: Path) -> dict[str, PatternTable]:
