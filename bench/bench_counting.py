@@ -20,7 +20,9 @@ What it does, in order:
      unchanged); the peak RSS is reset between runs (/proc/self/clear_refs) so each run reports its own ru_maxrss;
      with --profile a third (recount) run goes under cProfile and the top functions are printed;
   5. baseline in the same run: pandas drop_duplicates over the same number of (episode_id, listener_key, day) rows;
-  6. drops the database (unless --keep-db).
+  6. the input/output floor in the same run (bench/counting_floor.py): PostgreSQL alone handing over the raw rows
+     and taking the rows the count wrote, the wall-clock bound no counting process can beat on this host;
+  7. drops the database (unless --keep-db).
 
 Machine speed drifts, so the ratio to the baseline measured in the same run is the figure to compare.
 """
@@ -44,6 +46,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 import pandas as pd
 import psycopg
+
+from counting_floor import io_floor, print_floor  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "postgresql://postgres@127.0.0.1:5432/{name}"
@@ -487,6 +491,8 @@ def main() -> None:
             raise SystemExit(f"counting failed (exit {child.returncode})")
         result = json.loads(next(line for line in stdout.splitlines() if line.startswith("RESULT "))[7:])
         report(result, base_rows / base_s, args)
+        first = result["runs"][0]
+        print_floor(io_floor(PG_DB.format(name=name), info["tenant_id"]), first["requests"], first["seconds"])
     finally:
         if child.poll() is None:
             child.kill()

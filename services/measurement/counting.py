@@ -111,26 +111,30 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     """Drop what IAB says is not a download; returns the kept rows (with episode and classification) and why the
     others went."""
     dropped: Counter = Counter()
-
-    def drop(mask: pd.Series, reason: str) -> None:
-        nonlocal raw
-        mask = mask.fillna(False).astype(bool)  # a missing value (NA status) matches no rule
+    in_window = raw["in_window"].to_numpy()
+    status = pd.to_numeric(raw["status"], errors="coerce")
+    # Every rule is judged per row, so all are judged on the whole frame and each dropped row is reported under
+    # the first rule that drops it; the frame is then filtered once.
+    rules = [
+        (by_value(raw["method"], lambda v: v.str.upper() != "GET"), "not a GET (HEAD and others)"),
+        (status == 304, "304 Not Modified"),
+        (status.notna() & ~status.between(200, 299), "error or redirect status"),
+        (by_value(raw["range"], probe_ranges), "bytes=0-1 probe only"),
+        (by_value(raw["user_agent"], lambda v: v.fillna("").str.strip() == ""), "bot: empty user agent"),
+    ]
+    gone = np.zeros(len(raw), dtype=bool)
+    for mask, reason in rules:
+        mask = mask.fillna(False).to_numpy(dtype=bool) & ~gone  # a missing value (NA status) matches no rule
         if mask.any():
-            dropped[reason] += int((mask & raw["in_window"]).sum())  # look-back rows are reported by their own day
-            raw = raw[~mask]
-
-    drop(by_value(raw["method"], lambda v: v.str.upper() != "GET"), "not a GET (HEAD and others)")
-    status = pd.to_numeric(raw["status"], errors="coerce")
-    drop(status == 304, "304 Not Modified")
-    status = pd.to_numeric(raw["status"], errors="coerce")
-    drop(status.notna() & ~status.between(200, 299), "error or redirect status")
-    drop(by_value(raw["range"], probe_ranges), "bytes=0-1 probe only")
-    drop(by_value(raw["user_agent"], lambda v: v.fillna("").str.strip() == ""), "bot: empty user agent")
+            dropped[reason] += int((mask & in_window).sum())  # look-back rows are reported by their own day
+            gone |= mask
+    raw = raw[~gone]
+    in_window = in_window[~gone]
     classes = classify(raw["user_agent"], raw["referer"])
-    reported = classes["is_bot"].to_numpy() & raw["in_window"].to_numpy()
-    for reason, count in classes.loc[reported, "bot_reason"].fillna("bot").value_counts().items():
+    is_bot = classes["is_bot"].to_numpy(dtype=bool)
+    for reason, count in classes.loc[is_bot & in_window, "bot_reason"].fillna("bot").value_counts().items():
         dropped[f"bot: {reason}"] += int(count)
-    raw, classes = raw[~classes["is_bot"].to_numpy()], classes[~classes["is_bot"].to_numpy()]
+    raw, classes = raw[~is_bot], classes[~is_bot]
     urls = raw["url"]
     distinct = urls.cat.categories if isinstance(urls.dtype, pd.CategoricalDtype) else urls.unique()
     episode_id = urls.map(episodes.episode_for_urls(distinct)).astype("Float64").astype(float)
@@ -227,6 +231,9 @@ def apply_byte_threshold(frame: pd.DataFrame, episodes: EpisodeIndex) -> pd.Seri
         return passed
     part = frame.loc[known, ["listener_key", "episode_id", "ts", "bytes", "range"]].copy()
     part["start"] = by_value(part["range"], range_starts).to_numpy()
+    if "range_start" in frame:  # read_countable parsed the plain ranges on the server and sent no text for them
+        parsed = frame.loc[known, "range_start"]
+        part["start"] = np.where(parsed.notna(), parsed.fillna(0).to_numpy(np.int64), part["start"].to_numpy())
     part["end"] = part["start"] + part["bytes"].astype("int64")
     part["day"] = part["ts"].dt.floor("D")
     part = part.sort_values(["listener_key", "episode_id", "day", "start"])
@@ -430,15 +437,20 @@ _SQL_DROP_REASON = (
     f"THEN 1 WHEN method IS NULL OR method NOT IN ({_sql_list(_case_spellings('GET'))}) THEN 0 "
     f"WHEN status = 304 THEN 2 WHEN status < 200 OR status > 299 THEN 3 "
     f"WHEN range IN ({_sql_list(sorted(_PROBES))}) THEN 4 ELSE 0 END")
-COUNTED_COLUMNS = [c for c in RAW_COLUMNS if c != "podcast_id"]  # filter_requests sets podcast_id by episode
+COUNTED_COLUMNS = [c for c in RAW_COLUMNS if c != "podcast_id"] + ["range_start"]  # podcast_id: set by episode
+# A plain single range (what _simple_ranges parses) is parsed on the server: its text is not sent, its first byte
+# (range_starts' answer) is. The plain probes among them never reach the client (_SQL_DROP_REASON).
+_SQL_PLAIN_RANGE = "range ~ '^bytes=[0-9]{1,15}-[0-9]{0,15}$'"
+_SQL_RANGE_FIRST = "substr(split_part(range, '-', 1), 7)::int8"
+_SQL_RANGE_LAST = "nullif(split_part(range, '-', 2), '')::int8"
 
 
 def read_countable(s: Session, tenant_id: int, start: datetime, end: datetime,
                    since: datetime) -> tuple[pd.DataFrame, Counter]:
     """read_raw for counting: on PostgreSQL the rows filter_requests would drop by method, status or a plain
     probe range stay on the server (they are judged there by the same rules), and come back as drop counts
-    per reason for the rows at or after `since` (those before it are not reported); nor is podcast_id read.
-    Elsewhere read_raw and no counts. count_frame over the rows gives the same downloads and, with the
+    per reason for the rows at or after `since` (those before it are not reported); nor is podcast_id read, nor
+    the text of a plain range (range_start has its first byte instead). Elsewhere read_raw and no counts. count_frame over the rows gives the same downloads and, with the
     counts added, the same drops."""
     if s.get_bind().dialect.name != "postgresql":
         return read_raw(s, tenant_id, start, end), Counter()
@@ -447,20 +459,32 @@ def read_countable(s: Session, tenant_id: int, start: datetime, end: datetime,
         f"SELECT reason, count(*) FROM (SELECT {_SQL_DROP_REASON} AS reason FROM download_requests WHERE {where}) "
         f"AS judged WHERE reason > 0 GROUP BY reason", (tenant_id, since, end)).all()
     dropped = Counter({_SQL_DROP_REASONS[reason]: int(n) for reason, n in rows})
-    raw = _copy_raw(s, COUNTED_COLUMNS, f"{where} AND ({_SQL_DROP_REASON}) = 0", (tenant_id, start, end))
+    # OFFSET 0 keeps the subquery whole, so each row's range is matched once, not once per use.
+    source = (f"(SELECT *, coalesce({_SQL_PLAIN_RANGE}, false) AS plain_range "
+              f"FROM download_requests WHERE {where} AND ({_SQL_DROP_REASON}) = 0 OFFSET 0) AS countable")
+    raw = _copy_raw(s, COUNTED_COLUMNS, "true", (tenant_id, start, end), source=source)
     return raw, dropped
 
 
-def _copy_raw(s: Session, columns: list[str], where: str, params: tuple) -> pd.DataFrame:
-    """`columns` (of RAW_COLUMNS) of download_requests WHERE `where`, by one COPY ... TO STDOUT."""
+def _copy_raw(s: Session, columns: list[str], where: str, params: tuple,
+              source: str = "download_requests") -> pd.DataFrame:
+    """`columns` (of RAW_COLUMNS, and range_start) of `source` WHERE `where`, by one COPY ... TO STDOUT. With
+    range_start, `source` must have read_countable's plain_range column."""
     text = [c for c in _TEXT if c in columns]
     nullable = [c for c in _NULLABLE_TEXT if c in columns]
-    numbers = [c for c in ("podcast_id", "status", "bytes") if c in columns]
+    numbers = [c for c in ("podcast_id", "status", "bytes", "range_start") if c in columns]
+    selected = {c: c for c in numbers + text}
+    null_tests = {c: f"{c} IS NULL" for c in nullable}
+    if "range_start" in columns:  # a plain range's text is not sent, its first byte is
+        selected["range"] = "CASE WHEN plain_range THEN NULL ELSE range END"
+        selected["range_start"] = (f"CASE WHEN plain_range THEN CASE WHEN {_SQL_RANGE_LAST} < {_SQL_RANGE_FIRST} "
+                                   f"THEN 0 ELSE {_SQL_RANGE_FIRST} END END")
+        null_tests["range"] = "plain_range OR range IS NULL"
     # A bit per nullable text column tells NULL from '' (the CSV below writes both as an empty field).
-    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(nullable)) or "0"
-    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, method, {', '.join(numbers + text)}, {nulls} "
-           f"FROM download_requests WHERE {where}) TO STDOUT WITH (FORMAT csv)")
-    names = ["ts", "method", *numbers, *text, "nulls"]
+    nulls = " + ".join(f"({null_tests[c]})::int * {1 << i}" for i, c in enumerate(nullable)) or "0"
+    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, method, {', '.join(selected.values())}, "
+           f"{nulls} FROM {source} WHERE {where}) TO STDOUT WITH (FORMAT csv)")
+    names = ["ts", "method", *selected, "nulls"]
     raw_conn = s.connection().connection.driver_connection
     with CopyOut(raw_conn, sql, params) as stream:
         stream = io.BufferedReader(stream, buffer_size=1 << 20)

@@ -233,8 +233,13 @@ def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
                                   dtype=object)[rng.integers(0, 8, 600)]
         edge["status"] = pd.Series(rng.choice([199, 200, 299, 300, 304, 500], 600), dtype="Int64").where(
             rng.random(600) < 0.8, pd.NA)
-        edge["range"] = np.array(["bytes=0-1", "bytes=0-0", "bytes=1-1", " bytes=0-1", "BYTES=0-1", "bytes=0-1 ",
-                                  "bytes=0-2", None, "bytes=0-1,2-3"], dtype=object)[rng.integers(0, 9, 600)]
+        # Plain ranges are parsed on the server, the others in pandas: backwards, open, suffix, 15 and 16 digits.
+        ranges = np.array(["bytes=0-1", "bytes=0-0", "bytes=1-1", " bytes=0-1", "BYTES=0-1", "bytes=0-1 ",
+                           "bytes=0-2", None, "bytes=0-1,2-3", "bytes=5000000-100", "bytes=4000000-",
+                           "bytes=123456789012345-", "bytes=1234567890123456-", "Bytes=3000000-5000000",
+                           "bytes= 10-20", "bytes=-500", "bytes=10-20-30", "bytes=2500000-6000000", ""],
+                          dtype=object)
+        edge["range"] = ranges[rng.integers(0, len(ranges), 600)]
         insert_frame(s, DownloadRequest.__table__, edge)
         s.commit()
         since = DAY
@@ -244,6 +249,9 @@ def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
                                                             since=store.day_bounds(since, since)[0])
         assert len(countable) < len(everything) and sum(dropped_in_sql.values()) > 0
         assert set(dropped_in_sql) == set(counting._SQL_DROP_REASONS.values())
+        plain = countable["range_start"].notna()
+        assert plain.any() and countable.loc[plain, "range"].isna().all()
+        assert set(countable.loc[~plain, "range"].dropna()) >= {"bytes=1234567890123456-", "bytes= 10-20", ""}
         episodes = counting.EpisodeIndex.load(s, tenant_id)
         for window in ("calendar", "first-touch", "last-touch"):
             a, dropped_a = counting.count_frame(everything, episodes, window, since=pd.Timestamp(since, tz="UTC"))
@@ -368,3 +376,31 @@ def test_log_import_writing_while_parsing_equals_writing_in_turn(pg, tmp_path, m
     assert imported() == []
     with db.session(tenant_id) as s:
         assert s.scalar(select(LogImport.status)) == "failed"
+
+
+def test_plain_ranges_parsed_on_the_server_start_where_pandas_says(pg):
+    """read_countable sends a plain range's first byte instead of its text: the same first byte range_starts
+    gives for the text (backwards ranges start at 0), and the other ranges' text unchanged."""
+    db, tenant_id = pg
+    texts = ["bytes=0-", "bytes=1000-", "bytes=5000000-100", "bytes=7-7", "bytes=123456789012345-",
+             "bytes=1234567890123456-", "Bytes=3000-5000", "bytes= 10-20", "bytes=-500", "bytes=10-20-30",
+             "bytes=2500000-6000000", "bytes=0-1, 9-10", "", None, "bytes=00042-99"]
+    with db.session(tenant_id) as s:
+        podcast_id = s.scalar(text("SELECT id FROM podcasts"))
+        rows = _requests(tenant_id, podcast_id, n=len(texts)).assign(
+            request_uid=[f"r:{i}" for i in range(len(texts))], method="GET", status=206, bytes=100, range=texts,
+            ts=[pd.Timestamp(DAY + timedelta(days=30), tz="UTC") + pd.Timedelta(seconds=i) for i in range(len(texts))])
+        insert_frame(s, DownloadRequest.__table__, rows)
+        start, end = store.day_bounds(DAY + timedelta(days=30), DAY + timedelta(days=30))
+        countable, _ = counting.read_countable(s, tenant_id, start, end, since=start)
+        s.rollback()
+    countable = countable.sort_values("ts").reset_index(drop=True)
+    expected = counting.range_starts(pd.Series(texts, dtype=object)).tolist()
+    plain = countable["range_start"].notna().to_numpy()
+    assert plain.sum() == 7  # the lowercase single ranges of at most 15 digits each
+    got = np.where(plain, countable["range_start"].fillna(-1).to_numpy(np.int64),
+                   counting.range_starts(countable["range"].astype(object)).to_numpy())
+    assert got.tolist() == expected
+    sent = countable["range"].astype(object)
+    assert sent.where(sent.notna(), None).where(~plain, "as a number").tolist() == [
+        "as a number" if p else t for p, t in zip(plain, texts)]
