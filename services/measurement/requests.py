@@ -22,6 +22,7 @@ IpNetwork = IPv4Network | IPv6Network
 
 OPEN_ENDED_RANGE_BYTES = 2**53 - 1  # OP3's Number.MAX_SAFE_INTEGER: "the rest of the file", size unknown
 PROBE_RANGE_LAST_BYTE = 1  # IAB: a request for bytes 0-1 alone is a probe, not a download
+PLAIN_PROBES = frozenset({"bytes=0-0", "bytes=0-1", "bytes=1-1"})  # the probes as players spell them
 
 
 # --- Range header -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from services import accounts, migrate
 from services.bulk import insert_frame
 from services.db import Database
-from services.measurement import counting, store
+from services.measurement import counting, raw_reads, store
 from services.models import DownloadRequest, Episode, Podcast
 
 DAY = date(2026, 3, 2)
@@ -73,10 +73,10 @@ def _requests(tenant_id: int, podcast_id: int, n: int = 3000) -> pd.DataFrame:
 
 
 def _by_select(s, tenant_id, start, end) -> pd.DataFrame:
-    cols = [getattr(DownloadRequest, c) for c in counting.RAW_COLUMNS]
+    cols = [getattr(DownloadRequest, c) for c in raw_reads.RAW_COLUMNS]
     rows = s.execute(select(*cols).where(DownloadRequest.tenant_id == tenant_id, DownloadRequest.ts >= start,
                                          DownloadRequest.ts < end)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=counting.RAW_COLUMNS)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=raw_reads.RAW_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
 
@@ -99,7 +99,7 @@ def test_copy_read_equals_select(pg):
     db, tenant_id = pg
     start, end = store.day_bounds(DAY - timedelta(days=1), DAY + timedelta(days=1))
     with db.session(tenant_id) as s:
-        by_copy = counting.read_raw(s, tenant_id, start, end)
+        by_copy = raw_reads.read_raw(s, tenant_id, start, end)
         by_select = _by_select(s, tenant_id, start, end)
         assert len(by_copy) == len(by_select) == 3000
         assert _plain(by_copy) == _plain(by_select)
@@ -138,7 +138,7 @@ def test_a_slab_without_requests_reads_empty(pg):
     db, tenant_id = pg
     start, end = store.day_bounds(DAY + timedelta(days=30), DAY + timedelta(days=31))
     with db.session(tenant_id) as s:
-        assert counting.read_raw(s, tenant_id, start, end).empty
+        assert raw_reads.read_raw(s, tenant_id, start, end).empty
         report = counting.count_in_session(s, tenant_id, DAY - timedelta(days=1), DAY + timedelta(days=40))
         assert report.requests == 3000  # the empty days in between count nothing and fail nothing
         s.rollback()
@@ -168,7 +168,7 @@ def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
     after = downloads()
     assert [row[1:] for row in after] != [row[1:] for row in before] or again.downloads == report.downloads
     with db.session(tenant_id) as s:
-        by_copy = counting.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
+        by_copy = raw_reads.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
         episodes = counting.EpisodeIndex.load(s, tenant_id)
         expected, _ = counting.count_frame(by_copy, episodes, "calendar", since=pd.Timestamp(first, tz="UTC"))
     assert len(after) == len(expected) == again.downloads
@@ -244,11 +244,11 @@ def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
         s.commit()
         since = DAY
         start, end = store.day_bounds(DAY - timedelta(days=1), DAY + timedelta(days=1))
-        everything = counting.read_raw(s, tenant_id, start, end)
-        countable, dropped_in_sql = counting.read_countable(s, tenant_id, start, end,
+        everything = raw_reads.read_raw(s, tenant_id, start, end)
+        countable, dropped_in_sql = raw_reads.read_countable(s, tenant_id, start, end,
                                                             since=store.day_bounds(since, since)[0])
         assert len(countable) < len(everything) and sum(dropped_in_sql.values()) > 0
-        assert set(dropped_in_sql) == set(counting._SQL_DROP_REASONS.values())
+        assert set(dropped_in_sql) == set(raw_reads._SQL_DROP_REASONS.values())
         plain = countable["range_start"].notna()
         assert plain.any() and countable.loc[plain, "range"].isna().all()
         assert set(countable.loc[~plain, "range"].dropna()) >= {"bytes=1234567890123456-", "bytes= 10-20", ""}
@@ -392,7 +392,7 @@ def test_plain_ranges_parsed_on_the_server_start_where_pandas_says(pg):
             ts=[pd.Timestamp(DAY + timedelta(days=30), tz="UTC") + pd.Timedelta(seconds=i) for i in range(len(texts))])
         insert_frame(s, DownloadRequest.__table__, rows)
         start, end = store.day_bounds(DAY + timedelta(days=30), DAY + timedelta(days=30))
-        countable, _ = counting.read_countable(s, tenant_id, start, end, since=start)
+        countable, _ = raw_reads.read_countable(s, tenant_id, start, end, since=start)
         s.rollback()
     countable = countable.sort_values("ts").reset_index(drop=True)
     expected = counting.range_starts(pd.Series(texts, dtype=object)).tolist()
