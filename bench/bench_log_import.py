@@ -2,18 +2,24 @@
 services.measurement.log_import.import_log, against a plain psycopg COPY of the same rows as baseline; then the
 counting that follows (count_downloads) and the peak RSS of the process that ran both.
 
-Run from the project root:  /work/venv/bin/python bench/bench_log_import.py [--lines N] [--profile]
+Run from the project root:  /work/venv/bin/python bench/bench_log_import.py [--lines N] [--profile] [--day YYYY-MM-DD]
 
 It creates a fresh PostgreSQL database (bench_logimport_<random>) at 127.0.0.1:5432 (user postgres, trust) and a temp
 dir, and drops/removes both at the end. The import and the counting run in a spawned child process, so its peak RSS
 (resource.getrusage) is theirs, not the seeding's or the generator's. --profile wraps both calls in cProfile and
 prints the top functions (the figures of a profiled run are slower; take figures from a run without it).
 
+The log covers the 30 days before --day (default: today, UTC) and the months' hash secrets are fixed before the
+import, so the digest it prints (of every imported row but its import id, and of the bad lines reported) is the same
+from run to run and from one version of the import to the next: a change that alters what is stored shows there.
+
 Target (issue): >= 100,000 lines/s into PostgreSQL.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -28,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
+import numpy as np
+import psycopg
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 OPAWG = ROOT / "services" / "measurement" / "data" / "opawg"
@@ -81,7 +87,9 @@ def malformed(rnd: random.Random, good: str) -> str:
     return "999.1.2.3" + good[good.index(" "):]  # not an IP address
 
 
-def generate(path: Path, n_lines: int, paths: list[str], seed: int = 20240611) -> dict:
+def generate(path: Path, n_lines: int, paths: list[str], end: int, seed: int = 20240611) -> dict:
+    """The log: `n_lines` requests spread over the 30 days before `end` (epoch seconds), the same for the same
+    arguments."""
     rnd = random.Random(seed)
     rng = np.random.default_rng(seed)
     agents = opawg_agents(rnd)
@@ -94,8 +102,7 @@ def generate(path: Path, n_lines: int, paths: list[str], seed: int = 20240611) -
     agent_idx = rng.choice(len(agents), n_lines, p=agent_w / agent_w.sum())
     ep_w = 1.0 / np.arange(1, len(paths) + 1) ** 0.8  # newer episodes (listed last) more popular
     ep_idx = rng.choice(len(paths), n_lines, p=(ep_w / ep_w.sum())[::-1])
-    now = int(time.time())
-    stamps = np.sort(rng.integers(now - 30 * 86_400, now, n_lines))
+    stamps = np.sort(rng.integers(end - 30 * 86_400, end, n_lines))
     kinds = rng.random(n_lines)  # < 0.01 malformed, < 0.06 unknown path
     statuses = rng.choice(["206", "200", "304", "404"], n_lines, p=[0.72, 0.22, 0.04, 0.02])
     methods = rng.choice(["GET", "HEAD"], n_lines, p=[0.97, 0.03])
@@ -155,6 +162,35 @@ def seed(sa_url: str) -> int:
     return result["tenant_id"]
 
 
+def fix_hash_secrets(url: str, end: int) -> None:
+    """Secrets derived from the month for every month the log can touch, so listener keys repeat run to run."""
+    day = dt.datetime.fromtimestamp(end, dt.UTC).date()
+    months = sorted({f"{d:%Y-%m}" for d in (day - dt.timedelta(days=k) for k in range(32))})
+    with psycopg.connect(url) as conn:
+        for month in months:
+            conn.execute("INSERT INTO hash_secrets (month, secret, created_at) VALUES (%s, %s, now()) "
+                         "ON CONFLICT (month) DO UPDATE SET secret = EXCLUDED.secret",
+                         (month, hashlib.sha256(f"bench {month}".encode()).hexdigest()))
+
+
+# Every column but the surrogate import_id; the sum of per-row hashes does not depend on the order rows are read.
+DIGEST_SQL = """SELECT count(*), md5(coalesce(sum(('x' || substr(md5(row(request_uid, ts, tenant_id, podcast_id, source,
+    method, status, bytes, range, url, user_agent, referer, listener_key, country, region)::text), 1, 15))::bit(60)::bigint),
+    0)::text) FROM download_requests WHERE import_id = %s"""
+
+
+def rows_digest(url: str, import_id: int) -> str:
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        count, digest = conn.execute(DIGEST_SQL, (import_id,)).fetchone()
+    return f"{count}:{digest}"
+
+
+def report_digest(r: dict) -> str:
+    counted = [r["lines"], r["imported"], r["rejected"], r["unmatched"], r["first_day"], r["last_day"], r["errors"]]
+    return hashlib.sha256(json.dumps(counted, sort_keys=True).encode()).hexdigest()[:32]
+
+
 # --- the measured work, in a spawned child --------------------------------------------------------------
 
 def _rss_mb() -> float:
@@ -207,7 +243,7 @@ def child(sa_url: str, tenant_id: int, log_path: str, profile: bool, conn) -> No
                "last_day": str(report.last_day), "count_s": count_s, "requests": counted.requests,
                "downloads": counted.downloads, "dropped": dict(counted.dropped), "rss_before": rss_before,
                "rss_import": rss_import, "rss_count": rss_count,
-               "error_sample": report.errors[:3]})
+               "errors": report.errors})
     conn.close()
 
 
@@ -258,6 +294,8 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="cProfile import_log and count_downloads")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed for import + counting")
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.datetime.now(dt.UTC).date(),
+                        help="the log ends at this day's midnight, UTC (default today); fixes the digest")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_logimport_"))
@@ -271,16 +309,20 @@ def main() -> int:
         tenant_id = seed(sa_url)
         log = tmp / "access.log"
         started = time.perf_counter()
-        counts = generate(log, args.lines, episode_paths(url, tenant_id))
+        end = int(dt.datetime.combine(args.day, dt.time(), dt.UTC).timestamp())
+        counts = generate(log, args.lines, episode_paths(url, tenant_id), end)
+        fix_hash_secrets(url, end)
         print(f"generated {args.lines:,} lines ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s:"
               f" {counts['agents']} agents, {counts['ips']:,} IPs, {counts['unknown']:,} unknown paths, "
-              f"{counts['malformed']:,} malformed lines, last 30 days", flush=True)
+              f"{counts['malformed']:,} malformed lines, the 30 days before {args.day}", flush=True)
 
         r = run_child(sa_url, tenant_id, log, args.profile, args.timeout)
         print(f"import_log    {r['lines']:,} lines in {r['import_s']:6.2f} s = {r['lines'] / r['import_s']:>9,.0f} lines/s "
               f"(target >= 100,000): {r['imported']:,} rows stored, {r['rejected']:,} rejected, {r['unmatched']:,} "
               f"unmatched; days {r['first_day']}..{r['last_day']}")
-        print(f"              first rejected lines: {[(e['line'], e['reason']) for e in r['error_sample']]}")
+        print(f"              first rejected lines: {[(e['line'], e['reason']) for e in r['errors'][:3]]}")
+        print(f"digest        rows {rows_digest(url, r['import_id'])}, report {report_digest(r)} "
+              f"(--day {args.day}, --lines {args.lines})")
         rows, copy_s = copy_baseline(url, r["import_id"])
         print(f"baseline COPY {rows:,} rows (the import's own rows, pre-built tuples, psycopg write_row) into a plain "
               f"table in {copy_s:6.2f} s = {rows / copy_s:>9,.0f} rows/s")

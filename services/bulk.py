@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,12 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 COPY_CHUNK_ROWS = 200_000  # rows formatted per piece of COPY data: bounds the memory the text takes
 
 
-def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_existing: bool = False) -> int:
+def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_existing: bool = False,
+                 per_row: Collection[str] = ()) -> int:
     """Insert every row of `frame` (columns named as the table's) into `table`.
 
     `skip_existing` ignores rows whose primary key is already there (a replayed hit, a re-imported line); the
-    count returned is of rows actually inserted."""
+    count returned is of rows actually inserted. `per_row` names columns with a value per row (see copy_text)."""
     if frame.empty:
         return 0
     connection = session.connection()
@@ -31,7 +32,7 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_exist
         if table.name in TIME_SERIES_TABLES and not skip_existing:
             # Time-series tables carry no row-level security: COPY straight in.
             with raw.cursor() as cur:
-                copy_frame(cur, table.name, frame)
+                copy_frame(cur, table.name, frame, per_row)
             return len(frame)
         # COPY cannot write through row-level security (nor skip existing keys), so it fills a temporary table
         # and one INSERT ... SELECT moves the rows, with the policy's WITH CHECK applied to each.
@@ -39,7 +40,7 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_exist
         with raw.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE _bulk_{table.name} ON COMMIT DROP AS "
                         f"SELECT {cols} FROM {table.name} WITH NO DATA")
-            copy_frame(cur, f"_bulk_{table.name}", frame)
+            copy_frame(cur, f"_bulk_{table.name}", frame, per_row)
             conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
             cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _bulk_{table.name}{conflict}")
             inserted = cur.rowcount
@@ -60,57 +61,71 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_exist
     return cursor.rowcount
 
 
-def copy_frame(cursor, table_name: str, frame: pd.DataFrame) -> None:
+def copy_frame(cursor, table_name: str, frame: pd.DataFrame, per_row: Collection[str] = ()) -> None:
     """COPY `frame` into `table_name` on a psycopg cursor, as text built column-wise (see copy_text)."""
-    columns, pieces = copy_text(frame)
+    columns, pieces = copy_text(frame, per_row=per_row)
     with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
         for piece in pieces:
             copy.write(piece)
 
 
-def copy_text(frame: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -> tuple[list[str], Iterator[bytes]]:
+def copy_text(frame: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS,
+              per_row: Collection[str] = ()) -> tuple[list[str], Iterator[bytes]]:
     """`frame` as COPY text format: (the column order used, UTF-8 pieces of whole rows).
 
     Values are formatted once per distinct value, never per row: each column becomes codes into its distinct
-    texts (escaped: backslash, tab, newline, carriage return; missing values as \\N). Columns with few distinct
-    values (ids, app, country, ...) are joined once per distinct combination and written last, so a row is one
-    join of its few many-valued fields and that combination."""
+    texts (escaped: backslash, tab, newline, carriage return; missing values as \\N). The columns in `per_row`
+    (keys and the like, a value per row) are formatted row by row instead, saving the search for repeats.
+    Columns are written from the most to the fewest distinct values, and neighbouring pieces whose
+    combinations stay few are joined once per combination, so a row is one join of a few pieces."""
     n = len(frame)
-    many, few = [], []
-    for name in frame.columns:
-        parts = _column_parts(frame[name])
-        (few if len(parts) == 1 and len(parts[0][1]) <= max(n // 4, 1) else many).append((name, parts))
+    columns = [(name, _row_parts(frame[name]) if name in per_row else _column_parts(frame[name]))
+               for name in frame.columns]
+    columns.sort(key=lambda column: -max(len(texts) for _, texts in column[1]))
     pieces: list[tuple[np.ndarray, np.ndarray]] = []
-    for name, parts in many:
-        codes, texts = parts[-1]
-        parts[-1] = (codes, np.array([t + "\t" for t in texts], dtype=object))
-        pieces += parts
-    if few:
-        pieces.append(_combine([parts[0] for _, parts in few]))
-    else:
-        codes, texts = pieces[-1]
-        pieces[-1] = (codes, np.array([t[:-1] + "\n" for t in texts], dtype=object))
-    columns = [name for name, _ in many] + [name for name, _ in few]
+    for i, (_, parts) in enumerate(columns):
+        ends = [""] * (len(parts) - 1) + ["\n" if i == len(columns) - 1 else "\t"]
+        pieces += [(codes, np.array([(t + end).encode() for t in texts], dtype=object))
+                   for (codes, texts), end in zip(parts, ends)]
+    pieces = _merge_neighbours(pieces, max(n // 4, 64))
 
     def chunks() -> Iterator[bytes]:
         for lo in range(0, n, chunk_rows):
             hi = min(lo + chunk_rows, n)
             arrays = [texts.take(codes[lo:hi]) for codes, texts in pieces]
-            yield "".join(map("".join, zip(*arrays))).encode("utf-8")
+            yield b"".join(map(b"".join, zip(*arrays)))
 
-    return columns, chunks()
+    return [name for name, _ in columns], chunks()
 
 
-def _combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Columns (codes, texts) -> one piece: codes of each distinct combination and its tab-joined line end."""
-    combo = np.zeros(len(parts[0][0]), dtype=np.int64)
-    for codes, texts in parts:
-        combo, _ = pd.factorize(combo * len(texts) + codes)
-        combo = combo.astype(np.int64)
-    first = np.full(combo.max() + 1 if len(combo) else 0, -1, dtype=np.int64)
-    first[combo[::-1]] = np.arange(len(combo) - 1, -1, -1)
-    columns = [texts.take(codes[first]) for codes, texts in parts]
-    return combo, np.array(["\t".join(values) + "\n" for values in zip(*columns)], dtype=object)
+def _merge_neighbours(pieces: list[tuple[np.ndarray, np.ndarray]], limit: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pieces (codes, texts) in order, each run of neighbours with at most `limit` distinct combinations made one
+    piece: its codes number the combinations, its texts are theirs joined."""
+    merged = [pieces[0]]
+    for codes, texts in pieces[1:]:
+        last_codes, last_texts = merged[-1]
+        joint = last_codes.astype(np.int64) * len(texts) + codes
+        if len(last_texts) * len(texts) <= limit:  # every combination: no need to find the ones used
+            merged[-1] = (joint, np.array([a + b for a in last_texts.tolist() for b in texts.tolist()], dtype=object))
+            continue
+        joint, used = pd.factorize(joint)
+        if len(used) > limit:
+            merged.append((codes, texts))
+            continue
+        left, right = np.divmod(used, len(texts))
+        merged[-1] = (joint, np.array([a + b for a, b in zip(last_texts.take(left).tolist(), texts.take(right).tolist())],
+                                      dtype=object))
+    return merged
+
+
+def _row_parts(series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A column's COPY text formatted row by row (no grouping), as one part like _column_parts'."""
+    missing = series.isna().to_numpy()
+    present = series[~missing] if missing.any() else series
+    texts = _texts(present.array)
+    codes = np.full(len(series), len(texts) - 1, dtype=np.int64)
+    codes[~missing] = np.arange(len(present))
+    return [(codes, texts)]
 
 
 def _column_parts(series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -138,21 +153,27 @@ def _texts(uniques) -> np.ndarray:
     """Distinct non-missing values -> their escaped COPY texts, with \\N appended (for code -1)."""
     dtype = getattr(uniques, "dtype", None)
     if dtype is not None and (dtype.kind in "iu") and not (hasattr(uniques, "hasnans") and uniques.hasnans):
-        # integers (numpy or nullable: NA is never among the uniques), formatted by numpy
-        return np.array(np.asarray(uniques, dtype=np.int64 if dtype.kind == "i" else np.uint64).astype(str).tolist()
+        # integers (numpy or nullable: NA is never among the uniques)
+        return np.array(list(map(str, np.asarray(uniques, dtype=np.int64 if dtype.kind == "i" else np.uint64).tolist()))
                         + [NULL], dtype=object)
     values = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
     if isinstance(getattr(uniques, "dtype", None), np.dtype) and uniques.dtype.kind == "b":
         out = ["t" if v else "f" for v in values]
     elif isinstance(getattr(uniques, "dtype", None), np.dtype) and uniques.dtype.kind == "f":
         out = [repr(float(v)) for v in values]
-    elif all(type(v) is str for v in values):  # the common case: escape only when something needs it
-        blob = "\0".join(values)
-        special = "\\" in blob or "\t" in blob or "\n" in blob or "\r" in blob
-        out = [v.translate(_ESCAPES) for v in values] if special else values
     else:
-        out = [_text(v) for v in values]
+        out = _string_texts(values)
     return np.array(out + [NULL], dtype=object)
+
+
+def _string_texts(values: list) -> list[str]:
+    """COPY texts of values that are mostly (usually all) strings, escaped only when something needs it."""
+    try:
+        blob = "\0".join(values)  # fails unless all are strings
+    except TypeError:
+        return [_text(v) for v in values]
+    special = "\\" in blob or "\t" in blob or "\n" in blob or "\r" in blob
+    return [v.translate(_ESCAPES) for v in values] if special else values
 
 
 def _text(value) -> str:
@@ -166,27 +187,24 @@ def _text(value) -> str:
 
 
 def _datetime_parts(series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Timestamps as three parts (day, time of day to the second, fraction + zone), each with few distinct
-    texts. Aware timestamps are written in UTC with +00; naive ones without a zone."""
+    """Timestamps as two parts (day and minute; second, fraction and zone), each with few distinct texts. Aware
+    timestamps are written in UTC with +00; naive ones without a zone."""
     aware = isinstance(series.dtype, pd.DatetimeTZDtype)
     naive = series.dt.tz_convert("UTC").dt.tz_localize(None) if aware else series
     missing = naive.isna().to_numpy()
     us = naive.to_numpy(dtype="datetime64[us]").view(np.int64)
-    day, rest = np.divmod(us, 86_400_000_000)
-    second, micro = np.divmod(rest, 1_000_000)
+    minute, rest = np.divmod(us, 60_000_000)
     zone = "+00" if aware else ""
     if missing.any():
-        day, second, micro = day.copy(), second.copy(), micro.copy()
-        day[missing], second[missing], micro[missing] = np.iinfo(np.int64).min, -1, -1
-    day_codes, days = pd.factorize(day)
-    day_texts = [NULL if d == np.iinfo(np.int64).min else f"{np.datetime64(d, 'D')} " for d in days.tolist()]
-    second_codes, seconds = pd.factorize(second)
-    second_texts = ["" if s < 0 else f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in seconds.tolist()]
-    micro_codes, micros = pd.factorize(micro)
-    micro_texts = ["" if m < 0 else (f".{m:06d}" if m else "") + zone for m in micros.tolist()]
-    return [(day_codes.astype(np.int64), np.array(day_texts, dtype=object)),
-            (second_codes.astype(np.int64), np.array(second_texts, dtype=object)),
-            (micro_codes.astype(np.int64), np.array(micro_texts, dtype=object))]
+        minute[missing], rest[missing] = np.iinfo(np.int64).min, -1
+    minute_codes, minutes = pd.factorize(minute)
+    minute_texts = [NULL if m == np.iinfo(np.int64).min else
+                    f"{np.datetime64(m // 1440, 'D')} {m % 1440 // 60:02d}:{m % 60:02d}" for m in minutes.tolist()]
+    rest_codes, rests = pd.factorize(rest)
+    rest_texts = ["" if r < 0 else f":{r // 1_000_000:02d}" + (f".{r % 1_000_000:06d}" if r % 1_000_000 else "") + zone
+                  for r in rests.tolist()]
+    return [(minute_codes.astype(np.int64), np.array(minute_texts, dtype=object)),
+            (rest_codes.astype(np.int64), np.array(rest_texts, dtype=object))]
 
 
 class CopyOut(io.RawIOBase):

@@ -58,24 +58,35 @@ def listener_key(secret: bytes, ip: str, user_agent: str | None) -> str:
 _PLAIN_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
 
 
+def is_plain_ipv4(ip: str) -> bool:
+    """A dotted IPv4 address without leading zeros or spaces: valid, and its own network."""
+    return _PLAIN_IPV4.fullmatch(ip) is not None
+
+
 def networks_of(ips) -> list[str]:
-    """network_of for each value; a plain dotted IPv4 address (no leading zeros, no spaces) is its own
-    network, so only the rest go through ipaddress."""
+    """network_of for each value; a plain dotted IPv4 address is its own network, so only the rest go through
+    ipaddress."""
     match = _PLAIN_IPV4.fullmatch
     return [ip if match(ip) else network_of(ip) for ip in ips]
 
 
 def listener_keys(secret: bytes, ips: pd.Series, user_agents: pd.Series) -> pd.Series:
     """Vectorised: each distinct IP's network is worked out once, then each distinct (network, agent) pair is
-    hashed once; a log has far fewer of either than lines."""
-    ip_codes, ip_values = pd.factorize(ips.fillna("").astype(str).to_numpy())
-    networks = np.asarray(networks_of(ip_values.tolist()), dtype=object)
-    ua_codes, ua_values = pd.factorize(user_agents.fillna("").astype(str).to_numpy())
+    hashed once; a log has far fewer of either than lines. Missing values hash as ""."""
+    ip_codes, ip_values = _distinct(ips)
+    networks = np.asarray(networks_of(ip_values), dtype=object)
+    ua_codes, ua_values = _distinct(user_agents)
     net_codes, net_values = pd.factorize(networks)
-    pair = net_codes[ip_codes].astype(np.int64) * (len(ua_values) + 1) + ua_codes
+    pair = net_codes[ip_codes].astype(np.int64) * len(ua_values) + ua_codes
     pair_codes, pair_values = pd.factorize(pair)
-    nets, uas = np.divmod(pair_values, len(ua_values) + 1)
+    nets, uas = np.divmod(pair_values, len(ua_values))
     blake2b = hashlib.blake2b
     keys = np.asarray([blake2b(f"{net_values[n]}\n{ua_values[u]}".encode(), key=secret, digest_size=16).hexdigest()
                        for n, u in zip(nets.tolist(), uas.tolist())], dtype=object)
     return pd.Series(keys.take(pair_codes), index=ips.index)
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's code into the distinct values as strings, missing ones as "" (Categoricals by their codes)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return np.where(codes < 0, len(uniques), codes), [str(v) for v in uniques] + [""]

@@ -27,6 +27,7 @@ from services.tenancy import TenantContext, require_role
 logger = logging.getLogger(__name__)
 
 MAX_REPORTED_ERRORS = 1000  # the import keeps counting past this; it stops listing
+_PER_ROW = ("request_uid",)  # one value per row: services.bulk formats it without looking for repeats
 
 
 @dataclass
@@ -107,10 +108,10 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
                               for e in chunk.errors[:room]]
             if rows.empty:
                 continue
-            episode_id = rows["url"].map(episodes.episode_for_urls(rows["url"].unique()))
-            matched = episode_id.notna()
+            episode_id = _episode_ids(rows["url"], episodes)
+            matched = episode_id >= 0
             report.unmatched += int((~matched).sum())
-            rows, episode_id = rows[matched], episode_id[matched].astype("int64")
+            rows, episode_id = rows[matched], episode_id[matched]
             if rows.empty:
                 continue
             missing = [m for m in _months(rows["ts"]).unique() if m not in secrets]
@@ -125,9 +126,9 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
             report.last_day = max(filter(None, [report.last_day, last]))
             settle()
             if writer is None:
-                report.imported += insert_frame(s, DownloadRequest.__table__, frame)
+                report.imported += insert_frame(s, DownloadRequest.__table__, frame, per_row=_PER_ROW)
             else:
-                writing.append(writer.submit(insert_frame, s, DownloadRequest.__table__, frame))
+                writing.append(writer.submit(insert_frame, s, DownloadRequest.__table__, frame, per_row=_PER_ROW))
             del frame
             progress(min(chunk.last_line / total_lines, 1.0) * 0.99, f"{report.lines} of {total_lines} lines read")
         settle()
@@ -151,7 +152,15 @@ def _months(ts: pd.Series) -> pd.Series:
         {m: f"{m // 100:04d}-{m % 100:02d}" for m in np.unique(month_number).tolist()})
 
 
-def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: pd.Series, episodes: EpisodeIndex,
+def _episode_ids(urls: pd.Series, episodes: EpisodeIndex) -> np.ndarray:
+    """Each request's episode id, -1 where its URL matches none; resolved once per distinct URL."""
+    column = urls.astype("category").array
+    found = episodes.episode_for_urls(column.categories)
+    per_url = np.asarray([found.get(url, -1) for url in column.categories] + [-1], dtype=np.int64)
+    return per_url.take(column.codes)
+
+
+def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray, episodes: EpisodeIndex,
                    fingerprint: str, import_id: int, locate, secrets: dict) -> pd.DataFrame:
     ts = rows["ts"]
     listener = pd.Series("", index=rows.index, dtype=object)
@@ -166,9 +175,10 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: pd.Series,
             idx = months == month
             listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"], rows.loc[idx, "user_agent"])
     geo = locate(rows["ip"])
-    # Columns keep their dtypes: services.bulk formats each distinct value once.
+    # Columns keep their dtypes (text as Categoricals): services.bulk formats each distinct value once.
+    uid_prefix = fingerprint[:24] + ":"  # the same line of the same file: the same request_uid
     return pd.DataFrame({
-        "request_uid": fingerprint[:24] + ":" + rows["line_no"].astype(str),  # the same line of the same file
+        "request_uid": np.asarray([f"{uid_prefix}{n}" for n in rows["line_no"].tolist()], dtype=object),
         "ts": ts, "tenant_id": tenant_id,
         "podcast_id": episodes.episodes["podcast_id"].reindex(episode_id).to_numpy(),
         "source": "log", "import_id": import_id, "method": rows["method"],

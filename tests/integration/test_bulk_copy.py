@@ -47,13 +47,15 @@ def _frame(n: int) -> pd.DataFrame:
     })
 
 
+@pytest.mark.parametrize("per_row", [(), ("id", "many", "small", "txt")])
 @pytest.mark.parametrize("n", [1, 7, 5000])
-def test_copy_text_round_trips(conn, n):
+def test_copy_text_round_trips(conn, n, per_row):
+    """Also with columns formatted row by row (per_row) rather than once per distinct value."""
     frame = _frame(n)
     conn.execute("CREATE TABLE t (id bigint, txt text, str_dtype text, cat text, many text, small smallint, "
                  "big bigint, flag boolean, real double precision, ts timestamptz, ts_null timestamptz)")
     with conn.cursor() as cur:
-        bulk.copy_frame(cur, "t", frame)
+        bulk.copy_frame(cur, "t", frame, per_row=per_row)
     rows = conn.execute(f"SELECT {', '.join(frame.columns)} FROM t ORDER BY id").fetchall()
     assert len(rows) == n
     got = {name: list(values) for name, values in zip(frame.columns, zip(*rows))}
@@ -78,3 +80,16 @@ def test_copy_text_column_order_is_reported(conn):
     assert len(lines) == 100
     first = dict(zip(columns, lines[0].split("\t")))
     assert first == {"a": "x", "b": "0", "c": "u0"}
+
+
+def test_copy_text_joins_few_valued_neighbours_once_per_combination():
+    """Columns with few values are joined per combination; every row still reads back as its own values."""
+    n = 1000
+    frame = pd.DataFrame({"key": [f"k{i}" for i in range(n)], "a": np.arange(n) % 2, "b": np.arange(n) % 3,
+                          "c": pd.Series(["x", None] * (n // 2), dtype="category"),
+                          "ts": pd.Timestamp("2025-01-01 00:59:58", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s")})
+    columns, pieces = bulk.copy_text(frame, per_row=("key",))
+    rows = [dict(zip(columns, line.split("\t"))) for line in b"".join(pieces).decode().splitlines()]
+    assert rows[1] == {"key": "k1", "a": "1", "b": "1", "c": "\\N", "ts": "2025-01-01 00:59:59+00"}
+    assert rows[999] == {"key": "k999", "a": "1", "b": "0", "c": "\\N", "ts": "2025-01-01 01:16:37+00"}
+    assert [r["key"] for r in rows] == list(frame["key"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from services.measurement.logs.values import _MONTH_NAMES, _map_unique
+from services.measurement.logs.values import _MONTH_NAMES, _coded
 
 _TS_DIGITS = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25]
 _TS_PUNCTUATION = {2: b"/", 6: b"/", 11: b":", 14: b":", 17: b":", 20: b" "}
@@ -19,40 +19,52 @@ _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64) 
 _HASH_KEYS = np.random.default_rng(20231010).integers(1, 2**63, size=_WINDOW // 8, dtype=np.uint64) | np.uint64(1)
 
 
-def _map_fields(data: bytes, windows: np.ndarray, begin: np.ndarray, end: np.ndarray, func: Callable) -> np.ndarray:
-    """func applied once per distinct field data[begin:end]. Fields that fit a window are grouped by a hash
-    of their bytes (checked byte for byte afterwards), so no object is made per row; longer ones are cut out."""
+def _map_fields(data: bytes, windows: np.ndarray, begin: np.ndarray, end: np.ndarray, func: Callable) -> pd.Categorical:
+    """func (giving a string or None) applied once per distinct field data[begin:end], as a Categorical. Fields
+    that fit a window are grouped in place (_group_in_place), so no object is made per row; longer ones are cut out."""
     length = end - begin
-    out = np.empty(len(begin), dtype=object)
+    codes = np.empty(len(begin), dtype=np.int64)
+    values: list = []
     fits = length <= _WINDOW
     if not fits.all():
         long = np.flatnonzero(~fits)
-        out[long] = _map_unique(np.asarray([data[a:b] for a, b in zip(begin[long].tolist(), end[long].tolist())],
-                                           dtype=object), func)
+        codes[long], uniques = pd.factorize(np.asarray(
+            [data[a:b] for a, b in zip(begin[long].tolist(), end[long].tolist())], dtype=object))
+        values = [func(v) for v in uniques]
     short = np.flatnonzero(fits)
-    if not len(short):
-        return out
-    width = max(8, -(-int(length[short].max()) // 8) * 8)
+    if len(short):
+        short_codes, first = _group_in_place(windows, begin[short], length[short])
+        codes[short] = short_codes + len(values)
+        values += [func(data[a:b]) for a, b in zip(begin[short][first].tolist(), end[short][first].tolist())]
+    return _coded(codes, values)
+
+
+def _group_in_place(windows: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the distinct fields (each at most a window long) and the first row with each: grouped by a hash of
+    their bytes, checked byte for byte afterwards."""
+    width = max(8, -(-int(length.max()) // 8) * 8)
     # Read through the package, where tests swap the keys to force collisions; patch it there, not here.
     hash_keys = sys.modules[__package__]._HASH_KEYS
-    words = windows[begin[short], :width].view("<u8")  # a copy (row-wise fancy indexing), read little-endian
-    words &= _BYTE_MASKS[np.clip(length[short, None] - np.arange(0, width, 8), 0, 8)]  # zero what follows the field
+    words = windows[begin, :width].view("<u8")  # a copy (row-wise fancy indexing), read little-endian
+    words &= _BYTE_MASKS[np.clip(length[:, None] - np.arange(0, width, 8), 0, 8)]  # zero what follows the field
     with np.errstate(over="ignore"):
-        key = (words * hash_keys[:width // 8]).sum(axis=1, dtype=np.uint64) ^ length[short].astype(np.uint64)
+        key = (words * hash_keys[:width // 8]).sum(axis=1, dtype=np.uint64) ^ length.astype(np.uint64)
     codes, _ = pd.factorize(key)
-    first = np.empty(codes.max() + 1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    same = (words == words[first[codes]]).all() and (length[short] == length[short][first[codes]]).all()
-    if not same:  # a hash collision: group exactly, word by word
-        codes, _ = pd.factorize(length[short])
+    first = _first_of_each(codes)
+    if not ((words == words[first[codes]]).all() and (length == length[first[codes]]).all()):
+        # a hash collision: group exactly, word by word
+        codes, _ = pd.factorize(length)
         for word in words.T:
             word_codes, uniques = pd.factorize(word)
             codes, _ = pd.factorize(codes * len(uniques) + word_codes)
-        first = np.empty(codes.max() + 1, dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    starts, ends = begin[short][first].tolist(), end[short][first].tolist()
-    out[short] = np.asarray([func(data[a:b]) for a, b in zip(starts, ends)], dtype=object).take(codes)
-    return out
+        first = _first_of_each(codes)
+    return codes, first
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    first = np.empty(codes.max() + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
 
 
 def _is_digit(values: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from services.measurement.logs.values import (
     _byte_counts,
     _decode,
     _excerpt,
-    _map_unique,
+    _map_coded,
     _none_if_blank,
     _parse_iso_utc,
     _status_codes,
@@ -68,15 +68,15 @@ def _parse_cloudfront(lines: list[bytes], first_line_no: int, host: str | None, 
         target = np.where(hosts == b"-", target, b"//" + hosts + target)
     start, end = col("sc-range-start"), col("sc-range-end")
     rng = None if start is None or end is None else \
-        _map_unique(np.where((start == b"-") | (end == b"-"), b"", b"bytes=" + start + b"-" + end), _none_if_blank)
+        _map_coded(np.where((start == b"-") | (end == b"-"), b"", b"bytes=" + start + b"-" + end), _none_if_blank)
     candidates = _Candidates(
         line_no=np.asarray(line_nos, dtype=np.int64), texts=texts,
         ts=_parse_iso_utc(col("date") + b"T" + col("time") + b"Z", _decode),
-        ip=_map_unique(col("c-ip"), _decode), method=_map_unique(col("cs-method"), _decode),
+        ip=_map_coded(col("c-ip"), _decode), method=_map_coded(col("cs-method"), _decode),
         # CloudFront escapes the already-encoded URI once more (%20 is logged as %2520), and agents once.
-        target=_map_unique(target, lambda v: unquote(_decode(v))),
+        target=_map_coded(target, lambda v: unquote(_decode(v))),
         status=_status_codes(col("sc-status")),
         nbytes=_byte_counts(col("sc-bytes", b"-")),
-        referer=_map_unique(col("cs(Referer)", b"-"), _unquote_or_none),
-        user_agent=_map_unique(col("cs(User-Agent)", b"-"), _unquote_or_none), range=rng)
+        referer=_map_coded(col("cs(Referer)", b"-"), _unquote_or_none),
+        user_agent=_map_coded(col("cs(User-Agent)", b"-"), _unquote_or_none), range=rng)
     return _assemble(candidates, errors, host, check_shapes=True)

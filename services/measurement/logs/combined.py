@@ -24,9 +24,10 @@ from services.measurement.logs.values import (
     _MONTH_NAMES,
     _STATUS_RE,
     _byte_counts,
+    _coded,
     _decode,
     _excerpt,
-    _map_unique,
+    _map_coded,
     _parse_iso_utc,
     _status_codes,
     _unescape_or_none,
@@ -75,10 +76,10 @@ def _combined_regex(data: bytes, line_nos: np.ndarray) -> tuple[_Candidates, lis
     cols = [c[good] for c in cols]
     return _Candidates(
         line_no=line_nos[good], texts=cols[0],
-        ts=_parse_iso_utc(cols[2], _combined_ts_to_iso), ip=_map_unique(cols[1], bytes.decode),
-        method=_map_unique(cols[3], bytes.decode), target=_map_unique(cols[4], _decode),
+        ts=_parse_iso_utc(cols[2], _combined_ts_to_iso), ip=_map_coded(cols[1], bytes.decode),
+        method=_map_coded(cols[3], bytes.decode), target=_map_coded(cols[4], _decode),
         status=_status_codes(cols[5]), nbytes=_byte_counts(cols[6]),
-        referer=_map_unique(cols[7], _unescape_or_none), user_agent=_map_unique(cols[8], _unescape_or_none),
+        referer=_map_coded(cols[7], _unescape_or_none), user_agent=_map_coded(cols[8], _unescape_or_none),
     ), errors
 
 
@@ -164,7 +165,7 @@ def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
     nbytes, bytes_ok = _digits_before(windows, q2[rows] - 1, bytes_len[rows])
     ts, ts_ok = _combined_ts_runs(windows[np.maximum(ts0[rows], 0), :26])
 
-    def field(begin: np.ndarray, end: np.ndarray, func: Callable) -> np.ndarray:
+    def field(begin: np.ndarray, end: np.ndarray, func: Callable) -> pd.Categorical:
         return _map_fields(data, windows, begin[rows], end[rows], func)
 
     ip = field(starts, sp0, lambda v: v.decode() if _IP_RE.match(v) else None)
@@ -208,7 +209,7 @@ class _LineTexts:
 
 
 def _no_candidates() -> _Candidates:
-    empty = np.array([], dtype=object)
+    empty = _coded(np.array([], dtype=np.int64), [])
     return _Candidates(line_no=np.array([], dtype=np.int64), texts=[], ts=np.array([], dtype="datetime64[us]"),
                        ip=empty, method=empty, target=empty, status=np.array([], dtype=np.int64),
                        nbytes=np.array([], dtype=np.int64), referer=empty, user_agent=empty)

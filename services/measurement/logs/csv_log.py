@@ -13,7 +13,7 @@ from services.measurement.logs.rows import LogLineError, ParsedChunk, _assemble,
 from services.measurement.logs.values import (
     EXCERPT_CHARS,
     _byte_counts,
-    _map_unique,
+    _map_coded,
     _none_if_blank,
     _parse_iso_utc,
     _status_codes,
@@ -71,8 +71,8 @@ def _csv_candidates(records: list[list[str]], line_nos: list[int], at: dict[str,
 
     return _Candidates(
         line_no=np.asarray(line_nos, dtype=np.int64), texts=[",".join(r) for r in records],
-        ts=_parse_iso_utc(col("timestamp"), None), ip=col("ip"),
-        method=col("method", "GET"),  # download-only exports often leave the method out
-        target=col("url"), status=_status_codes(col("status")), nbytes=_byte_counts(col("bytes", "-")),
-        referer=_map_unique(col("referer"), _none_if_blank), user_agent=_map_unique(col("user_agent"), _none_if_blank),
-        range=_map_unique(col("range"), _none_if_blank))
+        ts=_parse_iso_utc(col("timestamp"), None), ip=_map_coded(col("ip"), str),
+        method=_map_coded(col("method", "GET"), str),  # download-only exports often leave the method out
+        target=_map_coded(col("url"), str), status=_status_codes(col("status")), nbytes=_byte_counts(col("bytes", "-")),
+        referer=_map_coded(col("referer"), _none_if_blank), user_agent=_map_coded(col("user_agent"), _none_if_blank),
+        range=_map_coded(col("range"), _none_if_blank))

@@ -8,7 +8,9 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-# Agents, URLs and IPs repeat heavily in logs, so conversions run once per distinct value (_map_unique).
+# Agents, URLs and IPs repeat heavily in logs, so conversions run once per distinct value (_map_unique), and text
+# fields stay pandas Categoricals (each row a code into the distinct values) from the parse to the COPY, so the
+# import's later steps (episode matching, listener keys, COPY text) never hash the same strings again.
 
 EXCERPT_CHARS = 200
 _IP = rb"[0-9A-Fa-f:.]+"
@@ -26,6 +28,39 @@ def _map_unique(values: np.ndarray, func: Callable, dtype=object) -> np.ndarray:
         return np.asarray([], dtype=dtype)
     codes, uniques = pd.factorize(values)
     return np.asarray([func(v) for v in uniques], dtype=dtype).take(codes)
+
+
+def _coded(codes: np.ndarray, values) -> pd.Categorical:
+    """Rows as codes into per-code `values` (strings, which may repeat, or None) -> a Categorical of the
+    distinct strings, None as missing."""
+    value_codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    return pd.Categorical.from_codes(value_codes.take(np.asarray(codes, dtype=np.int64)),
+                                     categories=pd.Index(distinct, dtype="str"))
+
+
+def _map_coded(values: np.ndarray, func: Callable) -> pd.Categorical:
+    """func (giving a string or None) applied once per distinct value, as a Categorical (missing where the value
+    is)."""
+    codes, uniques = pd.factorize(values)
+    return _coded(np.where(codes < 0, len(uniques), codes), [func(v) for v in uniques] + [None])
+
+
+def _per_row(column: pd.Categorical, func: Callable, dtype, missing) -> np.ndarray:
+    """func of each row's value, worked out once per category; `missing` where the value is."""
+    return np.asarray([func(v) for v in column.categories] + [missing], dtype=dtype).take(column.codes)
+
+
+def _recode(column: pd.Categorical, func: Callable) -> pd.Categorical:
+    """func (giving a string or None) applied to each category, as a Categorical of the distinct results."""
+    return _coded(np.where(column.codes < 0, len(column.categories), column.codes),
+                  [func(v) for v in column.categories] + [None])
+
+
+def _compact(column: pd.Categorical) -> pd.Categorical:
+    """The same values with only the categories used, in order of first appearance: equal columns compare equal
+    however they were built."""
+    codes, used = pd.factorize(column.codes)
+    return _coded(codes, np.append(np.asarray(column.categories, dtype=object), None).take(used))
 
 
 def _parse_iso_utc(values: np.ndarray, to_iso: Callable | None) -> np.ndarray:

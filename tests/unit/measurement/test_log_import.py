@@ -141,5 +141,6 @@ def test_listener_keys_vectorised_equal_the_per_row_rule():
     got = hashing.listener_keys(secret, ips, agents).tolist()
     expected = [hashing.listener_key(secret, ip, ua) for ip, ua in zip(ips.fillna(""), agents.fillna(""))]
     assert got == expected
+    assert hashing.listener_keys(secret, ips.astype("category"), agents.astype("category")).tolist() == expected
     assert got[0] == got[2] and got[0] != got[1]  # the same household and agent; another agent
     assert got[7] == got[8] == got[9]  # one IPv6 /64

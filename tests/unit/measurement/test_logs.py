@@ -35,6 +35,8 @@ COMBINED_GOOD = [
 def parse_all(source, fmt, **kwargs):
     chunks = list(iter_log_chunks(source, fmt, **kwargs))
     rows = pd.concat([c.rows for c in chunks], ignore_index=True) if chunks else pd.DataFrame(columns=COLUMNS)
+    # Text columns come as Categoricals, each chunk its own: compared as strings, however the log was chunked.
+    rows = rows.astype({c: "str" for c in rows.columns if isinstance(rows[c].dtype, pd.CategoricalDtype)})
     return rows, [e for c in chunks for e in c.errors], chunks
 
 
@@ -75,6 +77,18 @@ def test_combined_lines_become_typed_requests(tmp_path):
     assert rows["referer"].isna().tolist() == [True, False, True, True, True]
     assert rows["referer"][1] == "https://podcasts.example.com/show"
     assert rows["range"].isna().all()
+
+
+def test_text_columns_come_as_categoricals_of_their_distinct_values(tmp_path):
+    """The import matches, hashes and writes each distinct agent, URL and address once, by these codes."""
+    path = write(tmp_path, "access.log", "\n".join(COMBINED_GOOD * 2 + ["broken"] + COMBINED_GOOD))
+    (chunk,) = list(iter_log_chunks(path, "combined", host="h.fm"))
+    for name in ("ip", "user_agent", "referer", "method", "url", "range"):
+        assert isinstance(chunk.rows[name].dtype, pd.CategoricalDtype), name
+    assert list(chunk.rows["method"].cat.categories) == ["GET", "HEAD"]
+    assert chunk.rows["referer"].cat.categories.tolist() == ["https://podcasts.example.com/show"]
+    assert chunk.rows["user_agent"].tolist() == [
+        r.user_agent for r in parse_all(path, "combined", host="h.fm")[0].itertuples()]
 
 
 def test_combined_without_a_host_keeps_paths_and_marks_them(tmp_path):
