@@ -77,9 +77,6 @@ class Database:
         self.url = url
         self.engine = make_engine(url, app_role)
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        # Clients share one backend session (prepare_threshold=none, see _driver_options): a second connection
-        # waits for the first's transaction, so work that would hold two at once must not.
-        self.shared_backend = self.is_postgres and _driver_options(url)[1].get("prepare_threshold", 0) is None
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         if self.is_postgres:
             event.listen(self._factory, "after_begin", _apply_scope)

@@ -6,9 +6,7 @@ import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -300,29 +298,16 @@ def count_downloads(db: Database, tenant_id: int, first: date | None = None, las
     """Count the tenant's raw requests on days first..last (default: from the last counted day to the newest
     request) into downloads and rollups, in one transaction. Idempotent: counting the same days again changes
     nothing."""
-    with db.session(tenant_id) as s, _reader(db, tenant_id) as reader:
-        report = count_in_session(s, tenant_id, first, last, progress, reader=reader)
+    with db.session(tenant_id) as s:
+        report = count_in_session(s, tenant_id, first, last, progress)
         s.commit()
     logger.info("downloads counted", extra=report.as_dict())
     return report
 
 
-@contextmanager
-def _reader(db: Database, tenant_id: int) -> Iterator[Session | None]:
-    """A second session for reading ahead (see _read_slabs), where the server gives each client its own backend:
-    not on SQLite, nor where clients share one backend session (one would wait for the other's transaction)."""
-    if not db.is_postgres or db.shared_backend:
-        yield None
-        return
-    with db.session(tenant_id) as reader:
-        yield reader
-
-
 def count_in_session(s: Session, tenant_id: int, first: date | None = None, last: date | None = None,
-                     progress: Callable[[float, str], None] | None = None,
-                     reader: Session | None = None) -> CountReport:
-    """count_downloads inside the caller's transaction (the caller commits). With `reader`, a session of the same
-    tenant on another connection, each slab's raw requests are read on it while the slab before is counted."""
+                     progress: Callable[[float, str], None] | None = None) -> CountReport:
+    """count_downloads inside the caller's transaction (the caller commits)."""
     report = CountReport(tenant_id)
     progress = progress or (lambda _f, _m: None)
     window = s.scalar(select(Tenant.dedupe_window).where(Tenant.id == tenant_id))
@@ -342,11 +327,9 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    slabs = plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last)
-    with _SlabReads(reader or s, tenant_id, slabs, ahead=reader is not None) as reads:
-        for slab, slab_last in slabs:
-            _count_slab(s, tenant_id, slab, slab_last, reads, episodes, window, report)
-            progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
+    for slab, slab_last in plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last):
+        _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
+        progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
     if store.is_timescale(s):
         store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
     counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
@@ -395,43 +378,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-class _SlabReads:
-    """Each slab's countable raw requests in turn (read_countable), from a day before the slab: rolling windows
-    look one day back, and those rows only inform dedupe. With `ahead`, `s` is a session of its own and the next
-    slab is read on it in a thread while the caller counts and writes this one, so the server sends rows while
-    the client works (counting writes no raw request: another connection reads the same rows). take() keeps no
-    reference to what it hands over, so the caller can free a slab before writing."""
-
-    def __init__(self, s: Session, tenant_id: int, slabs: list[tuple[date, date]], ahead: bool):
-        self._s, self._tenant_id, self._slabs = s, tenant_id, list(slabs)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count-read") if ahead else None
-        self._pending = self._pool.submit(self._read, *self._slabs.pop(0)) if ahead and self._slabs else None
-
-    def _read(self, first: date, last: date) -> tuple[pd.DataFrame, Counter]:
-        start, end = store.day_bounds(first, last)
-        return read_countable(self._s, self._tenant_id, start - timedelta(days=1), end, since=start)
-
-    def take(self) -> tuple[pd.DataFrame, Counter]:
-        if self._pool is None:
-            return self._read(*self._slabs.pop(0))
-        pending, self._pending = self._pending, None
-        result = pending.result()
-        if self._slabs:
-            self._pending = self._pool.submit(self._read, *self._slabs.pop(0))
-        return result
-
-    def __enter__(self) -> _SlabReads:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)  # a read under way finishes; its rows are dropped
-
-
-def _count_slab(s: Session, tenant_id: int, first: date, last: date, reads: _SlabReads, episodes: EpisodeIndex,
-                window: str, report: CountReport) -> None:
-    start, _end = store.day_bounds(first, last)
-    raw, dropped_in_sql = reads.take()
+def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
+                report: CountReport) -> None:
+    start, end = store.day_bounds(first, last)
+    lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
+    raw, dropped_in_sql = read_countable(s, tenant_id, lookback, end, since=start)
     report.requests += sum(dropped_in_sql.values())
     report.dropped.update(dropped_in_sql)
     if len(raw):
