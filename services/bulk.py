@@ -229,21 +229,28 @@ class CopyOut(io.RawIOBase):
     def readinto(self, buffer) -> int:
         size, filled = len(buffer), 0
         pending = self._pending
-        while filled < size:
-            if not len(pending):
-                if self._done:
-                    break
-                nbytes, data = self._pgconn.get_copy_data(0)  # blocks until a row (or the end) arrives
-                if nbytes < 0:
-                    self._done = True
-                    self._finish(self._pgconn.get_result())
-                    break
-                pending = memoryview(bytes(data))
-            n = min(size - filled, len(pending))
-            buffer[filled:filled + n] = pending[:n]
-            pending = pending[n:]
-            filled += n
-        self._pending = pending
+        if len(pending):  # the rest of a row that did not fit last time
+            filled = min(size, len(pending))
+            buffer[:filled] = pending[:filled]
+            self._pending = pending[filled:]
+            if len(self._pending):
+                return filled
+        get = self._pgconn.get_copy_data
+        while filled < size and not self._done:
+            nbytes, data = get(0)  # blocks until a row (or the end) arrives
+            if nbytes < 0:
+                self._done = True
+                self._finish(self._pgconn.get_result())
+                break
+            end = filled + nbytes
+            if end <= size:  # the usual case: the whole row fits, copied once
+                buffer[filled:end] = data
+                filled = end
+            else:
+                data = memoryview(bytes(data))  # libpq's buffer is reused by the next call: keep a copy
+                buffer[filled:] = data[:size - filled]
+                self._pending = data[size - filled:]
+                return size
         return filled
 
     def _finish(self, result) -> None:

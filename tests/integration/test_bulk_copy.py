@@ -2,6 +2,8 @@
 literal backslash-N, tabs, newlines, carriage returns and backslashes inside values, timestamps to the microsecond."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import psycopg
@@ -93,3 +95,21 @@ def test_copy_text_joins_few_valued_neighbours_once_per_combination():
     assert rows[1] == {"key": "k1", "a": "1", "b": "1", "c": "\\N", "ts": "2025-01-01 00:59:59+00"}
     assert rows[999] == {"key": "k999", "a": "1", "b": "0", "c": "\\N", "ts": "2025-01-01 01:16:37+00"}
     assert [r["key"] for r in rows] == list(frame["key"])
+
+
+@pytest.mark.parametrize(("buffer_size", "read_size"), [(1 << 20, 1 << 20), (7, 3), (100, 1000), (64, 65)])
+def test_copy_out_streams_every_byte_whatever_the_buffer(conn, buffer_size, read_size):
+    """CopyOut hands over the COPY output byte for byte, rows split across reads or whole: the same bytes as
+    psycopg's own COPY reader, and an error in the statement is raised."""
+    sql = ("COPY (SELECT i, repeat(chr(65 + mod(i, 26)), mod(i, 300)), E'tab\\there' FROM generate_series(1, 3000) i "
+           "WHERE i > %s) TO STDOUT")
+    with conn.cursor().copy(sql, (0,)) as copy:
+        expected = b"".join(bytes(block) for block in copy)
+    with bulk.CopyOut(conn, sql, (0,)) as stream:
+        reader, got = io.BufferedReader(stream, buffer_size=buffer_size), []
+        while block := reader.read(read_size):
+            got.append(block)
+    assert b"".join(got) == expected and len(expected) > 400_000
+    failing = "COPY (SELECT 1 / (i - 5) FROM generate_series(1, 10) i WHERE i > %s) TO STDOUT"
+    with pytest.raises(psycopg.errors.DivisionByZero), bulk.CopyOut(conn, failing, (0,)) as stream:
+        stream.read()
