@@ -39,58 +39,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
 
-import bench_prefix as bp  # noqa: E402  (its helpers: seed, gunicorn, database, env)
+import bench_prefix as bp  # noqa: E402  (its helpers: seed, database, env)
+from local_servers import HOST, Gunicorn, OwnRedis, get, port_open  # noqa: E402
 from services.db import Database  # noqa: E402
 from services.measurement.ingest import BUFFER_KEY, PROCESSING_KEY, drain_buffer  # noqa: E402
 
-HOST = bp.HOST
-
-
-class DurableRedis:
-    """A throwaway redis-server with AOF on, killed hard and restarted from the same directory."""
-
-    def __init__(self, port: int, workdir: Path, fsync: str):
-        if bp.port_open(port):
-            raise RuntimeError(f"something already listens on {HOST}:{port}; not ours, pick another --redis-port")
-        self.port, self.workdir, self.fsync, self.pid = port, workdir, fsync, None
-        workdir.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def client(self) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, socket_timeout=5)
-
-    def start(self) -> None:
-        subprocess.run(["redis-server", "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "yes",
-                        "--appendfsync", self.fsync, "--daemonize", "yes", "--dir", str(self.workdir),
-                        "--logfile", str(self.workdir / "redis.log")], check=True, capture_output=True, timeout=10)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                info = self.client.info("persistence")
-                if not info.get("loading"):
-                    self.pid = int(self.client.info("server")["process_id"])
-                    return
-            except redis.RedisError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"redis on {self.port} did not start")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no final fsync (a crash, an OOM kill, a power-cut of the process)."""
-        if self.pid:
-            os.kill(self.pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while bp.port_open(self.port) and time.monotonic() < deadline:
-                time.sleep(0.01)
-
-    def stop(self) -> None:
-        if bp.port_open(self.port):
-            subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
-            deadline = time.monotonic() + 10
-            while bp.port_open(self.port) and time.monotonic() < deadline:
-                time.sleep(0.02)
-        if self.pid and bp.port_open(self.port):
-            os.kill(self.pid, signal.SIGKILL)
 
 
 DRAINER = """
@@ -173,7 +126,7 @@ class Load:
 
 
 def run_mode(args, fsync: str, tmp: Path, url: str, paths: list[str], podcast_ids: list[int]) -> dict:
-    own = DurableRedis(args.redis_port, tmp / f"redis-{fsync}", fsync)
+    own = OwnRedis(args.redis_port, tmp / f"redis-{fsync}", fsync)
     instance = tmp / f"instance-{fsync}"
     instance.mkdir()
     events: dict[str, float] = {}
@@ -181,7 +134,7 @@ def run_mode(args, fsync: str, tmp: Path, url: str, paths: list[str], podcast_id
     try:
         own.start()
         since = datetime.now(timezone.utc)
-        product = bp.Gunicorn(f"product-{fsync}", "app:create_app()", bp.app_env(url, own.port, instance), tmp)
+        product = Gunicorn(f"product-{fsync}", "app:create_app()", bp.app_env(url, own.port, instance), tmp)
         product.wait_ready()
         drainer = Drainer(url, own.port, tmp / f"drainer-{fsync}.log")
         drainer.start()
@@ -215,7 +168,7 @@ def run_mode(args, fsync: str, tmp: Path, url: str, paths: list[str], podcast_id
         spool = instance / "spool" / "hits.jsonl"
         extra = 0
         for i in range(40):
-            status, _, _ = bp.get(product.port, paths[i % len(paths)], {"User-Agent": bp.AGENTS[0]})
+            status, _, _ = get(product.port, paths[i % len(paths)], {"User-Agent": bp.AGENTS[0]})
             extra += status == 302
             if i >= 8 and not (spool.exists() and spool.stat().st_size):
                 break
@@ -264,7 +217,7 @@ def main() -> int:
     parser.add_argument("--drainer-kill-at", type=float, default=4)
     parser.add_argument("--redis-port", type=int, default=6392)
     args = parser.parse_args()
-    if bp.port_open(args.redis_port):
+    if port_open(args.redis_port):
         sys.exit(f"something already listens on {HOST}:{args.redis_port}; not ours, pick another --redis-port")
     tmp = Path(tempfile.mkdtemp(prefix="bench_durable_"))
     dbname = f"bench_durable_{uuid.uuid4().hex[:10]}"

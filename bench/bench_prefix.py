@@ -22,14 +22,11 @@ throughput at every count (default 4, 16, 50), back to back, for comparison. Red
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,16 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-import redis  # noqa: E402
 
 from services import demo, migrate  # noqa: E402
 from services.db import Database  # noqa: E402
 from services.measurement.ingest import BUFFER_KEY, drain_buffer  # noqa: E402
 
-HOST = "127.0.0.1"
+from local_servers import HOST, Gunicorn, OwnRedis, get, port_open  # noqa: E402
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-VENV_BIN = Path(sys.executable).parent
-GUNICORN = str(VENV_BIN / "gunicorn")
 AGENTS = [  # 7 (prime, so agent and path cycles do not lock together) real podcast-app agents
     "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4_1 like Mac OS X; en_us)",
     "Podcasts/1.1.0.4 CFNetwork/1494.0.7 Darwin/23.4.0",
@@ -68,31 +63,6 @@ MAX_DRAIN_ROUNDS = 1000  # drain_buffer moves everything per call; this only bou
 
 
 # --- small helpers ----------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((HOST, port)) == 0
-
-
-def get(port: int, path: str, headers: dict | None = None, timeout: float = 5.0) -> tuple[int, dict, float]:
-    """One request on a fresh connection: (status, headers, seconds)."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status, dict(resp.getheaders()), time.perf_counter() - started
-    finally:
-        conn.close()
-
 
 def parse_duration(text: str) -> float:
     """wrk's '12.34ms' / '850.00us' / '1.02s' / '1.00m' -> milliseconds."""
@@ -222,101 +192,6 @@ def print_wrk(r: WrkResult) -> None:
           f"p99 {lat.get('99', float('nan')):.2f} max {lat['max']:.2f} ms  | hits written {r.sent:,}, other status "
           f"{r.other_status:,}, non-2xx/3xx {r.non_2xx_3xx}, socket errors: {r.socket_errors}",
           flush=True)
-
-
-# --- processes we start --------------------------------------------------------------------------------------
-
-class Gunicorn:
-    def __init__(self, label: str, app: str, env: dict, log_dir: Path, pythonpath: str | None = None):
-        self.label, self.port = label, free_port()
-        self.log = open(log_dir / f"gunicorn-{label}-{self.port}.log", "w")
-        cmd = [GUNICORN, "--no-control-socket", "-w", "2", "-b", f"{HOST}:{self.port}"]
-        if pythonpath:
-            cmd += ["--pythonpath", pythonpath]
-        cmd.append(app)
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn {self.label} exited with {self.proc.returncode}; see {self.log.name}")
-            try:
-                if get(self.port, "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn {self.label} not ready after {timeout} s; see {self.log.name}")
-
-    def worker_pids(self) -> list[int]:
-        try:
-            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
-            return [int(p) for p in out.stdout.split()]
-        except Exception:
-            return []
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # the master stops its workers
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # our own session: the master and its workers only
-                self.proc.wait(timeout=10)
-        self.log.close()
-
-
-class OwnRedis:
-    """A throwaway redis-server on its own port; refuses a port somebody else already uses."""
-
-    def __init__(self, port: int, workdir: Path):
-        self.port, self.workdir, self.pid = port, workdir, None
-        if port_open(port):
-            raise RuntimeError(f"something already listens on {HOST}:{port}; not ours, pick another --redis-port")
-
-    @property
-    def client(self) -> redis.Redis:
-        """A fresh client each time: connections pooled before a shutdown would fail their first command."""
-        return redis.Redis(host=HOST, port=self.port, socket_timeout=5)
-
-    def start(self) -> None:
-        # As the README says to run it: AOF on, fsync every second (no RDB snapshots).
-        subprocess.run(["redis-server", "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "yes",
-                        "--appendfsync", "everysec", "--daemonize", "yes", "--dir", str(self.workdir),
-                        "--logfile", str(self.workdir / "redis.log")], check=True, capture_output=True, timeout=10)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if not self.client.info("persistence").get("loading"):
-                    self.pid = int(self.client.info("server")["process_id"])
-                    return
-            except redis.RedisError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"redis on {self.port} did not start")
-
-    def kill(self) -> None:
-        """SIGKILL: a crash (no shutdown, no final fsync); the restart replays the AOF."""
-        if self.pid:
-            os.kill(self.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while port_open(self.port) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self.pid = None
-
-    def shutdown_nosave(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
-        deadline = time.monotonic() + 10
-        while port_open(self.port) and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if port_open(self.port):
-            self.shutdown_nosave()
-        if self.pid and port_open(self.port):
-            os.kill(self.pid, signal.SIGKILL)
 
 
 # --- the database ----------------------------------------------------------------------------------------
@@ -511,7 +386,6 @@ def outage_run(args, tmp: Path, url: str, paths: list[str], podcast_ids: list[in
     own_redis.client.flushdb()
     since = datetime.now(timezone.utc)
     product = Gunicorn("product-outage", "app:create_app()", app_env(url, own_redis.port, instance), tmp)
-    spool = instance / "spool" / "hits.jsonl"
     probe: list[tuple[float, float, int]] = []  # (seconds since start, latency s, status): one request each 50 ms
     events: dict[str, float] = {}
     extra = 0
