@@ -88,6 +88,13 @@ class EpisodeIndex:
                 found[url] = episode
         return found
 
+    def episode_ids(self, urls: pd.Series) -> np.ndarray:
+        """Each request's episode id (int64), -1 where its URL matches none; resolved once per distinct URL."""
+        column = urls.astype("category").array
+        found = self.episode_for_urls(column.categories)
+        per_url = np.asarray([found.get(url, -1) for url in column.categories] + [-1], dtype=np.int64)
+        return per_url.take(column.codes)
+
 
 # A URL's match key depends on the URL alone: remembered across counts and imports (a worker counts the same
 # URLs day after day), up to a bound on memory.
@@ -131,15 +138,13 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     is_bot = classes["is_bot"].to_numpy(dtype=bool)
     for reason, count in classes.loc[is_bot & in_window, "bot_reason"].fillna("bot").value_counts().items():
         dropped[f"bot: {reason}"] += int(count)
-    raw, classes = raw[~is_bot], classes[~is_bot]
-    urls = raw["url"]
-    distinct = urls.cat.categories if isinstance(urls.dtype, pd.CategoricalDtype) else urls.unique()
-    episode_id = urls.map(episodes.episode_for_urls(distinct)).astype("Float64").astype(float)
-    unmapped = episode_id.isna()
+    raw, classes, in_window = raw[~is_bot], classes[~is_bot], in_window[~is_bot]
+    episode_id = episodes.episode_ids(raw["url"])
+    unmapped = episode_id < 0
     if unmapped.any():
-        dropped["no matching episode"] += int((unmapped & raw["in_window"]).sum())
-    keep = ~unmapped.to_numpy()
-    raw = raw[keep].assign(episode_id=episode_id[keep].astype("int64"))
+        dropped["no matching episode"] += int((unmapped & in_window).sum())
+    keep = ~unmapped
+    raw = raw[keep].assign(episode_id=episode_id[keep])
     classes = classes[keep]
     raw = raw.assign(app=classes["name"].to_numpy(), device=classes["device_category"].to_numpy(),
                      os=classes["os"].to_numpy(), referrer=classes["referrer_name"].to_numpy())

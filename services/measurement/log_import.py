@@ -108,7 +108,7 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
                               for e in chunk.errors[:room]]
             if rows.empty:
                 continue
-            episode_id = _episode_ids(rows["url"], episodes)
+            episode_id = episodes.episode_ids(rows["url"])
             matched = episode_id >= 0
             report.unmatched += int((~matched).sum())
             rows, episode_id = rows[matched], episode_id[matched]
@@ -150,14 +150,6 @@ def _months(ts: pd.Series) -> pd.Series:
     month_number = (ts.dt.year * 100 + ts.dt.month).to_numpy()
     return pd.Series(month_number, index=ts.index).map(
         {m: f"{m // 100:04d}-{m % 100:02d}" for m in np.unique(month_number).tolist()})
-
-
-def _episode_ids(urls: pd.Series, episodes: EpisodeIndex) -> np.ndarray:
-    """Each request's episode id, -1 where its URL matches none; resolved once per distinct URL."""
-    column = urls.astype("category").array
-    found = episodes.episode_for_urls(column.categories)
-    per_url = np.asarray([found.get(url, -1) for url in column.categories] + [-1], dtype=np.int64)
-    return per_url.take(column.codes)
 
 
 def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray, episodes: EpisodeIndex,

@@ -41,8 +41,7 @@ def _coded(codes: np.ndarray, values) -> pd.Categorical:
 def _map_coded(values: np.ndarray, func: Callable) -> pd.Categorical:
     """func (giving a string or None) applied once per distinct value, as a Categorical (missing where the value
     is)."""
-    codes, uniques = pd.factorize(values)
-    return _coded(np.where(codes < 0, len(uniques), codes), [func(v) for v in uniques] + [None])
+    return _apply_per_code(*pd.factorize(values), func)
 
 
 def _per_row(column: pd.Categorical, func: Callable, dtype, missing) -> np.ndarray:
@@ -52,8 +51,12 @@ def _per_row(column: pd.Categorical, func: Callable, dtype, missing) -> np.ndarr
 
 def _recode(column: pd.Categorical, func: Callable) -> pd.Categorical:
     """func (giving a string or None) applied to each category, as a Categorical of the distinct results."""
-    return _coded(np.where(column.codes < 0, len(column.categories), column.codes),
-                  [func(v) for v in column.categories] + [None])
+    return _apply_per_code(column.codes, column.categories, func)
+
+
+def _apply_per_code(codes: np.ndarray, distinct, func: Callable) -> pd.Categorical:
+    """Rows as codes into `distinct` (-1: missing) -> a Categorical of func of each row's value, missing stays so."""
+    return _coded(np.where(codes < 0, len(distinct), codes), [func(v) for v in distinct] + [None])
 
 
 def _compact(column: pd.Categorical) -> pd.Categorical:
