@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.sessions import SessionInterface
 
 from services.catalog.prefix import destination_hosts, own_hosts
-from services.measurement import ingest
+from services.measurement import ingest, journal
 from services.measurement.requests import client_ip
 from services.measurement.urls import PrefixRequestError, parse_prefix_request
 from api.state import EXTENSION as STATE_EXTENSION, app_state
@@ -66,9 +66,9 @@ def init_tracking(server: Flask) -> None:
     settings = state.settings
     spool = ingest.Spool(Path(settings.instance_path) / "spool")
     if settings.redis_url:
-        # Hits go to a local journal before the 302; a background thread ships it to Redis (ingest.JournalSink).
+        # Hits go to a local journal before the 302; a background thread ships it to Redis (journal.JournalSink).
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=0.25)
-        sink = ingest.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool)
+        sink = journal.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool)
     else:
         sink = ingest.ThreadedSink(state.db, ingest.store_hits, spool)
     server.extensions[EXTENSION] = Tracker(sink, own_hosts(settings))

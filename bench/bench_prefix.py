@@ -235,7 +235,7 @@ def stored_rows(url: str, podcast_ids: list[int], since: datetime) -> int:
 
 
 def journal_lines(instance: Path) -> int:
-    """Lines in the app's hit journal (ingest.JournalSink) and legacy spool: written, shipped or not yet."""
+    """Lines in the app's hit journal (journal.JournalSink) and legacy spool: written, shipped or not yet."""
     total = 0
     for path in list((instance / "spool").glob("*.jsonl")) + list((instance / "spool" / "journal").glob("*.jsonl")):
         try:

@@ -17,7 +17,7 @@ from jobs import context
 from jobs.measure import count_tenant, drain_hits
 from jobs.queues import enqueue, job_status
 from services import demo
-from services.measurement import ingest
+from services.measurement import ingest, journal
 from services.models import DownloadRequest, Episode, Podcast
 from tests.conftest import DEMO_PASSWORD, make_settings
 
@@ -164,7 +164,7 @@ def test_journal_on_a_real_redis_survives_an_outage_and_stores_each_hit_once(pip
     key, episode = _target(db, tenant_id)
     live = redis.Redis.from_url(settings.redis_url)
     dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
-    sink = ingest.JournalSink(dead, tmp_path / "journal", interval=0.001)
+    sink = journal.JournalSink(dead, tmp_path / "journal", interval=0.001)
     hits = [ingest.new_hit(key, f"198.51.100.{i}", AGENT, None, None, "GET", episode.enclosure_url) for i in range(30)]
     for hit in hits[:20]:
         sink.record(hit)

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select, text
 
 from services import accounts
-from services.measurement import counting, ingest
+from services.measurement import counting, ingest, journal
 from services.models import DownloadRequest, Episode, Podcast
 
 APPLE = "Podcasts/1530.3 CFNetwork/1220.1 Darwin/20.3.0"
@@ -150,7 +150,7 @@ def _hits(n, start=0):
 
 def test_journal_ships_every_hit_once_in_order(tmp_path):
     fake = FakeRedis()
-    sink = ingest.JournalSink(fake, tmp_path / "journal", interval=0.001, rotate_bytes=200)  # rotates often
+    sink = journal.JournalSink(fake, tmp_path / "journal", interval=0.001, rotate_bytes=200)  # rotates often
     hits = _hits(300)
     for hit in hits:
         sink.record(hit)
@@ -163,7 +163,7 @@ def test_journal_ships_every_hit_once_in_order(tmp_path):
 def test_journal_keeps_hits_while_redis_is_down_and_ships_them_after(tmp_path):
     fake = FakeRedis()
     fake.down = True
-    sink = ingest.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    sink = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
     for hit in _hits(50):
         sink.record(hit)
     assert not sink.flush(timeout=0.3) and fake.uids() == [] and sink.pending() > 0
@@ -180,13 +180,13 @@ def test_a_dead_workers_journal_is_adopted_by_another(tmp_path):
     next shipper adopts it. Nothing is lost; a hit shipped twice is stored once (idempotent by uid)."""
     fake = FakeRedis()
     fake.down = True
-    first = ingest.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    first = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
     for hit in _hits(40):
         first.record(hit)
     first.close(timeout=0.2)  # Redis down: the journal stays, its lock released
     assert any(p.suffix == ".jsonl" for p in (tmp_path / "journal").iterdir())
     fake.down = False
-    second = ingest.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    second = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
     second.record({"uid": "new", "key": "k"})
     assert second.flush(timeout=10)
     deadline = __import__("time").monotonic() + 10
@@ -200,10 +200,10 @@ def test_a_dead_workers_journal_is_adopted_by_another(tmp_path):
 def test_a_live_workers_journal_is_not_adopted(tmp_path):
     fake = FakeRedis()
     fake.down = True
-    live = ingest.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    live = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
     live.record({"uid": "mine", "key": "k"})
     fake.down = False
-    other = ingest.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    other = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
     other.record({"uid": "theirs", "key": "k"})
     other.flush()
     assert other.adopt_orphans() == 0  # the owner holds its lock: its journal is its own to ship
@@ -215,7 +215,7 @@ def test_a_live_workers_journal_is_not_adopted(tmp_path):
 
 def test_journal_is_shipped_on_close(tmp_path):
     fake = FakeRedis()
-    sink = ingest.JournalSink(fake, tmp_path / "journal", interval=5.0)  # the shipper would wait 5 s
+    sink = journal.JournalSink(fake, tmp_path / "journal", interval=5.0)  # the shipper would wait 5 s
     for hit in _hits(20):
         sink.record(hit)
     sink.close()
@@ -226,7 +226,7 @@ def test_journal_adopts_the_legacy_spool(tmp_path):
     fake = FakeRedis()
     spool = ingest.Spool(tmp_path / "spool")
     spool.append({"uid": "old", "key": "k"})
-    sink = ingest.JournalSink(fake, tmp_path / "spool" / "journal", interval=0.001, legacy_spool=spool)
+    sink = journal.JournalSink(fake, tmp_path / "spool" / "journal", interval=0.001, legacy_spool=spool)
     sink.record({"uid": "new", "key": "k"})
     assert sink.flush(timeout=10)
     sink.close()
@@ -254,11 +254,11 @@ def test_a_sigkilled_workers_hits_are_shipped_by_the_next_one(tmp_path):
     import sys
     import textwrap
 
-    journal = tmp_path / "journal"
+    journal_dir = tmp_path / "journal"
     code = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(__import__('pathlib').Path(ingest.__file__).resolve().parents[2])!r})
-        from services.measurement import ingest
+        from services.measurement import journal
 
         class NeverUp:
             def pipeline(self, transaction=False):
@@ -266,7 +266,7 @@ def test_a_sigkilled_workers_hits_are_shipped_by_the_next_one(tmp_path):
             def rpush(self, *a):
                 raise ConnectionError("down")
 
-        sink = ingest.JournalSink(NeverUp(), {str(journal)!r}, interval=60.0)
+        sink = journal.JournalSink(NeverUp(), {str(journal_dir)!r}, interval=60.0)
         for i in range(500):
             sink.record({{"uid": f"k{{i}}", "key": "k"}})
         os.kill(os.getpid(), signal.SIGKILL)
@@ -274,8 +274,8 @@ def test_a_sigkilled_workers_hits_are_shipped_by_the_next_one(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], timeout=60)
     assert proc.returncode == -9
     fake = FakeRedis()
-    heir = ingest.JournalSink(fake, journal, interval=0.001)
+    heir = journal.JournalSink(fake, journal_dir, interval=0.001)
     assert heir.adopt_orphans() == 500
     assert sorted(fake.uids()) == sorted(f"k{i}" for i in range(500))
     heir.close()
-    assert list(journal.iterdir()) == []
+    assert list(journal_dir.iterdir()) == []

@@ -1,0 +1,260 @@
+"""The tracking prefix's hit journal in Redis mode: each hit appended to a local file before the redirect answers,
+shipped to the Redis buffer (services.measurement.ingest.BUFFER_KEY) by a background thread."""
+from __future__ import annotations
+
+import atexit
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from services.measurement.ingest import BUFFER_KEY, Spool
+
+logger = logging.getLogger(__name__)
+
+
+class JournalSink:
+    """Redis mode: each hit is appended to a local journal before the redirect answers (one write() to a file
+    opened O_APPEND: no network round trip, no fsync per hit), and a background thread ships the journal to the
+    Redis buffer in pipelined batches every few milliseconds.
+
+    No hit is lost: a line that write() accepted is in the kernel's page cache, so it outlives the worker
+    (crash, SIGKILL, restart) and Redis (an outage only lets the journal grow; shipping resumes on its own).
+    The shipper fdatasyncs the journal about once a second while it holds unshipped lines, so a crash of the
+    whole machine loses about what Redis with `appendfsync everysec` would. Shipping is at-least-once (a worker
+    killed between RPUSH and its bookkeeping ships that segment again from another process) and storing is
+    idempotent by hit id, so a hit is stored exactly once.
+
+    Layout: `<dir>/<owner>.lock`, held with flock by the owning process for its whole life, and its segments
+    `<dir>/<owner>.<seq>.jsonl`; a segment is rotated once shipped past `rotate_bytes` and deleted when fully
+    shipped. A shipper adopts the segments of owners whose lock is free (the process died) and the legacy spool
+    file, ships and deletes them. The journal is opened lazily in the process that records, so a preloaded
+    app that forks workers gives each worker its own owner."""
+
+    def __init__(self, redis_client, directory: Path, interval: float = 0.005, batch: int = 2000,
+                 rotate_bytes: int = 4 << 20, sync_interval: float = 1.0, legacy_spool: Spool | None = None):
+        self.redis = redis_client
+        self.directory = Path(directory)
+        self.interval, self.batch, self.rotate_bytes, self.sync_interval = interval, batch, rotate_bytes, sync_interval
+        self.legacy_spool = legacy_spool
+        self._lock = threading.Lock()  # guards the current segment's fd (writes and rotation)
+        self._ship_lock = threading.Lock()  # one shipping pass at a time (the shipper thread, or a direct call)
+        self._pid = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._down_since: float | None = None
+
+    # --- the request path -------------------------------------------------------------------------------------
+
+    def record(self, hit: dict) -> None:
+        data = (json.dumps(hit, separators=(",", ":")) + "\n").encode()
+        if self._pid != os.getpid():
+            self._open()
+        with self._lock:
+            os.write(self._fd, data)  # O_APPEND: one whole line at the end; durable against a process crash
+            self._written += len(data)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    # --- setup ------------------------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.owner = f"{socket_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self._lock_fd = os.open(self.directory / f"{self.owner}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._seq = 0
+            self._sealed: list[tuple[Path, int]] = []  # (segment, bytes shipped) no longer written to
+            self._new_segment()
+            self._pid = os.getpid()
+            self._wake, self._stop = threading.Event(), threading.Event()
+            self._thread = threading.Thread(target=self._run, name="hit-shipper", daemon=True)
+            self._thread.start()
+            atexit.register(self.close)
+
+    def _new_segment(self) -> None:
+        self._seq += 1
+        self._segment = self.directory / f"{self.owner}.{self._seq:06d}.jsonl"
+        self._fd = os.open(self._segment, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._written = 0
+        self._shipped = 0
+        self._synced = 0
+
+    # --- the shipper ------------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_sync = time.monotonic()
+        backoff = 0.0
+        adopt_at = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.sync_interval)
+            if self._stop.is_set():
+                break
+            if backoff:
+                self._stop.wait(backoff)
+            elif self.interval:
+                self._stop.wait(self.interval)  # let a few more hits arrive: one round trip for them all
+            self._wake.clear()
+            now = time.monotonic()
+            try:
+                if now >= adopt_at:
+                    self.adopt_orphans()
+                    adopt_at = now + 30.0
+                self.ship()
+                backoff = 0.0
+                if self._down_since is not None:
+                    logger.warning("redis reachable again: journal shipped (down %.1f s)", now - self._down_since)
+                    self._down_since = None
+            except Exception as exc:  # Redis unreachable (or any failure): the journal keeps every hit
+                if self._down_since is None:
+                    self._down_since = now
+                    logger.warning("redis unavailable: hits wait in the journal %s (%s)", self.directory, exc)
+                backoff = min(max(backoff * 2, 0.05), 1.0)
+            if now - last_sync >= self.sync_interval:
+                self._sync()
+                last_sync = now
+            with self._idle:
+                self._idle.notify_all()
+
+    def _sync(self) -> None:
+        """Group fsync: the unshipped tail of the journal reaches the disk about once a second."""
+        with self._lock:
+            if self._written > self._synced and self._written > self._shipped:
+                os.fdatasync(self._fd)
+                self._synced = self._written
+
+    def _push(self, data: bytes) -> None:
+        lines = data.split(b"\n")
+        pipe = self.redis.pipeline(transaction=False)
+        for start in range(0, len(lines), 1000):
+            pipe.rpush(BUFFER_KEY, *lines[start:start + 1000])
+        pipe.execute()
+
+    def _ship_file(self, path: Path, offset: int, limit: int | None = None) -> int:
+        """Push the whole lines of `path` from `offset` (up to `limit` bytes into the file); new offset."""
+        with open(path, "rb") as f:
+            while True:
+                f.seek(offset)
+                size = (limit - offset) if limit is not None else -1
+                if size == 0:
+                    return offset
+                data = f.read(min(size, self.batch * 512) if size > 0 else self.batch * 512)
+                end = data.rfind(b"\n")
+                if end < 0:
+                    return offset
+                self._push(data[:end])
+                offset += end + 1
+
+    def ship(self) -> int:
+        """Ship everything written so far (sealed segments, then the current one); rotate a large current
+        segment. Returns the bytes shipped. Raises when Redis fails (what was shipped stays shipped)."""
+        if self._pid != os.getpid():
+            return 0
+        with self._ship_lock:
+            return self._ship()
+
+    def _ship(self) -> int:
+        before = self._shipped + sum(done for _, done in self._sealed)
+        while self._sealed:
+            path, done = self._sealed[0]
+            done = self._ship_file(path, done)
+            self._sealed[0] = (path, done)
+            path.unlink(missing_ok=True)
+            self._sealed.pop(0)
+        with self._lock:
+            segment, written = self._segment, self._written
+        self._shipped = self._ship_file(segment, self._shipped, written)
+        shipped = self._shipped
+        if shipped >= self.rotate_bytes:
+            with self._lock:
+                os.close(self._fd)
+                self._sealed.append((self._segment, self._shipped))
+                self._new_segment()
+            return shipped - before + self._ship()
+        return shipped - before
+
+    def pending(self) -> int:
+        """Bytes written but not yet shipped by this process."""
+        if self._pid != os.getpid():
+            return 0
+        with self._lock:
+            return self._written - self._shipped + sum(p.stat().st_size - d for p, d in self._sealed if p.exists())
+
+    def adopt_orphans(self) -> int:
+        """Ship and delete the journals of owners that are gone (their lock is free), and the legacy spool.
+        Returns the hits shipped."""
+        shipped = 0
+        if self.legacy_spool is not None and self.legacy_spool.has_pending():
+            shipped += self.legacy_spool.replay(lambda lines: self.redis.rpush(BUFFER_KEY, *lines))
+        for lock_path in sorted(self.directory.glob("*.lock")):
+            if lock_path.stem == getattr(self, "owner", None):
+                continue
+            try:
+                fd = os.open(lock_path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its owner is alive and ships it
+                for segment in sorted(self.directory.glob(f"{lock_path.stem}.*.jsonl")):
+                    with open(segment, "rb") as f:
+                        shipped += f.read().count(b"\n")
+                    self._ship_file(segment, 0)
+                    segment.unlink()
+                lock_path.unlink(missing_ok=True)
+                logger.info("adopted the journal of %s", lock_path.stem)
+            finally:
+                os.close(fd)
+        return shipped
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until this process's journal is shipped (True), or `timeout` passes (False)."""
+        if self._pid != os.getpid():
+            return True
+        deadline = time.monotonic() + timeout
+        while self.pending() > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._thread.is_alive():
+                return False
+            with self._idle:
+                self._wake.set()
+                self._idle.wait(timeout=min(remaining, 0.5))
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """On shutdown: ship what is left (while Redis answers), stop the shipper, fsync and release the journal.
+        Lines Redis did not take stay on disk and are adopted by the next process that ships."""
+        if self._pid != os.getpid():
+            return
+        if self._down_since is None:  # Redis answers: ship the rest now rather than leave it for adoption
+            self.flush(timeout)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=timeout)
+        with self._lock:
+            try:
+                if self._written > self._shipped:
+                    os.fdatasync(self._fd)
+                os.close(self._fd)
+            except OSError:
+                pass
+            if self._written == self._shipped and not self._sealed:
+                self._segment.unlink(missing_ok=True)
+                (self.directory / f"{self.owner}.lock").unlink(missing_ok=True)
+            os.close(self._lock_fd)  # releases the flock: whatever is left is adoptable
+            self._pid = None
+
+
+def socket_host() -> str:
+    return os.uname().nodename.replace(".", "_").replace("-", "_")[:32]
