@@ -41,6 +41,7 @@ import redis  # noqa: E402
 
 import bench_prefix as bp  # noqa: E402  (its helpers: seed, database, env)
 from local_servers import HOST, Gunicorn, OwnRedis, get, port_open  # noqa: E402
+from wrk_load import AGENTS  # noqa: E402
 from services.db import Database  # noqa: E402
 from services.measurement.ingest import BUFFER_KEY, PROCESSING_KEY, drain_buffer  # noqa: E402
 
@@ -101,7 +102,7 @@ class Load:
             n += 1
             path = self.paths[n % len(self.paths)]
             try:
-                conn.request("GET", path, headers={"User-Agent": bp.AGENTS[n % len(bp.AGENTS)]})
+                conn.request("GET", path, headers={"User-Agent": AGENTS[n % len(AGENTS)]})
                 resp = conn.getresponse()
                 resp.read()
             except (OSError, http.client.HTTPException):
@@ -168,7 +169,7 @@ def run_mode(args, fsync: str, tmp: Path, url: str, paths: list[str], podcast_id
         spool = instance / "spool" / "hits.jsonl"
         extra = 0
         for i in range(40):
-            status, _, _ = get(product.port, paths[i % len(paths)], {"User-Agent": bp.AGENTS[0]})
+            status, _, _ = get(product.port, paths[i % len(paths)], {"User-Agent": AGENTS[0]})
             extra += status == 302
             if i >= 8 and not (spool.exists() and spool.stat().st_size):
                 break
