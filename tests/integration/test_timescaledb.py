@@ -6,30 +6,24 @@ The server takes one connection at a time and shares one backend session between
 through one Database (its pool reuses one connection) with psycopg's prepare_threshold=None."""
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects import postgresql
 
 from services import analytics, demo, downloads_report, migrate
 from services.db import Database
 from services.measurement import counting, store
 from services.models import ROLLUPS
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, require_service
+from tests.conftest import DEMO_PASSWORD
+from tests.integration import pglite
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVER_DIR = ROOT / "tools" / "timescaledb"
-PACKAGE = SERVER_DIR / "node_modules" / "@electric-sql" / "pglite" / "dist" / "timescaledb"
-START_TIMEOUT = 180  # seconds: the WASM build takes ~10 s to boot
+INSERT_CHUNK = 20_000  # rows per INSERT on the PGlite server
+# The first test's setup boots the WASM server and seeds the demo network (about 25 s on a quiet host).
+pytestmark = pytest.mark.timeout(600)
 
 # The listener bit each grouping counts (services.models: FIRST_PODCAST_DAY=1, FIRST_EPISODE_DAY=2, FIRST_PODCAST_HOUR=4)
 INDEPENDENT = {
@@ -42,72 +36,42 @@ INDEPENDENT = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _missing() -> str | None:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        return "node/npm not installed (needed for the PGlite TimescaleDB server)"
-    if not PACKAGE.is_dir():
-        return f"PGlite TimescaleDB build not installed: run `npm ci --prefix {SERVER_DIR} --legacy-peer-deps`"
-    return None
-
-
 @pytest.fixture(scope="module")
-def timescale_port():
-    problem = _missing()
-    require_service(problem is None, problem or "")
-    port = _free_port()
-    proc = subprocess.Popen(["node", "server.mjs", str(port)], cwd=SERVER_DIR, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + START_TIMEOUT
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if line.startswith("READY"):
-            break
-    else:
-        proc.kill()
-    if proc.poll() is not None or not lines or not lines[-1].startswith("READY"):
-        proc.kill()
-        require_service(False, f"PGlite TimescaleDB server did not start: {''.join(lines)[-2000:]}")
-    yield port
-    proc.send_signal(signal.SIGTERM)
-    try:
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+def timescale_server():
+    server = pglite.Server()
+    yield server
+    assert server.stop() == 0, server.drain_output()[-2000:]
 
 
 def _insert_frame_without_copy(session, table, frame, skip_existing=False) -> int:
-    """Stand-in for services.bulk.insert_frame on the PGlite server only: COPY ... FROM STDIN over pglite-socket
-    kills the WASM backend (`RuntimeError: unreachable` in execProtocolRaw), so rows go as multi-row INSERTs."""
+    """Stand-in for services.bulk.insert_frame on the PGlite server only: its WASM backend cannot run COPY ... FROM
+    STDIN (it answers `PGlite backend failed: unreachable`) nor pipelined executemany ("portal cannot be run"), so
+    each chunk of rows goes as one INSERT ... SELECT FROM unnest(<one array per column>): a message of a few MB
+    that the server reassembles from many TCP reads."""
     if frame.empty:
         return 0
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    columns = list(frame.columns)
+    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=postgresql.dialect())}[]" for name in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    if skip_existing:
+        sql += " ON CONFLICT DO NOTHING"
+    values = frame.astype(object).where(frame.notna(), None)
     inserted = 0
-    for at in range(0, len(records), 100):
-        stmt = pg_insert(table).values(records[at:at + 100])
-        if skip_existing:
-            stmt = stmt.on_conflict_do_nothing()
-        count = session.execute(stmt).rowcount
-        inserted += count if count >= 0 else len(records[at:at + 100])  # the server may send no row count
+    with session.connection().connection.driver_connection.cursor() as cur:
+        for at in range(0, len(values), INSERT_CHUNK):
+            chunk = values.iloc[at:at + INSERT_CHUNK]
+            cur.execute(sql, [chunk[name].tolist() for name in columns])
+            inserted += cur.rowcount if cur.rowcount >= 0 else len(chunk)  # the server may send no row count
     return inserted
 
 
 @pytest.fixture(scope="module")
-def timescale(timescale_port):
+def timescale(timescale_server):
     """(Database, demo tenant id): migrated to head, demo tenant seeded."""
-    url = f"postgresql+psycopg://postgres:postgres@127.0.0.1:{timescale_port}/postgres?sslmode=disable"
+    url = timescale_server.url()
     migrate.upgrade(url)  # its own short-lived connection, closed before the Database opens one
     db = Database(url + "&prepare_threshold=none")
+    pglite.read_timeout(db.engine)
     with pytest.MonkeyPatch.context() as patch:
         for module in (demo, store):  # the two writers these tests reach
             patch.setattr(module, "insert_frame", _insert_frame_without_copy)
