@@ -1,8 +1,10 @@
 """Shared fixtures: settings on a temporary SQLite database, the app factory, logged-in clients."""
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,12 @@ from services.db import Database
 from services.settings import Settings, load_settings
 
 DEMO_PASSWORD = "demo-password-123"
+
+# .ci/run's overall limit sends SIGUSR1 before it stops a run: every thread's stack goes to this file, which
+# pytest's output capture cannot swallow.
+if os.environ.get("PYTEST_STACKS_FILE"):
+    _stacks = open(os.environ["PYTEST_STACKS_FILE"], "w")  # noqa: SIM115 (open for the whole session)
+    faulthandler.register(signal.SIGUSR1, file=_stacks, all_threads=True)
 
 
 def require_service(available: bool, reason: str) -> None:

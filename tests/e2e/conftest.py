@@ -16,6 +16,7 @@ from tests.conftest import DEMO_PASSWORD, require_service
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+BROWSER_TIMEOUT_MS = 30_000
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -81,6 +82,8 @@ def browser():
 def page(browser, request):
     """A fresh browser context; console errors and page errors are collected in page.errors."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)  # every wait for an element or a navigation ends in an error
+    context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     page.errors = []
     page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
