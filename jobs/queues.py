@@ -60,7 +60,9 @@ class JobHandle:
 
 @lru_cache(maxsize=8)
 def _redis_for(url: str) -> Redis:
-    return Redis.from_url(url)
+    # A Redis that stops answering is an error after these many seconds (the URL's own `socket_timeout` and
+    # `socket_connect_timeout` win); RQ raises the read timeout itself above its blocking dequeue's.
+    return Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
 
 
 def get_redis(settings: Settings | None = None) -> Redis:

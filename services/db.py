@@ -13,6 +13,10 @@ from services.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+# Seconds to wait for a PostgreSQL connection unless DATABASE_URL says otherwise (`?connect_timeout=N`): a server
+# that does not answer is an error after this long, not a request or job that waits forever.
+CONNECT_TIMEOUT = 10
+
 
 def make_engine(url: str, app_role: str | None = None) -> Engine:
     """Engine for the app. On PostgreSQL, sessions of a superuser or BYPASSRLS login drop to `app_role`."""
@@ -41,16 +45,19 @@ def make_engine(url: str, app_role: str | None = None) -> Engine:
 
 
 def _driver_options(url: str) -> tuple[URL, dict]:
-    """`?prepare_threshold=none` (or a number) on a postgresql+psycopg URL sets psycopg's prepare_threshold and is
+    """psycopg connect options: CONNECT_TIMEOUT unless the URL sets `connect_timeout`.
+
+    `?prepare_threshold=none` (or a number) on a postgresql+psycopg URL sets psycopg's prepare_threshold and is
     not passed on as a connection parameter. `none` never prepares statements: needed where clients share one
     backend session (PgBouncer transaction pooling; the PGlite TimescaleDB server of the integration tier), where
     a server-side prepared statement of one client collides with the next's."""
     target = make_url(url)
+    options = {} if "connect_timeout" in target.query else {"connect_timeout": CONNECT_TIMEOUT}
     threshold = target.query.get("prepare_threshold")
     if threshold is None:
-        return target, {}
-    value = None if str(threshold).lower() in ("none", "") else int(threshold)
-    return target.difference_update_query(["prepare_threshold"]), {"prepare_threshold": value}
+        return target, options
+    options["prepare_threshold"] = None if str(threshold).lower() in ("none", "") else int(threshold)
+    return target.difference_update_query(["prepare_threshold"]), options
 
 
 def _set_app_role(dbapi_conn, app_role: str) -> None:

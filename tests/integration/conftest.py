@@ -1,4 +1,7 @@
-"""Real services for the integration tier: a PostgreSQL database created and dropped per run, Redis db 9."""
+"""Real services for the integration tier: a PostgreSQL database created and dropped per run, Redis db 9.
+
+Every connection carries a connect timeout and a read timeout (PostgreSQL: statement_timeout; Redis:
+socket_timeout), so a lost reply is an error, not a wait; the URLs handed to the app and its workers carry them."""
 from __future__ import annotations
 
 import os
@@ -10,13 +13,15 @@ import redis
 
 from tests.conftest import require_service
 
+# Seconds to connect, and milliseconds one statement may run, on every test connection to PostgreSQL.
+PG_TIMEOUTS = "connect_timeout=5&options=-c%20statement_timeout%3D120000"
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9?socket_connect_timeout=5&socket_timeout=30")
 
 
 def _pg_available() -> str | None:
     try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+        psycopg.connect(with_timeouts(PG_ADMIN)).close()
     except psycopg.Error as exc:
         return f"PostgreSQL not reachable at {PG_ADMIN}: {exc}"
     return None
@@ -24,23 +29,28 @@ def _pg_available() -> str | None:
 
 def _redis_available() -> str | None:
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError as exc:
         return f"Redis not reachable at {REDIS_URL}: {exc}"
     return None
 
 
+def with_timeouts(url: str) -> str:
+    """`url` with the test connection timeouts added to its query string."""
+    return f"{url}{'&' if '?' in url else '?'}{PG_TIMEOUTS}"
+
+
 def create_database() -> tuple[str, str]:
-    """Create an empty, uniquely named database; returns (name, SQLAlchemy URL)."""
+    """Create an empty, uniquely named database; returns (name, SQLAlchemy URL with the test timeouts)."""
     name = f"podtest_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(with_timeouts(PG_ADMIN), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return name, f"{base}/{name}"
+    base = PG_ADMIN.split("?", 1)[0].rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return name, with_timeouts(f"{base}/{name}")
 
 
 def drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(with_timeouts(PG_ADMIN), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
