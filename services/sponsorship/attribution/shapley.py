@@ -8,8 +8,10 @@ Order and repeats on a path do not matter, and non-converting paths play no part
 Exact (at most `max_exact_channels` channels): v is tabulated over all 2^n coalitions (a subset-sum over bit masks)
 and phi_c = sum over S without c of |S|! (n-|S|-1)! / n! * (v(S + c) - v(S)).
 Sampled (more channels): phi_c is the mean of c's marginal contribution over `permutations` random orders drawn
-with numpy's default_rng(seed); in one order the channel of a path that comes last earns the whole path. The
-standard error of each estimate (sample standard deviation / sqrt(permutations)) is reported beside it.
+with numpy's default_rng(seed), each order taken together with its reverse and with all n rotations of both (every
+channel then stands in every position equally often, which removes most of the sampling noise); in one order the
+channel of a path that comes last earns the whole path. Each sampled order yields one estimate, and the standard
+error (their standard deviation / sqrt(permutations)) is reported beside the mean.
 
 This v is a sum of unanimity games, one per path, so its Shapley value also has a closed form: each path's
 conversions split equally over its distinct channels. The tests use that as an independent check; the enumeration
@@ -33,7 +35,7 @@ from services.sponsorship.attribution.models import (Touches, credits_by_channel
 logger = logging.getLogger(__name__)
 
 MAX_EXACT_CHANNELS = 15
-DEFAULT_PERMUTATIONS = 32  # sampled orders, each in all n rotations
+DEFAULT_PERMUTATIONS = 32  # sampled orders, each with its reverse and in all n rotations
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,13 @@ def _exact(members: np.ndarray, path_of_member: np.ndarray, worth: np.ndarray, n
 
 def _sampled(members: np.ndarray, path_of_member: np.ndarray, worth: np.ndarray, n: int, permutations: int,
              seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean marginal contributions over random orders, each taken in all n rotations; standard errors from the
-    spread between the sampled orders. Two (n, 2) arrays.
+    """Mean marginal contributions over random orders, each taken with its reverse and in all n rotations of both;
+    standard errors from the spread between the sampled orders. Two (n, 2) arrays.
 
     In one order the path's channel that comes last earns the whole path. Over the n rotations of an order, a
     path's channel at position r wins in as many rotations as there are positions from r up to the path's next
-    channel (cyclically), so one sort per order stands for all n rotations.
+    channel (cyclically), so one sort per order stands for all n rotations. The reverse order hands each channel
+    the gap behind it instead, which cancels most of an order's luck (for a two-channel path, exactly).
     """
     rng = np.random.default_rng(seed)
     path_start = np.flatnonzero(np.r_[True, path_of_member[1:] != path_of_member[:-1]])
@@ -112,17 +115,20 @@ def _sampled(members: np.ndarray, path_of_member: np.ndarray, worth: np.ndarray,
     key_type = np.int32 if (path_of_member[-1] + 1) * n < 2**31 else np.int64  # a narrower sort is faster
     path_key = (path_of_member * n).astype(key_type)
     weight = worth[path_of_member] / n
+
+    def earned(order: np.ndarray) -> np.ndarray:
+        position = np.sort(path_key + np.argsort(order).astype(key_type)[members]) % n  # each path's, in order
+        following = np.roll(position, -1)
+        following[path_end] = position[path_start] + n  # the last one wraps round to the first
+        gap, channel = following - position, order[position]
+        return np.column_stack([np.bincount(channel, weights=gap * weight[:, k], minlength=n) for k in (0, 1)])
+
     sums, squares = np.zeros((n, 2)), np.zeros((n, 2))
     for _ in range(permutations):  # one order at a time: its arrays stay in cache, faster than a batch
         order = rng.permutation(n)
-        position = np.sort(path_key + np.argsort(order).astype(key_type)[members]) % n  # each path's channels in order
-        following = np.roll(position, -1)
-        following[path_end] = position[path_start] + n  # the last one wraps round to the first
-        channel = order[position]
-        for k in (0, 1):
-            earned = np.bincount(channel, weights=(following - position) * weight[:, k], minlength=n)
-            sums[:, k] += earned
-            squares[:, k] += earned ** 2
+        sample = (earned(order) + earned(order[::-1])) / 2
+        sums += sample
+        squares += sample ** 2
     mean = sums / permutations
     variance = np.maximum(squares / permutations - mean ** 2, 0.0) * permutations / (permutations - 1)
     return mean, np.sqrt(variance / permutations)
