@@ -10,16 +10,18 @@ from jobs.progress import report_progress
 from jobs.queues import enqueue, get_redis
 from services import accounts
 from services.measurement import counting, ingest, retention
+from services.sponsorship.attribution.pixel import RECORD_STORES
 
 logger = logging.getLogger(__name__)
 
 
 def drain_hits(batch: int = 5000) -> int:
-    """Move buffered prefix hits from Redis into raw requests (idempotent by hit id); returns hits stored.
+    """Move buffered prefix hits from Redis into raw requests (idempotent by hit id), and the pixel / link records
+    that share the buffer into attribution events; returns records stored.
     Embedded mode has no buffer (hits are written in-process), so there is nothing to drain."""
     if get_settings().redis_url is None:
         return 0
-    stored = ingest.drain_buffer(get_db(), get_redis(get_settings()), batch=batch)
+    stored = ingest.drain_buffer(get_db(), get_redis(get_settings()), batch=batch, stores=RECORD_STORES)
     report_progress(1.0, f"{stored} hits stored")
     return stored
 

@@ -1,0 +1,1 @@
+"""Sponsorship: sponsors, campaigns, placements, delivery, pacing, attribution."""

@@ -1,0 +1,1 @@
+"""Attribution: conversion inputs (pixel, server to server, links, promo codes), matching and credit models."""
