@@ -10,6 +10,7 @@ from jobs.progress import report_progress
 from jobs.queues import enqueue, get_redis
 from services import accounts
 from services.measurement import counting, ingest, retention
+from services.sponsorship.attribution import households
 from services.sponsorship.attribution.pixel import RECORD_STORES
 
 logger = logging.getLogger(__name__)
@@ -43,5 +44,10 @@ def count_all() -> list[str]:
 
 
 def purge_expired() -> dict:
-    """The daily retention job: raw requests past retention and secrets no longer needed."""
-    return retention.purge_expired(get_db())
+    """The daily retention job: raw requests past retention and secrets no longer needed (the monthly listener
+    secrets, and the household secrets of expired 90-day epochs)."""
+    report = retention.purge_expired(get_db())
+    with get_db().session(system=True) as s:
+        report["household_secrets"] = households.purge_expired_secrets(s)
+        s.commit()
+    return report

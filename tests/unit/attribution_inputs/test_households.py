@@ -42,3 +42,14 @@ def test_expired_secrets_are_purged_and_not_recreated(db):
         assert hh.purge_expired_secrets(s, today) == 1
         assert hh.epoch_secret(s, old_epoch, today) is None
         assert s.get(HouseholdSecret, old_epoch) is None
+
+
+def test_the_daily_retention_job_purges_expired_household_secrets(app, db):
+    from jobs.measure import purge_expired
+
+    with db.session(system=True) as s:
+        s.add(HouseholdSecret(epoch=1, secret="00" * 32))  # 1970: long expired
+        s.commit()
+    assert purge_expired()["household_secrets"] == 1
+    with db.session(system=True) as s:
+        assert s.get(HouseholdSecret, 1) is None
