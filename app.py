@@ -8,6 +8,7 @@ import threading
 import dash
 from flask import Flask
 
+from api.attribution import init_attribution
 from api.auth import init_auth
 from api.exports import bp as api_exports
 from api.cli import register_cli
@@ -15,6 +16,7 @@ from api.observability import init_observability
 from api.state import init_state
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
+from api.v1_attribution import bp as api_v1_attribution
 from api.v1_campaigns import bp as api_v1_campaigns
 from callbacks import register_all
 from components.shell import app_shell
@@ -26,6 +28,7 @@ from services.db import Database
 from services.errors import ConfigError
 from services.observability import configure_logging, make_metrics
 from services.settings import PROJECT_ROOT, Settings, load_settings
+from services.sponsorship.attribution.pixel import RECORD_STORES
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +54,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_auth(server)
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
+    server.register_blueprint(api_v1_attribution)
     server.register_blueprint(api_exports)
-    init_tracking(server)
+    init_tracking(server, record_stores=RECORD_STORES)
+    init_attribution(server)
     register_cli(server)
 
     dash.page_registry.clear()

@@ -21,7 +21,7 @@ login_manager = LoginManager()
 login_manager.session_protection = "strong"
 
 # Paths served without a login session (API routes authenticate with keys; tracking and embeds are public).
-PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/metrics", "/api/", "/assets/", "/e/", "/px", "/embed/",
+PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/metrics", "/api/", "/assets/", "/e/", "/px", "/l/", "/embed/",
                    "/static/")
 # Dash's JSON routes answer 401 to anonymous requests instead of redirecting.
 DASH_JSON_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")

@@ -1,6 +1,7 @@
 """The tracking prefix `/e/<podcast key>/<enclosure URL without scheme>`: record the hit, answer 302 at once."""
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -40,15 +41,19 @@ class Tracker:
         return cached[1]
 
 
+ANONYMOUS_PREFIXES = ("/e/", "/px.gif", "/l/")  # prefix hits, the conversion pixel, tracking links
+
+
 class PrefixWithoutSession(SessionInterface):
-    """The app's session interface, except that /e/ requests get no session at all: a prefix hit is anonymous,
-    so it neither reads nor verifies nor re-signs a cookie (and Flask-Login never loads a user for it)."""
+    """The app's session interface, except that /e/ requests (and the pixel and tracking links) get no session at
+    all: a prefix hit is anonymous, so it neither reads nor verifies nor re-signs a cookie (and Flask-Login never
+    loads a user for it)."""
 
     def __init__(self, inner: SessionInterface):
         self.inner = inner
 
     def open_session(self, app, request):
-        if request.path.startswith("/e/"):
+        if request.path.startswith(ANONYMOUS_PREFIXES):
             return self.make_null_session(app)
         return self.inner.open_session(app, request)
 
@@ -61,7 +66,9 @@ class PrefixWithoutSession(SessionInterface):
         return getattr(self.inner, name)
 
 
-def init_tracking(server: Flask) -> None:
+def init_tracking(server: Flask, record_stores: dict | None = None) -> None:
+    """The prefix, and the durable path its hits take (which `record_stores` also give to records of other kinds:
+    kind -> store, see services.measurement.ingest.store_records)."""
     state = server.extensions[STATE_EXTENSION]
     settings = state.settings
     spool = ingest.Spool(Path(settings.instance_path) / "spool")
@@ -70,7 +77,7 @@ def init_tracking(server: Flask) -> None:
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=0.25)
         sink = journal.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool)
     else:
-        sink = ingest.ThreadedSink(state.db, ingest.store_hits, spool)
+        sink = ingest.ThreadedSink(state.db, functools.partial(ingest.store_records, stores=record_stores), spool)
     server.extensions[EXTENSION] = Tracker(sink, own_hosts(settings))
     server.session_interface = PrefixWithoutSession(server.session_interface)
     server.register_blueprint(bp)

@@ -45,6 +45,12 @@ def list_sponsors_route():
     return jsonify(data=[row.as_dict() for row in sponsors.list_sponsors(current_db(), api_context())])
 
 
+@bp.get("/sponsors/<int:sponsor_id>")
+@require_key("read")
+def get_sponsor_route(sponsor_id: int):
+    return jsonify(sponsors.get_sponsor(current_db(), api_context(), sponsor_id).as_dict())
+
+
 @bp.post("/sponsors")
 @require_key("write")
 def create_sponsor_route():

@@ -10,16 +10,19 @@ from jobs.progress import report_progress
 from jobs.queues import enqueue, get_redis
 from services import accounts
 from services.measurement import counting, ingest, retention
+from services.sponsorship.attribution import households
+from services.sponsorship.attribution.pixel import RECORD_STORES
 
 logger = logging.getLogger(__name__)
 
 
 def drain_hits(batch: int = 5000) -> int:
-    """Move buffered prefix hits from Redis into raw requests (idempotent by hit id); returns hits stored.
+    """Move buffered prefix hits from Redis into raw requests (idempotent by hit id), and the pixel / link records
+    that share the buffer into attribution events; returns records stored.
     Embedded mode has no buffer (hits are written in-process), so there is nothing to drain."""
     if get_settings().redis_url is None:
         return 0
-    stored = ingest.drain_buffer(get_db(), get_redis(get_settings()), batch=batch)
+    stored = ingest.drain_buffer(get_db(), get_redis(get_settings()), batch=batch, stores=RECORD_STORES)
     report_progress(1.0, f"{stored} hits stored")
     return stored
 
@@ -41,5 +44,10 @@ def count_all() -> list[str]:
 
 
 def purge_expired() -> dict:
-    """The daily retention job: raw requests past retention and secrets no longer needed."""
-    return retention.purge_expired(get_db())
+    """The daily retention job: raw requests past retention and secrets no longer needed (the monthly listener
+    secrets, and the household secrets of expired 90-day epochs)."""
+    report = retention.purge_expired(get_db())
+    with get_db().session(system=True) as s:
+        report["household_secrets"] = households.purge_expired_secrets(s)
+        s.commit()
+    return report

@@ -33,11 +33,12 @@ class SponsorRow:
     contact_email: str | None
     archived: bool
     campaigns: int
+    pixel_key: str = ""  # what the sponsor's site puts in /px.gif?k=
 
     def as_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "industry": self.industry, "website": self.website,
                 "contact_name": self.contact_name, "contact_email": self.contact_email, "archived": self.archived,
-                "campaigns": self.campaigns}
+                "campaigns": self.campaigns, "pixel_key": self.pixel_key}
 
 
 def is_http_url(value: str) -> bool:
@@ -74,7 +75,7 @@ def clean_sponsor(data: dict) -> dict:
 
 def _row(sponsor: Sponsor, campaigns: int) -> SponsorRow:
     return SponsorRow(sponsor.id, sponsor.name, sponsor.industry, sponsor.website, sponsor.contact_name,
-                      sponsor.contact_email, sponsor.archived_at is not None, campaigns)
+                      sponsor.contact_email, sponsor.archived_at is not None, campaigns, sponsor.pixel_key)
 
 
 def _get(s, ctx: TenantContext, sponsor_id: int) -> Sponsor:

@@ -1,6 +1,10 @@
 """Ingestion of tracking-prefix hits: record without waiting (the Redis buffer, fed through the local journal of
 services.measurement.journal; a local spool when Redis is down; an in-process writer in embedded mode), then
-store them as raw requests, idempotently by hit id."""
+store them as raw requests, idempotently by hit id.
+
+Other public endpoints (the conversion pixel, tracking links) send their records down the same durable path: a
+record with a `kind` field is handed to the store registered for that kind (`stores`, wired by the caller),
+a record without one is a prefix hit, stored here exactly as before."""
 from __future__ import annotations
 
 import atexit
@@ -11,7 +15,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +29,8 @@ from services.measurement import hashing
 from services.models import DownloadRequest, Podcast
 
 logger = logging.getLogger(__name__)
+
+RecordStore = Callable[[Database, list[dict]], int]  # stores records of one kind; returns how many were new
 
 BUFFER_KEY = "hits:buffer"
 PROCESSING_KEY = "hits:processing"  # the batch being stored: moved out of the buffer atomically, deleted after commit
@@ -196,8 +202,31 @@ def store_hits(db: Database, hits: Iterable[dict], locate: Callable[[pd.Series],
     return stored
 
 
+def store_records(db: Database, records: Iterable[dict], stores: Mapping[str, RecordStore] | None = None,
+                  locate=None) -> int:
+    """Store a batch from the buffer: prefix hits (no `kind`) as raw requests, every other record with the store
+    of its kind. Returns the number newly stored. A record of a kind nobody stores is logged and dropped (kept,
+    it would block the buffer forever)."""
+    hits: list[dict] = []
+    others: dict[str, list[dict]] = {}
+    for record in records:
+        kind = record.get("kind")
+        if kind is None:
+            hits.append(record)
+        else:
+            others.setdefault(kind, []).append(record)
+    stored = store_hits(db, hits, locate) if hits else 0
+    for kind, batch in others.items():
+        store = (stores or {}).get(kind)
+        if store is None:
+            logger.error("buffered records of unknown kind dropped", extra={"kind": str(kind), "records": len(batch)})
+            continue
+        stored += store(db, batch)
+    return stored
+
+
 def drain_buffer(db: Database, redis_client, batch: int = 5000, locate=None, max_batches: int | None = None,
-                 lock_timeout: int = 60) -> int:
+                 lock_timeout: int = 60, stores: Mapping[str, RecordStore] | None = None) -> int:
     """Move hits from the Redis buffer into raw requests; returns the number newly stored.
 
     Reliable queue: a batch moves atomically from the buffer to a processing list, is stored and committed,
@@ -205,7 +234,8 @@ def drain_buffer(db: Database, redis_client, batch: int = 5000, locate=None, max
     processing list, and the next drain stores it first; storing is idempotent by hit id, so a batch stored
     twice counts once and none is lost. One drainer at a time (a Redis lock, renewed per batch, so its timeout
     only has to outlast one batch: a dead drainer holds up draining that long at most); a drainer that finds its
-    lock expired and taken over stops without touching the lists."""
+    lock expired and taken over stops without touching the lists. Records with a `kind` go to `stores[kind]`
+    (store_records); every store of a batch commits before the batch is forgotten."""
     lock = redis_client.lock(DRAIN_LOCK_KEY, timeout=lock_timeout, blocking_timeout=0)
     if not lock.acquire(blocking=False):
         return 0
@@ -220,7 +250,7 @@ def drain_buffer(db: Database, redis_client, batch: int = 5000, locate=None, max
                 lines = move(keys=[BUFFER_KEY, PROCESSING_KEY, DRAIN_LOCK_KEY], args=[batch, token])
                 if not lines:  # nothing buffered (or the lock is gone)
                     break
-            stored += store_hits(db, (json.loads(line) for line in lines), locate)
+            stored += store_records(db, [json.loads(line) for line in lines], stores, locate)
             if done(keys=[PROCESSING_KEY, DRAIN_LOCK_KEY], args=[token]) == -1:
                 logger.warning("drain lock lost mid-drain: stopping (the batch is stored; the next drain re-checks it)")
                 break

@@ -1,8 +1,13 @@
 """The product's relational and time-series models, one module per domain."""
 from services.models.accounts import DEDUPE_WINDOWS, ROLES, ApiKey, AuditLog, Membership, Tenant, User
+from services.models.attribution import (
+    EVENT_SOURCES, EVENT_TYPES, AttributionEvent, AttributionEventId, AttributionRejection, HouseholdSecret,
+    TrackingLink,
+)
 from services.models.base import TENANT_OWNED_TABLES, Base
 from services.models.campaigns import (
-    CAMPAIGN_STATUSES, POSITIONS, PRICING, READ_TYPES, Campaign, CampaignMetric, CampaignReach, Placement, Sponsor,
+    ATTRIBUTION_MODELS, CAMPAIGN_STATUSES, POSITIONS, PRICING, READ_TYPES, Campaign, CampaignMetric, CampaignReach,
+    Placement, Sponsor,
 )
 from services.models.catalog import Episode, Podcast
 from services.models.measurement import (
@@ -21,4 +26,6 @@ __all__ = [
     "PodcastAppDailyMetric", "PodcastDeviceDailyMetric", "PodcastGeoDailyMetric", "PodcastReferrerDailyMetric",
     "EpisodeAppDailyMetric", "EpisodeDeviceDailyMetric", "EpisodeGeoDailyMetric",
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
+    "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
+    "AttributionEvent", "AttributionRejection",
 ]

@@ -43,4 +43,7 @@ TENANT_OWNED_TABLES = (
     "counting_state",
     "campaign_metrics",
     "campaign_reach",
+    "tracking_links",
+    "attribution_event_ids",
+    "attribution_rejections",
 )

@@ -1,10 +1,13 @@
 """Sponsors, their campaigns and the placements (line items) that carry them."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, Numeric, String, UniqueConstraint, false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.models.base import Base, BigId, utcnow
@@ -13,6 +16,13 @@ CAMPAIGN_STATUSES = ("draft", "proposed", "approved", "live", "paused", "complet
 PRICING = ("cpm", "flat")
 POSITIONS = ("pre", "mid", "post")
 READ_TYPES = ("host_read", "produced")
+ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
+LOOKBACK_DAYS = (1, 60)  # a conversion reaches exposures this many days back (at most 60: see attribution.households)
+
+
+def new_pixel_key() -> str:
+    """A sponsor's pixel key: 32 random url-safe characters (24 bytes), unguessable and safe in a query string."""
+    return secrets.token_urlsafe(24)
 
 
 class Sponsor(Base):
@@ -27,11 +37,14 @@ class Sponsor(Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The key the sponsor's site puts in the conversion pixel (/px.gif?k=...); globally unique.
+    pixel_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_pixel_key)
 
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (UniqueConstraint("tenant_id", "promo_code", name="uq_campaigns_tenant_promo_code"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "promo_code", name="uq_campaigns_tenant_promo_code"),
+                      CheckConstraint("lookback_days BETWEEN 1 AND 60", name="lookback_days"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -52,6 +65,12 @@ class Campaign(Base):
     landing_url: Mapped[str | None] = mapped_column(String(2000))
     promo_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Attribution settings: how far back a conversion looks for exposures, the credit model shown by default,
+    # whether the sponsor's known customers are left out, and the time-decay model's half-life.
+    lookback_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    attribution_model: Mapped[str] = mapped_column(String(20), default="linear", server_default="linear")
+    exclude_prior_customers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    decay_half_life_days: Mapped[float] = mapped_column(Float, default=7.0, server_default="7.0")
 
 
 class Placement(Base):

@@ -1,1 +1,1 @@
-"""Attribution: how much of each conversion a sponsorship channel (an episode, a read, a promo) earns."""
+"""Attribution: conversion inputs (pixel, server to server, links, promo codes), household matching, and the credit models."""

@@ -1,0 +1,109 @@
+"""Household keys: the household part of an IP (IPv4 as is, IPv6 /64) hashed with a secret per 90-day epoch.
+
+Matching a conversion to the exposures of the same household needs both sides hashed with the same secret. An
+epoch is `days since 1970-01-01 // 90`; its secret (`household_secrets`) is random and created on first use. A
+conversion stores its key under the epoch of its own time (`household_key`) AND under the epoch before
+(`household_key_prev`): matching looks back at most 60 days (campaigns.lookback_days <= 60 < 90), so an exposure
+lies in the conversion's epoch or the one before, and one of the two keys meets the exposure's key.
+
+Rotation and retention: a new secret begins every 90 days. A secret stays while a conversion may still need it as
+its previous epoch (60 days after its epoch ends) plus the raw-data retention (RAW_RETENTION_DAYS, during which
+late events may still be stored), and is then deleted (purge_expired_secrets); after that a key of that epoch can
+no longer be linked back to any address. No secret is created for an epoch already past that point. Raw IPs are
+never stored."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.measurement.hashing import network_of
+from services.measurement.methodology import RAW_RETENTION_DAYS
+from services.models import HouseholdSecret
+
+EPOCH_DAYS = 90
+MAX_LOOKBACK_DAYS = 60  # campaigns.lookback_days upper bound; must stay below EPOCH_DAYS
+SECRET_KEPT_DAYS = MAX_LOOKBACK_DAYS + RAW_RETENTION_DAYS  # after the end of its epoch
+_DAY0 = date(1970, 1, 1)
+
+
+def epoch_of(moment: datetime | date) -> int:
+    day = moment.astimezone(timezone.utc).date() if isinstance(moment, datetime) else moment
+    return (day - _DAY0).days // EPOCH_DAYS
+
+
+def epoch_end(epoch: int) -> date:
+    """The first day after the epoch."""
+    return _DAY0 + timedelta(days=(epoch + 1) * EPOCH_DAYS)
+
+
+def is_expired(epoch: int, today: date) -> bool:
+    return today >= epoch_end(epoch) + timedelta(days=SECRET_KEPT_DAYS)
+
+
+def epoch_secret(session: Session, epoch: int, today: date | None = None) -> bytes | None:
+    """The epoch's secret, created on first use (safe when two writers race); None once the epoch is expired."""
+    today = today or datetime.now(timezone.utc).date()
+    if is_expired(epoch, today):
+        return None
+    secret = session.scalar(select(HouseholdSecret.secret).where(HouseholdSecret.epoch == epoch))
+    if secret is None:
+        candidate = secrets.token_hex(32)
+        try:
+            with session.begin_nested():
+                session.add(HouseholdSecret(epoch=epoch, secret=candidate))
+            secret = candidate
+        except IntegrityError:
+            secret = session.scalar(select(HouseholdSecret.secret).where(HouseholdSecret.epoch == epoch))
+    return bytes.fromhex(secret)
+
+
+def hash_household(secret: bytes, ip: str) -> str:
+    return hashlib.blake2b(network_of(ip).encode(), key=secret, digest_size=16).hexdigest()
+
+
+def household_key(session: Session, ip: str, at: datetime, today: date | None = None) -> str | None:
+    """The household key of `ip` at time `at` (under the secret of at's epoch): what an exposure stores."""
+    secret = epoch_secret(session, epoch_of(at), today)
+    return hash_household(secret, ip) if secret is not None else None
+
+
+@dataclass(frozen=True)
+class HouseholdKeys:
+    current: str | None  # under the epoch of the event
+    previous: str | None  # under the epoch before
+
+
+class HouseholdHasher:
+    """Household keys for many events in one session; each epoch's secret is read once."""
+
+    def __init__(self, session: Session, today: date | None = None):
+        self.session = session
+        self.today = today or datetime.now(timezone.utc).date()
+        self._secrets: dict[int, bytes | None] = {}
+
+    def _secret(self, epoch: int) -> bytes | None:
+        if epoch not in self._secrets:
+            self._secrets[epoch] = epoch_secret(self.session, epoch, self.today)
+        return self._secrets[epoch]
+
+    def keys(self, ip: str | None, at: datetime) -> HouseholdKeys:
+        if not ip:
+            return HouseholdKeys(None, None)
+        epoch = epoch_of(at)
+        current, previous = self._secret(epoch), self._secret(epoch - 1)
+        return HouseholdKeys(hash_household(current, ip) if current else None,
+                             hash_household(previous, ip) if previous else None)
+
+
+def purge_expired_secrets(session: Session, today: date | None = None) -> int:
+    """Delete the secrets of expired epochs (see the module docstring); returns how many."""
+    today = today or datetime.now(timezone.utc).date()
+    # The newest expired epoch: its end + SECRET_KEPT_DAYS <= today.
+    newest_expired = ((today - timedelta(days=SECRET_KEPT_DAYS)) - _DAY0).days // EPOCH_DAYS - 1
+    return session.execute(delete(HouseholdSecret).where(HouseholdSecret.epoch <= newest_expired)).rowcount
