@@ -39,6 +39,8 @@ class DownloadRequest(Base):
     user_agent: Mapped[str | None] = mapped_column(String(1000))
     referer: Mapped[str | None] = mapped_column(String(1000))
     listener_key: Mapped[str] = mapped_column(String(32))  # keyed hash of IP (IPv6 /64) + User-Agent
+    # Keyed hash of the IP alone (IPv6 /64) under its 90-day epoch's secret: the household attribution matches on
+    household_key: Mapped[str | None] = mapped_column(String(32))
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(100))
 
@@ -62,6 +64,7 @@ class Download(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     referrer: Mapped[str | None] = mapped_column(String(100))
     flags: Mapped[int] = mapped_column(SmallInteger, default=0)
+    household_key: Mapped[str | None] = mapped_column(String(32))  # as on the request it was counted from
 
 
 class _Rollup:
