@@ -43,8 +43,9 @@ def campaigns_view(_pathname, create_clicks, *values):
             *[errors.get(name) for name in CAMPAIGN_FIELDS])
 
 
-def inputs_choices(_pathname):
-    """The campaigns whose links and promo codes this user manages (editors and above), and whether the panel shows."""
+def inputs_choices(_table):
+    """The campaigns whose links and promo codes this user manages (editors and above), and whether the panel shows;
+    read again whenever the list is (so a campaign just created is there)."""
     try:
         tenant_ctx = current_context()
         if not tenant_ctx.can("editor") or tenant_ctx.is_sponsor:
@@ -102,7 +103,7 @@ def register(app: Dash) -> None:
         *[State(Campaigns.FIELD + name, "value") for name in CAMPAIGN_FIELDS],
     )(campaigns_view)
     app.callback(Output(CampaignInputs.CAMPAIGN, "options"), Output(CampaignInputs.BOX, "style"),
-                 Input(Campaigns.URL, "pathname"))(inputs_choices)
+                 Input(Campaigns.TABLE, "children"))(inputs_choices)
     app.callback(Output(CampaignInputs.LINKS, "children"), Output(CampaignInputs.LINK_MESSAGE, "children"),
                  Output(CampaignInputs.LABEL_ERROR, "children"),
                  Input(CampaignInputs.CAMPAIGN, "value"), Input(CampaignInputs.CREATE_LINK, "n_clicks"),
