@@ -1,17 +1,20 @@
-"""Sponsors callbacks: list, create or edit (messages beside the fields), archive, and invite a sponsor's user."""
+"""Sponsors callbacks: list, create or edit (messages beside the fields), archive, invite a sponsor's user, and the
+sponsor's pixel panel."""
 from __future__ import annotations
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
-from api.state import current_db
+from api.state import app_state, current_db
 from components import kpi
 from components.campaigns import SPONSOR_FIELDS
-from components.ids import Sponsors
+from components.ids import SponsorPixel, Sponsors
+from components.pixel import pixel_panel
 from components.tables import simple_table
 from services import sponsors
 from services.errors import ServiceError, ValidationError
+from services.sponsorship.attribution import pixel_status
 
 FIELDS = tuple(name for name, _, _ in SPONSOR_FIELDS)
 BLANK = [None] * len(FIELDS)
@@ -42,6 +45,9 @@ def sponsors_view(_pathname, _save, _cancel, _edit, _archive, editing, *values):
     message, new_values, errors, title = None, [no_update] * len(FIELDS), [None] * len(FIELDS), no_update
     try:
         tenant_ctx = current_context()
+        if tenant_ctx.is_sponsor:  # a sponsor user comes here for its pixel only: no directory, no forms
+            return (None, None, None, no_update, *[no_update] * len(FIELDS), *[None] * len(FIELDS), [], HIDDEN,
+                    HIDDEN)
         if trigger == Sponsors.SAVE and _clicked():
             data = dict(zip(FIELDS, values))
             try:
@@ -95,6 +101,33 @@ def invite_user(clicks, sponsor_id, email):
     return panel, None, None
 
 
+def pixel_choices(_pathname):
+    """The sponsors whose pixel this user may see (a sponsor user: its own), the first chosen; the panel hides when
+    there are none (viewers)."""
+    try:
+        choices = pixel_status.pixel_sponsors(current_db(), current_context())
+    except ServiceError:
+        choices = []
+    if not choices:
+        return [], None, HIDDEN
+    return [{"label": name, "value": sid} for sid, name in choices], choices[0][0], SHOWN
+
+
+def pixel_view(sponsor_id, _refresh):
+    """The chosen sponsor's key, snippet, last events and refused calls (Refresh reads them again)."""
+    if not sponsor_id:
+        raise PreventUpdate
+    db, tenant_ctx = current_db(), current_context()
+    try:
+        setup = pixel_status.pixel_setup(db, tenant_ctx, int(sponsor_id), app_state().settings.public_base_url)
+        events = pixel_status.recent_events(db, tenant_ctx, setup.sponsor_id)
+        rejections = pixel_status.recent_rejections(db, tenant_ctx, setup.sponsor_id)
+    except ServiceError as exc:
+        return kpi.message(exc.message)
+    return pixel_panel(setup, events, rejections, pixel_status.REASON_LABELS, SponsorPixel.SNIPPET,
+                       SponsorPixel.IMAGE)
+
+
 def register(app: Dash) -> None:
     app.callback(
         Output(Sponsors.TABLE, "children"), Output(Sponsors.MESSAGE, "children"), Output(Sponsors.EDITING, "data"),
@@ -112,3 +145,7 @@ def register(app: Dash) -> None:
                  Output(Sponsors.INVITE_ERROR + "-sponsor", "children"),
                  Input(Sponsors.INVITE, "n_clicks"), State(Sponsors.INVITE_SPONSOR, "value"),
                  State(Sponsors.INVITE_EMAIL, "value"))(invite_user)
+    app.callback(Output(SponsorPixel.SPONSOR, "options"), Output(SponsorPixel.SPONSOR, "value"),
+                 Output(SponsorPixel.BOX, "style"), Input(Sponsors.URL, "pathname"))(pixel_choices)
+    app.callback(Output(SponsorPixel.BODY, "children"), Input(SponsorPixel.SPONSOR, "value"),
+                 Input(SponsorPixel.REFRESH, "n_clicks"))(pixel_view)

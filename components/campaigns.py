@@ -15,12 +15,18 @@ SPONSOR_FIELDS = (("name", "Name", "Northwind Coffee"), ("industry", "Industry",
                   ("contact_email", "Contact email", "ads@example.com"))
 CAMPAIGN_FIELDS = ("sponsor_id", "name", "objective", "start_date", "end_date", "pricing", "cpm", "flat_fee", "budget",
                    "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
-                   "promo_code")
+                   "promo_code", "lookback_days", "attribution_model", "exclude_prior_customers", "decay_half_life_days")
 PLACEMENT_FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date")
 OBJECTIVES = [{"label": o.capitalize(), "value": o} for o in ("awareness", "consideration", "conversion")]
 PRICING = [{"label": "CPM", "value": "cpm"}, {"label": "Flat fee", "value": "flat"}]
 POSITIONS = [{"label": p, "value": p} for p in ("pre", "mid", "post")]
 READ_TYPES = [{"label": "Host-read", "value": "host_read"}, {"label": "Produced", "value": "produced"}]
+MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "linear": "Linear",
+                "time_decay": "Time decay", "position_based": "Position based (40/20/40)",
+                "markov": "Markov (removal effect)", "shapley": "Shapley"}
+ATTRIBUTION_MODELS = [{"label": label, "value": value} for value, label in MODEL_LABELS.items()]
+PRIOR_CUSTOMERS = [{"label": " leave out households that converted in the 60 days before their first exposure",
+                    "value": "yes"}]
 
 
 def sponsor_form(field_prefix: str, error_prefix: str) -> html.Div:
@@ -52,7 +58,23 @@ def campaign_form(field_prefix: str, error_prefix: str) -> html.Div:
               "brand safety: never on these"),
         field("Landing URL", text_input(f + "landing_url", "https://example.com/podcast"), e + "landing_url"),
         field("Promo code", text_input(f + "promo_code", "SPRING20"), e + "promo_code", "unique in this network"),
+        *attribution_fields(f, e),
     ])
+
+
+def attribution_fields(f: str, e: str) -> list:
+    """The campaign's attribution settings; blank means the default (30 days, linear, no, 7 days)."""
+    return [
+        field("Lookback window (days)", text_input(f + "lookback_days", "30"), e + "lookback_days",
+              "1-60: how far back a conversion looks for exposures"),
+        field("Attribution model", dcc.Dropdown(id=f + "attribution_model", options=ATTRIBUTION_MODELS,
+                                                value="linear", clearable=False), e + "attribution_model",
+              "the model the campaign's results show first"),
+        field("Prior customers", dcc.Checklist(PRIOR_CUSTOMERS, [], id=f + "exclude_prior_customers"),
+              e + "exclude_prior_customers"),
+        field("Time-decay half-life (days)", text_input(f + "decay_half_life_days", "7"), e + "decay_half_life_days",
+              "a touch this many days older earns half the credit"),
+    ]
 
 
 def placement_form(field_prefix: str, error_prefix: str) -> html.Div:
@@ -73,6 +95,8 @@ def form_value(value) -> str | None:
     """A stored value as the form shows it (lists comma-separated)."""
     if value is None:
         return None
+    if isinstance(value, bool):  # a checkbox: ticked or not
+        return ["yes"] if value else []
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, float) and value.is_integer():

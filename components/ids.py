@@ -177,3 +177,26 @@ class Audience(_Dashboard):
     OS = "audience-os"
     REFERRERS = "audience-referrers"
     HEATMAP = "audience-heatmap"
+
+
+# --- Attribution inputs: the sponsor's pixel panel (sponsors page), tracking links and promo codes (campaigns page)
+
+class SponsorPixel:
+    BOX = "sponsor-pixel-box"
+    SPONSOR = "sponsor-pixel-sponsor"  # dropdown: whose pixel
+    REFRESH = "sponsor-pixel-refresh"
+    BODY = "sponsor-pixel-body"
+    SNIPPET = "sponsor-pixel-snippet"
+    IMAGE = "sponsor-pixel-image"
+
+
+class CampaignInputs:
+    BOX = "campaign-inputs-box"
+    CAMPAIGN = "campaign-inputs-campaign"  # dropdown: which campaign
+    LABEL = "campaign-inputs-label"
+    LABEL_ERROR = "campaign-inputs-label-error"
+    CREATE_LINK = "campaign-inputs-create-link"
+    LINK_MESSAGE = "campaign-inputs-link-message"
+    LINKS = "campaign-inputs-links"
+    UPLOAD = "campaign-inputs-upload"
+    UPLOAD_RESULT = "campaign-inputs-upload-result"

@@ -22,6 +22,24 @@ def methodology_statement(m: dict) -> list:
         html.H2("Listeners"), html.P(m["listener"]),
         html.H2("Geography"), html.P(m["geography"]),
         html.H2("Retention"), html.P(m["retention"]),
+        *attribution_statement(m["attribution"]),
+    ]
+
+
+def attribution_statement(a: dict) -> list:
+    """How sponsors' conversions are credited to the network's episodes, rule by rule."""
+    return [
+        html.H2("Attribution", id="attribution"),
+        html.H3("Inputs"), html.Ul([html.Li([html.Strong(name), f": {text}"]) for name, text in a["inputs"]]),
+        html.P(a["idempotency"]),
+        html.H3("Households"), html.P(a["household"]),
+        html.H3("Exposures"), html.P(a["exposures"]),
+        html.H3("Lookback window"), html.P(a["lookback"]),
+        html.H3("Prior customers"), html.P(a["prior_customers"]),
+        html.H3("Shared addresses"), html.P(a["shared_ips"]),
+        html.H3("Promo codes"), html.P(a["promo_codes"]),
+        html.H3("Credit models"), html.Ul([html.Li([html.Strong(name), f": {text}"]) for name, text in a["models"]]),
+        html.H3("Lift"), html.P(a["lift"]),
     ]
 
 

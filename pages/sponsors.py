@@ -1,10 +1,10 @@
 """Sponsors: the network's advertisers, created and edited in a form that validates in place; archive; invite the
-sponsor's users to the portal."""
+sponsor's users to the portal; each sponsor's conversion pixel (a sponsor user sees its own here)."""
 from dash import dcc, html, register_page
 
 from components.campaigns import sponsor_form
 from components.forms import field, text_input
-from components.ids import Sponsors
+from components.ids import SponsorPixel, Sponsors
 
 register_page(__name__, path="/sponsors", name="Sponsors", title="Sponsors · Podcast Analytics", order=30)
 
@@ -35,4 +35,17 @@ def layout(**_kwargs):
             html.Button("Invite", id=Sponsors.INVITE, className="primary-button"),
             html.Div(id=Sponsors.INVITE_RESULT),
         ], id=Sponsors.INVITE_BOX, className="panel", style={"display": "none"}),
+        pixel_box(),
     ])
+
+
+def pixel_box() -> html.Div:
+    return html.Div([
+        html.H2("Pixel"),
+        html.Div([
+            dcc.Dropdown(id=SponsorPixel.SPONSOR, options=[], clearable=False, placeholder="Choose a sponsor",
+                         style={"minWidth": "16rem"}),
+            html.Button("Refresh", id=SponsorPixel.REFRESH, className="link-button"),
+        ], className="button-row"),
+        dcc.Loading(html.Div(id=SponsorPixel.BODY)),
+    ], id=SponsorPixel.BOX, className="panel", style={"display": "none"})

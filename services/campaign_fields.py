@@ -1,18 +1,24 @@
 """The campaign form's rules: every field parsed and checked, with a message per bad field (forms and the API)."""
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from services.errors import ValidationError
-from services.models import PRICING
+from services.models import ATTRIBUTION_MODELS, PRICING
+from services.models.campaigns import LOOKBACK_DAYS
 from services.sponsors import is_http_url
 
 OBJECTIVES = ("awareness", "consideration", "conversion")
+# The attribution settings, and what a blank one means.
+ATTRIBUTION_DEFAULTS = {"lookback_days": 30, "attribution_model": "linear", "exclude_prior_customers": False,
+                        "decay_half_life_days": 7.0}
+MAX_HALF_LIFE_DAYS = 365.0
 FIELDS = ("sponsor_id", "name", "objective", "start_date", "end_date", "budget", "pricing", "cpm", "flat_fee",
           "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
-          "promo_code")
+          "promo_code", *ATTRIBUTION_DEFAULTS)
 REQUIRED = ("sponsor_id", "name", "start_date", "end_date")
 PROMO_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -49,6 +55,27 @@ def parse_date(value) -> date:
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         raise ValueError
     return date.fromisoformat(value.strip())
+
+
+def parse_flag(value) -> bool:
+    """A yes/no setting: a JSON boolean, a checkbox's list of ticked values, or true/false text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):  # a dcc.Checklist: ticked when any value is
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    raise ValueError
+
+
+def parse_days(value) -> float:
+    """A positive, finite number of days (decimals allowed, e.g. 3.5)."""
+    if isinstance(value, bool):
+        raise ValueError
+    days = float(value.strip()) if isinstance(value, str) else float(value)
+    if not math.isfinite(days):
+        raise ValueError
+    return days
 
 
 def _text_list(value) -> list[str]:
@@ -102,6 +129,7 @@ def clean_campaign(data: dict) -> dict:
     parse("promo_code", lambda v: v.strip().upper() if isinstance(v, str) else _fail(),
           "3-64 letters, digits, - or _")
 
+    _clean_attribution(data, out, errors)
     if out.get("name") is not None and len(out["name"]) > 200:
         errors["name"] = "at most 200 characters"
     if out.get("objective") is not None and out["objective"] not in OBJECTIVES:
@@ -149,6 +177,35 @@ def clean_campaign(data: dict) -> dict:
     if errors:
         raise ValidationError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     return out
+
+
+def _clean_attribution(data: dict, out: dict, errors: dict[str, str]) -> None:
+    """The attribution settings: a missing one is left as stored (or the column default), a blank one is the
+    default; otherwise parsed and range-checked, each with its own message."""
+    low, high = LOOKBACK_DAYS
+    rules = {
+        "lookback_days": (parse_int, lambda v: low <= v <= high, f"a whole number of days from {low} to {high}"),
+        "attribution_model": (lambda v: v.strip().lower() if isinstance(v, str) else _fail(),
+                              lambda v: v in ATTRIBUTION_MODELS, f"one of {', '.join(ATTRIBUTION_MODELS)}"),
+        "exclude_prior_customers": (parse_flag, lambda v: True, "yes or no (true or false)"),
+        "decay_half_life_days": (parse_days, lambda v: 0 < v <= MAX_HALF_LIFE_DAYS,
+                                 f"a number of days above 0 (at most {MAX_HALF_LIFE_DAYS:g}), e.g. 7"),
+    }
+    for name, (parser, valid, message) in rules.items():
+        if name not in data:
+            continue
+        if is_blank(data[name]) and not isinstance(data[name], list):  # an unticked checkbox is [] = no
+            out[name] = ATTRIBUTION_DEFAULTS[name]
+            continue
+        try:
+            value = parser(data[name])
+        except (ValueError, TypeError):
+            errors[name] = message
+            continue
+        if not valid(value):
+            errors[name] = message
+        else:
+            out[name] = value
 
 
 def _fail():

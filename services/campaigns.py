@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from services import audit
-from services.campaign_fields import clean_campaign
+from services.campaign_fields import FIELDS as CAMPAIGN_FIELDS, clean_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
 from services.models import AuditLog, Campaign, Placement, Sponsor, User
@@ -107,6 +107,10 @@ class CampaignDetail:
     excluded_categories: list
     landing_url: str | None
     promo_code: str | None
+    lookback_days: int = 30
+    attribution_model: str = "linear"
+    exclude_prior_customers: bool = False
+    decay_half_life_days: float = 7.0
 
     @property
     def next_statuses(self) -> list[str]:
@@ -135,7 +139,9 @@ def _detail(campaign: Campaign, sponsor_name: str) -> CampaignDetail:
         target_categories=list(campaign.target_categories or []),
         target_countries=list(campaign.target_countries or []),
         excluded_categories=list(campaign.excluded_categories or []), landing_url=campaign.landing_url,
-        promo_code=campaign.promo_code)
+        promo_code=campaign.promo_code, lookback_days=campaign.lookback_days,
+        attribution_model=campaign.attribution_model, exclude_prior_customers=bool(campaign.exclude_prior_customers),
+        decay_half_life_days=float(campaign.decay_half_life_days))
 
 
 def list_campaign_details(db: Database, ctx: TenantContext) -> list[CampaignDetail]:
@@ -203,10 +209,7 @@ def update_campaign(db: Database, ctx: TenantContext, campaign_id: int, data: di
         if fields and campaign.status not in EDITABLE_STATUSES:
             raise Conflict(f"a {campaign.status} campaign cannot be edited")
         current = _detail(campaign, "").as_dict()
-        merged = {k: current[k] for k in (
-            "sponsor_id", "name", "objective", "start_date", "end_date", "budget", "pricing", "cpm", "flat_fee",
-            "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
-            "promo_code")}
+        merged = {k: current[k] for k in CAMPAIGN_FIELDS}
         values = clean_campaign({**merged, **fields})
         changed = {k: v for k, v in values.items() if k in fields and getattr(campaign, k) != v}
         if {"start_date", "end_date"} & set(changed):

@@ -19,8 +19,12 @@ WINDOWS = {
 
 
 def methodology(db: Database, ctx: TenantContext) -> dict:
+    # Imported here: the attribution rules import households.py, which imports RAW_RETENTION_DAYS from this module.
+    from services.sponsorship.attribution.methodology import attribution_rules
+
     with db.session(ctx.tenant_id) as s:
         tenant = s.scalar(select(Tenant).where(Tenant.id == ctx.tenant_id))
+        attribution = attribution_rules(s, ctx)
     versions = default_classifier().versions()
     return {
         "tenant": tenant.name,
@@ -48,4 +52,5 @@ def methodology(db: Database, ctx: TenantContext) -> dict:
                      "every month; raw IP addresses are never stored"),
         "geography": "country and region from an offline IP database at ingestion time",
         "retention": f"raw requests are kept {RAW_RETENTION_DAYS} days; counted downloads and rollups are kept",
+        "attribution": attribution,
     }

@@ -16,7 +16,7 @@ CAMPAIGN_STATUSES = ("draft", "proposed", "approved", "live", "paused", "complet
 PRICING = ("cpm", "flat")
 POSITIONS = ("pre", "mid", "post")
 READ_TYPES = ("host_read", "produced")
-ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
+ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 LOOKBACK_DAYS = (1, 60)  # a conversion reaches exposures this many days back (at most 60: see attribution.households)
 
 

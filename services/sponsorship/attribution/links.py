@@ -64,6 +64,16 @@ def create_tracking_link(db: Database, ctx: TenantContext, campaign_id: int, lab
         return LinkRow(link.id, link.campaign_id, link.code, link.label)
 
 
+def list_tracking_links(db: Database, ctx: TenantContext, campaign_id: int) -> list[LinkRow]:
+    """The campaign's tracking links, oldest first (whoever may see the campaign)."""
+    with db.session(ctx.tenant_id) as s:
+        visible_campaign(s, ctx, campaign_id)
+        rows = s.execute(select(TrackingLink.id, TrackingLink.campaign_id, TrackingLink.code, TrackingLink.label)
+                         .where(TrackingLink.tenant_id == ctx.tenant_id, TrackingLink.campaign_id == campaign_id)
+                         .order_by(TrackingLink.id)).all()
+    return [LinkRow(*row) for row in rows]
+
+
 def link_destination(db: Database, code: str) -> str | None:
     """Where `/l/<code>` goes (the landing URL with UTM), or None for an unknown code or a campaign without one."""
     if not code or len(code) > 16:
