@@ -1,0 +1,162 @@
+"""Matching conversions to households: a campaign's exposures, its sponsor's conversions, and the join between them.
+
+The rules, as applied:
+- An **exposure** is a counted download of an episode that carries one of the campaign's placements, inside the
+  placement's flight (UTC days): exactly the rule delivery counts impressions by (services.delivery._carried). Two
+  placements on one download are two exposures. A download without a household key (counted before keys existed,
+  or from a request whose IP gave none) is unusable and left out.
+- A **conversion** is an `attribution_events` row of the campaign's sponsor whose type is neither `pageview` nor
+  `click` (those are visits: they count towards cost per visitor, never as conversions), not flagged `ip_shared`
+  (a data centre or mobile carrier address says nothing of a household), with a household key.
+- A conversion **matches** the exposures of its household: `exposure.household_key` is the event's key or the key
+  of the epoch before (`household_key_prev`, so a rotation of the 90-day secret does not cut paths), and
+  `event.ts - lookback_days <= exposure.ts <= event.ts`. An exposure after the conversion never counts, so a
+  conversion before a household's first exposure is not attributed to it.
+- **Prior customers** (campaign option `exclude_prior_customers`): a household with any conversion of the sponsor
+  in the 60 days before its first exposure is dropped: its conversions are not attributed, and it is left out of
+  the exposed households (and so of the lift).
+- A **path** is a matched conversion's exposures in time order. Households exposed that did not convert are the
+  non-converting paths (all their exposures, in time order); only the Markov model uses them.
+
+The join is vectorised: exposures and conversions are merged on the household key, then filtered on time.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from services.delivery import _bounds, _carried
+from services.models import AttributionEvent, Download, Placement
+
+logger = logging.getLogger(__name__)
+
+VISIT_TYPES = ("pageview", "click")
+PRIOR_CUSTOMER_DAYS = 60
+EXPOSURE_COLUMNS = ["household_key", "ts", "placement_id", "podcast_id", "episode_id"]
+CONVERSION_COLUMNS = ["ts", "event_id", "type", "household_key", "household_key_prev", "ip_shared", "value",
+                      "campaign_id", "promo_code"]
+DAY = pd.Timedelta(days=1)
+
+_views = MetaData()
+TENANT_DOWNLOADS = Table("tenant_downloads", _views, *[Column(c.name, c.type) for c in Download.__table__.c])
+TENANT_EVENTS = Table("tenant_attribution_events", _views,
+                      *[Column(c.name, c.type) for c in AttributionEvent.__table__.c])
+
+
+def _source(s: Session, table: Table, view: Table) -> Table:
+    """The tenant view on PostgreSQL in a tenant session (the web role reads only those), else the table."""
+    if s.get_bind().dialect.name == "postgresql" and not s.info.get("system"):
+        return view
+    return table
+
+
+@dataclass(frozen=True)
+class Window:
+    """The campaign's time frame: its placements' flights, widened by the lookback for conversions."""
+
+    first: datetime  # start of the first placement's flight (UTC)
+    end: datetime  # end (exclusive) of the last placement's flight
+    lookback: pd.Timedelta
+
+    @classmethod
+    def of(cls, placements: list, lookback_days: int) -> Window:
+        first = min(p.start_date for p in placements)
+        last = max(p.end_date for p in placements)
+        start, end = _bounds(first, last)
+        return cls(start, end, pd.Timedelta(days=lookback_days))
+
+    @property
+    def conversions_end(self) -> datetime:
+        return self.end + self.lookback.to_pytimedelta()
+
+
+def load_exposures(s: Session, tenant_id: int, placements: list) -> pd.DataFrame:
+    """The campaign's exposures with a household key (see the module docstring), in no particular order."""
+    d = _source(s, Download.__table__, TENANT_DOWNLOADS).c
+    parts = [select(d.household_key, d.ts, literal(p.id, BigInteger).label("placement_id"), d.podcast_id,
+                    d.episode_id).where(*_carried(d, tenant_id, p), d.household_key.is_not(None))
+             for p in placements]
+    if not parts:
+        return _frame([], EXPOSURE_COLUMNS)
+    stmt = union_all(*parts) if len(parts) > 1 else parts[0]
+    return _typed(_frame(s.execute(stmt).all(), EXPOSURE_COLUMNS))
+
+
+def load_show_downloads(s: Session, tenant_id: int, podcast_ids: list[int], first: datetime,
+                        end: datetime) -> pd.DataFrame:
+    """Downloads with a household key of these shows in [first, end): the candidates for the lift's control."""
+    d = _source(s, Download.__table__, TENANT_DOWNLOADS).c
+    stmt = (select(d.household_key, d.ts, literal(0, BigInteger).label("placement_id"), d.podcast_id, d.episode_id)
+            .where(d.tenant_id == tenant_id, d.podcast_id.in_(podcast_ids), d.ts >= first, d.ts < end,
+                   d.household_key.is_not(None)))
+    return _typed(_frame(s.execute(stmt).all(), EXPOSURE_COLUMNS))
+
+
+def load_sponsor_events(s: Session, tenant_id: int, sponsor_id: int, first: datetime, end: datetime) -> pd.DataFrame:
+    """The sponsor's events (conversions and visits) in [first, end)."""
+    e = _source(s, AttributionEvent.__table__, TENANT_EVENTS).c
+    stmt = select(*[e[name] for name in CONVERSION_COLUMNS]).where(
+        e.tenant_id == tenant_id, e.sponsor_id == sponsor_id, e.ts >= first, e.ts < end)
+    frame = _frame(s.execute(stmt).all(), CONVERSION_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float).fillna(0.0)
+    frame["ip_shared"] = frame["ip_shared"].fillna(False).astype(bool)
+    return frame
+
+
+def _frame(rows, columns) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    for column in ("placement_id", "podcast_id", "episode_id"):
+        frame[column] = frame[column].astype("int64")
+    return frame
+
+
+def is_conversion(events: pd.DataFrame) -> pd.Series:
+    return ~events["type"].isin(VISIT_TYPES)
+
+
+def usable(events: pd.DataFrame) -> pd.Series:
+    """Events whose household key can be matched: present and not from a shared address."""
+    return events["household_key"].notna() & ~events["ip_shared"]
+
+
+def match(exposures: pd.DataFrame, events: pd.DataFrame, lookback: pd.Timedelta) -> pd.DataFrame:
+    """Every (event, exposure) pair of one household with event.ts - lookback <= exposure.ts <= event.ts.
+
+    `events` must be usable (see `usable`). Returns the event's columns plus `exposure_ts`, `placement_id`,
+    `podcast_id`, `episode_id` and `exposure_key` (the household key the exposure carries), sorted by event then
+    exposure time (ties: placement), which is each conversion's path."""
+    keyed = events.reset_index(drop=True).assign(conversion=lambda f: np.arange(len(f)))
+    by_key = keyed.assign(exposure_key=keyed["household_key"])
+    prev = keyed[keyed["household_key_prev"].notna() & (keyed["household_key_prev"] != keyed["household_key"])]
+    both = pd.concat([by_key, prev.assign(exposure_key=prev["household_key_prev"])], ignore_index=True)
+    exp = exposures.rename(columns={"household_key": "exposure_key", "ts": "exposure_ts"})
+    pairs = both.merge(exp, on="exposure_key", how="inner")
+    keep = (pairs["exposure_ts"] <= pairs["ts"]) & (pairs["exposure_ts"] >= pairs["ts"] - lookback)
+    pairs = pairs[keep.to_numpy()]
+    return pairs.sort_values(["conversion", "exposure_ts", "placement_id", "episode_id"], kind="stable").reset_index(
+        drop=True)
+
+
+def prior_customers(exposures: pd.DataFrame, conversions: pd.DataFrame, days: int = PRIOR_CUSTOMER_DAYS) -> set[str]:
+    """Household keys (of exposures) with a usable conversion in the `days` before their first exposure."""
+    if exposures.empty or conversions.empty:
+        return set()
+    first = exposures.groupby("household_key", sort=False)["ts"].min().rename("first_ts").reset_index()
+    conv = conversions[usable(conversions) & is_conversion(conversions)]
+    keyed = pd.concat([conv[["household_key", "ts"]],
+                       conv.loc[conv["household_key_prev"].notna(), ["household_key_prev", "ts"]]
+                       .rename(columns={"household_key_prev": "household_key"})], ignore_index=True)
+    joined = first.merge(keyed, on="household_key", how="inner")
+    hit = (joined["ts"] < joined["first_ts"]) & (joined["ts"] >= joined["first_ts"] - pd.Timedelta(days=days))
+    return set(joined.loc[hit.to_numpy(), "household_key"])
