@@ -22,6 +22,7 @@ The join is vectorised: exposures and conversions are merged on the household ke
 """
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -31,6 +32,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from services import bulk
 from services.delivery import _bounds, _carried
 from services.models import AttributionEvent, Download, Placement
 
@@ -38,9 +40,12 @@ logger = logging.getLogger(__name__)
 
 VISIT_TYPES = ("pageview", "click")
 PRIOR_CUSTOMER_DAYS = 60
-EXPOSURE_COLUMNS = ["household_key", "ts", "placement_id", "podcast_id", "episode_id"]
-CONVERSION_COLUMNS = ["ts", "event_id", "type", "household_key", "household_key_prev", "ip_shared", "value",
-                      "campaign_id", "promo_code"]
+EXPOSURE_KINDS = {"household_key": "str", "ts": "ts", "placement_id": "int", "podcast_id": "int",
+                  "episode_id": "int"}
+CONVERSION_KINDS = {"ts": "ts", "event_id": "str", "type": "str", "household_key": "str", "household_key_prev": "str",
+                    "ip_shared": "bool", "value": "float", "campaign_id": "int", "promo_code": "str"}
+EXPOSURE_COLUMNS = list(EXPOSURE_KINDS)
+CONVERSION_COLUMNS = list(CONVERSION_KINDS)
 DAY = pd.Timedelta(days=1)
 
 _views = MetaData()
@@ -85,7 +90,7 @@ def load_exposures(s: Session, tenant_id: int, placements: list) -> pd.DataFrame
     if not parts:
         return _frame([], EXPOSURE_COLUMNS)
     stmt = union_all(*parts) if len(parts) > 1 else parts[0]
-    return _typed(_frame(s.execute(stmt).all(), EXPOSURE_COLUMNS))
+    return read_frame(s, stmt, EXPOSURE_KINDS)
 
 
 def load_show_downloads(s: Session, tenant_id: int, podcast_ids: list[int], first: datetime,
@@ -95,7 +100,7 @@ def load_show_downloads(s: Session, tenant_id: int, podcast_ids: list[int], firs
     stmt = (select(d.household_key, d.ts, literal(0, BigInteger).label("placement_id"), d.podcast_id, d.episode_id)
             .where(d.tenant_id == tenant_id, d.podcast_id.in_(podcast_ids), d.ts >= first, d.ts < end,
                    d.household_key.is_not(None)))
-    return _typed(_frame(s.execute(stmt).all(), EXPOSURE_COLUMNS))
+    return read_frame(s, stmt, EXPOSURE_KINDS)
 
 
 def load_sponsor_events(s: Session, tenant_id: int, sponsor_id: int, first: datetime, end: datetime) -> pd.DataFrame:
@@ -103,21 +108,52 @@ def load_sponsor_events(s: Session, tenant_id: int, sponsor_id: int, first: date
     e = _source(s, AttributionEvent.__table__, TENANT_EVENTS).c
     stmt = select(*[e[name] for name in CONVERSION_COLUMNS]).where(
         e.tenant_id == tenant_id, e.sponsor_id == sponsor_id, e.ts >= first, e.ts < end)
-    frame = _frame(s.execute(stmt).all(), CONVERSION_COLUMNS)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float).fillna(0.0)
-    frame["ip_shared"] = frame["ip_shared"].fillna(False).astype(bool)
+    frame = read_frame(s, stmt, CONVERSION_KINDS)
+    frame["value"] = frame["value"].fillna(0.0)
     return frame
 
 
 def _frame(rows, columns) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    for column in ("placement_id", "podcast_id", "episode_id"):
-        frame[column] = frame[column].astype("int64")
+def read_frame(s: Session, stmt, kinds: dict[str, str]) -> pd.DataFrame:
+    """The rows of `stmt` as a DataFrame whose columns are `kinds` (name -> ts | int | str | float | bool).
+
+    On PostgreSQL one COPY ... TO STDOUT read by pandas' C parser (a million exposures in about a second, where
+    building rows through the driver takes several); elsewhere plain rows. Timestamps come back as UTC."""
+    names = list(kinds)
+    if s.get_bind().dialect.name != "postgresql":
+        frame = _frame(s.execute(stmt).all(), names)
+    else:
+        compiled = stmt.compile(dialect=s.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+        cast = {"ts": "(extract(epoch FROM q.{c}) * 1000000)::int8", "bool": "q.{c}::int"}
+        columns = ", ".join(cast.get(kinds[c], "q.{c}").format(c=c) for c in names)
+        sql = f"COPY (SELECT {columns} FROM ({compiled}) AS q) TO STDOUT WITH (FORMAT csv)"
+        raw = s.connection().connection.driver_connection
+        with bulk.CopyOut(raw, sql, compiled.params) as stream:
+            stream = io.BufferedReader(stream, buffer_size=1 << 20)
+            if not stream.peek(1):
+                frame = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
+            else:
+                dtypes = {c: {"ts": "Int64", "int": "Int64", "bool": "Int64", "float": "float64"}.get(k, object)
+                          for c, k in kinds.items()}
+                frame = pd.read_csv(stream, header=None, names=names, dtype=dtypes, keep_default_na=False,
+                                    na_values={c: [""] for c in names}, low_memory=False)
+        for c, k in kinds.items():
+            if k == "ts":
+                frame[c] = pd.to_datetime(frame[c].astype("float64"), unit="us", utc=True)
+    for c, k in kinds.items():
+        if k == "ts":
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        elif k == "int":
+            frame[c] = frame[c].astype("Int64") if frame[c].isna().any() else frame[c].astype("int64")
+        elif k == "float":
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+        elif k == "bool":
+            frame[c] = frame[c].fillna(0).astype(bool)
+        else:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
     return frame
 
 

@@ -32,7 +32,7 @@ from services.models import CampaignMetric, Episode, Placement, Podcast
 from services.models.attribution import CREDIT_MODELS, AttributionRun, AttributionTouchpoint
 from services.sponsorship.attribution.lift import lift
 from services.sponsorship.attribution.matching import _source
-from services.tenancy import TenantContext
+from services.tenancy import TenantContext, require_role, require_staff
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class AttributionReport:
     status: str | None = None  # the latest run's: running | finished | failed (None: never run)
     error: str | None = None
     can_recompute: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # group -> rows, for the groupings asked with `also`
 
 
 def check_params(model: str | None, group_by: str) -> None:
@@ -74,9 +74,13 @@ def check_params(model: str | None, group_by: str) -> None:
 
 
 def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model: str | None = None,
-                       group_by: str = "podcast", as_of: date | None = None) -> AttributionReport:
-    """The stored attribution of a campaign the context may see (another tenant's or sponsor's: NotFound)."""
+                       group_by: str = "podcast", as_of: date | None = None,
+                       also: tuple[str, ...] = ()) -> AttributionReport:
+    """The stored attribution of a campaign the context may see (another tenant's or sponsor's: NotFound); `also`
+    names more groupings to read in the same call (into `extra`, as the page shows several tables)."""
     check_params(model, group_by)
+    for extra_group in also:
+        check_params(model, extra_group)
     as_of = as_of or datetime.now(timezone.utc).date()
     with db.session(ctx.tenant_id) as s:
         campaign = visible_campaign(s, ctx, campaign_id)
@@ -93,6 +97,7 @@ def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model
         rows = _grouped(s, t, ctx.tenant_id, campaign_id, model, group_by)
         lag = _lag(s, t, ctx.tenant_id, campaign_id, model)
         daily = _grouped(s, t, ctx.tenant_id, campaign_id, model, "day")
+        extra = {g: _grouped(s, t, ctx.tenant_id, campaign_id, model, g) for g in also}
         delivered = s.scalar(select(func.coalesce(func.sum(CampaignMetric.impressions), 0)).where(
             CampaignMetric.tenant_id == ctx.tenant_id, CampaignMetric.campaign_id == campaign_id,
             CampaignMetric.day <= as_of)) or 0
@@ -104,7 +109,7 @@ def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model
                              summary=summary, computed_at=summary["computed_at"],
                              status=latest.status if latest is not None else None,
                              error=latest.error if latest is not None and latest.status == "failed" else None,
-                             can_recompute=ctx.can("editor") and not ctx.is_sponsor)
+                             can_recompute=ctx.can("editor") and not ctx.is_sponsor, extra=extra)
 
 
 def _float(value) -> float | None:
@@ -183,3 +188,11 @@ def _lag(s: Session, t: Table, tenant_id: int, campaign_id: int, model: str) -> 
     frame["conversions"] = frame["conversions"].astype(float).round(4)
     frame["revenue"] = frame["revenue"].astype(float).round(2)
     return frame
+
+
+def check_recompute(db: Database, ctx: TenantContext, campaign_id: int) -> None:
+    """Recompute is for tenant staff (editors and above) on a campaign of their tenant; raises otherwise."""
+    require_role(ctx, "editor")
+    require_staff(ctx)
+    with db.session(ctx.tenant_id) as s:
+        visible_campaign(s, ctx, campaign_id)

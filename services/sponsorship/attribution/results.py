@@ -156,8 +156,9 @@ def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report:
     measured = lift(int(exposures["household_key"].nunique()), len(converting),
                     int(control_downloads["household_key"].nunique()), int(control_matched["exposure_key"].nunique()))
     frame = _touchpoints(matched, credits, tenant_id, campaign_id)
-    matched_ids = set(zip(matched["event_id"], matched["ts"]))
-    promo_only = promo_events[[(e, t) not in matched_ids for e, t in zip(promo_events["event_id"], promo_events["ts"])]]
+    matched_ids = pd.MultiIndex.from_arrays([matched["event_id"], matched["ts"]])
+    promo_only = promo_events[~pd.MultiIndex.from_arrays([promo_events["event_id"], promo_events["ts"]])
+                              .isin(matched_ids)]
     usable_share = (float(matching.usable(window_conversions).mean()) if len(window_conversions) else None)
     conv_rows = matched.drop_duplicates("conversion")
     counts = _counts(
