@@ -43,7 +43,7 @@ def _split(values: np.ndarray, starts: np.ndarray) -> list[tuple]:
 def credit_touchpoints(matched: pd.DataFrame, non_converting: pd.DataFrame, half_life_days: float,
                        channel: str = "placement") -> pd.DataFrame:
     """One credit column per model (CREDIT_MODELS) for each row of `matched` (sorted by conversion then time, as
-    matching.match returns it). `non_converting` holds the exposures (household_key, ts, channel ids) of the
+    matching.match returns it). `non_converting` holds the exposures (key, ts, channel ids) of the
     exposed households that did not convert, for the Markov chain's null journeys."""
     out = pd.DataFrame(index=matched.index, columns=list(CREDIT_MODELS), dtype=float)
     if matched.empty:
@@ -84,8 +84,8 @@ def _null_paths(exposures: pd.DataFrame, column: str, first_id: int) -> pd.DataF
     """The non-converting households' paths, identical paths folded into one row with `nulls` = their number."""
     if exposures.empty:
         return pd.DataFrame(columns=["path_id", "channels", "conversions", "value", "nulls"])
-    ordered = exposures.sort_values(["household_key", "ts", "placement_id"], kind="stable")
-    keys = ordered["household_key"].to_numpy()
+    ordered = exposures.sort_values(["key", "ts", "placement_id"], kind="stable")
+    keys = ordered["key"].to_numpy()
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     paths = pd.Series(_split(ordered[column].to_numpy(), starts))
     counts = paths.value_counts(sort=False)

@@ -126,35 +126,36 @@ def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report:
         return pd.DataFrame(columns=TOUCHPOINT_COLUMNS), _counts(promo_events=promo, promo_revenue=promo_revenue)
     window = matching.Window.of(placements, campaign.lookback_days)
     report(0.05, "reading exposures")
-    exposures = matching.load_exposures(s, tenant_id, placements)
+    downloads = matching.load_downloads(s, tenant_id, placements, window.first - window.lookback.to_pytimedelta(),
+                                        window.conversions_end)
+    carrying = (downloads["placement_id"] != 0).to_numpy()
+    exposures, control_downloads = downloads[carrying], downloads[~carrying]
+    del downloads
     report(0.2, f"{len(exposures)} exposures; reading conversions")
     events = matching.load_sponsor_events(s, tenant_id, campaign.sponsor_id,
                                           window.first - timedelta(days=matching.PRIOR_CUSTOMER_DAYS),
                                           window.conversions_end)
     in_window = (events["ts"] >= window.first).to_numpy()
     conversions = events[matching.is_conversion(events).to_numpy()]
-    exposed_keys = set(exposures["household_key"].unique())
+    exposed_keys = exposures["key"].unique()
     prior = matching.prior_customers(exposures, conversions) if campaign.exclude_prior_customers else set()
     if prior:
-        exposures = exposures[~exposures["household_key"].isin(prior).to_numpy()]
+        exposures = exposures[~exposures["key"].isin(list(prior)).to_numpy()]
     usable = (matching.usable(events) & in_window).to_numpy()
     window_conversions = events[matching.is_conversion(events).to_numpy() & in_window]
     report(0.3, "matching conversions to households")
     matched = matching.match(exposures, events[usable & matching.is_conversion(events).to_numpy()], window.lookback)
     visits = matching.match(exposures, events[usable & ~matching.is_conversion(events).to_numpy()], window.lookback)
-    converting = set(matched["exposure_key"].unique())
-    non_converting = exposures[~exposures["household_key"].isin(converting).to_numpy()]
+    converting = matched["exposure_key"].unique()
+    non_converting = exposures[~exposures["key"].isin(converting).to_numpy()]
     report(0.45, f"crediting {matched['conversion'].nunique()} conversions under seven models")
     credits = credit_touchpoints(matched, non_converting, campaign.decay_half_life_days, channel)
     report(0.75, "measuring lift against unexposed households")
-    control_downloads = matching.load_show_downloads(
-        s, tenant_id, sorted({p.podcast_id for p in placements}), window.first - window.lookback.to_pytimedelta(),
-        window.conversions_end)
-    control_downloads = control_downloads[~control_downloads["household_key"].isin(exposed_keys).to_numpy()]
+    control_downloads = control_downloads[~control_downloads["key"].isin(exposed_keys).to_numpy()]
     control_matched = matching.match(control_downloads, events[usable & matching.is_conversion(events).to_numpy()],
                                      window.lookback)
-    measured = lift(int(exposures["household_key"].nunique()), len(converting),
-                    int(control_downloads["household_key"].nunique()), int(control_matched["exposure_key"].nunique()))
+    measured = lift(int(exposures["key"].nunique()), len(converting),
+                    int(control_downloads["key"].nunique()), int(control_matched["exposure_key"].nunique()))
     frame = _touchpoints(matched, credits, tenant_id, campaign_id)
     matched_ids = pd.MultiIndex.from_arrays([matched["event_id"], matched["ts"]])
     promo_only = promo_events[~pd.MultiIndex.from_arrays([promo_events["event_id"], promo_events["ts"]])
@@ -164,7 +165,7 @@ def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report:
     counts = _counts(
         conversions=len(conv_rows), revenue=float(conv_rows["value"].sum()),
         purchases=int((conv_rows["type"] == "purchase").sum()),
-        households_reached=int(exposures["household_key"].nunique()), converting_households=len(converting),
+        households_reached=int(exposures["key"].nunique()), converting_households=len(converting),
         exposures=len(exposures), prior_customers_excluded=len(prior), visitors=int(visits["exposure_key"].nunique()),
         window_conversions=len(window_conversions), usable_ip_share=usable_share,
         usable_ip_warning=usable_share is not None and usable_share < USABLE_IP_WARNING,
@@ -214,7 +215,7 @@ def _touchpoints(matched: pd.DataFrame, credits: pd.DataFrame, tenant_id: int, c
     touch = np.arange(len(conversion)) - np.repeat(starts, np.diff(np.r_[starts, len(conversion)]))
     frame = pd.DataFrame({
         "conversion_ts": matched["ts"], "campaign_id": campaign_id, "event_id": matched["event_id"], "touch": touch,
-        "tenant_id": tenant_id, "household_key": matched["exposure_key"], "conversion_type": matched["type"],
+        "tenant_id": tenant_id, "household_key": matched["matched_key"], "conversion_type": matched["type"],
         "value": matched["value"].astype(float), "exposure_ts": matched["exposure_ts"],
         "placement_id": matched["placement_id"], "podcast_id": matched["podcast_id"],
         "episode_id": matched["episode_id"],
