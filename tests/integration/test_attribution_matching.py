@@ -87,3 +87,47 @@ def test_tenant_view_hides_another_tenants_touchpoints(pg):
     with pytest.raises(NotFound):
         report.attribution_report(db, TenantContext(brew.tenant_id, "sponsor", sponsor_id=rival.sponsor_id),
                                   rival.campaign_id)
+
+
+def test_api_and_page_on_postgres_refuse_another_tenant_and_sponsor(pg_url, redis_url, tmp_path):
+    import json
+
+    from app import create_app
+    from services import accounts, api_keys
+    from services.models import Sponsor
+    from tests.conftest import make_settings
+    from tests.dash_client import call_callback
+
+    server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL=redis_url))
+    db = server.extensions["podcast_platform"].db
+    try:
+        brew, rival = scenario.build(db, slug="brew"), scenario.build(db, slug="rival")
+        attribute_now(db, brew.tenant_id, brew.campaign_id)
+        with db.session(brew.tenant_id) as s:
+            other = Sponsor(tenant_id=brew.tenant_id, name="Other Co")
+            s.add(other)
+            s.commit()
+            other_id = other.id
+        keys = {slug: api_keys.create_api_key(db, TenantContext(t, "owner"), "k", ("read",))[1]
+                for slug, t in (("brew", brew.tenant_id), ("rival", rival.tenant_id))}
+        client = server.test_client()
+        url = f"/api/v1/campaigns/{brew.campaign_id}/attribution?model=markov"
+        own = client.get(url, headers={"Authorization": f"Bearer {keys['brew']}"})
+        assert own.status_code == 200 and own.get_json()["summary"]["conversions"] == 3
+        assert sum(r["conversions"] for r in own.get_json()["data"]) == pytest.approx(2.0)
+        assert client.get(url, headers={"Authorization": f"Bearer {keys['rival']}"}).status_code == 404
+        outputs = scenario.SECTION_OUTPUTS
+        for email, slug, role, sponsor in (("o@rival.test", "rival", "owner", None),
+                                           ("s@brew.test", "brew", "sponsor", other_id),
+                                           ("me@brew.test", "brew", "sponsor", brew.sponsor_id)):
+            accounts.create_user(db, email, slug, role, password="password-123", sponsor_id=sponsor)
+            browser = server.test_client()
+            assert browser.post("/login", data={"email": email, "password": "password-123"}).status_code == 302
+            status, out = call_callback(browser, outputs, [("campaign-id", "data", brew.campaign_id),
+                                                           ("campaign-attribution-model", "value", None),
+                                                           ("campaign-attribution-recompute", "n_clicks", None)],
+                                        changed=["campaign-id.data"])
+            seen = "Show A" in json.dumps(out, ensure_ascii=False)
+            assert status == 200 and seen == (email == "me@brew.test"), email
+    finally:
+        db.dispose()

@@ -25,6 +25,13 @@ from sqlalchemy import insert
 from services import accounts
 from services.models import AttributionEvent, Campaign, Download, Episode, Placement, Podcast, Sponsor
 
+# The campaign page's Attribution callback outputs, in order (callbacks/campaign.py attribution_view).
+SECTION_OUTPUTS = [("campaign-attribution-message", "children"), ("campaign-attribution-computed", "children"),
+                   ("campaign-attribution-kpis", "children"), ("campaign-attribution-usable-ip", "children"),
+                   ("campaign-attribution-lift", "children"), ("campaign-attribution-lag-chart", "figure"),
+                   ("campaign-attribution-by-show", "children"), ("campaign-attribution-by-placement", "children"),
+                   ("campaign-attribution-by-episode", "children"), ("campaign-attribution-recompute", "style")]
+
 
 def at(month: int, day: int, hour: int = 0) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=timezone.utc)

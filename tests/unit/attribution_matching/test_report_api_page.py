@@ -15,13 +15,10 @@ from services.sponsorship.attribution.results import attribute_campaign
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD
 from tests.dash_client import call_callback
+from tests.unit.attribution_matching import scenario
 
 PASSWORD = "password-123"
-OUTPUTS = [("campaign-attribution-message", "children"), ("campaign-attribution-computed", "children"),
-           ("campaign-attribution-kpis", "children"), ("campaign-attribution-usable-ip", "children"),
-           ("campaign-attribution-lift", "children"), ("campaign-attribution-lag-chart", "figure"),
-           ("campaign-attribution-by-show", "children"), ("campaign-attribution-by-placement", "children"),
-           ("campaign-attribution-by-episode", "children"), ("campaign-attribution-recompute", "style")]
+OUTPUTS = scenario.SECTION_OUTPUTS
 
 
 @pytest.fixture
