@@ -18,7 +18,8 @@ The rules, as applied:
 - A **path** is a matched conversion's exposures in time order. Households exposed that did not convert are the
   non-converting paths (all their exposures, in time order); only the Markov model uses them.
 
-The join is vectorised: exposures and conversions are merged on the household key, then filtered on time.
+The join is vectorised: exposures and conversions are merged on the household key (on PostgreSQL a 64-bit hash of
+it, see `_match_key`), then filtered on time.
 """
 from __future__ import annotations
 
