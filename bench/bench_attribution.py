@@ -183,12 +183,14 @@ def child(name: str, tenant_id: int, campaign_id: int) -> None:
     from services.sponsorship.attribution.results import attribute_campaign
 
     db = Database(APP_URL.format(name=name), "podcast_app")
+    phases: list[tuple[float, str]] = []
     t0 = time.perf_counter()
-    outcome = attribute_campaign(db, tenant_id, campaign_id)
+    outcome = attribute_campaign(db, tenant_id, campaign_id,
+                                 progress=lambda _f, message: phases.append((time.perf_counter() - t0, message)))
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"wall": wall, "rss": rss, "conversions": outcome.conversions,
-                      "touchpoints": outcome.touchpoints, "lift": outcome.counts["lift"]}))
+                      "touchpoints": outcome.touchpoints, "lift": outcome.counts["lift"], "phases": phases}))
 
 
 def digest(dsn: str, world: dict) -> list[str]:
@@ -258,6 +260,8 @@ def main() -> None:
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"attribute_campaign: {result['wall']:.2f}s wall (target <= 30), peak RSS "
               f"{result['rss'] / 2**20:,.0f} MiB (target < 2048); {result['wall'] / base:.1f}x the baseline read")
+        print("  phases (seconds from the start, then what began): "
+              + "; ".join(f"{at:.1f} {message}" for at, message in result["phases"]))
         lift = result["lift"]
         print(f"lift: exposed {lift['exposed_converters']:,}/{lift['exposed_households']:,}, control "
               f"{lift['control_converters']:,}/{lift['control_households']:,}: {lift['message']}")
