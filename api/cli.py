@@ -13,6 +13,7 @@ from services.catalog import podcasts
 from services.catalog.prefix import own_hosts
 from services.measurement import counting, log_import
 from services.errors import ServiceError
+from services.sponsorship.attribution import results as attribution_results
 from services.tenancy import TenantContext
 
 db_cli = AppGroup("db", help="Database schema migrations.")
@@ -152,6 +153,33 @@ def count_downloads_command(tenant_slug: str, first, last) -> None:
         click.echo(f"  dropped {count}: {reason}")
 
 
+@click.command("attribute")
+@with_appcontext
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--campaign", "campaign_id", type=int, default=None, help="One campaign (default: every campaign with "
+              "placements).")
+def attribute_command(tenant_slug: str, campaign_id: int | None) -> None:
+    """Match conversions to exposed households and credit them under every model, now. Safe to repeat."""
+    db = app_state().db
+    try:
+        tenant = accounts.get_tenant_by_slug(db, tenant_slug)
+        ids = [campaign_id] if campaign_id is not None else attribution_results.campaigns_to_attribute(db, tenant.id)
+        if not ids:
+            click.echo(f"{tenant_slug}: no campaign with placements to attribute")
+        for cid in ids:
+            c = attribution_results.attribute_campaign(db, tenant.id, cid).counts
+            lift = c["lift"]
+            click.echo(f"{tenant_slug}: campaign {cid}: {c['conversions']} conversions matched "
+                       f"({c['households_reached']} households reached, {c['exposures']} exposures), revenue "
+                       f"{c['revenue']:.2f}; promo-code conversions {c['promo_code_conversions']} "
+                       f"({c['promo_code_only_conversions']} not matched); usable IP share "
+                       + ("n/a" if c["usable_ip_share"] is None else f"{c['usable_ip_share']:.0%}")
+                       + (" (warning: below 20%)" if c["usable_ip_warning"] else ""))
+            click.echo(f"  lift: {lift['message']}")
+    except ServiceError as exc:
+        _fail(exc)
+
+
 @click.command("import-feed")
 @with_appcontext
 @click.argument("source")
@@ -219,5 +247,5 @@ def seed_demo(password: str | None) -> None:
 def register_cli(server: Flask) -> None:
     server.cli.add_command(db_cli)
     for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo, configure_tenant,
-                    count_downloads_command, import_feed_command, import_logs_command):
+                    count_downloads_command, import_feed_command, import_logs_command, attribute_command):
         server.cli.add_command(command)

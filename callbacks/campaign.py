@@ -1,5 +1,5 @@
 """Campaign page callbacks: the report (status moves, placements and edits act first), the forms' choices and
-values, and the CSV for each view."""
+values, the Attribution section (Recompute acts first), and the CSV for each view."""
 from __future__ import annotations
 
 import pandas as pd
@@ -13,12 +13,17 @@ from components.campaigns import (
     CAMPAIGN_FIELDS, PLACEMENT_FIELDS, delivery_figure, delivery_kpis, form_value, frame_table, history_table,
     pacing_panel, placements_table, status_badge,
 )
-from components.ids import CampaignPage
+from components.attribution import (
+    attribution_kpis, computed_line, group_table, lag_figure, lift_panel, usable_ip_panel,
+)
+from components.ids import CampaignAttribution, CampaignPage
+from jobs.attribution import enqueue_campaign
 from jobs.campaigns import refresh_campaign_delivery
 from jobs.queues import enqueue
 from services import campaigns, delivery, placements, sponsors
 from services.catalog import podcasts
 from services.errors import ServiceError, ValidationError
+from services.sponsorship.attribution import report as attribution
 
 HIDDEN, SHOWN = {"display": "none"}, {}
 N_REPORT = 13  # outputs before the field messages
@@ -141,6 +146,47 @@ def download_csv(_clicks, campaign_id):
     return dcc.send_data_frame(frame.to_csv, f"campaign_{campaign_id}_{view}.csv", index=False)
 
 
+def attribution_view(campaign_id, model, _recompute):
+    """The Attribution section: stored results under the chosen model; Recompute (staff) enqueues the job first."""
+    if campaign_id is None:
+        raise PreventUpdate
+    db, message = current_db(), None
+    blank = (None, None, None, None, None, charts.empty_figure(""), None, None, None, HIDDEN)
+    try:
+        tenant_ctx = current_context()
+        if ctx.triggered_id == CampaignAttribution.RECOMPUTE and _clicked():
+            attribution.check_recompute(db, tenant_ctx, campaign_id)
+            handle = enqueue_campaign(tenant_ctx.tenant_id, campaign_id)
+            message = (kpi.message("Recompute failed: " + (handle.error or ""), "error") if handle.status == "failed"
+                       else kpi.message("Attribution is being recomputed.", "info"))
+        result = attribution.attribution_report(db, tenant_ctx, campaign_id, model or None,
+                                                also=("episode", "placement"))
+        by_episode, by_placement = result.extra["episode"], result.extra["placement"]
+    except ServiceError as exc:
+        return (kpi.message(exc.message), *blank[1:])
+    label = attribution.MODEL_LABELS[result.model]
+    return (message, computed_line(result.summary["computed_at"], result.status, result.error),
+            attribution_kpis(result.summary), usable_ip_panel(result.summary), lift_panel(result.summary["lift"]),
+            lag_figure(result.lag, label), group_table(result.rows, {"podcast": "Show"}),
+            group_table(by_placement, {"placement": "Placement"}),
+            group_table(by_episode.head(TOP_EPISODES), {"episode": "Episode", "podcast": "Show"}),
+            SHOWN if result.can_recompute else HIDDEN)
+
+
+def download_attribution_csv(_clicks, campaign_id, model):
+    if not _clicked() or campaign_id is None:
+        raise PreventUpdate
+    view = ctx.triggered_id["view"]
+    try:
+        result = attribution.attribution_report(current_db(), current_context(), campaign_id, model or None,
+                                                "podcast" if view == "lag" else view)
+    except ServiceError:
+        raise PreventUpdate from None
+    frame = result.lag if view == "lag" else result.rows
+    return dcc.send_data_frame(frame.to_csv, f"campaign_{campaign_id}_attribution_{result.model}_{view}.csv",
+                               index=False)
+
+
 def register(app: Dash) -> None:
     P, E = CampaignPage.PLACEMENT_FIELD, CampaignPage.EDIT_FIELD
     app.callback(
@@ -164,3 +210,12 @@ def register(app: Dash) -> None:
     app.callback(Output(P + "episode_id", "options"), Input(P + "podcast_id", "value"))(episode_choices)
     app.callback(Output(CampaignPage.DOWNLOAD, "data"), Input({"type": CampaignPage.CSV, "view": ALL}, "n_clicks"),
                  State(CampaignPage.ID, "data"), prevent_initial_call=True)(download_csv)
+    A = CampaignAttribution
+    app.callback(Output(A.MESSAGE, "children"), Output(A.COMPUTED, "children"), Output(A.KPIS, "children"),
+                 Output(A.USABLE_IP, "children"), Output(A.LIFT, "children"), Output(A.LAG_CHART, "figure"),
+                 Output(A.BY_SHOW, "children"), Output(A.BY_PLACEMENT, "children"), Output(A.BY_EPISODE, "children"),
+                 Output(A.RECOMPUTE, "style"),
+                 Input(CampaignPage.ID, "data"), Input(A.MODEL, "value"), Input(A.RECOMPUTE, "n_clicks"))(attribution_view)
+    app.callback(Output(A.DOWNLOAD, "data"), Input({"type": A.CSV, "view": ALL}, "n_clicks"),
+                 State(CampaignPage.ID, "data"), State(A.MODEL, "value"), prevent_initial_call=True)(
+        download_attribution_csv)

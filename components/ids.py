@@ -107,6 +107,24 @@ class CampaignPage:
     DOWNLOAD = "campaign-download"
 
 
+class CampaignAttribution:
+    """The campaign page's Attribution section."""
+
+    MODEL = "campaign-attribution-model"
+    RECOMPUTE = "campaign-attribution-recompute"
+    MESSAGE = "campaign-attribution-message"
+    COMPUTED = "campaign-attribution-computed"
+    KPIS = "campaign-attribution-kpis"
+    USABLE_IP = "campaign-attribution-usable-ip"
+    LIFT = "campaign-attribution-lift"
+    LAG_CHART = "campaign-attribution-lag-chart"
+    BY_SHOW = "campaign-attribution-by-show"
+    BY_PLACEMENT = "campaign-attribution-by-placement"
+    BY_EPISODE = "campaign-attribution-by-episode"
+    CSV = "campaign-attribution-csv"  # pattern-matching: {"type": CSV, "view": lag | podcast | episode | placement | day}
+    DOWNLOAD = "campaign-attribution-download"
+
+
 class _Dashboard:
     """Ids of the controls every dashboard page shares (date range, comparison, podcast, granularity), its URL
     and message; each dashboard page subclasses it with its own PREFIX, so two pages never collide."""

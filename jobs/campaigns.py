@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+from jobs.attribution import after_counting
 from jobs.context import get_db
 from jobs.progress import annotate, report_progress
 from services import delivery
@@ -28,4 +29,5 @@ def refresh_tenant_delivery(tenant_id: int, since_iso: str | None = None) -> lis
     for done, campaign_id in enumerate(ids, start=1):
         delivery.refresh_campaign(db, tenant_id, campaign_id)
         report_progress(done / len(ids), f"refreshed {done} of {len(ids)} campaigns")
+    after_counting(tenant_id, ids)  # new exposures: their conversions are matched again
     return ids

@@ -1,7 +1,8 @@
 """One campaign: status workflow, placements, delivery against the goal, pacing and makegoods, reach and frequency,
-spend, status history and CSVs; sponsor users see their own campaigns here without the management parts."""
+spend, attribution (conversions, revenue, ROAS, lift), status history and CSVs; sponsor users see their own campaigns here without the management parts."""
 from dash import dcc, html, register_page
 
+from components.attribution import attribution_section
 from components.campaigns import campaign_form, placement_form
 from components.ids import CampaignPage
 
@@ -36,6 +37,7 @@ def layout(campaign_id=None, **_kwargs):
                   html.Div([html.H2("Reach and frequency"), html.Div(id=CampaignPage.REACH)])], className="two-col"),
         html.H2("By episode"),
         html.Div(id=CampaignPage.BY_EPISODE),
+        attribution_section(),
         html.H2("Placements"),
         html.Div(id=CampaignPage.PLACEMENTS),
         html.Div([html.H2("Add a placement"),

@@ -9,7 +9,7 @@ import secrets
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.models.base import Base, BigId, utcnow
@@ -96,3 +96,57 @@ class AttributionRejection(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+CREDIT_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
+
+
+class AttributionTouchpoint(Base):
+    """One exposure on a matched conversion's path, with the share of that conversion each model credits to it
+    (services.sponsorship.attribution.results). A time series like `attribution_events`: no foreign keys, no
+    row-level security (a hypertable on the conversion's ts on TimescaleDB); tenant reads go through the view
+    `tenant_attribution_touchpoints` (migration 0009)."""
+
+    __tablename__ = "attribution_touchpoints"
+    __table_args__ = (Index("ix_attribution_touchpoints_campaign", "tenant_id", "campaign_id", "conversion_ts"),)
+
+    conversion_ts: Mapped[datetime] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # with ts and the campaign's sponsor: the event
+    touch: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0-based position on the path, in time order
+    tenant_id: Mapped[int] = mapped_column(BigInteger)
+    household_key: Mapped[str] = mapped_column(String(32))  # the exposure's household key
+    conversion_type: Mapped[str] = mapped_column(String(12))
+    value: Mapped[float] = mapped_column(Float, default=0.0)  # the conversion's revenue (0 when it carried none)
+    exposure_ts: Mapped[datetime]
+    placement_id: Mapped[int] = mapped_column(BigInteger)
+    podcast_id: Mapped[int] = mapped_column(BigInteger)
+    episode_id: Mapped[int] = mapped_column(BigInteger)
+    days_since_exposure: Mapped[float] = mapped_column(Float)
+    first_touch: Mapped[float] = mapped_column(Float)
+    last_touch: Mapped[float] = mapped_column(Float)
+    linear: Mapped[float] = mapped_column(Float)
+    time_decay: Mapped[float] = mapped_column(Float)
+    position_based: Mapped[float] = mapped_column(Float)
+    markov: Mapped[float] = mapped_column(Float)
+    shapley: Mapped[float] = mapped_column(Float)
+
+
+class AttributionRun(Base):
+    """One run of attribute_campaign: its status and progress, the counts the report shows beside the touchpoints
+    (households, promo codes, visitors, lift), and its error when it failed."""
+
+    __tablename__ = "attribution_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="running")  # running | finished | failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    computed_at: Mapped[datetime | None]
+    channel: Mapped[str] = mapped_column(String(12), default="placement")  # Markov and Shapley's channels
+    conversions: Mapped[int] = mapped_column(Integer, default=0)  # matched conversions
+    touchpoints: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict | None] = mapped_column(JSON)  # households, promo codes, visitors, lift ...
+    error: Mapped[str | None] = mapped_column(String(2000))

@@ -1,0 +1,133 @@
+"""Integration: attribution on real PostgreSQL (row-level security, the web role, the tenant views) with a real RQ
+worker: the job computes the hand-worked case's touchpoints and reports progress; the tenant view
+`tenant_attribution_touchpoints` hides another tenant's touchpoints; the report and API refuse another tenant."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from jobs import context
+from jobs.attribution import attribute_campaign, enqueue_campaign
+from jobs.queues import job_status
+from services.db import Database
+from services.errors import NotFound
+from services.migrate import upgrade
+from services.models.attribution import AttributionRun
+from services.settings import load_settings
+from services.sponsorship.attribution import report
+from services.sponsorship.attribution.results import attribute_campaign as attribute_now
+from services.tenancy import TenantContext
+from tests.unit.attribution_matching import scenario
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def pg(pg_url, redis_url, tmp_path):
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": pg_url, "SECRET_KEY": "integration-" + "k" * 24,
+           "INSTANCE_PATH": str(tmp_path)}
+    settings = load_settings(env)
+    upgrade(pg_url)
+    db = Database(pg_url, settings.db_app_role)
+    context.set_settings(settings)
+    context.set_db(db)
+    yield env, settings, db
+    context.reset()
+    db.dispose()
+
+
+def _touchpoints(db, tenant_id):
+    with db.session(tenant_id) as s:  # the view alone: no tenant filter of our own
+        return s.execute(text("SELECT event_id, touch, tenant_id FROM tenant_attribution_touchpoints "
+                              "ORDER BY event_id, touch")).all()
+
+
+def test_the_job_on_a_worker_computes_the_touchpoints(pg):
+    env, settings, db = pg
+    brew = scenario.build(db)
+    handle = enqueue_campaign(brew.tenant_id, brew.campaign_id)
+    proc = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", "attribution"], cwd=PROJECT_ROOT,
+                          env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    done = job_status(handle.id, settings)
+    assert done.status == "finished", done.error
+    assert done.meta["progress"] == 1.0 and done.meta["campaign_id"] == brew.campaign_id
+    assert done.result["conversions"] == 2 and done.result["touchpoints"] == 5
+    rows = _touchpoints(db, brew.tenant_id)
+    assert [(e, t) for e, t, _ in rows] == [("h1-buy", 0), ("h1-buy", 1), ("h2-buy", 0), ("h2-buy", 1),
+                                            ("h2-buy", 2)]
+    summary = report.attribution_report(db, TenantContext(brew.tenant_id, "owner"), brew.campaign_id).summary
+    assert (summary["conversions"], summary["revenue"], summary["promo_code_conversions"]) == (3, 120.0, 1)
+
+
+def test_tenant_view_hides_another_tenants_touchpoints(pg):
+    _, _, db = pg
+    brew = scenario.build(db, slug="brew")
+    rival = scenario.build(db, slug="rival", exclude_prior=False)
+    attribute_campaign(brew.tenant_id, brew.campaign_id)  # the job function, in-process
+    attribute_now(db, rival.tenant_id, rival.campaign_id)
+    brew_rows, rival_rows = _touchpoints(db, brew.tenant_id), _touchpoints(db, rival.tenant_id)
+    assert {t for _, _, t in brew_rows} == {brew.tenant_id} and len(brew_rows) == 5
+    assert {t for _, _, t in rival_rows} == {rival.tenant_id} and len(rival_rows) == 6  # h3 matches here
+    with db.session(None) as s:  # no tenant set: the view shows nothing
+        assert s.scalar(text("SELECT count(*) FROM tenant_attribution_touchpoints")) == 0
+    with db.session(brew.tenant_id) as s:  # runs carry the forced tenant policy
+        runs = s.scalars(select(AttributionRun.campaign_id)).all()
+        assert runs == [brew.campaign_id]
+        assert s.scalar(select(func.count()).select_from(AttributionRun)
+                        .where(AttributionRun.campaign_id == rival.campaign_id)) == 0
+    with pytest.raises(NotFound):
+        report.attribution_report(db, TenantContext(brew.tenant_id, "owner"), rival.campaign_id)
+    with pytest.raises(NotFound):
+        report.attribution_report(db, TenantContext(brew.tenant_id, "sponsor", sponsor_id=rival.sponsor_id),
+                                  rival.campaign_id)
+
+
+def test_api_and_page_on_postgres_refuse_another_tenant_and_sponsor(pg_url, redis_url, tmp_path):
+    import json
+
+    from app import create_app
+    from services import accounts, api_keys
+    from services.models import Sponsor
+    from tests.conftest import make_settings
+    from tests.dash_client import call_callback
+
+    server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL=redis_url))
+    db = server.extensions["podcast_platform"].db
+    try:
+        brew, rival = scenario.build(db, slug="brew"), scenario.build(db, slug="rival")
+        attribute_now(db, brew.tenant_id, brew.campaign_id)
+        with db.session(brew.tenant_id) as s:
+            other = Sponsor(tenant_id=brew.tenant_id, name="Other Co")
+            s.add(other)
+            s.commit()
+            other_id = other.id
+        keys = {slug: api_keys.create_api_key(db, TenantContext(t, "owner"), "k", ("read",))[1]
+                for slug, t in (("brew", brew.tenant_id), ("rival", rival.tenant_id))}
+        client = server.test_client()
+        url = f"/api/v1/campaigns/{brew.campaign_id}/attribution?model=markov"
+        own = client.get(url, headers={"Authorization": f"Bearer {keys['brew']}"})
+        assert own.status_code == 200 and own.get_json()["summary"]["conversions"] == 3
+        assert sum(r["conversions"] for r in own.get_json()["data"]) == pytest.approx(2.0)
+        assert client.get(url, headers={"Authorization": f"Bearer {keys['rival']}"}).status_code == 404
+        outputs = scenario.SECTION_OUTPUTS
+        for email, slug, role, sponsor in (("o@rival.test", "rival", "owner", None),
+                                           ("s@brew.test", "brew", "sponsor", other_id),
+                                           ("me@brew.test", "brew", "sponsor", brew.sponsor_id)):
+            accounts.create_user(db, email, slug, role, password="password-123", sponsor_id=sponsor)
+            browser = server.test_client()
+            assert browser.post("/login", data={"email": email, "password": "password-123"}).status_code == 302
+            status, out = call_callback(browser, outputs, [("campaign-id", "data", brew.campaign_id),
+                                                           ("campaign-attribution-model", "value", None),
+                                                           ("campaign-attribution-recompute", "n_clicks", None)],
+                                        changed=["campaign-id.data"])
+            seen = "Show A" in json.dumps(out, ensure_ascii=False)
+            assert status == 200 and seen == (email == "me@brew.test"), email
+    finally:
+        db.dispose()
