@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from services.campaign_fields import ATTRIBUTION_DEFAULTS
 from services.models import Campaign
 from services.models.campaigns import LOOKBACK_DAYS
-from services.sponsorship.attribution import households, models, shapley
+from services.sponsorship.attribution import households, lift, matching, models, results, shapley
 from services.tenancy import TenantContext
 
-# Rules of the matching and lift step, stated here as they are to be applied.
-PRIOR_CUSTOMER_DAYS = 60  # "prior customer": converted in this many days before the household's first exposure
-USABLE_SHARE_WARNING = 0.20  # below this share of conversions from usable (household) addresses, results warn
-LIFT_MIN_HOUSEHOLDS = 30  # per group (exposed, unexposed), else "too few to say"
-LIFT_MIN_CONVERTERS = 5  # per group
+# The figures of the matching and lift step, read from the modules that apply them so the page cannot drift.
+PRIOR_CUSTOMER_DAYS = matching.PRIOR_CUSTOMER_DAYS  # converted this many days before the first exposure
+USABLE_SHARE_WARNING = results.USABLE_IP_WARNING  # below this share of usable addresses, results warn
+LIFT_MIN_HOUSEHOLDS = lift.MIN_HOUSEHOLDS  # per group (exposed, unexposed), else "too few to say"
+LIFT_MIN_CONVERTERS = lift.MIN_CONVERTERS  # per group
 LIFT_CONFIDENCE = 0.95
 # The seed the sampled Shapley values are drawn with: shapley()'s own default, so the page cannot drift from it.
 SHAPLEY_SEED = inspect.signature(shapley.shapley).parameters["seed"].default

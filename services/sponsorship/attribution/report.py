@@ -37,9 +37,6 @@ from services.tenancy import TenantContext, require_role, require_staff
 logger = logging.getLogger(__name__)
 
 GROUPS = ("podcast", "placement", "episode", "day")
-# The campaign form's short names (services.models.campaigns.ATTRIBUTION_MODELS) -> the credit columns.
-CAMPAIGN_MODEL = {"first": "first_touch", "last": "last_touch", "linear": "linear", "time_decay": "time_decay",
-                  "position": "position_based", "markov": "markov", "shapley": "shapley"}
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "linear": "Linear",
                 "time_decay": "Time decay", "position_based": "Position based", "markov": "Markov (removal effect)",
                 "shapley": "Shapley"}
@@ -84,7 +81,8 @@ def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model
     as_of = as_of or datetime.now(timezone.utc).date()
     with db.session(ctx.tenant_id) as s:
         campaign = visible_campaign(s, ctx, campaign_id)
-        model = model or CAMPAIGN_MODEL.get(campaign.attribution_model, "linear")
+        # The campaign's default model (services.models.campaigns.ATTRIBUTION_MODELS names the credit columns).
+        model = model or (campaign.attribution_model if campaign.attribution_model in MODEL_LABELS else "linear")
         latest = s.scalar(select(AttributionRun).where(AttributionRun.tenant_id == ctx.tenant_id,
                                                        AttributionRun.campaign_id == campaign_id)
                           .order_by(AttributionRun.id.desc()).limit(1))
