@@ -3,13 +3,15 @@ tracking prefix's durable path (journal -> Redis -> drain, or the embedded write
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import time
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, request
 
 from api.state import app_state
-from api.tracking import EXTENSION as TRACKING_EXTENSION
+from api.tracking import EXTENSION as TRACKING_EXTENSION, Answer, Tracker, anonymous_endpoints, answer_in_flask
 from services.measurement.requests import client_ip
 from services.sponsorship.attribution import links, pixel, shared_ips
 
@@ -20,6 +22,7 @@ EXTENSION = "attribution"
 LINK_TTL = 60.0  # seconds a link's destination is cached per process
 # The smallest transparent 1x1 GIF (GIF89a, one transparent palette entry).
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+GIF_HEADERS = (("Content-Type", "image/gif"), ("Cache-Control", "no-store, max-age=0"), ("Pragma", "no-cache"))
 
 
 class LinkCache:
@@ -44,6 +47,8 @@ def init_attribution(server: Flask) -> None:
     shared_ips.check_available()
     server.extensions[EXTENSION] = LinkCache()
     server.register_blueprint(bp)
+    tracker = server.extensions[TRACKING_EXTENSION]
+    anonymous_endpoints(server).exact[("GET", "/px.gif")] = ("/px.gif", functools.partial(pixel_answer, tracker))
 
 
 def _sink():
@@ -55,20 +60,31 @@ def _ip() -> str:
                      app_state().settings.trusted_proxies)
 
 
-def _gif() -> Response:
-    return Response(PIXEL_GIF, mimetype="image/gif",
-                    headers={"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"})
+def pixel_params(query_string: str) -> dict[str, str]:
+    """A pixel call's query parameters, the first value of each, decoded as Flask's request.args decodes them."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query_string.encode("latin-1").decode(), keep_blank_values=True,
+                                 errors="werkzeug.url_quote"):
+        params.setdefault(name, value)
+    return params
+
+
+def pixel_answer(tracker: Tracker, environ: dict) -> Answer:
+    """Always the GIF, whatever the call carries or whatever fails: a sponsor's page must never show a broken
+    image. The call is journaled before the answer and checked when it is stored (a bad one is counted as a
+    rejection there)."""
+    try:
+        tracker.sink.record(pixel.pixel_record(pixel_params(environ.get("QUERY_STRING", "")),
+                                               tracker.client_ip(environ)))
+    except Exception:  # noqa: BLE001 - the answer never depends on recording
+        logger.exception("pixel call not recorded")
+    return 200, list(GIF_HEADERS), PIXEL_GIF
 
 
 @bp.route("/px.gif", methods=["GET"])
 def conversion_pixel():
-    """Always the GIF, whatever the call carries or whatever fails: a sponsor's page must never show a broken
-    image. The call is checked when it is stored (a bad one is counted as a rejection there)."""
-    try:
-        _sink().record(pixel.pixel_record(request.args, _ip()))
-    except Exception:  # noqa: BLE001 - the answer never depends on recording
-        logger.exception("pixel call not recorded")
-    return _gif()
+    """Reached only for requests AnonymousEndpoints passes on (e.g. a test calling the view directly)."""
+    return answer_in_flask(pixel_answer(current_app.extensions[TRACKING_EXTENSION], request.environ))
 
 
 @bp.route("/l/<code>", methods=["GET"])

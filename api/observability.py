@@ -52,11 +52,25 @@ def bind_identity(tenant_id: Identity, user_id: Identity) -> None:
         g.tenant_id, g.user_id = tenant_id, user_id
 
 
+def start_request(given: str | None) -> str:
+    """The request's id (the caller's X-Request-ID when sane, else a new one), bound to the log context."""
+    request_id = given if given and _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    observability.bind_request(request_id)
+    return request_id
+
+
+def finish_request(state: Observability, method: str, route: str, path: str, status: int, seconds: float) -> None:
+    """Count the request in the metrics and write its log line (DEBUG for the quiet paths, else INFO)."""
+    state.metrics.observe_request(method, route, status, seconds)
+    level = logging.DEBUG if path in QUIET_PATHS or path.startswith(QUIET_PREFIXES) else logging.INFO
+    if logger.isEnabledFor(level):  # the line's fields cost more than the check
+        logger.log(level, "request", extra={"method": method, "path": path, "route": route, "status": status,
+                                            "duration_ms": round(seconds * 1000, 2)})
+
+
 def _start_request() -> None:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
-    observability.bind_request(g.request_id)
+    g.request_id = start_request(request.headers.get(REQUEST_ID_HEADER))
 
 
 def _finish_request(response: Response) -> Response:
@@ -65,14 +79,8 @@ def _finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.request_id
     seconds = time.perf_counter() - g.request_started
     route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-    state: Observability = current_app.extensions[EXTENSION]
-    state.metrics.observe_request(request.method, route, response.status_code, seconds)
-    path = request.path
-    quiet = path in QUIET_PATHS or path.startswith(QUIET_PREFIXES)
-    logger.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
-        "method": request.method, "path": path, "route": route, "status": response.status_code,
-        "duration_ms": round(seconds * 1000, 2),
-    })
+    finish_request(current_app.extensions[EXTENSION], request.method, route, request.path, response.status_code,
+                   seconds)
     return response
 
 

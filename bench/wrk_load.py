@@ -1,10 +1,12 @@
-"""wrk load on loopback for the prefix benchmarks: a Lua script that cycles episode paths and real podcast-app
-agents and counts the hits answered, running wrk, and reading and printing its results."""
+"""wrk load on loopback for the endpoint benchmarks: a Lua script that cycles request paths (episode prefixes,
+pixel calls) and real podcast-app agents and counts the hits answered, running wrk, and reading and printing its
+results."""
 from __future__ import annotations
 
 import json
 import re
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,9 +65,11 @@ def parse_wrk(label: str, out: str) -> WrkResult:
                      window, out)
 
 
-def lua_script(paths: list[str]) -> str:
-    """Cycle through the episode paths and the agents; count 302s (the hits sent), other statuses, and hits
-    written, per thread, summed in done().
+def lua_script(paths: list[str], hit_status: int = 302, hit_type: str | None = None, event_ids: bool = False) -> str:
+    """Cycle through the paths and the agents; count hits (answers `hit_status`, with Content-Type `hit_type` when
+    given), other statuses, and hits written, per thread, summed in done(). With `event_ids` each path gets a
+    unique suffix (run nonce, thread, request number: see run_wrk), e.g. the pixel's `id=`, so no two calls are one
+    event.
 
     For the last `tail` seconds (wrk argument) a thread sends GET /healthz instead of hits, so when wrk stops
     at its duration the requests still in flight are not hits: every hit written has had its answer counted,
@@ -91,6 +95,9 @@ local agents = {{
 {agent_list}
 }}
 local threads = {{}}
+local hit_status = {hit_status}
+local hit_type = {json.dumps(hit_type) if hit_type else "nil"}
+local event_ids = {"true" if event_ids else "false"}
 
 function setup(thread)
   table.insert(threads, thread)
@@ -99,6 +106,7 @@ end
 
 function init(args)
   counter = (id or 1) * 7919
+  nonce = args[3] or ""
   hits, other, sent, tail_sent = 0, 0, 0, 0
   started = now()
   switch_at = started + tonumber(args[1]) - tonumber(args[2])
@@ -114,11 +122,14 @@ function request()
   end
   counter = counter + 1
   sent = sent + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1], {{["User-Agent"] = agents[(counter % #agents) + 1]}})
+  local path = paths[(counter % #paths) + 1]
+  if event_ids then path = path .. nonce .. "-" .. (id or 1) .. "-" .. sent end
+  return wrk.format("GET", path, {{["User-Agent"] = agents[(counter % #agents) + 1]}})
 end
 
 function response(status, headers, body)
-  if status == 302 then hits = hits + 1 elseif status ~= 200 then other = other + 1 end
+  if status == hit_status and (hit_type == nil or headers["Content-Type"] == hit_type) then hits = hits + 1
+  elseif status ~= 200 then other = other + 1 end
 end
 
 function done(summary, latency, requests)
@@ -135,7 +146,7 @@ end
 def run_wrk(label: str, port: int, script: Path, seconds: int, threads: int, connections: int,
             background: bool = False):
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
-           "-s", str(script), f"http://{HOST}:{port}/", "--", str(seconds), str(TAIL_SECONDS)]
+           "-s", str(script), f"http://{HOST}:{port}/", "--", str(seconds), str(TAIL_SECONDS), uuid.uuid4().hex[:12]]
     if background:
         return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout

@@ -142,11 +142,18 @@ class Metrics:
         self.duration = Histogram("http_request_duration_seconds", "HTTP request duration", ["route"],
                                   registry=self.registry)
         self.registry.register(_JobsCollector(job_counts))
+        # (method, route, status) -> its counter and histogram children: labels() validates and locks on every
+        # call, and the set of label values is small and fixed once the routes have been seen.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request; `route` must be the matched rule, never the raw path (label cardinality)."""
-        self.requests.labels(method=method, route=route, status=str(status)).inc()
-        self.duration.labels(route=route).observe(seconds)
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self._children[(method, route, status)] = (
+                self.requests.labels(method=method, route=route, status=str(status)), self.duration.labels(route=route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""

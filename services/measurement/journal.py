@@ -15,6 +15,8 @@ from pathlib import Path
 from services.measurement.ingest import BUFFER_KEY, Spool
 
 logger = logging.getLogger(__name__)
+# One encoder for every hit: json.dumps with non-default separators builds a new encoder per call.
+_encode_line = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class JournalSink:
@@ -53,7 +55,7 @@ class JournalSink:
     # --- the request path -------------------------------------------------------------------------------------
 
     def record(self, hit: dict) -> None:
-        data = (json.dumps(hit, separators=(",", ":")) + "\n").encode()
+        data = (_encode_line(hit) + "\n").encode()
         if self._pid != os.getpid():
             self._open()
         with self._lock:

@@ -96,3 +96,23 @@ def test_links_are_created_only_for_the_tenants_campaigns(db, demo_sponsor):
     other = accounts.create_tenant(db, "acme", "Acme")
     with pytest.raises(NotFound):
         links.create_tracking_link(db, TenantContext(other.id, "owner"), demo_sponsor.campaign_id)
+
+
+@pytest.mark.parametrize("query", ["k=a&e=lead&id=1", "id=1&id=2&k=", "v=1+2&u=https%3A%2F%2Fs%2Fx%3Fa%3D1&c",
+                                   "k=%ff%fe&e=%00&r=%E2%82%AC", "", "&&=x&k=%zz"])
+def test_pixel_params_read_the_query_as_flask_args_do(query):
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from api.attribution import pixel_params
+
+    environ = EnvironBuilder(path="/px.gif", query_string=query).get_environ()
+    args = Request(environ).args
+    assert pixel_params(environ["QUERY_STRING"]) == {name: args.get(name) for name in args}
+
+
+def test_pixel_calls_carry_a_request_id_and_are_counted(client):
+    response = client.get("/px.gif?k=x&e=lead&id=1", headers={"X-Request-ID": "px-1"})
+    assert _is_gif(response) and response.headers["X-Request-ID"] == "px-1" and response.headers["Pragma"] == "no-cache"
+    assert 'http_requests_total{method="GET",route="/px.gif",status="200"} 1.0' in client.get("/metrics").get_data(
+        as_text=True)

@@ -279,3 +279,49 @@ def test_a_sigkilled_workers_hits_are_shipped_by_the_next_one(tmp_path):
     assert sorted(fake.uids()) == sorted(f"k{i}" for i in range(500))
     heir.close()
     assert list(journal_dir.iterdir()) == []
+
+
+def test_prefix_hits_are_answered_ahead_of_flask_with_a_request_id_and_metrics(app, client, show):
+    """AnonymousEndpoints answers /e/ without Flask's request machinery; the answer still carries X-Request-ID and
+    is counted in /metrics under its route, as every Flask route is; HEAD has no body."""
+    from api.tracking import AnonymousEndpoints
+
+    _, podcast, episode = show
+    assert isinstance(app.wsgi_app, AnonymousEndpoints)
+    path = f"/e/{podcast.prefix_key}/{episode.enclosure_url.removeprefix('https://')}"
+    given = client.get(path, headers={"User-Agent": APPLE, "X-Request-ID": "probe-1"})
+    assert given.status_code == 302 and given.headers["X-Request-ID"] == "probe-1"
+    head = client.head(path, headers={"User-Agent": APPLE, "X-Request-ID": "not a sane id"})
+    assert head.status_code == 302 and len(head.headers["X-Request-ID"]) == 32 and head.data == b""
+    assert client.get("/e/nosuchkey/media.example.com/x.mp3").status_code == 404
+    metrics = client.get("/metrics").get_data(as_text=True)
+    for method, status in (("GET", 302), ("HEAD", 302), ("GET", 404)):
+        assert f'http_requests_total{{method="{method}",route="/e/<path:_rest>",status="{status}"}} 1.0' in metrics
+
+
+def test_the_flask_view_answers_as_the_fast_path_does(app, show):
+    """The /e/ view behind AnonymousEndpoints (reached when a request is passed on) gives the same answers."""
+    from werkzeug.test import Client
+
+    _, podcast, episode = show
+    target = episode.enclosure_url.removeprefix("https://")
+    fast, flask_only = Client(app.wsgi_app), Client(app.wsgi_app.wsgi_app)
+    for path in (f"/e/{podcast.prefix_key}/{target}?a=%C3%A9&b=1", f"/e/{podcast.prefix_key}/evil.example.net/x.mp3",
+                 "/e/nosuchkey/media.example.com/x.mp3", f"/e/{podcast.prefix_key}/", "/e/bad key!/a.b/c"):
+        a, b = fast.get(path, headers={"User-Agent": APPLE}), flask_only.get(path, headers={"User-Agent": APPLE})
+        assert (a.status_code, a.headers.get("Location"), a.headers["Content-Type"], a.data) == (
+            b.status_code, b.headers.get("Location"), b.headers["Content-Type"], b.data), path
+    assert fast.post(f"/e/{podcast.prefix_key}/{target}").status_code == 405  # other methods go on to Flask
+
+
+def test_a_prefix_hit_that_cannot_be_journaled_answers_500_and_is_counted(app, client, show, monkeypatch, caplog):
+    _, podcast, episode = show
+
+    def broken(_hit):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(app.extensions["tracking"].sink, "record", broken)
+    response = client.get(f"/e/{podcast.prefix_key}/{episode.enclosure_url.removeprefix('https://')}")
+    assert response.status_code == 500 and "Location" not in response.headers  # no 302 without the hit recorded
+    assert "disk full" in caplog.text
+    assert 'route="/e/<path:_rest>",status="500"} 1.0' in client.get("/metrics").get_data(as_text=True)
