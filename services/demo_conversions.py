@@ -88,7 +88,8 @@ def _conversions(rng, campaign: Campaign, basket: float, exposures: pd.DataFrame
         value = Decimal(str(round(float(rng.lognormal(np.log(basket), 0.45)), 2))) if kind == "purchase" else None
         promo = kind == "purchase" and rng.random() < PROMO_SHARE and campaign.promo_code is not None
         events.append(ConversionEvent(
-            event_id=f"demo-{campaign.id}-{n}", type=str(kind), occurred_at=at, source="promo_csv" if promo else "s2s", ip=ip, value=value,
+            event_id=f"demo-{campaign.id}-{n}", type=str(kind), occurred_at=at,
+            source="promo_csv" if promo else "s2s", ip=ip, value=value,
             currency="USD" if value is not None else None, order_id=f"NW{campaign.id}{n:05d}" if value else None,
             promo_code=campaign.promo_code if promo else None, campaign_id=campaign.id if promo else None))
     return events

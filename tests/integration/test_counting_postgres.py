@@ -434,9 +434,9 @@ def test_hits_and_log_lines_of_one_household_count_into_downloads_of_that_househ
 
     def counted():
         with db.session(tenant_id) as s:
+            near = (Download.ts >= at - timedelta(hours=1), Download.ts < at + timedelta(hours=1))
             return sorted(s.execute(select(Download.episode_id, Download.listener_key, Download.household_key)
-                                    .where(Download.ts >= at - timedelta(hours=1), Download.ts < at + timedelta(hours=1))
-                                    ).all())
+                                    .where(*near)).all())
 
     counting.count_downloads(db, tenant_id, at.date(), at.date())
     rows = counted()

@@ -52,8 +52,9 @@ def test_a_prefix_hit_and_a_log_line_of_one_address_share_the_household(db, show
     at = _when(2)
     hit = _hit(podcast, episode, IP, APPLE, at)
     assert ingest.store_hits(db, [hit]) == 1
-    line = (f'{IP} - - [{at:%d/%b/%Y:%H:%M:%S} +0000] "GET {other.enclosure_url.removeprefix("https://media.example.com")}'
-            f' HTTP/1.1" 200 {other.enclosure_length} "-" "{OVERCAST}"')
+    path = other.enclosure_url.removeprefix("https://media.example.com")
+    size = other.enclosure_length
+    line = f'{IP} - - [{at:%d/%b/%Y:%H:%M:%S} +0000] "GET {path} HTTP/1.1" 200 {size} "-" "{OVERCAST}"'
     (tmp_path / "access.log").write_text(line + "\n")
     ctx = TenantContext(tenant_id=tenant_id, role="editor", tenant_slug="demo")
     assert log_import.import_log(db, ctx, tmp_path / "access.log", "combined", host="media.example.com").imported == 1
