@@ -1,4 +1,5 @@
-"""The "Demo Network" tenant: deterministic shows, episodes, sponsors, campaigns and a believable download history."""
+"""The "Demo Network" tenant: deterministic shows, episodes, sponsors, campaigns, a believable download history and
+the sponsors' conversions."""
 from __future__ import annotations
 
 import logging
@@ -13,10 +14,11 @@ import pandas as pd
 from sqlalchemy import select
 
 from services import accounts
-from services import delivery, demo_traffic
+from services import delivery, demo_conversions, demo_traffic
 from services.bulk import insert_frame
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key
+from services.sponsorship.attribution import households
 from services.db import Database
 from services.models import (
     AuditLog, Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User,
@@ -106,9 +108,16 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         events = demo_traffic.listen_events(catalog, audiences, now)
         urls = [f"https://media.example.com/{_slug(SHOWS[ep.show])}/{ep.number:04d}.mp3" for ep in catalog.itertuples()]
         requests = demo_traffic.request_rows(tenant.id, events, audiences, [p.id for p in podcasts], urls, now)
+        # As ingestion does: the address becomes a household key (under its epoch's secret) and is dropped.
+        requests["household_key"] = households.household_keys(s, requests["ip"], requests["ts"], anchor).array
+        homes = requests[["household_key", "ip"]].dropna().drop_duplicates("household_key")
+        ips_by_household = dict(zip(homes["household_key"], homes["ip"]))
+        requests = requests.drop(columns="ip")
         insert_frame(s, DownloadRequest.__table__, requests)
         report(0.5, f"counting {len(requests)} requests")
-        counted = counting.count_in_session(s, tenant.id, progress=lambda f, m: report(0.5 + 0.45 * f, m))
+        counted = counting.count_in_session(s, tenant.id, progress=lambda f, m: report(0.5 + 0.4 * f, m))
+        report(0.9, "recording sponsors' conversions")
+        conversions = demo_conversions.add_demo_conversions(s, tenant.id, ips_by_household, now)
         report(0.96, "measuring campaign delivery")
         delivery.refresh_tenant_in_session(s, tenant.id)
         s.commit()
@@ -116,7 +125,8 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
     logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "requests": len(requests),
                                               "downloads": counted.downloads})
     return {"created": True, "tenant_id": tenant.id, "email": DEMO_EMAIL, "password": generated,
-            "episodes": len(catalog), "requests": len(requests), "downloads": counted.downloads}
+            "episodes": len(catalog), "requests": len(requests), "downloads": counted.downloads,
+            "conversions": conversions["conversions"], "clicks": conversions["clicks"]}
 
 
 def _slug(show: Show) -> str:

@@ -1,5 +1,7 @@
 """Demo traffic: raw requests for the demo episodes, as podcast apps really send them (real OPAWG example agents,
-repeats, HEAD checks, 0-1 probes, bots, prefix chains), for the counting job to turn into downloads."""
+repeats, HEAD checks, 0-1 probes, bots, prefix chains), for the counting job to turn into downloads. Each listener
+lives in a household with an address (some households hold several listeners, some listen to several shows); the
+address only ever becomes a household key, as in real ingestion."""
 from __future__ import annotations
 
 import hashlib
@@ -47,6 +49,18 @@ HOUR = np.array([.35, .25, .2, .18, .2, .3, .6, 1.0, 1.3, 1.2, 1.0, .95, 1.0, 1.
                  1.2, 1.0, .9, .8, .65, .5])
 
 
+HOUSEHOLDS = 15_000  # the demo's homes: listeners of the shows are drawn from them, so shows share households
+IPV6_SHARE = 0.15
+
+
+def household_ip(household: int, member: int = 0) -> str:
+    """A household's address: IPv4 in 198.18.0.0/15 (benchmarking space), or an IPv6 /64 of 2001:db8::/32 in
+    which each member has an address of its own."""
+    if (household * 2654435761) % 1000 < IPV6_SHARE * 1000:
+        return f"2001:db8:{household >> 16:x}:{household & 0xffff:x}::{member + 1:x}"
+    return f"198.{18 + (household >> 16)}.{(household >> 8) & 255}.{household & 255}"
+
+
 def _norm(weights) -> np.ndarray:
     w = np.asarray(weights, dtype=float)
     return w / w.sum()
@@ -82,13 +96,17 @@ def listener_profiles(show_idx: int, audience: int) -> pd.DataFrame:
     referer = np.where(np.char.startswith(agents.astype(str), "Mozilla/5.0 (Windows"),
                        rng.choice(WEB_REFERERS, audience), None)
     keys = [hashlib.sha256(f"demo:{show_idx}:{i}".encode()).hexdigest()[:32] for i in range(audience)]
+    homes = np.random.default_rng(SEED + 200 + show_idx)  # its own stream: the profiles above stay as they were
+    household = homes.integers(0, HOUSEHOLDS, audience)
+    ips = [household_ip(int(h), i % 3) for i, h in enumerate(household.tolist())]
     return pd.DataFrame({"listener_key": keys, "user_agent": agents, "referer": referer, "country": country,
-                         "region": region})
+                         "region": region, "ip": ips})
 
 
 def request_rows(tenant_id: int, events: pd.DataFrame, audiences: list[int], podcast_ids: list[int],
                  enclosure_urls: list[str], now: datetime) -> pd.DataFrame:
-    """Raw requests for the listen events, with the noise real traffic has, as `download_requests` rows."""
+    """Raw requests for the listen events, with the noise real traffic has, as `download_requests` rows plus the
+    client address `ip` (the caller turns it into a household key and drops it, as ingestion does)."""
     rng = np.random.default_rng(SEED + 2)
     parts = []
     for show_idx, group in events.groupby("show"):
@@ -116,4 +134,4 @@ def request_rows(tenant_id: int, events: pd.DataFrame, audiences: list[int], pod
     frame["request_uid"] = [hashlib.sha1(f"demo:{i}".encode()).hexdigest() for i in range(len(frame))]
     return frame.assign(tenant_id=tenant_id, source="prefix", status=None, bytes=None)[
         ["request_uid", "ts", "tenant_id", "podcast_id", "source", "method", "status", "bytes", "range", "url",
-         "user_agent", "referer", "listener_key", "country", "region"]]
+         "user_agent", "referer", "listener_key", "country", "region", "ip"]]

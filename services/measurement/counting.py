@@ -284,6 +284,8 @@ def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str, classify
     """Pure counting over raw requests: the downloads they make, and why the rest were dropped. Rows before
     `since` only inform dedupe (they were counted with their own day): no downloads or drops come from them."""
     raw = raw.assign(ts=pd.to_datetime(raw["ts"], utc=True, format="mixed"))
+    if "household_key" not in raw:  # requests stored before household keys: no household
+        raw["household_key"] = None
     raw["in_window"] = True if since is None else raw["ts"] >= since
     kept, dropped = filter_requests(raw, episodes, classify or default_classifier().classify_many)
     passed = apply_byte_threshold(kept, episodes)
@@ -294,8 +296,9 @@ def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str, classify
     counted = dedupe(kept, window)
     dropped["duplicate within the dedupe window"] += int((~counted & kept["in_window"]).sum())
     downloads = kept[counted.to_numpy() & kept["in_window"].to_numpy()]
+    # The download keeps the household of the request it was counted from.
     return downloads[["ts", "episode_id", "listener_key", "podcast_id", "app", "device", "os", "country", "region",
-                      "referrer"]], dropped
+                      "referrer", "household_key"]], dropped
 
 
 def count_downloads(db: Database, tenant_id: int, first: date | None = None, last: date | None = None,

@@ -27,6 +27,7 @@ from services.bulk import insert_frame
 from services.db import Database
 from services.measurement import hashing
 from services.models import DownloadRequest, Podcast
+from services.sponsorship.attribution import households
 
 logger = logging.getLogger(__name__)
 
@@ -170,8 +171,9 @@ class ThreadedSink:
 
 
 def store_hits(db: Database, hits: Iterable[dict], locate: Callable[[pd.Series], pd.DataFrame] | None = None) -> int:
-    """Store hits as raw requests: resolve the podcast key, hash IP + agent into a listener key, geolocate,
-    drop the IP. Returns the number newly stored (a hit already stored is skipped)."""
+    """Store hits as raw requests: resolve the podcast key, hash IP + agent into a listener key and the IP alone
+    into a household key (as conversions are keyed), geolocate, drop the IP. Returns the number newly stored (a hit
+    already stored is skipped)."""
     frame = pd.DataFrame(list(hits))
     if frame.empty:
         return 0
@@ -189,13 +191,15 @@ def store_hits(db: Database, hits: Iterable[dict], locate: Callable[[pd.Series],
         for month, idx in frame.groupby(frame["ts"].dt.strftime("%Y-%m")).groups.items():
             secret = hashing.month_secret(s, month)
             frame.loc[idx, "listener_key"] = hashing.listener_keys(secret, frame.loc[idx, "ip"], frame.loc[idx, "ua"])
+        household = households.household_keys(s, frame["ip"], frame["ts"])
         geo = locate(frame["ip"]) if locate else pd.DataFrame({"country": None, "region": None}, index=frame.index)
         owner = frame["key"].map(podcasts)
         rows = pd.DataFrame({
             "request_uid": frame["uid"], "ts": frame["ts"], "tenant_id": owner.str[0], "podcast_id": owner.str[1],
             "source": "prefix", "method": frame["method"].str.upper(), "status": None, "bytes": None,
             "range": frame["range"], "url": frame["url"], "user_agent": frame["ua"], "referer": frame["ref"],
-            "listener_key": frame["listener_key"], "country": geo["country"].to_numpy(),
+            "listener_key": frame["listener_key"], "household_key": household.array,
+            "country": geo["country"].to_numpy(),
             "region": geo["region"].to_numpy()})
         stored = insert_frame(s, DownloadRequest.__table__, rows, skip_existing=True)
         s.commit()

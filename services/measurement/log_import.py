@@ -22,6 +22,7 @@ from services.measurement.geo import default_locator
 from services.measurement.logs import FORMATS, count_lines, file_fingerprint, iter_log_chunks
 from services.models import DownloadRequest, LogImport
 from services.models.base import utcnow
+from services.sponsorship.attribution import households
 from services.tenancy import TenantContext, require_role
 
 logger = logging.getLogger(__name__)
@@ -87,9 +88,11 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
     episodes = EpisodeIndex.load(s, ctx.tenant_id)
     locate = default_locator().lookup_many
     secrets: dict[str, bytes] = {}
+    household_secrets: dict[int, bytes | None] = {}
     # On PostgreSQL each chunk's rows are written (mostly the server ingesting them) by a writer thread while this
     # one parses the next chunk. The session passes between them, never shared: whatever uses it here (a month's
-    # hash secret, the record below) waits for the writer first. SQLite connections stay on their thread.
+    # hash secret, an epoch's household secret, the record below) waits for the writer first. SQLite connections
+    # stay on their thread.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-import-writer") \
         if s.get_bind().dialect.name == "postgresql" else None
     writing: list[Future] = []
@@ -119,8 +122,14 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
                 settle()
                 for month in missing:
                     secrets[month] = hashing.month_secret(s, month)
+            epochs = households.epochs_of(rows["ts"])
+            if any(e not in household_secrets for e in np.unique(epochs).tolist()):
+                settle()
+                households.epoch_secrets(s, epochs, household_secrets)
             frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate,
                                    secrets)
+            # The IP's categorical codes: each distinct (network, epoch) pair is hashed once.
+            frame["household_key"] = households.household_keys_of(household_secrets, rows["ip"], epochs).array
             first, last = frame["ts"].min().date(), frame["ts"].max().date()  # the days of the extreme times
             report.first_day = min(filter(None, [report.first_day, first]))
             report.last_day = max(filter(None, [report.last_day, last]))

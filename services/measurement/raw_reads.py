@@ -17,7 +17,7 @@ from services.measurement.requests import PLAIN_PROBES
 from services.models import DownloadRequest
 
 RAW_COLUMNS = ["ts", "podcast_id", "method", "status", "bytes", "range", "url", "user_agent", "referer",
-               "listener_key", "country", "region"]
+               "listener_key", "country", "region", "household_key"]
 
 
 def read_raw(s: Session, tenant_id: int, start: datetime, end: datetime) -> pd.DataFrame:
@@ -126,5 +126,5 @@ def _copy_raw(s: Session, columns: list[str], where: str, params: tuple,
     return frame[columns]
 
 
-_TEXT = ["range", "url", "user_agent", "referer", "listener_key", "country", "region"]
-_NULLABLE_TEXT = ["range", "user_agent", "referer", "country", "region"]
+_TEXT = ["range", "url", "user_agent", "referer", "listener_key", "country", "region", "household_key"]
+_NULLABLE_TEXT = ["range", "user_agent", "referer", "country", "region", "household_key"]

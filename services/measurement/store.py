@@ -24,7 +24,7 @@ from services.models import (
 logger = logging.getLogger(__name__)
 
 DOWNLOAD_COLUMNS = ["ts", "tenant_id", "episode_id", "listener_key", "podcast_id", "app", "device", "os", "country",
-                    "region", "referrer", "flags"]
+                    "region", "referrer", "household_key", "flags"]
 UNKNOWN = "unknown"  # rollup key for a missing dimension value (keys cannot be NULL)
 
 
@@ -63,6 +63,8 @@ def replace_downloads(session: Session, tenant_id: int, first: date, last: date,
     if not frame.empty:
         # In primary-key order: PostgreSQL's index inserts then go mostly to the rightmost pages (3x faster).
         frame = frame.sort_values(["ts", "episode_id"], kind="stable")
+        if "household_key" not in frame:  # a frame from before household keys: no household
+            frame = frame.assign(household_key=None)
         frame = frame.assign(flags=listener_flags(frame))[DOWNLOAD_COLUMNS]
     unchanged = not frame.empty and session.get_bind().dialect.name == "postgresql" and \
         _stored_downloads_equal(session, tenant_id, start, end, frame)
@@ -77,7 +79,7 @@ def replace_downloads(session: Session, tenant_id: int, first: date, last: date,
     return len(frame) if unchanged else insert_frame(session, Download.__table__, frame)
 
 
-_COMPARED_TEXT = ["listener_key", "app", "device", "os", "country", "region", "referrer"]
+_COMPARED_TEXT = ["listener_key", "app", "device", "os", "country", "region", "referrer", "household_key"]
 
 
 def _stored_downloads_equal(session: Session, tenant_id: int, start: datetime, end: datetime,

@@ -69,6 +69,7 @@ def _requests(tenant_id: int, podcast_id: int, n: int = 3000) -> pd.DataFrame:
         "listener_key": [f"{k:032x}" for k in rng.integers(0, 40, n)],
         "country": np.array(["US", "", None, "DE"], dtype=object)[rng.integers(0, 4, n)],
         "region": np.array(["CA", "", None], dtype=object)[rng.integers(0, 3, n)],
+        "household_key": np.array([f"{k:032x}" for k in range(7)] + [None], dtype=object)[rng.integers(0, 8, n)],
     })
 
 
@@ -404,3 +405,46 @@ def test_plain_ranges_parsed_on_the_server_start_where_pandas_says(pg):
     sent = countable["range"].astype(object)
     assert sent.where(sent.notna(), None).where(~plain, "as a number").tolist() == [
         "as a number" if p else t for p, t in zip(plain, texts)]
+
+
+def test_hits_and_log_lines_of_one_household_count_into_downloads_of_that_household(pg, tmp_path):
+    """On PostgreSQL (COPY reads, the import's writer thread): a prefix hit and a log line from one address, with
+    other agents, are two listeners of one household, the key conversions get; an IPv6 /64 is one household; a
+    recount keeps the keys; the raw IP is nowhere."""
+    from services.measurement import ingest, log_import
+    from services.models import Download
+    from services.sponsorship.attribution import households
+    from services.tenancy import TenantContext
+
+    db, tenant_id = pg
+    at = (datetime.now(timezone.utc) - timedelta(days=2)).replace(hour=7, minute=0, second=0, microsecond=0)
+    ip, v6a, v6b = "198.51.100.42", "2001:db8:42:1::5", "2001:db8:42:1:abcd::9"
+    apple, overcast = "Podcasts/1530.3 CFNetwork/1220.1 Darwin/20.3.0", "Overcast/3.0 (+http://overcast.fm/)"
+    hits = [ingest.new_hit("kcount", a, apple, None, None, "GET", f"https://media.example.com/show/ep{n}.mp3", at)
+            for n, a in ((0, ip), (1, v6a))]
+    assert ingest.store_hits(db, hits) == 2
+    log = tmp_path / "access.log"
+    log.write_text("".join(f'{a} - - [{at:%d/%b/%Y:%H:%M:%S} +0000] "GET /show/ep2.mp3 HTTP/1.1" 200 6000000 "-" '
+                           f'"{overcast}"\n' for a in (ip, v6b)))
+    ctx = TenantContext(tenant_id=tenant_id, role="editor", tenant_slug="counting")
+    assert log_import.import_log(db, ctx, log, "combined", host="media.example.com").imported == 2
+    with db.session(system=True) as s:
+        expected = {households.household_key(s, ip, at), households.household_key(s, v6a, at)}
+        s.commit()
+
+    def counted():
+        with db.session(tenant_id) as s:
+            near = (Download.ts >= at - timedelta(hours=1), Download.ts < at + timedelta(hours=1))
+            return sorted(s.execute(select(Download.episode_id, Download.listener_key, Download.household_key)
+                                    .where(*near)).all())
+
+    counting.count_downloads(db, tenant_id, at.date(), at.date())
+    rows = counted()
+    assert len(rows) == 4 and len({r.listener_key for r in rows}) == 4
+    assert {r.household_key for r in rows} == expected and len(expected) == 2 and None not in expected
+    counting.count_downloads(db, tenant_id, at.date(), at.date())
+    assert counted() == rows  # a recount keeps the households
+    with db.session(tenant_id) as s:
+        dump = str(s.execute(text("SELECT * FROM download_requests")).all()) + str(
+            s.execute(text("SELECT * FROM downloads")).all())
+    assert not any(a in dump for a in (ip, v6a, v6b, "2001:db8:42"))

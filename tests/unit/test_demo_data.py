@@ -43,3 +43,72 @@ def test_demo_tenant_shape(db):
 def test_seeding_twice_changes_nothing(db):
     result = demo.seed_demo(db)
     assert result["created"] is False
+
+
+def _conversion_frames(s):
+    events = pd.DataFrame(s.execute(text(
+        "SELECT ts, sponsor_id, campaign_id, source, type, household_key, household_key_prev, value, promo_code "
+        "FROM attribution_events")).all(), columns=["ts", "sponsor_id", "campaign_id", "source", "type",
+                                                    "household_key", "household_key_prev", "value", "promo_code"])
+    exposures = pd.DataFrame(s.execute(text(
+        "SELECT d.household_key, d.ts, c.sponsor_id FROM downloads d JOIN placements p ON p.podcast_id = d.podcast_id "
+        "JOIN campaigns c ON c.id = p.campaign_id WHERE d.household_key IS NOT NULL "
+        "AND date(d.ts) >= p.start_date AND date(d.ts) <= p.end_date")).all(),
+        columns=["household_key", "ts", "sponsor_id"])
+    for frame in (events, exposures):
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="mixed")
+    return events, exposures
+
+
+def test_demo_sponsors_have_conversions_of_exposed_and_unexposed_households(db):
+    tenant = accounts.get_tenant_by_slug(db, demo.DEMO_SLUG)
+    with db.session(tenant.id) as s:
+        events, exposures = _conversion_frames(s)
+        ledger = s.scalar(text("SELECT count(*) FROM attribution_event_ids WHERE tenant_id = :t"), {"t": tenant.id})
+        codes = dict(s.execute(select(Campaign.id, Campaign.promo_code)).all())
+        links = s.scalar(text("SELECT count(*) FROM tracking_links"))
+    conversions = events[events["type"] != "click"]
+    assert len(conversions) >= 200 and ledger == len(events)  # stored through the inputs' ledger
+    assert set(conversions["type"]) == {"purchase", "signup", "lead"}
+    assert (conversions["type"] == "purchase").mean() > 0.6
+    purchases = conversions[conversions["type"] == "purchase"]
+    assert purchases["value"].notna().all() and (purchases["value"].astype(float) > 0).all()
+    assert conversions["household_key"].notna().all()
+
+    first_exposure = exposures.groupby(["household_key", "sponsor_id"])["ts"].min()
+    lags = []
+    for row in conversions.itertuples():
+        seen = [first_exposure.get((key, row.sponsor_id)) for key in (row.household_key, row.household_key_prev)]
+        seen = [t for t in seen if t is not None and t <= row.ts]
+        lags.append((row.ts - min(seen)).total_seconds() / 86400 if seen else None)
+    lags = pd.Series(lags, dtype=float)
+    exposed = lags.notna()
+    assert 0.55 < exposed.mean() < 0.9  # most converters heard the ad; some never did (the control's converters)
+    assert (lags[exposed] >= 0).all() and lags[exposed].median() < 10  # a decaying lag after exposure
+
+    promo = conversions[conversions["promo_code"].notna()]
+    assert len(promo) >= 5
+    assert all(code == codes[campaign] for code, campaign in zip(promo["promo_code"], promo["campaign_id"]))
+    clicks = events[events["source"] == "link"]
+    assert links >= 1 and len(clicks) >= 20 and clicks["campaign_id"].notna().all()
+    assert (clicks["type"] == "click").all()
+
+
+def test_demo_downloads_carry_the_household_key_of_their_listeners_address(db):
+    """A demo listener's address gives, under the secret of its download's epoch, the key its download carries:
+    the key its household's conversions carry."""
+    from services.demo_traffic import listener_profiles
+    from services.sponsorship.attribution import households
+
+    tenant = accounts.get_tenant_by_slug(db, demo.DEMO_SLUG)
+    profile = listener_profiles(0, demo.SHOWS[0].audience).set_index("listener_key")
+    with db.session(tenant.id) as s:
+        podcast_id = s.scalar(select(Podcast.id).order_by(Podcast.id))
+        rows = s.execute(text("SELECT listener_key, ts, household_key FROM downloads WHERE podcast_id = :p "
+                              "AND household_key IS NOT NULL ORDER BY ts DESC LIMIT 200"), {"p": podcast_id}).all()
+    with db.session(system=True) as s:
+        for key, ts, household in rows:
+            at = pd.Timestamp(ts, tz="UTC").to_pydatetime() if pd.Timestamp(ts).tz is None else ts
+            assert households.household_key(s, profile.loc[key, "ip"], at) == household
+    assert len(rows) == 200 and len({r.household_key for r in rows}) > 50
+    assert any(":" in ip for ip in profile["ip"]) and any("." in ip for ip in profile["ip"])

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.measurement.hashing import network_of
+from services.measurement.hashing import network_of, networks_of
 from services.measurement.methodology import RAW_RETENTION_DAYS
 from services.models import HouseholdSecret
 
@@ -71,6 +74,54 @@ def household_key(session: Session, ip: str, at: datetime, today: date | None = 
     """The household key of `ip` at time `at` (under the secret of at's epoch): what an exposure stores."""
     secret = epoch_secret(session, epoch_of(at), today)
     return hash_household(secret, ip) if secret is not None else None
+
+
+def epochs_of(ts: pd.Series) -> np.ndarray:
+    """Vectorised epoch_of: each time's epoch (int64); naive times are taken as UTC."""
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    days = ts.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return days // EPOCH_DAYS
+
+
+def epoch_secrets(session: Session, epochs, known: dict[int, bytes | None] | None = None,
+                  today: date | None = None) -> dict[int, bytes | None]:
+    """`known` (a cache kept across batches) with the secret of every epoch of `epochs` added."""
+    known = {} if known is None else known
+    for epoch in np.unique(np.asarray(epochs)).tolist():
+        if epoch not in known:
+            known[epoch] = epoch_secret(session, epoch, today)
+    return known
+
+
+def household_keys_of(secrets_by_epoch: Mapping[int, bytes | None], ips: pd.Series, epochs: np.ndarray) -> pd.Series:
+    """Vectorised household_key: each request's key (a Categorical), hashed once per distinct (network, epoch)
+    pair, as hash_household would; missing where the IP is missing or its epoch has no secret (expired). A
+    Categorical `ips` is read by its codes; a log has far fewer networks than lines."""
+    if len(ips) == 0:
+        return pd.Series(pd.Categorical([], categories=pd.Index([], dtype=object)), index=ips.index)
+    codes, uniques = pd.factorize(ips, use_na_sentinel=True)
+    networks = np.asarray(networks_of([str(v) for v in uniques]), dtype=object)
+    net_codes, net_values = pd.factorize(networks)
+    epoch_values, epoch_index = np.unique(np.asarray(epochs, dtype=np.int64), return_inverse=True)
+    row_net = np.append(net_codes, -1).astype(np.int64)[codes]  # code -1 (no IP) takes the appended -1
+    pair = np.where(row_net < 0, -1, row_net * len(epoch_values) + epoch_index.reshape(-1))
+    pair_codes, pair_values = pd.factorize(pair)
+    nets, eps = np.divmod(pair_values, len(epoch_values))
+    blake2b = hashlib.blake2b
+    keys = []
+    for n, e, p in zip(nets.tolist(), eps.tolist(), pair_values.tolist()):
+        secret = secrets_by_epoch.get(int(epoch_values[e])) if p >= 0 else None
+        keys.append(blake2b(net_values[n].encode(), key=secret, digest_size=16).hexdigest() if secret else None)
+    key_codes, key_values = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=True)
+    categorical = pd.Categorical.from_codes(key_codes[pair_codes], categories=pd.Index(key_values, dtype=object))
+    return pd.Series(categorical, index=ips.index)
+
+
+def household_keys(session: Session, ips: pd.Series, ts: pd.Series, today: date | None = None) -> pd.Series:
+    """household_key for many requests at once (see household_keys_of): each epoch's secret read once."""
+    epochs = epochs_of(ts)
+    return household_keys_of(epoch_secrets(session, epochs, today=today), ips, epochs)
 
 
 @dataclass(frozen=True)
