@@ -12,6 +12,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from services.models import TIME_SERIES_TABLES
+from services.models.attribution import ATTRIBUTION_TIME_SERIES
 
 NULL = "\\N"  # COPY text format's NULL
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -29,7 +30,7 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_exist
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection
-        if table.name in TIME_SERIES_TABLES and not skip_existing:
+        if (table.name in TIME_SERIES_TABLES or table.name in ATTRIBUTION_TIME_SERIES) and not skip_existing:
             # Time-series tables carry no row-level security: COPY straight in.
             with raw.cursor() as cur:
                 copy_frame(cur, table.name, frame, per_row)

@@ -18,7 +18,7 @@ from services import delivery, demo_conversions, demo_traffic
 from services.bulk import insert_frame
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key
-from services.sponsorship.attribution import households
+from services.sponsorship.attribution import households, results
 from services.db import Database
 from services.models import (
     AuditLog, Campaign, DownloadRequest, Episode, Membership, Placement, Podcast, Sponsor, Tenant, User,
@@ -68,7 +68,8 @@ def generate_catalog(anchor: date) -> pd.DataFrame:
 
 def seed_demo(db: Database, password: str | None = None, anchor: date | None = None,
               progress: Callable[[float, str], None] | None = None) -> dict:
-    """Create the demo tenant with its data, all in one transaction, unless it exists.
+    """Create the demo tenant with its data, all in one transaction, unless it exists; then attribute its campaigns'
+    conversions (each campaign's own run, as the attribution job does).
 
     Returns what was done and the login; `password` is generated (and returned) for a new demo user."""
     report = progress or (lambda _f, _m: None)
@@ -121,6 +122,9 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
         report(0.96, "measuring campaign delivery")
         delivery.refresh_tenant_in_session(s, tenant.id)
         s.commit()
+    report(0.98, "attributing conversions")  # so the campaigns' Attribution sections are alive on first start
+    for campaign_id in results.campaigns_to_attribute(db, tenant.id):
+        results.attribute_campaign(db, tenant.id, campaign_id)
     report(1.0, "done")
     logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "requests": len(requests),
                                               "downloads": counted.downloads})

@@ -98,6 +98,8 @@ class AttributionRejection(Base):
     count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+# Time series with no row-level security (read through tenant views, as downloads are): bulk writes COPY them in.
+ATTRIBUTION_TIME_SERIES = ("attribution_events", "attribution_touchpoints")
 CREDIT_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 
 

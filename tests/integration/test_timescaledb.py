@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql
 from services import analytics, demo, downloads_report, migrate
 from services.db import Database
 from services.measurement import counting, store
+from services.sponsorship.attribution import results
 from services.models import ROLLUPS
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD
@@ -43,7 +44,7 @@ def timescale_server():
     assert server.stop() == 0, server.drain_output()[-2000:]
 
 
-def _insert_frame_without_copy(session, table, frame, skip_existing=False) -> int:
+def _insert_frame_without_copy(session, table, frame, skip_existing=False, per_row=()) -> int:
     """Stand-in for services.bulk.insert_frame on the PGlite server only: its WASM backend cannot run COPY ... FROM
     STDIN (it answers `PGlite backend failed: unreachable`) nor pipelined executemany ("portal cannot be run"), so
     each chunk of rows goes as one INSERT ... SELECT FROM unnest(<one array per column>): a message of a few MB
@@ -73,7 +74,7 @@ def timescale(timescale_server):
     db = Database(url + "&prepare_threshold=none")
     pglite.read_timeout(db.engine)
     with pytest.MonkeyPatch.context() as patch:
-        for module in (demo, store):  # the two writers these tests reach
+        for module in (demo, store, results):  # the writers these tests reach
             patch.setattr(module, "insert_frame", _insert_frame_without_copy)
         seeded = demo.seed_demo(db, password=DEMO_PASSWORD)
         assert seeded["created"] and seeded["downloads"] > 0
@@ -117,7 +118,7 @@ def test_schema_is_timescale(timescale):
     db, _ = timescale
     hypertables = {r[0] for r in _sql(db, "SELECT hypertable_name FROM timescaledb_information.hypertables "
                                           "WHERE hypertable_schema = 'public'")}
-    assert {"download_requests", "downloads"} <= hypertables
+    assert {"download_requests", "downloads", "attribution_events", "attribution_touchpoints"} <= hypertables
     aggregates = {r[0]: r[1] for r in _sql(db, "SELECT view_name, materialized_only "
                                                "FROM timescaledb_information.continuous_aggregates")}
     assert aggregates == {m.__tablename__: False for m in ROLLUPS}
@@ -128,6 +129,19 @@ def test_schema_is_timescale(timescale):
     # the refresh after the seed's commit materialised the aggregates (not only real-time answers)
     assert _sql(db, "SELECT count(*) FROM timescaledb_information.chunks "
                     "WHERE hypertable_name LIKE '_materialized_hypertable_%'")[0][0] > 0
+
+
+def test_demo_attribution_runs_on_timescale(timescale):
+    """The seed's conversions are matched to household exposures and credited here as on plain PostgreSQL: every
+    campaign run finished, and each model's credit sums to the matched conversions."""
+    db, tenant_id = timescale
+    runs = _sql(db, "SELECT status, conversions FROM attribution_runs WHERE tenant_id = :t", t=tenant_id)
+    assert runs and all(status == "finished" for status, _ in runs)
+    matched = sum(conversions for _, conversions in runs)
+    assert matched > 0
+    sums = _sql(db, "SELECT sum(first_touch), sum(linear), sum(markov), sum(shapley) FROM attribution_touchpoints "
+                    "WHERE tenant_id = :t", t=tenant_id)[0]
+    assert [round(float(total), 6) for total in sums] == [matched] * 4
 
 
 def test_policies(timescale):

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from services import bulk
+from services.bulk import insert_frame
 from services.db import Database
 from services.errors import NotFound
 from services.models import AttributionEvent, Campaign, Placement
@@ -107,14 +107,7 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
 
 
 def _insert(s: Session, frame: pd.DataFrame) -> None:
-    if frame.empty:
-        return
-    connection = s.connection()
-    if connection.dialect.name == "postgresql":  # no row-level security on this time series: COPY straight in
-        with connection.connection.driver_connection.cursor() as cur:
-            bulk.copy_frame(cur, AttributionTouchpoint.__tablename__, frame, per_row=("event_id", "household_key"))
-        return
-    bulk.insert_frame(s, AttributionTouchpoint.__table__, frame)
+    insert_frame(s, AttributionTouchpoint.__table__, frame, per_row=("event_id", "household_key"))
 
 
 def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report: Progress) -> tuple[pd.DataFrame, dict]:
