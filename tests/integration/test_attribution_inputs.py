@@ -28,6 +28,7 @@ from services.sponsorship.attribution import inputs
 from services.sponsorship.attribution.pixel import RECORD_STORES
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.unit.attribution_inputs.conftest import clear_demo_conversions
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +45,7 @@ def network(pg_url, redis_url, tmp_path):
     server = create_app(settings)
     db = server.extensions["podcast_platform"].db
     seeded = demo.seed_demo(db, password=DEMO_PASSWORD)
+    clear_demo_conversions(db, seeded["tenant_id"])  # the demo seeds conversions; these tests count from none
     _clear(redis_url)
     context.set_settings(settings)
     context.set_db(db)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services import accounts, api_keys
 from services.models import Campaign, Sponsor
@@ -28,6 +28,19 @@ class Demo:
 
     def ctx(self, role: str = "editor") -> TenantContext:
         return TenantContext(self.tenant_id, role)
+
+
+def clear_demo_conversions(db, tenant_id: int) -> None:
+    """The demo seeds its sponsors' conversions, clicks and links; these tests count from none."""
+    with db.session(system=True) as s:
+        for table in ("attribution_events", "attribution_event_ids", "tracking_links"):
+            s.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": tenant_id})
+        s.commit()
+
+
+@pytest.fixture(autouse=True)
+def _no_demo_conversions(db):
+    clear_demo_conversions(db, accounts.get_tenant_by_slug(db, "demo").id)
 
 
 @pytest.fixture
