@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from jobs import context as job_context
 from services import demo, migrate
@@ -47,6 +48,14 @@ def seeded_sqlite(tmp_path_factory) -> Path:
     demo.seed_demo(db, password=DEMO_PASSWORD)
     db.dispose()
     return path
+
+
+def clear_demo_conversions(db: Database, tenant_id: int) -> None:
+    """The demo seeds its sponsors' conversions, clicks and links; tests of the attribution inputs count from none."""
+    with db.session(system=True) as s:
+        for table in ("attribution_events", "attribution_event_ids", "tracking_links"):
+            s.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": tenant_id})
+        s.commit()
 
 
 @pytest.fixture

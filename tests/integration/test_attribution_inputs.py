@@ -28,7 +28,7 @@ from services.sponsorship.attribution import inputs
 from services.sponsorship.attribution.pixel import RECORD_STORES
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
-from tests.unit.attribution_inputs.conftest import clear_demo_conversions
+from tests.conftest import clear_demo_conversions
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from services.models import AttributionRejection, Campaign, Sponsor
 from services.sponsorship.attribution import inputs, links, pixel_status, promo_upload
 from services.sponsorship.attribution.shared_ips import SharedIpClassifier
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.conftest import DEMO_PASSWORD, clear_demo_conversions, make_settings
 
 pytestmark = pytest.mark.integration
 HOUSEHOLDS = SharedIpClassifier(lambda ip: "EXAMPLE BROADBAND")
@@ -28,6 +28,7 @@ def pg_demo(pg_url, tmp_path):
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))
     db = server.extensions["podcast_platform"].db
     tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    clear_demo_conversions(db, tenant_id)  # the demo seeds conversions; this test counts from none
     other = accounts.create_tenant(db, "acme", "Acme")
     with db.session(tenant_id) as s:
         sponsors = dict(s.execute(select(Sponsor.name, Sponsor.id)).all())

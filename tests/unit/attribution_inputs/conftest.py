@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from services import accounts, api_keys
 from services.models import Campaign, Sponsor
 from services.tenancy import TenantContext
+from tests.conftest import clear_demo_conversions
 
 
 def bearer(db, slug: str, scopes) -> dict:
@@ -28,14 +29,6 @@ class Demo:
 
     def ctx(self, role: str = "editor") -> TenantContext:
         return TenantContext(self.tenant_id, role)
-
-
-def clear_demo_conversions(db, tenant_id: int) -> None:
-    """The demo seeds its sponsors' conversions, clicks and links; these tests count from none."""
-    with db.session(system=True) as s:
-        for table in ("attribution_events", "attribution_event_ids", "tracking_links"):
-            s.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": tenant_id})
-        s.commit()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from services import accounts
 from services.models import Campaign, Sponsor
 from services.tenancy import TenantContext
+from tests.conftest import clear_demo_conversions
 
 PASSWORD = "password-123"
 
@@ -25,6 +26,11 @@ class Demo:
 
     def ctx(self, role: str = "editor", sponsor: str | None = None) -> TenantContext:
         return TenantContext(self.tenant_id, role, sponsor_id=self.sponsors[sponsor] if sponsor else None)
+
+
+@pytest.fixture(autouse=True)
+def _no_demo_conversions(db):
+    clear_demo_conversions(db, accounts.get_tenant_by_slug(db, "demo").id)
 
 
 @pytest.fixture
