@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.demo_traffic import HOUSEHOLDS, SEED, household_ip
@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 CONVERSION_RATE = 0.04  # of the households a campaign reached
 UNEXPOSED_SHARE = 0.35  # converters the campaign never reached, per exposed converter (the control's converters)
+# Listeners of the campaign's shows around the flight whom it did not reach (the lift's control group) still buy
+# at this base rate: the demo's lift compares about 4% with it.
+BASE_RATE = 0.012
 MAX_LAG_DAYS = 30
 LAG_MEAN_DAYS = 6.0  # lags decay: most conversions come within a week of hearing the ad
 PROMO_SHARE = 0.08  # of purchases, made with the campaign's code
@@ -42,7 +45,9 @@ def add_demo_conversions(s: Session, tenant_id: int, ips_by_household: dict[str,
         exposures = _first_exposures(s, tenant_id, campaign, now)
         exposures = exposures[exposures["household_key"].isin(ips_by_household.keys())]
         basket = BASKET.get(s.get(Sponsor, campaign.sponsor_id).industry or "", 40.0)
-        events = _conversions(rng, campaign, basket, exposures, ips_by_household, now)
+        control = _unexposed_listeners(s, tenant_id, campaign, now, set(exposures["household_key"]))
+        control = control[control["household_key"].isin(ips_by_household.keys())]
+        events = _conversions(rng, campaign, basket, exposures, control, ips_by_household, now)
         s.add(link := TrackingLink(tenant_id=tenant_id, campaign_id=campaign.id, label="Show notes"))
         s.flush()
         clicks = _clicks(rng, campaign, link, exposures, ips_by_household, now)
@@ -67,8 +72,23 @@ def _first_exposures(s: Session, tenant_id: int, campaign: Campaign, now: dateti
     return exposures.sort_values(["ts", "household_key"]).drop_duplicates("household_key", ignore_index=True)
 
 
-def _conversions(rng, campaign: Campaign, basket: float, exposures: pd.DataFrame, ips: dict[str, str],
-                 now: datetime) -> list[ConversionEvent]:
+def _unexposed_listeners(s: Session, tenant_id: int, campaign: Campaign, now: datetime,
+                         exposed: set[str]) -> pd.DataFrame:
+    """Households that downloaded the campaign's shows within MAX_LAG_DAYS of its flight without an exposure, each
+    with its first such download (`household_key`, `ts`)."""
+    podcasts = select(Placement.podcast_id).where(Placement.campaign_id == campaign.id)
+    start = _day_start(campaign.start_date) - timedelta(days=MAX_LAG_DAYS)
+    end = min(_day_start(campaign.end_date) + timedelta(days=MAX_LAG_DAYS), now)
+    rows = s.execute(select(Download.household_key, func.min(Download.ts)).where(
+        Download.tenant_id == tenant_id, Download.podcast_id.in_(podcasts), Download.ts >= start, Download.ts < end,
+        Download.household_key.is_not(None)).group_by(Download.household_key).order_by(Download.household_key)).all()
+    listeners = pd.DataFrame(rows, columns=["household_key", "ts"])
+    listeners["ts"] = pd.to_datetime(listeners["ts"], utc=True)
+    return listeners[~listeners["household_key"].isin(exposed)]
+
+
+def _conversions(rng, campaign: Campaign, basket: float, exposures: pd.DataFrame, control: pd.DataFrame,
+                 ips: dict[str, str], now: datetime) -> list[ConversionEvent]:
     converters = exposures[rng.random(len(exposures)) < CONVERSION_RATE]
     lag = np.minimum(rng.exponential(LAG_MEAN_DAYS, len(converters)), MAX_LAG_DAYS)
     exposed = [(ips[key], ts + timedelta(days=float(d))) for key, ts, d in
@@ -79,6 +99,11 @@ def _conversions(rng, campaign: Campaign, basket: float, exposures: pd.DataFrame
     others = rng.choice(np.arange(HOUSEHOLDS, 2 * HOUSEHOLDS), int(len(exposed) * UNEXPOSED_SHARE), replace=False)
     unexposed = [(household_ip(int(h)), flight_start + timedelta(seconds=float(rng.uniform(0, span))))
                  for h in others.tolist()]
+    # Listeners of the same shows the campaign did not reach buy at the base rate, after listening (the control).
+    buyers = control[rng.random(len(control)) < BASE_RATE]
+    lags = np.minimum(rng.exponential(LAG_MEAN_DAYS, len(buyers)), MAX_LAG_DAYS)
+    unexposed += [(ips[key], ts + timedelta(days=float(d))) for key, ts, d in zip(buyers["household_key"],
+                                                                                   buyers["ts"], lags)]
     events = []
     for n, (ip, at) in enumerate(exposed + unexposed):
         at = pd.Timestamp(at).to_pydatetime()
