@@ -23,18 +23,25 @@ def month_of(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def month_secret(session: Session, month: str) -> bytes:
-    """The secret for `month` (YYYY-MM), created on first use (safe when two workers race)."""
-    secret = session.scalar(select(HashSecret.secret).where(HashSecret.month == month))
+def stored_secret(session: Session, model, key_column: str, key) -> bytes:
+    """The random secret `model` keeps for `key` (its `key_column`), created on first use: safe when two workers
+    race, since the loser of the insert reads the winner's."""
+    column = getattr(model, key_column)
+    secret = session.scalar(select(model.secret).where(column == key))
     if secret is None:
         candidate = secrets.token_hex(32)
         try:
             with session.begin_nested():
-                session.add(HashSecret(month=month, secret=candidate))
+                session.add(model(**{key_column: key, "secret": candidate}))
             secret = candidate
         except IntegrityError:
-            secret = session.scalar(select(HashSecret.secret).where(HashSecret.month == month))
+            secret = session.scalar(select(model.secret).where(column == key))
     return bytes.fromhex(secret)
+
+
+def month_secret(session: Session, month: str) -> bytes:
+    """The secret for `month` (YYYY-MM), created on first use (safe when two workers race)."""
+    return stored_secret(session, HashSecret, "month", month)
 
 
 def network_of(ip: str) -> str:

@@ -14,18 +14,16 @@ never stored."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from services.measurement.hashing import network_of, networks_of
+from services.measurement.hashing import network_of, networks_of, stored_secret
 from services.measurement.methodology import RAW_RETENTION_DAYS
 from services.models import HouseholdSecret
 
@@ -54,16 +52,7 @@ def epoch_secret(session: Session, epoch: int, today: date | None = None) -> byt
     today = today or datetime.now(timezone.utc).date()
     if is_expired(epoch, today):
         return None
-    secret = session.scalar(select(HouseholdSecret.secret).where(HouseholdSecret.epoch == epoch))
-    if secret is None:
-        candidate = secrets.token_hex(32)
-        try:
-            with session.begin_nested():
-                session.add(HouseholdSecret(epoch=epoch, secret=candidate))
-            secret = candidate
-        except IntegrityError:
-            secret = session.scalar(select(HouseholdSecret.secret).where(HouseholdSecret.epoch == epoch))
-    return bytes.fromhex(secret)
+    return stored_secret(session, HouseholdSecret, "epoch", epoch)
 
 
 def hash_household(secret: bytes, ip: str) -> str:
