@@ -4,10 +4,6 @@ Redis is down still answers the GIF and is stored once after Redis is back (jour
 their own events through `tenant_attribution_events`."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,12 +23,11 @@ from services.models import AttributionEvent, Sponsor
 from services.sponsorship.attribution import inputs
 from services.sponsorship.attribution.pixel import RECORD_STORES
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
-from tests.conftest import clear_demo_conversions
+from tests.conftest import DEMO_PASSWORD, clear_demo_conversions, make_settings
+from tests.integration.workers import burst_worker
 
 pytestmark = pytest.mark.integration
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clear(redis_url):
@@ -58,17 +53,11 @@ def network(pg_url, redis_url, tmp_path):
     _clear(redis_url)
 
 
-def _worker(settings, *queues):
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-           "SECRET_KEY": settings.secret_key, "INSTANCE_PATH": str(settings.instance_path), "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def _drain_with_worker(settings) -> int:
     job = enqueue(drain_hits, queue="ingest", settings=settings)
-    _worker(settings, "ingest")
+    burst_worker(settings, "ingest")
     status = job_status(job.id, settings)
     assert status.status == "finished", status.error
     return status.result

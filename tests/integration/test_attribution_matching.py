@@ -3,11 +3,6 @@ worker: the job computes the hand-worked case's touchpoints and reports progress
 `tenant_attribution_touchpoints` hides another tenant's touchpoints; the report and API refuse another tenant."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select, text
 
@@ -22,9 +17,8 @@ from services.settings import load_settings
 from services.sponsorship.attribution import report
 from services.sponsorship.attribution.results import attribute_campaign as attribute_now
 from services.tenancy import TenantContext
+from tests.integration.workers import burst_worker
 from tests.unit.attribution_matching import scenario
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -51,10 +45,7 @@ def test_the_job_on_a_worker_computes_the_touchpoints(pg):
     env, settings, db = pg
     brew = scenario.build(db)
     handle = enqueue_campaign(brew.tenant_id, brew.campaign_id)
-    proc = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", "attribution"], cwd=PROJECT_ROOT,
-                          env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    burst_worker(settings, "attribution")
     done = job_status(handle.id, settings)
     assert done.status == "finished", done.error
     assert done.meta["progress"] == 1.0 and done.meta["campaign_id"] == brew.campaign_id

@@ -2,11 +2,6 @@
 campaign_metrics on PostgreSQL."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from sqlalchemy import delete, func, select
 
 from jobs import context
@@ -17,8 +12,7 @@ from services.db import Database
 from services.migrate import upgrade
 from services.models import CampaignMetric, CampaignReach
 from services.settings import load_settings
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.workers import burst_worker
 
 
 def _totals(db, tenant_id):
@@ -44,10 +38,7 @@ def test_counting_on_rq_refreshes_campaign_delivery(pg_url, redis_url, tmp_path)
             s.execute(delete(CampaignReach))
             s.commit()
         counting = enqueue(count_tenant, tenant_id, "2020-01-01", queue="measure", settings=settings)
-        proc = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", "measure"], cwd=PROJECT_ROOT,
-                              env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True,
-                              text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        burst_worker(settings, "measure")
         assert job_status(counting.id, settings).status == "finished"
         assert _totals(db, tenant_id) == seeded  # the refresh the count queued ran on the same burst
     finally:

@@ -3,10 +3,6 @@ buffer, a real `rq` worker drains and counts them; with Redis down, hits spool t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import redis
@@ -20,8 +16,8 @@ from services import demo
 from services.measurement import ingest, journal
 from services.models import DownloadRequest, Episode, Podcast
 from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.integration.workers import burst_worker
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AGENT = "Podcasts/1530.3 CFNetwork/1220.1 Darwin/20.3.0"
 
 
@@ -40,12 +36,6 @@ def pipeline(pg_url, redis_url, tmp_path):
     db.dispose()
 
 
-def _worker(settings, *queues):
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-           "SECRET_KEY": settings.secret_key, "INSTANCE_PATH": str(settings.instance_path), "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def _target(db, tenant_id):
@@ -68,13 +58,13 @@ def test_hits_flow_through_redis_and_a_real_worker_into_downloads(pipeline):
     assert r.llen(ingest.BUFFER_KEY) == 20
 
     drained = enqueue(drain_hits, queue="ingest", settings=settings)
-    _worker(settings, "ingest")
+    burst_worker(settings, "ingest")
     assert job_status(drained.id, settings).result == 20 and r.llen(ingest.BUFFER_KEY) == 0
 
     with db.session(tenant_id) as s:
         before = s.scalar(text("SELECT count(*) FROM tenant_downloads WHERE episode_id = :e"), {"e": episode.id})
     counted = enqueue(count_tenant, tenant_id, queue="measure", settings=settings)
-    _worker(settings, "measure")
+    burst_worker(settings, "measure")
     assert job_status(counted.id, settings).status == "finished", job_status(counted.id, settings).error
     with db.session(tenant_id) as s:
         after = s.scalar(text("SELECT count(*) FROM tenant_downloads WHERE episode_id = :e"), {"e": episode.id})
@@ -82,7 +72,7 @@ def test_hits_flow_through_redis_and_a_real_worker_into_downloads(pipeline):
 
     # Re-delivering the same hits (a retried drain) stores nothing new, and a recount changes nothing.
     again = enqueue(count_tenant, tenant_id, queue="measure", settings=settings)
-    _worker(settings, "measure")
+    burst_worker(settings, "measure")
     assert job_status(again.id, settings).status == "finished"
     with db.session(tenant_id) as s:
         assert s.scalar(text("SELECT count(*) FROM tenant_downloads WHERE episode_id = :e"), {"e": episode.id}) == after
