@@ -75,3 +75,23 @@ def pg_url(postgres_available):
     name, url = create_database()
     yield url
     drop_database(name)
+
+
+@pytest.fixture
+def pg_jobs(pg_url, redis_url, tmp_path):
+    """(settings, db) on a fresh migrated PostgreSQL database and the test Redis, set as the jobs' context, as a
+    worker process sees them; the context is reset afterwards."""
+    from jobs import context
+    from services.db import Database
+    from services.migrate import upgrade
+    from services.settings import load_settings
+
+    settings = load_settings({"REDIS_URL": redis_url, "DATABASE_URL": pg_url, "INSTANCE_PATH": str(tmp_path),
+                              "SECRET_KEY": "integration-" + "k" * 24})
+    upgrade(pg_url)
+    db = Database(pg_url, settings.db_app_role)
+    context.set_settings(settings)
+    context.set_db(db)
+    yield settings, db
+    context.reset()
+    db.dispose()

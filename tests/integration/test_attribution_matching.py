@@ -6,14 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from jobs import context
 from jobs.attribution import attribute_campaign, enqueue_campaign
 from jobs.queues import job_status
-from services.db import Database
 from services.errors import NotFound
-from services.migrate import upgrade
 from services.models.attribution import AttributionRun
-from services.settings import load_settings
 from services.sponsorship.attribution import report
 from services.sponsorship.attribution.results import attribute_campaign as attribute_now
 from services.tenancy import TenantContext
@@ -22,17 +18,8 @@ from tests.unit.attribution_matching import scenario
 
 
 @pytest.fixture
-def pg(pg_url, redis_url, tmp_path):
-    env = {"REDIS_URL": redis_url, "DATABASE_URL": pg_url, "SECRET_KEY": "integration-" + "k" * 24,
-           "INSTANCE_PATH": str(tmp_path)}
-    settings = load_settings(env)
-    upgrade(pg_url)
-    db = Database(pg_url, settings.db_app_role)
-    context.set_settings(settings)
-    context.set_db(db)
-    yield env, settings, db
-    context.reset()
-    db.dispose()
+def pg(pg_jobs):
+    return pg_jobs
 
 
 def _touchpoints(db, tenant_id):
@@ -42,7 +29,7 @@ def _touchpoints(db, tenant_id):
 
 
 def test_the_job_on_a_worker_computes_the_touchpoints(pg):
-    env, settings, db = pg
+    settings, db = pg
     brew = scenario.build(db)
     handle = enqueue_campaign(brew.tenant_id, brew.campaign_id)
     burst_worker(settings, "attribution")
@@ -58,7 +45,7 @@ def test_the_job_on_a_worker_computes_the_touchpoints(pg):
 
 
 def test_tenant_view_hides_another_tenants_touchpoints(pg):
-    _, _, db = pg
+    _, db = pg
     brew = scenario.build(db, slug="brew")
     rival = scenario.build(db, slug="rival", exclude_prior=False)
     attribute_campaign(brew.tenant_id, brew.campaign_id)  # the job function, in-process

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from jobs import context
 from jobs.measure import count_tenant
 from jobs.queues import enqueue, job_status
 from services import demo
-from services.db import Database
-from services.migrate import upgrade
 from services.models import CampaignMetric, CampaignReach
-from services.settings import load_settings
 from tests.integration.workers import burst_worker
 
 
@@ -21,26 +17,16 @@ def _totals(db, tenant_id):
                 s.scalar(select(func.count()).select_from(CampaignReach)))
 
 
-def test_counting_on_rq_refreshes_campaign_delivery(pg_url, redis_url, tmp_path):
-    env = {"REDIS_URL": redis_url, "DATABASE_URL": pg_url, "SECRET_KEY": "integration-" + "k" * 24,
-           "INSTANCE_PATH": str(tmp_path)}
-    settings = load_settings(env)
-    upgrade(pg_url)
-    db = Database(pg_url, settings.db_app_role)
-    context.set_settings(settings)
-    context.set_db(db)
-    try:
-        tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
-        seeded = _totals(db, tenant_id)
-        assert seeded[0] > 0
-        with db.session(tenant_id) as s:
-            s.execute(delete(CampaignMetric))
-            s.execute(delete(CampaignReach))
-            s.commit()
-        counting = enqueue(count_tenant, tenant_id, "2020-01-01", queue="measure", settings=settings)
-        burst_worker(settings, "measure")
-        assert job_status(counting.id, settings).status == "finished"
-        assert _totals(db, tenant_id) == seeded  # the refresh the count queued ran on the same burst
-    finally:
-        context.reset()
-        db.dispose()
+def test_counting_on_rq_refreshes_campaign_delivery(pg_jobs):
+    settings, db = pg_jobs
+    tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
+    seeded = _totals(db, tenant_id)
+    assert seeded[0] > 0
+    with db.session(tenant_id) as s:
+        s.execute(delete(CampaignMetric))
+        s.execute(delete(CampaignReach))
+        s.commit()
+    counting = enqueue(count_tenant, tenant_id, "2020-01-01", queue="measure", settings=settings)
+    burst_worker(settings, "measure")
+    assert job_status(counting.id, settings).status == "finished"
+    assert _totals(db, tenant_id) == seeded  # the refresh the count queued ran on the same burst
