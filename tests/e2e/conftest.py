@@ -67,6 +67,13 @@ def login(page, base: str, email: str = "demo@example.com", password: str = DEMO
     page.wait_for_url(f"{base}/")
 
 
+def choose(page, dropdown_id: str, option: str) -> None:
+    """Pick `option` in the Dash dropdown `dropdown_id` as a person would, then close its menu."""
+    page.locator(f"#{dropdown_id}").click()
+    page.get_by_role("option", name=option).first.click()
+    page.keyboard.press("Escape")
+
+
 @pytest.fixture(scope="package")
 def browser():
     require_service(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")

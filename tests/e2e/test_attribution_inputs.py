@@ -2,13 +2,7 @@
 a 14-day lookback keeps it (its page's edit form shows 14), with a tracking link made for it; no console errors."""
 from datetime import date, timedelta
 
-from tests.e2e.conftest import ARTIFACTS, login
-
-
-def _choose(page, dropdown_id: str, option: str) -> None:
-    page.locator(f"#{dropdown_id}").click()
-    page.get_by_role("option", name=option).first.click()
-    page.keyboard.press("Escape")
+from tests.e2e.conftest import ARTIFACTS, choose, login
 
 
 def test_pixel_snippet_then_a_campaign_with_a_14_day_lookback(page, live_server):
@@ -29,7 +23,7 @@ def test_pixel_snippet_then_a_campaign_with_a_14_day_lookback(page, live_server)
     page.get_by_role("link", name="Campaigns").click()
     page.wait_for_url(f"{live_server}/campaigns")
     page.locator("#campaigns-form-box").wait_for(state="visible", timeout=15_000)
-    _choose(page, "campaigns-field-sponsor_id", "Lumen VPN")
+    choose(page, "campaigns-field-sponsor_id", "Lumen VPN")
     page.locator("#campaigns-field-name").fill("Lookback Fortnight")
     page.locator("#campaigns-field-start_date").fill((today - timedelta(days=3)).isoformat())
     page.locator("#campaigns-field-end_date").fill((today + timedelta(days=25)).isoformat())
@@ -39,13 +33,13 @@ def test_pixel_snippet_then_a_campaign_with_a_14_day_lookback(page, live_server)
     page.get_by_role("button", name="Create campaign").click()
     page.locator("#campaigns-error-lookback_days").get_by_text("from 1 to 60").wait_for(timeout=15_000)
     page.locator("#campaigns-field-lookback_days").fill("14")
-    _choose(page, "campaigns-field-attribution_model", "Time decay")
+    choose(page, "campaigns-field-attribution_model", "Time decay")
     page.locator("#campaigns-field-exclude_prior_customers input").check()
     page.get_by_role("button", name="Create campaign").click()
     page.locator("#campaigns-message").get_by_role("link", name="Lookback Fortnight").wait_for(timeout=15_000)
 
     # A tracking link for it, with its full URL.
-    _choose(page, "campaign-inputs-campaign", "Lookback Fortnight (Lumen VPN)")
+    choose(page, "campaign-inputs-campaign", "Lookback Fortnight (Lumen VPN)")
     page.locator("#campaign-inputs-label").fill("show notes")
     page.get_by_role("button", name="Create tracking link").click()
     page.locator("#campaign-inputs-links").get_by_text(f"{live_server}/l/").wait_for(timeout=15_000)

@@ -2,13 +2,7 @@
 field), a placement, the workflow to live; then that sponsor's user sees only that campaign."""
 from datetime import date, timedelta
 
-from tests.e2e.conftest import ARTIFACTS, login
-
-
-def _choose(page, dropdown_id: str, option: str) -> None:
-    page.locator(f"#{dropdown_id}").click()
-    page.get_by_role("option", name=option).first.click()
-    page.keyboard.press("Escape")
+from tests.e2e.conftest import ARTIFACTS, choose, login
 
 
 def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, live_server):
@@ -23,7 +17,7 @@ def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, 
     page.locator("#sponsors-field-website").fill("https://tea.example.com")
     page.get_by_role("button", name="Save sponsor").click()
     page.locator("#sponsors-table").get_by_text("Acme Tea").wait_for(timeout=15_000)
-    _choose(page, "sponsors-invite-sponsor", "Acme Tea")
+    choose(page, "sponsors-invite-sponsor", "Acme Tea")
     page.locator("#sponsors-invite-email").fill("buyer@acme-tea.test")
     page.get_by_role("button", name="Invite").click()
     page.locator("#sponsors-invite-result pre.secret").wait_for(timeout=15_000)
@@ -33,7 +27,7 @@ def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, 
     page.get_by_role("link", name="Campaigns").click()
     page.wait_for_url(f"{live_server}/campaigns")
     page.locator("#campaigns-form-box").wait_for(state="visible", timeout=15_000)
-    _choose(page, "campaigns-field-sponsor_id", "Acme Tea")
+    choose(page, "campaigns-field-sponsor_id", "Acme Tea")
     page.locator("#campaigns-field-name").fill("Tea Time")
     page.locator("#campaigns-field-start_date").fill((today - timedelta(days=10)).isoformat())
     page.locator("#campaigns-field-end_date").fill((today + timedelta(days=20)).isoformat())
@@ -54,7 +48,7 @@ def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, 
 
     # A placement on a show, then draft -> proposed -> approved -> live.
     page.locator("#campaign-placement-box").wait_for(state="visible", timeout=15_000)
-    _choose(page, "campaign-placement-field-podcast_id", "Signal & Noise")
+    choose(page, "campaign-placement-field-podcast_id", "Signal & Noise")
     page.get_by_role("button", name="Add placement").click()
     page.locator("#campaign-placements").get_by_text("Signal & Noise").wait_for(timeout=15_000)
     for status in ("proposed", "approved", "live"):
