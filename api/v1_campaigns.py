@@ -10,7 +10,7 @@ from api.v1 import jsonable, not_allowed_response, not_found_response, service_e
 from api.state import current_db
 from jobs.campaigns import refresh_campaign_delivery
 from jobs.queues import enqueue
-from services import campaigns, delivery, pacing, placements, sponsors
+from services.sponsorship import campaigns, delivery, pacing, placements, sponsors
 from services.errors import ServiceError, ValidationError
 
 logger = logging.getLogger(__name__)

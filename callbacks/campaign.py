@@ -20,7 +20,7 @@ from components.ids import CampaignAttribution, CampaignPage
 from jobs.attribution import enqueue_campaign
 from jobs.campaigns import refresh_campaign_delivery
 from jobs.queues import enqueue
-from services import campaigns, delivery, placements, sponsors
+from services.sponsorship import campaigns, delivery, placements, sponsors
 from services.catalog import podcasts
 from services.errors import ServiceError, ValidationError
 from services.sponsorship.attribution import report as attribution

@@ -11,7 +11,7 @@ from components import kpi
 from components.campaigns import CAMPAIGN_FIELDS, campaigns_table
 from components.ids import CampaignInputs, Campaigns
 from components.pixel import links_table, promo_result
-from services import campaigns, delivery, sponsors
+from services.sponsorship import campaigns, delivery, sponsors
 from services.errors import ServiceError, ValidationError
 from services.sponsorship.attribution import links, promo_upload
 

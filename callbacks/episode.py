@@ -39,7 +39,7 @@ def episode_header(episode_id):
         db, ctx = current_db(), current_context()
         info = episodes.episode_info(db, ctx, int(episode_id))
         choices = [c for c in episodes.episode_choices(db, ctx) if c["value"] != info.id]
-    except ServiceError as exc:
+    except ServiceError:
         return html.H1("Episode"), []
     return html.Div([
         html.H1(info.title),

@@ -12,7 +12,7 @@ from components.campaigns import SPONSOR_FIELDS
 from components.ids import SponsorPixel, Sponsors
 from components.pixel import pixel_panel
 from components.tables import simple_table
-from services import sponsors
+from services.sponsorship import sponsors
 from services.errors import ServiceError, ValidationError
 from services.sponsorship.attribution import pixel_status
 

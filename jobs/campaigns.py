@@ -8,7 +8,7 @@ from datetime import date
 from jobs.attribution import after_counting
 from jobs.context import get_db
 from jobs.progress import annotate, report_progress
-from services import delivery
+from services.sponsorship import delivery
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from services import accounts
-from services import delivery, demo_conversions, demo_traffic
+from services import demo_conversions, demo_traffic
+from services.sponsorship import delivery
 from services.bulk import insert_frame
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key

@@ -93,7 +93,7 @@ class Placement(Base):
 class CampaignMetric(Base):
     """Delivery rollup: impressions and distinct listeners per placement, episode and UTC day.
 
-    Kept by services.delivery.refresh_campaign from the counted downloads; pages and the API read only this and
+    Kept by services.sponsorship.delivery.refresh_campaign from the counted downloads; pages and the API read only this and
     CampaignReach, never the downloads."""
 
     __tablename__ = "campaign_metrics"

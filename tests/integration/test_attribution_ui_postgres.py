@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from services import accounts, campaigns, demo
+from services import accounts, demo
+from services.sponsorship import campaigns
 from services.errors import NotFound
 from services.measurement.methodology import methodology
 from services.models import AttributionRejection, Campaign, Sponsor

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from app import create_app
-from services import accounts, api_keys, delivery, demo
+from services import accounts, api_keys, demo
+from services.sponsorship import delivery
 from services.models import CampaignMetric
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings

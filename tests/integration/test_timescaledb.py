@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
-from services import analytics, demo, downloads_report, migrate
+from services import demo, downloads_report, migrate
+from services.dashboards import overview
+from services.dashboards.periods import ViewState
 from services.db import Database
 from services.measurement import counting, store
 from services.sponsorship.attribution import results
@@ -162,20 +164,28 @@ def test_dashboards_match_downloads(timescale):
     db, tenant_id = timescale
     ctx = TenantContext(tenant_id=tenant_id, role="owner")
     first, last = _window(30)
-    summary = analytics.overview_summary(db, ctx, days=30, end=last)
+    state = ViewState.from_controls("custom", first.isoformat(), last.isoformat(), compare="previous")
+    kpis = overview.overview_kpis(db, ctx, state, today=last)
     day = _independent(db, tenant_id, "day", first, last)
-    assert summary.downloads == day.downloads.sum() > 0
-    assert summary.avg_daily_listeners == pytest.approx(day.listeners.sum() / 30)
+    assert kpis.current.downloads == day.downloads.sum() > 0
+    assert kpis.current.avg_daily_listeners == pytest.approx(day.listeners.sum() / 30)
     previous = _independent(db, tenant_id, "day", first - timedelta(days=30), first - timedelta(days=1))
-    assert summary.previous_downloads == previous.downloads.sum()
+    assert kpis.previous.downloads == previous.downloads.sum()
 
-    by_day = analytics.downloads_by_day(db, ctx, days=30, end=last)
+    timeline = overview.downloads_timeline(db, ctx, state, today=last)
+    per_day = {r.period.date(): r.downloads for r in timeline.itertuples()}
     rows = _sql(db, "SELECT (d.ts AT TIME ZONE 'UTC')::date, p.title, count(*) FROM downloads d "
                     "JOIN podcasts p ON p.id = d.podcast_id WHERE d.tenant_id = :t AND d.ts >= :start AND d.ts < :end "
                     "GROUP BY 1, 2", t=tenant_id, **_bounds(first, last))
     expected = {(d, title): n for d, title, n in rows}
-    got = {(r.day, r.podcast): r.downloads for r in by_day.itertuples() if r.downloads}
-    assert got == expected
+    for podcast_id, title in _sql(db, "SELECT id, title FROM podcasts WHERE tenant_id = :t", t=tenant_id):
+        by_podcast = overview.downloads_timeline(db, ctx, state.with_(podcast=podcast_id), today=last)
+        got = {r.period.date(): r.downloads for r in by_podcast.itertuples() if r.downloads}
+        assert got == {d: n for (d, t), n in expected.items() if t == title}, title
+    totals: dict = {}
+    for (d, _), n in expected.items():
+        totals[d] = totals.get(d, 0) + n
+    assert {d: n for d, n in per_day.items() if n} == totals
 
     for group_by in downloads_report.GROUPINGS:
         frame = downloads_report.downloads_by(db, ctx, group_by, first, last)

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from jobs import context as job_context
-from services import accounts, api_keys, campaigns, placements
+from services import accounts, api_keys
+from services.sponsorship import campaigns, placements
 from services.models import Campaign, Podcast, Sponsor
 from services.tenancy import TenantContext
 from tests import campaign_client as cc

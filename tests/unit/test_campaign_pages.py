@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import select
 
-from services import accounts, campaigns, delivery, pacing, placements
+from services import accounts
+from services.sponsorship import campaigns, delivery, pacing, placements
 from services.models import Campaign, Podcast, Sponsor
 from services.tenancy import TenantContext
 from tests import campaign_client as cc

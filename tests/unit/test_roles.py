@@ -2,7 +2,8 @@
 import pytest
 from sqlalchemy import select
 
-from services import accounts, campaigns
+from services import accounts
+from services.sponsorship import campaigns
 from services.errors import Conflict, NotFound, PermissionDenied
 from services.models import AuditLog, Sponsor
 from services.tenancy import TenantContext

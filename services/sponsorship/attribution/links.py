@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services import audit
-from services.campaigns import visible_campaign
+from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
 from services.errors import ValidationError
 from services.models import Campaign, TrackingLink

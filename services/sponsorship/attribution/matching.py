@@ -2,7 +2,7 @@
 
 The rules, as applied:
 - An **exposure** is a counted download of an episode that carries one of the campaign's placements, inside the
-  placement's flight (UTC days): exactly the rule delivery counts impressions by (services.delivery._carried). Two
+  placement's flight (UTC days): exactly the rule delivery counts impressions by (services.sponsorship.delivery._carried). Two
   placements on one download are two exposures. A download without a household key (counted before keys existed,
   or from a request whose IP gave none) is unusable and left out.
 - A **conversion** is an `attribution_events` row of the campaign's sponsor whose type is neither `pageview` nor
@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from services import bulk
-from services.delivery import _bounds, _carried
+from services.sponsorship.delivery import _bounds, _carried
 from services.models import AttributionEvent, Download
 
 logger = logging.getLogger(__name__)

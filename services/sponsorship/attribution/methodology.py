@@ -9,7 +9,7 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.campaign_fields import ATTRIBUTION_DEFAULTS
+from services.sponsorship.campaign_fields import ATTRIBUTION_DEFAULTS
 from services.models import Campaign
 from services.models.campaigns import LOOKBACK_DAYS
 from services.sponsorship.attribution import households, lift, matching, models, results, shapley

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from services.campaigns import visible_campaign
+from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
 from services.errors import ValidationError
 from services.sponsorship.attribution.promo_csv import PromoImport, import_promo_csv

@@ -23,10 +23,10 @@ import pandas as pd
 from sqlalchemy import Column, Integer, MetaData, Table, cast, func, select
 from sqlalchemy.orm import Session
 
-from services import pacing
-from services.campaigns import visible_campaign
+from services.sponsorship import pacing
+from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
-from services.delivery import _utc_day
+from services.sponsorship.delivery import _utc_day
 from services.errors import ValidationError
 from services.models import CampaignMetric, Episode, Placement, Podcast
 from services.models.attribution import CREDIT_MODELS, AttributionRun, AttributionTouchpoint

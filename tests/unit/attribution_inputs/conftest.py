@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from services import accounts, api_keys
 from services.models import Campaign, Sponsor

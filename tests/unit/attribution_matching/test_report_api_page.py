@@ -73,7 +73,7 @@ def test_report_figures(db, world):
 
 
 def test_report_spend_roas_cpa_follow_delivery(db, world):
-    from services import delivery
+    from services.sponsorship import delivery
 
     sc = world["sc"]
     delivery.refresh_campaign(db, sc.tenant_id, sc.campaign_id)

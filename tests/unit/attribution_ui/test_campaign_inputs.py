@@ -21,7 +21,7 @@ def _data_url(text: str) -> str:
 
 
 def _promo_code(db, demo, campaign: str) -> str:
-    from services import campaigns
+    from services.sponsorship import campaigns
     return campaigns.get_campaign(db, demo.ctx(), demo.campaigns[campaign]).promo_code
 
 

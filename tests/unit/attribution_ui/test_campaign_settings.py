@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from components.campaigns import CAMPAIGN_FIELDS, campaign_form, form_value
-from services import accounts, api_keys, campaigns
-from services.campaign_fields import clean_campaign
+from services import accounts, api_keys
+from services.sponsorship import campaigns
+from services.sponsorship.campaign_fields import clean_campaign
 from services.errors import ValidationError
 from services.tenancy import TenantContext
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from services import accounts, campaigns
+from services import accounts
+from services.sponsorship import campaigns
 from services.measurement.methodology import methodology
 from services.sponsorship.attribution import households, shapley
 from services.tenancy import TenantContext

@@ -4,7 +4,7 @@ sponsor's user, a viewer and another tenant see nothing of it (service and callb
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 

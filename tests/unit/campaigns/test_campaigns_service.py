@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from services import campaigns, sponsors
-from services.campaigns import TRANSITIONS
+from services.sponsorship import campaigns, sponsors
+from services.sponsorship.campaigns import TRANSITIONS
 from services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from services.models import AuditLog, Campaign
 from tests.unit.campaigns.conftest import campaign_data

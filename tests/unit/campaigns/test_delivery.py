@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from services import campaigns, delivery, pacing, placements
+from services.sponsorship import campaigns, delivery, pacing, placements
 from services.errors import NotFound, ValidationError
 from services.models import CampaignMetric, CampaignReach
 from tests.unit.campaigns.conftest import ANCHOR, campaign_data, store_downloads

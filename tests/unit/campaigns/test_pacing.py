@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pandas as pd
 import pytest
 
-from services import campaigns, delivery, pacing, placements
+from services.sponsorship import campaigns, delivery, pacing, placements
 from tests.unit.campaigns.conftest import ANCHOR, campaign_data, store_downloads
 
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from services import campaigns, placements
+from services.sponsorship import campaigns, placements
 from services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from tests.unit.campaigns.conftest import campaign_data
 

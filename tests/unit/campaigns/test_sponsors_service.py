@@ -2,7 +2,8 @@
 sponsor; who may do what."""
 import pytest
 
-from services import accounts, sponsors
+from services import accounts
+from services.sponsorship import sponsors
 from services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 
 

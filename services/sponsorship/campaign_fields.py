@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from services.errors import ValidationError
 from services.models import ATTRIBUTION_MODELS, PRICING
 from services.models.campaigns import LOOKBACK_DAYS
-from services.sponsors import is_http_url
+from services.sponsorship.sponsors import is_http_url
 
 OBJECTIVES = ("awareness", "consideration", "conversion")
 # The attribution settings, and what a blank one means.

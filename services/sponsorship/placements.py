@@ -9,8 +9,8 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from services import audit
-from services.campaign_fields import is_blank, parse_date, parse_int, parse_money
-from services.campaigns import visible_campaign
+from services.sponsorship.campaign_fields import is_blank, parse_date, parse_int, parse_money
+from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
 from services.models import POSITIONS, READ_TYPES, Campaign, Episode, Placement, Podcast, Sponsor

@@ -1,5 +1,5 @@
 """Campaign delivery: the campaign_metrics rollups (refreshed from counted downloads), and what pages and the API read
-from them: delivery by day, show and episode; reach and frequency; the campaign page's report (pacing: services.pacing).
+from them: delivery by day, show and episode; reach and frequency; the campaign page's report (pacing: services.sponsorship.pacing).
 
 An impression is one counted download, inside a placement's flight (UTC days), of an episode the placement carries:
 the one episode it names, or any episode of its show (dynamic insertion: every episode downloaded in the flight).
@@ -16,15 +16,15 @@ import pandas as pd
 from sqlalchemy import BigInteger, Date, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from services.campaigns import (
+from services.sponsorship.campaigns import (
     CampaignDetail, CampaignRow, get_campaign, list_campaigns, status_history, visible_campaign,
 )
-from services import pacing
+from services.sponsorship import pacing
 from services.db import Database
 from services.errors import ValidationError
 from services.models import Campaign, CampaignMetric, CampaignReach, Download, Episode, Placement, Podcast
 from services.models.base import utcnow
-from services.placements import list_placements
+from services.sponsorship.placements import list_placements
 from services.tenancy import TenantContext
 
 logger = logging.getLogger(__name__)

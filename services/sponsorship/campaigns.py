@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from services import audit
-from services.campaign_fields import FIELDS as CAMPAIGN_FIELDS, clean_campaign
+from services.sponsorship.campaign_fields import FIELDS as CAMPAIGN_FIELDS, clean_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
 from services.models import AuditLog, Campaign, Placement, Sponsor, User

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.campaigns import CampaignDetail, get_campaign
+from services.sponsorship.campaigns import CampaignDetail, get_campaign
 from services.db import Database
 from services.measurement.store import view
 from services.models import (
