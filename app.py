@@ -28,7 +28,7 @@ from services.db import Database
 from services.errors import ConfigError
 from services.observability import configure_logging, make_metrics
 from services.settings import PROJECT_ROOT, Settings, load_settings
-from services.sponsorship.attribution.pixel import RECORD_STORES
+from jobs.attribution import RECORD_STORES
 
 logger = logging.getLogger(__name__)
 

@@ -164,7 +164,7 @@ def attribution_view(campaign_id, model, _recompute):
         by_episode, by_placement = result.extra["episode"], result.extra["placement"]
     except ServiceError as exc:
         return (kpi.message(exc.message), *blank[1:])
-    label = attribution.MODEL_LABELS[result.model]
+    label = attribution.model_label(result.model, result.summary)
     return (message, computed_line(result.summary["computed_at"], result.status, result.error),
             attribution_kpis(result.summary), usable_ip_panel(result.summary), lift_panel(result.summary["lift"]),
             lag_figure(result.lag, label), group_table(result.rows, {"podcast": "Show"}),

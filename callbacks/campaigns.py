@@ -12,6 +12,7 @@ from components.campaigns import CAMPAIGN_FIELDS, campaigns_table
 from components.ids import CampaignInputs, Campaigns
 from components.pixel import links_table, promo_result
 from services.sponsorship import campaigns, delivery, sponsors
+from jobs.attribution import conversions_arrived
 from services.errors import ServiceError, ValidationError
 from services.sponsorship.attribution import links, promo_upload
 
@@ -91,6 +92,8 @@ def upload_promo_codes(contents, campaign_id):
                                                            contents)
     except ServiceError as exc:
         return promo_result(error=exc)
+    if result.accepted:  # new orders: the sponsor's campaigns are re-attributed (throttled per sponsor)
+        conversions_arrived(current_context().tenant_id, result.sponsor_id)
     return promo_result(result)
 
 

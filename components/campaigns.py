@@ -15,7 +15,8 @@ SPONSOR_FIELDS = (("name", "Name", "Northwind Coffee"), ("industry", "Industry",
                   ("contact_email", "Contact email", "ads@example.com"))
 CAMPAIGN_FIELDS = ("sponsor_id", "name", "objective", "start_date", "end_date", "pricing", "cpm", "flat_fee", "budget",
                    "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
-                   "promo_code", "lookback_days", "attribution_model", "exclude_prior_customers", "decay_half_life_days")
+                   "promo_code", "lookback_days", "attribution_model", "exclude_prior_customers", "decay_half_life_days",
+                   "markov_order")
 PLACEMENT_FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date")
 OBJECTIVES = [{"label": o.capitalize(), "value": o} for o in ("awareness", "consideration", "conversion")]
 PRICING = [{"label": "CPM", "value": "cpm"}, {"label": "Flat fee", "value": "flat"}]
@@ -25,6 +26,7 @@ MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "linea
                 "time_decay": "Time decay", "position_based": "Position based (40/20/40)",
                 "markov": "Markov (removal effect)", "shapley": "Shapley"}
 ATTRIBUTION_MODELS = [{"label": label, "value": value} for value, label in MODEL_LABELS.items()]
+MARKOV_ORDERS = [{"label": "Order 1", "value": 1}, {"label": "Order 2", "value": 2}]
 PRIOR_CUSTOMERS = [{"label": " leave out households that converted in the 60 days before their first exposure",
                     "value": "yes"}]
 
@@ -63,7 +65,7 @@ def campaign_form(field_prefix: str, error_prefix: str) -> html.Div:
 
 
 def attribution_fields(f: str, e: str) -> list:
-    """The campaign's attribution settings; blank means the default (30 days, linear, no, 7 days)."""
+    """The campaign's attribution settings; blank means the default (30 days, linear, no, 7 days, order 1)."""
     return [
         field("Lookback window (days)", text_input(f + "lookback_days", "30"), e + "lookback_days",
               "1-60: how far back a conversion looks for exposures"),
@@ -74,6 +76,8 @@ def attribution_fields(f: str, e: str) -> list:
               e + "exclude_prior_customers"),
         field("Time-decay half-life (days)", text_input(f + "decay_half_life_days", "7"), e + "decay_half_life_days",
               "a touch this many days older earns half the credit"),
+        field("Markov order", dcc.Dropdown(id=f + "markov_order", options=MARKOV_ORDERS, value=1, clearable=False),
+              e + "markov_order", "2: the chain remembers the last two placements heard (needs more conversions)"),
     ]
 
 

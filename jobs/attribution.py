@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import timedelta
 
 from jobs.context import get_db, get_settings
 from jobs.progress import annotate, report_progress
-from jobs.queues import JobHandle, enqueue, get_redis
-from services.sponsorship.attribution import results
+from jobs.queues import FAILURE_TTL, RESULT_TTL, JobHandle, enqueue, get_queue, get_redis
+from services.db import Database
+from services.sponsorship.attribution import pixel, results
 
 logger = logging.getLogger(__name__)
 
 THROTTLE_SECONDS = 60  # conversions arriving re-attribute a sponsor's campaigns at most once a minute
 _recent: dict[tuple[int, int], float] = {}  # embedded mode's throttle (no Redis)
+_scheduled: set[tuple[int, int]] = set()  # embedded mode: sponsors with a run waiting for their window's end
 _recent_lock = threading.Lock()
 
 
@@ -50,23 +54,79 @@ def after_counting(tenant_id: int, campaign_ids: list[int]) -> JobHandle | None:
 
 
 def conversions_arrived(tenant_id: int, sponsor_id: int) -> JobHandle | None:
-    """New conversions of a sponsor: re-attribute its campaigns, at most once per THROTTLE_SECONDS per sponsor (a
-    Redis key with that expiry; a dict in embedded mode). Conversions inside a throttled minute wait for the next
-    trigger: another conversion after the minute, or the next count of downloads."""
-    if not _first_in_window(tenant_id, sponsor_id):
-        return None
-    return enqueue(attribute_campaigns, tenant_id, None, sponsor_id, queue="attribution")
+    """New conversions of a sponsor: re-attribute its campaigns, at most once per THROTTLE_SECONDS per sponsor.
+
+    The first arrival in a window runs at once; later ones in the same window leave one run scheduled for the
+    window's end (never more than one), so the last conversions of a burst are attributed within the minute and
+    not left for the next trigger. Redis holds the window and the scheduled run (RQ's scheduler, which the workers
+    run, starts it); embedded mode keeps both in this process (a timer thread)."""
+    wait = _wait(tenant_id, sponsor_id)
+    if wait is None:
+        return None  # a run is already scheduled for the end of this window
+    if wait == 0:
+        return enqueue(attribute_campaigns, tenant_id, None, sponsor_id, queue="attribution")
+    return _schedule(tenant_id, sponsor_id, wait)
 
 
-def _first_in_window(tenant_id: int, sponsor_id: int) -> bool:
+def _wait(tenant_id: int, sponsor_id: int) -> float | None:
+    """0: run now (a new window opens); seconds: schedule a run that far ahead (the first arrival since the window's
+    run); None: a run is already scheduled."""
     settings = get_settings()
     if settings.redis_url is not None:
-        key = f"attribution:throttle:{tenant_id}:{sponsor_id}"
-        return bool(get_redis(settings).set(key, "1", nx=True, ex=THROTTLE_SECONDS))
+        redis, key = get_redis(settings), f"attribution:throttle:{tenant_id}:{sponsor_id}"
+        if redis.set(key, "1", nx=True, ex=THROTTLE_SECONDS):
+            return 0
+        remaining = max(redis.pttl(key), 0) / 1000
+        return remaining + 1 if redis.set(key + ":scheduled", "1", nx=True, ex=int(remaining) + 2) else None
     now = time.monotonic()
     with _recent_lock:
         last = _recent.get((tenant_id, sponsor_id))
-        if last is not None and now - last < THROTTLE_SECONDS:
-            return False
-        _recent[(tenant_id, sponsor_id)] = now
-        return True
+        if last is None or now - last >= THROTTLE_SECONDS:
+            _recent[(tenant_id, sponsor_id)] = now
+            return 0
+        if (tenant_id, sponsor_id) in _scheduled:
+            return None
+        _scheduled.add((tenant_id, sponsor_id))
+        return THROTTLE_SECONDS - (now - last)
+
+
+def _schedule(tenant_id: int, sponsor_id: int, wait: float) -> JobHandle | None:
+    settings = get_settings()
+    if settings.redis_url is not None:
+        job = get_queue("attribution", settings).enqueue_in(
+            timedelta(seconds=wait), attribute_campaigns, tenant_id, None, sponsor_id,
+            result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+        return JobHandle(id=job.id, status="scheduled", queue="attribution", meta={})
+
+    def run_later() -> None:
+        with _recent_lock:
+            _scheduled.discard((tenant_id, sponsor_id))
+            _recent[(tenant_id, sponsor_id)] = time.monotonic()
+        enqueue(attribute_campaigns, tenant_id, None, sponsor_id, queue="attribution", settings=settings)
+
+    _start_timer(wait, run_later)
+    return None
+
+
+def _start_timer(wait: float, run: Callable[[], None]) -> None:
+    timer = threading.Timer(wait, run)
+    timer.daemon = True
+    timer.start()
+
+
+def store_pixel_records(db: Database, records: list[dict]) -> int:
+    """The store for buffered pixel and link records (the drain job and the embedded writer): store them, then
+    re-attribute each sponsor that got new events. A failure to enqueue is logged, not raised: the events are
+    stored, and the next count of downloads re-attributes the campaigns anyway."""
+    arrived: set[tuple[int, int]] = set()
+    stored = pixel.store_records(db, records, arrived=arrived)
+    for tenant_id, sponsor_id in sorted(arrived):
+        try:
+            conversions_arrived(tenant_id, sponsor_id)
+        except Exception:  # noqa: BLE001 - see the docstring
+            logger.exception("re-attribution after new events could not be enqueued",
+                             extra={"tenant_id": tenant_id, "sponsor_id": sponsor_id})
+    return stored
+
+
+RECORD_STORES = {pixel.RECORD_KIND: store_pixel_records}  # for the drain job and the embedded writer

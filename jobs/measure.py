@@ -11,7 +11,7 @@ from jobs.queues import enqueue, get_redis
 from services import accounts
 from services.measurement import counting, ingest, retention
 from services.sponsorship.attribution import households
-from services.sponsorship.attribution.pixel import RECORD_STORES
+from jobs.attribution import RECORD_STORES
 
 logger = logging.getLogger(__name__)
 

@@ -195,7 +195,7 @@ def refresh_rollups(session: Session, tenant_id: int, first: date, last: date) -
         # after the commit the range is refreshed on the same connection in autocommit (one connection: no second
         # session to wait for). A failed refresh is logged, not raised: the data is committed and the refresh
         # policy, or the next refresh of the range, catches up.
-        _refresh_after_commit(session, start, end)
+        refresh_after_commit(session, start, end)
         return
     grains = {"day": _day(session).label("day"), "hour": _hour(session).label("hour")}
     where = (Download.tenant_id == tenant_id, Download.ts >= start, Download.ts < end)
@@ -347,10 +347,13 @@ def _day_numbers(column: pd.Series) -> np.ndarray:
     return np.array([(d - _EPOCH_DAY).days for d in column.tolist()], dtype=np.int64)
 
 
-def _refresh_after_commit(session: Session, start: datetime, end: datetime) -> None:
-    """Queue [start, end) to refresh right after this transaction commits (dropped if it rolls back)."""
+def refresh_after_commit(session: Session, start: datetime, end: datetime,
+                         views: tuple[str, ...] | None = None) -> None:
+    """Queue [start, end) of the continuous aggregates `views` (default: the download rollups) to refresh right after
+    this transaction commits (dropped if it rolls back)."""
     raw = session.connection().connection.driver_connection  # still this session's connection at after_commit
-    session.info.setdefault("timescale_refresh", (raw, []))[1].append((start, end))
+    names = views if views is not None else tuple(model.__tablename__ for model in ROLLUPS)
+    session.info.setdefault("timescale_refresh", (raw, []))[1].append((start, end, names))
     if not session.info.get("timescale_hooks"):
         session.info["timescale_hooks"] = True
         event.listen(session, "after_commit", _refresh_pending)
@@ -364,9 +367,9 @@ def _refresh_pending(session: Session) -> None:
     autocommit = raw.autocommit
     try:
         raw.autocommit = True
-        for lo, hi in ranges:
-            for model in ROLLUPS:
-                raw.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (model.__tablename__, lo, hi))
+        for lo, hi, names in ranges:
+            for name in names:
+                raw.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (name, lo, hi))
     except Exception:  # noqa: BLE001 - the data is committed; the refresh policy catches up
         logger.exception("refreshing continuous aggregates after commit failed")
     finally:

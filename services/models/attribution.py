@@ -99,7 +99,7 @@ class AttributionRejection(Base):
 
 
 # Time series with no row-level security (read through tenant views, as downloads are): bulk writes COPY them in.
-ATTRIBUTION_TIME_SERIES = ("attribution_events", "attribution_touchpoints")
+ATTRIBUTION_TIME_SERIES = ("attribution_events", "attribution_touchpoints", "attribution_daily")
 CREDIT_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 
 
@@ -152,3 +152,38 @@ class AttributionRun(Base):
     touchpoints: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict | None] = mapped_column(JSON)  # households, promo codes, visitors, lift ...
     error: Mapped[str | None] = mapped_column(String(2000))
+
+
+REVENUE_SUFFIX = "_revenue"
+
+
+class AttributionDaily(Base):
+    """The touchpoints rolled up per conversion day (UTC), placement, episode and whole days since the exposure: each
+    model's credit (conversions) and credit x value (`<model>_revenue`). The attribution report reads only this.
+    On TimescaleDB a continuous aggregate over attribution_touchpoints (migration 0017); elsewhere a
+    plain table that results.attribute_campaign rewrites with the campaign's touchpoints. Tenant reads on PostgreSQL
+    go through the view `tenant_attribution_daily`."""
+
+    __tablename__ = "attribution_daily"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    lag_days: Mapped[int] = mapped_column(Integer, primary_key=True)  # whole days from exposure to conversion
+    podcast_id: Mapped[int] = mapped_column(BigInteger)
+    first_touch: Mapped[float] = mapped_column(Float)
+    last_touch: Mapped[float] = mapped_column(Float)
+    linear: Mapped[float] = mapped_column(Float)
+    time_decay: Mapped[float] = mapped_column(Float)
+    position_based: Mapped[float] = mapped_column(Float)
+    markov: Mapped[float] = mapped_column(Float)
+    shapley: Mapped[float] = mapped_column(Float)
+    first_touch_revenue: Mapped[float] = mapped_column(Float)
+    last_touch_revenue: Mapped[float] = mapped_column(Float)
+    linear_revenue: Mapped[float] = mapped_column(Float)
+    time_decay_revenue: Mapped[float] = mapped_column(Float)
+    position_based_revenue: Mapped[float] = mapped_column(Float)
+    markov_revenue: Mapped[float] = mapped_column(Float)
+    shapley_revenue: Mapped[float] = mapped_column(Float)

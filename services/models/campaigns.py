@@ -44,7 +44,8 @@ class Sponsor(Base):
 class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (UniqueConstraint("tenant_id", "promo_code", name="uq_campaigns_tenant_promo_code"),
-                      CheckConstraint("lookback_days BETWEEN 1 AND 60", name="lookback_days"))
+                      CheckConstraint("lookback_days BETWEEN 1 AND 60", name="lookback_days"),
+                      CheckConstraint("markov_order IN (1, 2)", name="markov_order"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -71,6 +72,7 @@ class Campaign(Base):
     attribution_model: Mapped[str] = mapped_column(String(20), default="linear", server_default="linear")
     exclude_prior_customers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     decay_half_life_days: Mapped[float] = mapped_column(Float, default=7.0, server_default="7.0")
+    markov_order: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # 1, or 2 where asked
 
 
 class Placement(Base):

@@ -13,8 +13,9 @@ from services.sponsorship.sponsors import is_http_url
 
 OBJECTIVES = ("awareness", "consideration", "conversion")
 # The attribution settings, and what a blank one means.
+MARKOV_ORDERS = (1, 2)
 ATTRIBUTION_DEFAULTS = {"lookback_days": 30, "attribution_model": "linear", "exclude_prior_customers": False,
-                        "decay_half_life_days": 7.0}
+                        "decay_half_life_days": 7.0, "markov_order": 1}
 MAX_HALF_LIFE_DAYS = 365.0
 FIELDS = ("sponsor_id", "name", "objective", "start_date", "end_date", "budget", "pricing", "cpm", "flat_fee",
           "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
@@ -190,6 +191,7 @@ def _clean_attribution(data: dict, out: dict, errors: dict[str, str]) -> None:
         "exclude_prior_customers": (parse_flag, lambda v: True, "yes or no (true or false)"),
         "decay_half_life_days": (parse_days, lambda v: 0 < v <= MAX_HALF_LIFE_DAYS,
                                  f"a number of days above 0 (at most {MAX_HALF_LIFE_DAYS:g}), e.g. 7"),
+        "markov_order": (parse_int, lambda v: v in MARKOV_ORDERS, "1 (each placement on its own) or 2 (pairs in order)"),
     }
     for name, (parser, valid, message) in rules.items():
         if name not in data:

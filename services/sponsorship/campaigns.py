@@ -111,6 +111,7 @@ class CampaignDetail:
     attribution_model: str = "linear"
     exclude_prior_customers: bool = False
     decay_half_life_days: float = 7.0
+    markov_order: int = 1
 
     @property
     def next_statuses(self) -> list[str]:
@@ -141,7 +142,7 @@ def _detail(campaign: Campaign, sponsor_name: str) -> CampaignDetail:
         excluded_categories=list(campaign.excluded_categories or []), landing_url=campaign.landing_url,
         promo_code=campaign.promo_code, lookback_days=campaign.lookback_days,
         attribution_model=campaign.attribution_model, exclude_prior_customers=bool(campaign.exclude_prior_customers),
-        decay_half_life_days=float(campaign.decay_half_life_days))
+        decay_half_life_days=float(campaign.decay_half_life_days), markov_order=int(campaign.markov_order or 1))
 
 
 def list_campaign_details(db: Database, ctx: TenantContext) -> list[CampaignDetail]:

@@ -3,11 +3,15 @@ worker: the job computes the hand-worked case's touchpoints and reports progress
 `tenant_attribution_touchpoints` hides another tenant's touchpoints; the report and API refuse another tenant."""
 from __future__ import annotations
 
+import time
+
 import pytest
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, text
 
+from jobs import attribution as attribution_jobs
 from jobs.attribution import attribute_campaign, enqueue_campaign
-from jobs.queues import job_status
+from jobs.queues import get_queue, job_status
 from services.errors import NotFound
 from services.models.attribution import AttributionRun
 from services.sponsorship.attribution import report
@@ -109,3 +113,23 @@ def test_api_and_page_on_postgres_refuse_another_tenant_and_sponsor(pg_url, redi
             assert status == 200 and seen == (email == "me@brew.test"), email
     finally:
         db.dispose()
+
+
+def test_a_burst_of_conversions_runs_once_at_once_and_once_at_the_windows_end_on_a_worker(pg, monkeypatch):
+    """With Redis: the first arrival enqueues a run; later arrivals in the window leave one run scheduled for its
+    end (RQ's scheduler, which the worker runs, starts it), never two."""
+    settings, db = pg
+    brew = scenario.build(db)
+    monkeypatch.setattr(attribution_jobs, "THROTTLE_SECONDS", 2)
+    first = attribution_jobs.conversions_arrived(brew.tenant_id, brew.sponsor_id)
+    trailing = attribution_jobs.conversions_arrived(brew.tenant_id, brew.sponsor_id)
+    assert attribution_jobs.conversions_arrived(brew.tenant_id, brew.sponsor_id) is None
+    assert first.status == "queued" and trailing.status == "scheduled"
+    registry = ScheduledJobRegistry(queue=get_queue("attribution", settings))
+    assert registry.get_job_ids() == [trailing.id]
+    time.sleep(3.5)  # past the window's end: the scheduled run is due
+    burst_worker(settings, "attribution")
+    assert [job_status(h.id, settings).status for h in (first, trailing)] == ["finished", "finished"]
+    with db.session(brew.tenant_id) as s:
+        assert s.scalar(select(func.count()).select_from(AttributionRun)
+                        .where(AttributionRun.campaign_id == brew.campaign_id)) == 2

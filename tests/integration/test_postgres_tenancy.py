@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
-from services import accounts, analytics, demo, migrate
+from services import accounts, demo, migrate
+from services.dashboards import overview
+from services.dashboards.periods import ViewState
 from services.db import Database
 from services.models import TENANT_OWNED_TABLES, Podcast, Sponsor
 from services.tenancy import TenantContext
@@ -86,14 +88,17 @@ def test_demo_seed_and_overview_on_postgres(pg_db):
     result = demo.seed_demo(pg_db, password="demo-password-123")
     assert result["created"] and result["downloads"] > 10_000
     ctx = TenantContext(tenant_id=result["tenant_id"], role="viewer")
-    summary = analytics.overview_summary(pg_db, ctx, days=90)
     with pg_db.session(ctx.tenant_id) as s:
+        first, last = s.execute(text("SELECT current_date - 89, current_date")).one()
         expected = s.execute(text(
             "SELECT count(*) FROM downloads WHERE (ts AT TIME ZONE 'UTC')::date "
             "BETWEEN current_date - 89 AND current_date")).scalar()
-    assert summary.downloads == expected > 0
+    state = ViewState.from_controls("custom", first.isoformat(), last.isoformat(), compare="none")
+    assert overview.overview_kpis(pg_db, ctx, state, today=last).current.downloads == expected > 0
     other = accounts.create_tenant(pg_db, "other", "Other")
-    assert analytics.overview_summary(pg_db, TenantContext(tenant_id=other.id, role="owner"), days=365).downloads == 0
+    everything = ViewState.from_query({"range": "all"})
+    assert overview.overview_kpis(pg_db, TenantContext(tenant_id=other.id, role="owner"), everything
+                                  ).current.downloads == 0
 
 
 def test_time_series_views_are_the_tenant_wall(pg_db):

@@ -18,8 +18,9 @@ from services.dashboards import overview
 from services.dashboards.periods import ViewState
 from services.db import Database
 from services.measurement import counting, store
-from services.sponsorship.attribution import results
+from services.sponsorship.attribution import report as attribution_report, results
 from services.models import ROLLUPS
+from services.models.attribution import AttributionDaily
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD
 from tests.integration import pglite
@@ -123,7 +124,7 @@ def test_schema_is_timescale(timescale):
     assert {"download_requests", "downloads", "attribution_events", "attribution_touchpoints"} <= hypertables
     aggregates = {r[0]: r[1] for r in _sql(db, "SELECT view_name, materialized_only "
                                                "FROM timescaledb_information.continuous_aggregates")}
-    assert aggregates == {m.__tablename__: False for m in ROLLUPS}
+    assert aggregates == {m.__tablename__: False for m in (*ROLLUPS, AttributionDaily)}
     columns = dict(_sql(db, "SELECT column_name, data_type FROM information_schema.columns "
                             "WHERE table_name = 'tenant_podcast_daily_metrics'"))
     assert columns["day"] == "date"
@@ -146,6 +147,33 @@ def test_demo_attribution_runs_on_timescale(timescale):
     assert [round(float(total), 6) for total in sums] == [matched] * 4
 
 
+def test_attribution_rollup_is_a_continuous_aggregate_matching_the_touchpoints(timescale):
+    """attribution_daily is a continuous aggregate over the touchpoints, materialised by the run's refresh, and the
+    campaign report (which reads only it) equals sums over the touchpoints themselves."""
+    db, tenant_id = timescale
+    assert _sql(db, "SELECT count(*) FROM timescaledb_information.continuous_aggregates "
+                    "WHERE view_name = 'attribution_daily'")[0][0] == 1
+    campaign_id = _sql(db, "SELECT campaign_id FROM attribution_touchpoints WHERE tenant_id = :t "
+                           "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1", t=tenant_id)[0][0]
+    results.attribute_campaign(db, tenant_id, campaign_id)  # its commit refreshes the aggregate's days
+    materialized = _sql(db, "SELECT materialization_hypertable_name FROM timescaledb_information.continuous_aggregates "
+                            "WHERE view_name = 'attribution_daily'")[0][0]
+    assert _sql(db, "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = :h",
+                h=materialized)[0][0] > 0
+    ctx = TenantContext(tenant_id=tenant_id, role="owner")
+    for model in ("linear", "markov"):
+        by_day = attribution_report.attribution_report(db, ctx, campaign_id, model, "day")
+        expected = _sql(db, f"SELECT (conversion_ts AT TIME ZONE 'UTC')::date, sum({model}), sum({model} * value) "
+                            "FROM attribution_touchpoints WHERE tenant_id = :t AND campaign_id = :c GROUP BY 1 ORDER BY 1",
+                        t=tenant_id, c=campaign_id)
+        assert [(d, round(float(c), 4), round(float(r), 2)) for d, c, r in expected] == \
+            [(r.day, r.conversions, r.revenue) for r in by_day.rows.itertuples()]
+        lag = _sql(db, f"SELECT floor(days_since_exposure)::int, sum({model}) FROM attribution_touchpoints "
+                       "WHERE tenant_id = :t AND campaign_id = :c GROUP BY 1 ORDER BY 1", t=tenant_id, c=campaign_id)
+        assert [(d, round(float(c), 4)) for d, c in lag] == \
+            [(r.days_since_exposure, r.conversions) for r in by_day.lag.itertuples()]
+
+
 def test_policies(timescale):
     db, _ = timescale
     jobs = _sql(db, "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs")
@@ -154,7 +182,7 @@ def test_policies(timescale):
     assert ("policy_retention", "download_requests") in procs
     retention = next(c for p, h, c in jobs if p == "policy_retention")
     assert retention["drop_after"] in ("90 days", "90 days 00:00:00")
-    assert sum(p == "policy_refresh_continuous_aggregate" for p, _ in procs) == len(ROLLUPS)
+    assert sum(p == "policy_refresh_continuous_aggregate" for p, _ in procs) == len(ROLLUPS) + 1  # + attribution
     settings = _sql(db, "SELECT segmentby_column_index, attname FROM timescaledb_information.compression_settings "
                         "WHERE hypertable_name = 'downloads' AND segmentby_column_index IS NOT NULL")
     assert [r[1] for r in settings] == ["tenant_id"]

@@ -5,7 +5,7 @@ touchpoints sum to 1 under every model.
 - first_touch, last_touch, linear, time_decay (half-life: campaign.decay_half_life_days, ages in days before the
   conversion) and position_based (40/20/40) weigh touches by their place and age on the path alone, so they are
   credited per touch (each touch is its own channel in the path frame handed to models.py).
-- markov (order 1, fitted on the converted paths and the non-converting households' paths) and shapley credit a
+- markov (order 1, or 2 where the campaign asks: campaign.markov_order; fitted on the converted paths and the non-converting households' paths) and shapley credit a
   channel on a path: placements by default, or shows or episodes (`channel`). A channel touched several times on a
   path splits its credit equally over those touches.
 """
@@ -41,7 +41,7 @@ def _split(values: np.ndarray, starts: np.ndarray) -> list[tuple]:
 
 
 def credit_touchpoints(matched: pd.DataFrame, non_converting: pd.DataFrame, half_life_days: float,
-                       channel: str = "placement") -> pd.DataFrame:
+                       channel: str = "placement", markov_order: int = 1) -> pd.DataFrame:
     """One credit column per model (CREDIT_MODELS) for each row of `matched` (sorted by conversion then time, as
     matching.match returns it). `non_converting` holds the exposures (key, ts, channel ids) of the
     exposed households that did not convert, for the Markov chain's null journeys."""
@@ -72,7 +72,7 @@ def credit_touchpoints(matched: pd.DataFrame, non_converting: pd.DataFrame, half
     nulls = _null_paths(non_converting, CHANNELS[channel], first_id=len(path_ids))
     touch_keys = pd.DataFrame({"path_id": path_of_touch, "channel": labels})
     same = touch_keys.groupby(["path_id", "channel"], sort=False)["path_id"].transform("size").to_numpy()
-    for name, credits in (("markov", markov(pd.concat([converted, nulls], ignore_index=True), order=1).credits),
+    for name, credits in (("markov", markov(pd.concat([converted, nulls], ignore_index=True), order=markov_order).credits),
                           ("shapley", shapley(converted).credits)):
         per_channel = touch_keys.merge(credits.astype({"channel": labels.dtype}), on=["path_id", "channel"],
                                        how="left")["credit"].fillna(0.0).to_numpy()

@@ -26,13 +26,22 @@ SHAPLEY_SEED = inspect.signature(shapley.shapley).parameters["seed"].default
 
 
 def campaign_settings(s: Session, ctx: TenantContext) -> dict[str, Counter]:
-    """How many of the network's campaigns (a sponsor user: its own) use each lookback and half-life."""
-    stmt = select(Campaign.lookback_days, Campaign.decay_half_life_days).where(Campaign.tenant_id == ctx.tenant_id)
+    """How many of the network's campaigns (a sponsor user: its own) use each lookback, half-life and Markov order."""
+    stmt = select(Campaign.lookback_days, Campaign.decay_half_life_days, Campaign.markov_order).where(
+        Campaign.tenant_id == ctx.tenant_id)
     if ctx.is_sponsor:
         stmt = stmt.where(Campaign.sponsor_id == ctx.sponsor_id)
     rows = s.execute(stmt).all()
     return {"lookback_days": Counter(int(r[0]) for r in rows),
-            "decay_half_life_days": Counter(float(r[1]) for r in rows)}
+            "decay_half_life_days": Counter(float(r[1]) for r in rows),
+            "markov_order": Counter(int(r[2] or 1) for r in rows)}
+
+
+def _orders(counts: Counter) -> str:
+    if not counts:
+        return "no campaigns yet"
+    return "this network's campaigns use " + ", ".join(
+        f"order {order} ({n} campaign{'s' if n != 1 else ''})" for order, n in sorted(counts.items()))
 
 
 def _in_use(counts: Counter, default, unit: str = "days") -> str:
@@ -95,8 +104,10 @@ def attribution_rules(s: Session, ctx: TenantContext) -> dict:
                            f"({_in_use(settings['decay_half_life_days'], half_life_default)})"),
             ("Position based", f"{first:.0%} to the first touch, {last:.0%} to the last, the middle touches share "
                                f"{middle:.0%}; two touches 50/50; one touch 100%"),
-            ("Markov", "order 1: removal effects computed exactly from the absorbing chain fitted to all journeys "
-                       "(converting and not), no simulation"),
+            ("Markov", "removal effects computed exactly from the absorbing chain fitted to all journeys "
+                       "(converting and not), no simulation; order 1 by default (a state is the last placement heard), "
+                       "order 2 where the campaign asks (a state is the last two, in order: it needs more "
+                       f"conversions per path to be stable; {_orders(settings['markov_order'])})"),
             ("Shapley", f"exact up to {shapley.MAX_EXACT_CHANNELS} channels; above that, sampled over "
                         f"{shapley.DEFAULT_PERMUTATIONS} random orders (each with its reverse and all rotations) "
                         f"drawn with seed {SHAPLEY_SEED}, with the standard error shown"),

@@ -51,9 +51,10 @@ def click_record(code: str, ip: str, referrer: str | None, now: datetime | None 
 
 
 def store_records(db: Database, records: Iterable[dict], classifier: SharedIpClassifier | None = None,
-                  now: datetime | None = None) -> int:
-    """Store buffered pixel and click records (many tenants at once); returns the events newly stored. A replayed
-    record stores nothing twice: pixel events are idempotent by (sponsor, id), clicks by their uid."""
+                  now: datetime | None = None, arrived: set[tuple[int, int]] | None = None) -> int:
+    """Store buffered pixel and click records (many tenants at once); returns the events newly stored, and adds to
+    `arrived` each (tenant, sponsor) that got a new event. A replayed record stores nothing twice: pixel events are
+    idempotent by (sponsor, id), clicks by their uid."""
     records = list(records)
     if not records:
         return 0
@@ -69,7 +70,10 @@ def store_records(db: Database, records: Iterable[dict], classifier: SharedIpCla
         hasher = HouseholdHasher(s, now.date())
         stored = 0
         for (tenant_id, sponsor_id), events in by_sponsor.items():
-            stored += store_events(s, tenant_id, sponsor_id, events, classifier, hasher)[0]
+            new = store_events(s, tenant_id, sponsor_id, events, classifier, hasher)[0]
+            stored += new
+            if new and arrived is not None:
+                arrived.add((tenant_id, sponsor_id))
         _count_rejections(s, rejected)
         s.commit()
     if rejected:
@@ -142,4 +146,4 @@ def rejection_counts(db: Database, tenant_id: int, sponsor_id: int) -> dict[str,
     return dict(totals)
 
 
-RECORD_STORES = {RECORD_KIND: store_records}  # for services.measurement.ingest's drain and embedded writer
+RECORD_STORES = {RECORD_KIND: store_records}  # storing only (jobs.attribution.RECORD_STORES also re-attributes)

@@ -38,6 +38,7 @@ class PromoImport:
     accepted: int = 0
     duplicates: int = 0
     errors: list[RowError] = field(default_factory=list)
+    sponsor_id: int | None = None  # whose orders they are
 
 
 def import_promo_csv(db: Database, ctx: TenantContext, sponsor_id: int, text: str,
@@ -52,7 +53,7 @@ def import_promo_csv(db: Database, ctx: TenantContext, sponsor_id: int, text: st
     if missing:
         raise ValidationError(f"the header lacks {', '.join(missing)}", {"header": f"needs {', '.join(COLUMNS)}"})
     reader.fieldnames = header
-    result = PromoImport()
+    result = PromoImport(sponsor_id=sponsor_id)
     with db.session(ctx.tenant_id) as s:
         sponsor_in_scope(s, ctx, sponsor_id)
         codes = promo_codes_of(s, ctx.tenant_id, sponsor_id)

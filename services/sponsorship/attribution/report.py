@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Column, Integer, MetaData, Table, cast, func, select
+from sqlalchemy import Column, MetaData, Table, func, select
 from sqlalchemy.orm import Session
 
 from services.sponsorship import pacing
 from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
-from services.sponsorship.delivery import _utc_day
 from services.errors import ValidationError
 from services.models import CampaignMetric, Episode, Placement, Podcast
-from services.models.attribution import CREDIT_MODELS, AttributionRun, AttributionTouchpoint
+from services.models.attribution import CREDIT_MODELS, REVENUE_SUFFIX, AttributionDaily, AttributionRun
 from services.sponsorship.attribution.lift import lift
 from services.sponsorship.attribution.matching import _source
 from services.tenancy import TenantContext, require_role, require_staff
@@ -40,8 +39,7 @@ GROUPS = ("podcast", "placement", "episode", "day")
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "linear": "Linear",
                 "time_decay": "Time decay", "position_based": "Position based", "markov": "Markov (removal effect)",
                 "shapley": "Shapley"}
-TENANT_TOUCHPOINTS = Table("tenant_attribution_touchpoints", MetaData(),
-                           *[Column(c.name, c.type) for c in AttributionTouchpoint.__table__.c])
+TENANT_DAILY = Table("tenant_attribution_daily", MetaData(), *[Column(c.name, c.type) for c in AttributionDaily.__table__.c])
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,13 @@ class AttributionReport:
     error: str | None = None
     can_recompute: bool = False
     extra: dict = field(default_factory=dict)  # group -> rows, for the groupings asked with `also`
+
+
+def model_label(model: str, summary: dict) -> str:
+    """The model's name as pages show it; Markov says its order when the campaign asked for order 2."""
+    if model == "markov" and summary.get("markov_order", 1) != 1:
+        return f"Markov (removal effect, order {summary['markov_order']})"
+    return MODEL_LABELS[model]
 
 
 def check_params(model: str | None, group_by: str) -> None:
@@ -91,7 +96,7 @@ def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model
                                          AttributionRun.campaign_id == campaign_id,
                                          AttributionRun.status == "finished")
             .order_by(AttributionRun.id.desc()).limit(1))
-        t = _source(s, AttributionTouchpoint.__table__, TENANT_TOUCHPOINTS)
+        t = _source(s, AttributionDaily.__table__, TENANT_DAILY)
         rows = _grouped(s, t, ctx.tenant_id, campaign_id, model, group_by)
         lag = _lag(s, t, ctx.tenant_id, campaign_id, model)
         daily = _grouped(s, t, ctx.tenant_id, campaign_id, model, "day")
@@ -134,18 +139,21 @@ def summarise(counts: dict, spend: float, computed_at: datetime | None) -> dict:
         "households_reached": reached, "usable_ip_share": counts.get("usable_ip_share"),
         "usable_ip_warning": bool(counts.get("usable_ip_warning", False)),
         "prior_customers_excluded": counts.get("prior_customers_excluded", 0),
-        "lift": counts.get("lift") or lift(0, 0, 0, 0).as_dict(),
+        "lift": counts.get("lift") or lift(0, 0, 0, 0).as_dict(), "markov_order": counts.get("markov_order", 1),
         "computed_at": computed_at.isoformat() if computed_at is not None else None,
     }
 
 
+def _totals(t: Table, model: str) -> tuple:
+    return (func.sum(t.c[model]).label("conversions"), func.sum(t.c[model + REVENUE_SUFFIX]).label("revenue"))
+
+
 def _grouped(s: Session, t: Table, tenant_id: int, campaign_id: int, model: str, group_by: str) -> pd.DataFrame:
-    credit = t.c[model]
-    totals = (func.sum(credit).label("conversions"), func.sum(credit * t.c.value).label("revenue"))
+    """The rollup (attribution_daily) summed by the group: never the touchpoints themselves."""
+    totals = _totals(t, model)
     where = (t.c.tenant_id == tenant_id, t.c.campaign_id == campaign_id)
     if group_by == "day":
-        day = _utc_day(s, t.c.conversion_ts)
-        result = s.execute(select(day, *totals).where(*where).group_by(day).order_by(day)).all()
+        result = s.execute(select(t.c.day, *totals).where(*where).group_by(t.c.day).order_by(t.c.day)).all()
         frame = pd.DataFrame(result, columns=["day", "conversions", "revenue"])
         frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else frame["day"]
     elif group_by == "podcast":
@@ -174,11 +182,8 @@ def _grouped(s: Session, t: Table, tenant_id: int, campaign_id: int, model: str,
 
 
 def _lag(s: Session, t: Table, tenant_id: int, campaign_id: int, model: str) -> pd.DataFrame:
-    age = t.c.days_since_exposure
-    # Whole days: PostgreSQL's cast rounds, so floor first; SQLite's truncates, which is the floor for ages >= 0.
-    days = cast(func.floor(age), Integer) if s.get_bind().dialect.name == "postgresql" else cast(age, Integer)
-    credit = t.c[model]
-    result = s.execute(select(days, func.sum(credit), func.sum(credit * t.c.value))
+    days = t.c.lag_days  # whole days from the exposure to the conversion (floored when rolled up)
+    result = s.execute(select(days, *_totals(t, model))
                        .where(t.c.tenant_id == tenant_id, t.c.campaign_id == campaign_id)
                        .group_by(days).order_by(days)).all()
     frame = pd.DataFrame(result, columns=["days_since_exposure", "conversions", "revenue"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,10 @@ from services.bulk import insert_frame
 from services.db import Database
 from services.errors import NotFound
 from services.models import AttributionEvent, Campaign, Placement
-from services.models.attribution import CREDIT_MODELS, AttributionRun, AttributionTouchpoint
+from services.measurement.store import is_timescale, refresh_after_commit
+from services.models.attribution import (
+    CREDIT_MODELS, REVENUE_SUFFIX, AttributionDaily, AttributionRun, AttributionTouchpoint,
+)
 from services.models.base import utcnow
 from services.sponsorship.attribution import matching
 from services.sponsorship.attribution.credit import CHANNELS, credit_touchpoints
@@ -87,9 +90,11 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
         with db.session(tenant_id) as s:
             frame, counts = _compute(s, tenant_id, campaign_id, channel, report)
             report(0.9, f"storing {len(frame)} touchpoints")
+            stored = _stored_span(s, tenant_id, campaign_id)
             s.execute(delete(AttributionTouchpoint).where(AttributionTouchpoint.tenant_id == tenant_id,
                                                           AttributionTouchpoint.campaign_id == campaign_id))
             _insert(s, frame)
+            _roll_up(s, frame, tenant_id, campaign_id, stored)
             run = s.get(AttributionRun, run_id)
             run.status, run.progress, run.computed_at = "finished", 1.0, utcnow()
             run.conversions, run.touchpoints, run.counts = counts["conversions"], len(frame), counts
@@ -108,6 +113,44 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
 
 def _insert(s: Session, frame: pd.DataFrame) -> None:
     insert_frame(s, AttributionTouchpoint.__table__, frame, per_row=("event_id", "household_key"))
+
+
+def _stored_span(s: Session, tenant_id: int, campaign_id: int) -> tuple[datetime | None, datetime | None]:
+    t = AttributionTouchpoint
+    return tuple(s.execute(select(func.min(t.conversion_ts), func.max(t.conversion_ts))
+                           .where(t.tenant_id == tenant_id, t.campaign_id == campaign_id)).one())
+
+
+def _roll_up(s: Session, frame: pd.DataFrame, tenant_id: int, campaign_id: int,
+             stored: tuple[datetime | None, datetime | None]) -> None:
+    """Bring attribution_daily up to date with the campaign's new touchpoints. TimescaleDB: refresh the continuous
+    aggregate over the UTC days of the old and new touchpoints once this transaction commits (only whole buckets
+    refresh). Elsewhere: rewrite the campaign's rows of the plain table from `frame`."""
+    if is_timescale(s):
+        stamps = [ts for ts in (*stored, *(frame["conversion_ts"].agg(["min", "max"]) if len(frame) else ()))
+                  if ts is not None and not pd.isna(ts)]
+        if stamps:
+            first = pd.Timestamp(min(stamps)).tz_convert("UTC").floor("D").to_pydatetime()
+            last = pd.Timestamp(max(stamps)).tz_convert("UTC").floor("D").to_pydatetime() + timedelta(days=1)
+            refresh_after_commit(s, first, last, views=(AttributionDaily.__tablename__,))
+        return
+    s.execute(delete(AttributionDaily).where(AttributionDaily.tenant_id == tenant_id,
+                                             AttributionDaily.campaign_id == campaign_id))
+    if len(frame):
+        insert_frame(s, AttributionDaily.__table__, daily_rollup(frame))
+
+
+def daily_rollup(frame: pd.DataFrame) -> pd.DataFrame:
+    """Touchpoints summed per conversion day (UTC), placement, episode and whole days since the exposure."""
+    ts = pd.to_datetime(frame["conversion_ts"], utc=True)
+    keyed = frame.assign(day=ts.dt.floor("D").dt.date,
+                         lag_days=np.floor(frame["days_since_exposure"].astype(float)).astype("int64"),
+                         **{f"{m}{REVENUE_SUFFIX}": frame[m].astype(float) * frame["value"].astype(float)
+                            for m in CREDIT_MODELS})
+    sums = list(CREDIT_MODELS) + [f"{m}{REVENUE_SUFFIX}" for m in CREDIT_MODELS]
+    keys = ["day", "tenant_id", "campaign_id", "placement_id", "episode_id", "lag_days"]
+    rolled = keyed.groupby(keys, sort=False).agg(podcast_id=("podcast_id", "max"), **{c: (c, "sum") for c in sums})
+    return rolled.reset_index()
 
 
 def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report: Progress) -> tuple[pd.DataFrame, dict]:
@@ -142,7 +185,8 @@ def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report:
     converting = matched["exposure_key"].unique()
     non_converting = exposures[~exposures["key"].isin(converting).to_numpy()]
     report(0.45, f"crediting {matched['conversion'].nunique()} conversions under seven models")
-    credits = credit_touchpoints(matched, non_converting, campaign.decay_half_life_days, channel)
+    credits = credit_touchpoints(matched, non_converting, campaign.decay_half_life_days, channel,
+                                 campaign.markov_order or 1)
     report(0.75, "measuring lift against unexposed households")
     control_downloads = control_downloads[~control_downloads["key"].isin(exposed_keys).to_numpy()]
     control_matched = matching.match(control_downloads, events[usable & matching.is_conversion(events).to_numpy()],
@@ -164,7 +208,8 @@ def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report:
         usable_ip_warning=usable_share is not None and usable_share < USABLE_IP_WARNING,
         promo_events=promo, promo_revenue=promo_revenue, promo_only=len(promo_only),
         promo_only_revenue=float(promo_only["value"].sum()),
-        promo_only_purchases=int((promo_only["type"] == "purchase").sum()), lift_figures=measured.as_dict())
+        promo_only_purchases=int((promo_only["type"] == "purchase").sum()), lift_figures=measured.as_dict(),
+        markov_order=campaign.markov_order or 1)
     return frame, counts
 
 
@@ -172,7 +217,7 @@ def _counts(conversions: int = 0, revenue: float = 0.0, purchases: int = 0, hous
             converting_households: int = 0, exposures: int = 0, prior_customers_excluded: int = 0, visitors: int = 0,
             window_conversions: int = 0, usable_ip_share: float | None = None, usable_ip_warning: bool = False,
             promo_events: int = 0, promo_revenue: float = 0.0, promo_only: int = 0, promo_only_revenue: float = 0.0,
-            promo_only_purchases: int = 0, lift_figures: dict | None = None) -> dict:
+            promo_only_purchases: int = 0, lift_figures: dict | None = None, markov_order: int = 1) -> dict:
     """The run's counts as stored in attribution_runs.counts (JSON-simple)."""
     return {"conversions": conversions, "revenue": round(revenue, 2), "purchases": purchases,
             "households_reached": households_reached, "converting_households": converting_households,
@@ -181,7 +226,7 @@ def _counts(conversions: int = 0, revenue: float = 0.0, purchases: int = 0, hous
             "usable_ip_warning": usable_ip_warning, "promo_code_conversions": promo_events,
             "promo_code_revenue": round(promo_revenue, 2), "promo_code_only_conversions": promo_only,
             "promo_code_only_revenue": round(promo_only_revenue, 2), "promo_code_only_purchases": promo_only_purchases,
-            "lift": lift_figures or lift(0, 0, 0, 0).as_dict()}
+            "lift": lift_figures or lift(0, 0, 0, 0).as_dict(), "markov_order": markov_order}
 
 
 def _promo_events(s: Session, tenant_id: int, campaign: Campaign) -> tuple[int, float, pd.DataFrame]:

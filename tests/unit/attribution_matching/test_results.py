@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from services.models.attribution import CREDIT_MODELS, AttributionRun, AttributionTouchpoint
+from services.models import Campaign
+from services.models.attribution import CREDIT_MODELS, AttributionDaily, AttributionRun, AttributionTouchpoint
+from services.sponsorship.attribution import report
 from services.sponsorship.attribution.results import attribute_campaign
 from tests.unit.attribution_matching import scenario
 from tests.unit.attribution_matching.scenario import at
@@ -112,3 +114,44 @@ def test_channels_by_show_change_only_markov_and_shapley(db, brew):
     heuristics = ["first_touch", "last_touch", "linear", "time_decay", "position_based"]
     pd.testing.assert_frame_equal(by_placement[heuristics], by_show[heuristics])
     assert by_show.groupby("event_id")["shapley"].sum().tolist() == pytest.approx([1.0, 1.0])
+
+
+def _daily(db, sc) -> pd.DataFrame:
+    with db.session(sc.tenant_id) as s:
+        rows = s.execute(select(AttributionDaily.__table__).where(AttributionDaily.campaign_id == sc.campaign_id)
+                         ).mappings().all()
+    keys = ["day", "placement_id", "episode_id", "lag_days"]
+    frame = pd.DataFrame([dict(r) for r in rows])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def test_the_rollup_sums_the_touchpoints_by_day_placement_episode_and_whole_days_since_exposure(db, brew):
+    """The report reads attribution_daily only: it must hold exactly the touchpoints' sums, once, after every run."""
+    for _ in range(2):
+        attribute_campaign(db, brew.tenant_id, brew.campaign_id)
+        tp = _touchpoints(db, brew)
+        tp["day"] = _utc(tp["conversion_ts"]).dt.date
+        tp["lag_days"] = tp["days_since_exposure"].astype(float).apply(int)
+        for model in CREDIT_MODELS:
+            tp[model + "_revenue"] = tp[model] * tp["value"]
+        keys = ["day", "placement_id", "episode_id", "lag_days"]
+        sums = [*CREDIT_MODELS, *(m + "_revenue" for m in CREDIT_MODELS)]
+        expected = tp.groupby(keys)[sums].sum().reset_index()
+        got = _daily(db, brew)
+        assert len(got) == len(expected) == 5  # the five touchpoints differ in day or lag (4, 1, 5, 3, 1 days)
+        pd.testing.assert_frame_equal(got[keys + sums], expected[keys + sums], check_dtype=False)
+
+
+def test_markov_of_order_two_where_the_campaign_asks(db, brew):
+    with db.session(brew.tenant_id) as s:
+        s.get(Campaign, brew.campaign_id).markov_order = 2
+        s.commit()
+    outcome = attribute_campaign(db, brew.tenant_id, brew.campaign_id)
+    assert outcome.counts["markov_order"] == 2
+    tp = _touchpoints(db, brew)
+    assert tp.groupby("event_id")["markov"].sum().tolist() == pytest.approx([1.0, 1.0])
+    summary = report.summarise(outcome.counts, 100.0, None)
+    assert summary["markov_order"] == 2
+    assert report.model_label("markov", summary) == "Markov (removal effect, order 2)"
+    assert report.model_label("markov", {"markov_order": 1}) == "Markov (removal effect)"

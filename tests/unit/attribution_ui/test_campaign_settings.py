@@ -36,6 +36,22 @@ def test_half_life_must_be_above_zero(value):
     assert "above 0" in _errors(decay_half_life_days=value)["decay_half_life_days"]
 
 
+@pytest.mark.parametrize("value", [0, 3, "3", "second", 1.5])
+def test_markov_order_is_one_or_two(value):
+    assert _errors(markov_order=value) == {"markov_order": "1 (each placement on its own) or 2 (pairs in order)"}
+
+
+def test_markov_order_two_is_stored_and_blank_means_one(db):
+    assert clean_campaign({**BASE, "markov_order": "2"})["markov_order"] == 2
+    assert clean_campaign({**BASE, "markov_order": ""})["markov_order"] == 1
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    ctx = TenantContext(tenant.id, "editor")
+    sponsor_id = next(s for s, _ in campaigns.list_sponsors(db, ctx))
+    created = campaigns.create_campaign(db, ctx, {**BASE, "sponsor_id": sponsor_id})
+    assert created.markov_order == 1
+    assert campaigns.update_campaign(db, ctx, created.id, {"markov_order": 2}).markov_order == 2
+
+
 def test_bad_settings_are_named_together_and_nothing_else():
     errors = _errors(lookback_days=0, attribution_model="x", decay_half_life_days=0, exclude_prior_customers="maybe")
     assert set(errors) == {"lookback_days", "attribution_model", "decay_half_life_days", "exclude_prior_customers"}
@@ -57,7 +73,8 @@ def test_good_settings_parse_and_blanks_mean_the_defaults():
 
 def test_the_form_carries_every_setting_and_shows_a_stored_flag_as_the_checkbox():
     text = str(campaign_form("f-", "e-"))
-    for name in ("lookback_days", "attribution_model", "exclude_prior_customers", "decay_half_life_days"):
+    for name in ("lookback_days", "attribution_model", "exclude_prior_customers", "decay_half_life_days",
+                 "markov_order"):
         assert name in CAMPAIGN_FIELDS and f"f-{name}" in text and f"e-{name}" in text
     assert form_value(True) == ["yes"] and form_value(False) == [] and form_value(7.0) == "7"
 
