@@ -99,3 +99,16 @@ def page(browser, request):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(scope="package")
+def production(tmp_path_factory):
+    """The production stack (tests/e2e/stack.py): PostgreSQL, Redis, a real worker, local SMTP and webhook receiver."""
+    from tests.integration.conftest import _pg_available, _redis_available
+
+    for problem in (_pg_available(), _redis_available()):
+        require_service(problem is None, problem or "")
+    from tests.e2e.stack import production_stack
+
+    with production_stack(tmp_path_factory.mktemp("e2e-production")) as stack:
+        yield stack
