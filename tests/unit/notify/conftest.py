@@ -81,5 +81,6 @@ def count_rows(net: Network, model, tenant_id: int | None = None) -> int:
 
 
 @pytest.fixture
-def net(network) -> Network:
-    return network
+def net(request) -> Network:
+    """The campaign services' network (its fixture, imported above)."""
+    return request.getfixturevalue("network")
