@@ -11,6 +11,7 @@ RULE_FIELDS = ("name", "metric", "target_id", "condition", "threshold", "window_
                "recipients")
 STATE_LABELS = {"ok": "OK", "triggered": "Triggered", "muted": "Muted"}
 MUTE_HOURS = 24
+NEW_RULE_VALUES = [None, None, None, None, None, None, None, ["in_app", "email"], []]  # in RULE_FIELDS order
 CHANNEL_OPTIONS = [{"label": " in-app", "value": "in_app"}, {"label": " email", "value": "email"}]
 
 
@@ -19,12 +20,16 @@ class Alerts:
     FIELD = "alerts-field-"  # + field name
     ERROR = "alerts-error-"  # + field name
     SAVE = "alerts-save"
+    CANCEL = "alerts-cancel"
+    EDITING = "alerts-editing"  # store: the rule id being edited, or None for a new rule
+    FORM_TITLE = "alerts-form-title"
     MESSAGE = "alerts-message"
     FORM_BOX = "alerts-form-box"
     TABLE = "alerts-table"
     HISTORY = "alerts-history"
     # pattern-matching buttons: {"type": ..., "index": rule id}
     SHOW_HISTORY = "alerts-show-history"
+    EDIT = "alerts-edit"
     MUTE = "alerts-mute"
     UNMUTE = "alerts-unmute"
     DELETE = "alerts-delete"
@@ -66,6 +71,12 @@ def rule_form() -> html.Div:
     ])
 
 
+def rule_values(rule) -> list:
+    """The form's values for an existing rule, in RULE_FIELDS order."""
+    return [rule.name, rule.metric, rule.target_id, rule.condition, rule.threshold, rule.window_days,
+            rule.rearm_hours, list(rule.channels), list(rule.recipients)]
+
+
 def _fmt(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
 
@@ -82,6 +93,7 @@ def _state(rule) -> str:
 def _actions(rule, can_manage: bool) -> html.Div:
     buttons = [_button("History", Alerts.SHOW_HISTORY, rule.id)]
     if can_manage:
+        buttons.append(_button("Edit", Alerts.EDIT, rule.id))
         buttons.append(_button("Unmute", Alerts.UNMUTE, rule.id) if rule.state == "muted"
                        else _button(f"Mute {MUTE_HOURS} h", Alerts.MUTE, rule.id))
         buttons.append(_button("Delete", Alerts.DELETE, rule.id))

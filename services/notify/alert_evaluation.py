@@ -77,11 +77,21 @@ class Outcome:
 
 def evaluate_tenant(db: Database, tenant_id: int, run_id: str, now: datetime | None = None,
                     provider: AnomalyProvider | None = None) -> list[Outcome]:
-    """Every rule of the tenant, each in its own transaction; rules already evaluated in this run are skipped."""
+    """Every rule of the tenant, each in its own transaction; rules already evaluated in this run are skipped. A rule
+    that fails is logged and the others still run; the first failure is raised at the end (a retry of the run
+    evaluates only the rules it missed)."""
     now = now or utcnow()
     with db.session(tenant_id) as s:
         ids = list(s.scalars(select(AlertRule.id).where(AlertRule.tenant_id == tenant_id).order_by(AlertRule.id)))
-    outcomes = [evaluate_rule(db, tenant_id, rule_id, run_id, now, provider) for rule_id in ids]
+    outcomes, failure = [], None
+    for rule_id in ids:
+        try:
+            outcomes.append(evaluate_rule(db, tenant_id, rule_id, run_id, now, provider))
+        except Exception as exc:  # one broken rule must not silence the others; the job still fails, visibly
+            logger.exception("alert rule evaluation failed", extra={"tenant_id": tenant_id, "rule_id": rule_id})
+            failure = failure or exc
+    if failure is not None:
+        raise failure
     return [o for o in outcomes if o is not None]
 
 

@@ -1,5 +1,6 @@
-"""Alert rules of a tenant: create, mute, unmute and delete them (editors and above), list them with their state and
-read each one's evaluation history (tenant staff; never sponsor users). Evaluation: services.notify.alert_evaluation."""
+"""Alert rules of a tenant: create, edit, mute, unmute and delete them (editors and above), list them with their
+state and read each one's evaluation history (tenant staff; never sponsor users). Evaluation:
+services.notify.alert_evaluation."""
 from __future__ import annotations
 
 import logging
@@ -152,6 +153,22 @@ def create_rule(db: Database, ctx: TenantContext, data: dict) -> RuleRow:
         s.add(rule)
         s.flush()
         audit.record(s, ctx, "alert_rule.created", "alert_rule", rule.id, {"name": rule.name, "metric": rule.metric})
+        s.commit()
+        return _row(s, rule)
+
+
+def update_rule(db: Database, ctx: TenantContext, rule_id: int, data: dict) -> RuleRow:
+    """Replace the rule's settings (the whole form, validated again). A changed rule starts again from ok, unless it
+    is muted: the mute holds until its time."""
+    require_staff(ctx)
+    require_role(ctx, "editor")
+    with db.session(ctx.tenant_id) as s:
+        rule = _visible(s, ctx, rule_id)
+        for key, value in validate_rule(s, ctx, data).items():
+            setattr(rule, key, value)
+        if rule.state != "muted":
+            rule.state, rule.triggered_at, rule.notified_at = "ok", None, None
+        audit.record(s, ctx, "alert_rule.updated", "alert_rule", rule.id, {"name": rule.name, "metric": rule.metric})
         s.commit()
         return _row(s, rule)
 

@@ -267,6 +267,40 @@ def test_viewer_reads_but_cannot_change_and_sponsor_users_see_nothing(net):
         alerts.rule_history(net.db, net.ctx("sponsor", sponsor="coffee"), rule)
 
 
+def test_editing_a_rule_revalidates_and_starts_again_from_ok(net):
+    rule = _low_show_rule(net)
+    assert _evaluate(net, "r1")[rule].state == "triggered"
+    data = {"name": "Tech below 90", "metric": "show_downloads", "target_id": net.podcasts["tech"],
+            "condition": "below", "threshold": 90}
+    edited = alerts.update_rule(net.db, net.ctx("editor"), rule, data)
+    assert (edited.name, edited.threshold, edited.state) == ("Tech below 90", 90.0, "ok")
+    with pytest.raises(ValidationError):
+        alerts.update_rule(net.db, net.ctx("editor"), rule, {**data, "window_days": 0})
+    with pytest.raises(PermissionDenied):
+        alerts.update_rule(net.db, net.ctx("viewer"), rule, data)
+    with pytest.raises(NotFound):
+        alerts.update_rule(net.db, net.other(), rule, data)
+
+
+def test_one_failing_rule_does_not_stop_the_others(net, monkeypatch):
+    broken = make_rule(net, metric="import_failures", condition="above", threshold=0)
+    put_import(net, "failed", NOW - timedelta(days=1))
+    working = make_rule(net, metric="import_failures", condition="above", threshold=0)
+    real = alert_evaluation.read_metric
+
+    def read(db, spec, now):
+        if spec.id == broken:
+            raise RuntimeError("rollup unreadable")
+        return real(db, spec, now)
+
+    monkeypatch.setattr(alert_evaluation, "read_metric", read)
+    with pytest.raises(RuntimeError, match="rollup unreadable"):
+        alert_evaluation.evaluate_tenant(net.db, net.tenant_id, "r1", NOW)
+    assert [e["rule_id"] for e in events(net, "alert.triggered")] == [working]
+    monkeypatch.setattr(alert_evaluation, "read_metric", real)
+    assert list(_evaluate(net, "r1")) == [broken]  # the retried run evaluates only the rule it missed
+
+
 def test_another_tenant_cannot_see_mute_or_delete_a_rule(net):
     rule = _low_show_rule(net)
     assert alerts.list_rules(net.db, net.other()) == []

@@ -16,7 +16,10 @@ from tests.dash_client import call_callback
 
 PASSWORD = "password-123"
 OUTPUTS = [("alerts-table", "children"), ("alerts-message", "children"), ("alerts-form-box", "style"),
-           ("alerts-field-recipients", "options"), *[(f"alerts-error-{name}", "children") for name in RULE_FIELDS]]
+           ("alerts-field-recipients", "options"), ("alerts-editing", "data"), ("alerts-form-title", "children"),
+           *[(f"alerts-field-{name}", "value") for name in RULE_FIELDS],
+           *[(f"alerts-error-{name}", "children") for name in RULE_FIELDS]]
+BUTTONS = ("alerts-edit", "alerts-mute", "alerts-unmute", "alerts-delete")
 
 
 def _pattern(kind: str, rule_ids=(), clicked=None) -> list:
@@ -27,14 +30,15 @@ def _changed(kind: str, rule_id: int) -> str:
     return json.dumps({"index": rule_id, "type": kind}, separators=(",", ":")) + ".n_clicks"
 
 
-def _view(client, save=None, values=None, action=None, rule_ids=()):
-    """Call the page's main callback; `action` is (kind, rule id) for a Mute/Unmute/Delete click."""
+def _view(client, save=None, values=None, action=None, rule_ids=(), editing=None):
+    """Call the page's main callback; `action` is (kind, rule id) for an Edit/Mute/Unmute/Delete click."""
     values = values or {}
     kind, clicked = action or (None, None)
     inputs = [("alerts-url", "pathname", "/alerts"), ("alerts-save", "n_clicks", save),
-              *[_pattern(k, rule_ids, clicked if k == kind else None)
-                for k in ("alerts-mute", "alerts-unmute", "alerts-delete")]]
-    state = [(f"alerts-field-{name}", "value", values.get(name)) for name in RULE_FIELDS]
+              ("alerts-cancel", "n_clicks", None),
+              *[_pattern(k, rule_ids, clicked if k == kind else None) for k in BUTTONS]]
+    state = [("alerts-editing", "data", editing), *[(f"alerts-field-{name}", "value", values.get(name))
+                                                    for name in RULE_FIELDS]]
     changed = ["alerts-save.n_clicks"] if save else [_changed(kind, clicked)] if action else ["alerts-url.pathname"]
     status, out = call_callback(client, OUTPUTS, inputs, state, changed)
     assert status == 200
@@ -79,6 +83,14 @@ def test_editor_creates_mutes_and_deletes(app, db, world):
                                         "threshold": "0", "channels": ["email"]})
     assert "Saved" in _text(out, "alerts-message") and "Feeds failing" in _text(out, "alerts-table")
     ids = [r.id for r in alerts.list_rules(db, TenantContext(world["demo"], "viewer"))]
+    out = _view(client, action=("alerts-edit", world["rule"]), rule_ids=ids)
+    assert out["alerts-editing"]["data"] == world["rule"] and "Edit" in _text(out, "alerts-form-title")
+    values = {name: out[f"alerts-field-{name}"]["value"] for name in RULE_FIELDS}
+    assert (values["metric"], values["target_id"], values["threshold"]) == ("show_downloads", world["podcast_id"],
+                                                                            1_000_000)
+    out = _view(client, save=1, values={**values, "threshold": "500"}, editing=world["rule"])
+    assert "Saved" in _text(out, "alerts-message") and out["alerts-editing"]["data"] is None
+    assert alerts.get_rule(db, TenantContext(world["demo"], "viewer"), world["rule"]).threshold == 500
     out = _view(client, action=("alerts-mute", world["rule"]), rule_ids=ids)
     assert "muted for 24 hours" in _text(out, "alerts-message") and "Muted until" in _text(out, "alerts-table")
     out = _view(client, action=("alerts-delete", world["rule"]), rule_ids=ids)
@@ -114,9 +126,13 @@ def test_another_tenants_admin_never_sees_changes_or_triggers_the_demo_rule(app,
     client = _login(app, "admin@acme.test")
     out = _view(client)
     assert "No alert rules yet" in _text(out, "alerts-table") and "Demo show" not in _text(out, "alerts-table")
-    for kind in ("alerts-mute", "alerts-delete"):
+    for kind in ("alerts-edit", "alerts-mute", "alerts-delete"):
         out = _view(client, action=(kind, world["rule"]), rule_ids=[world["rule"]])
         assert f"no alert rule {world['rule']}" in _text(out, "alerts-message")
+    out = _view(client, save=1, editing=world["rule"], values={"name": "Taken over", "metric": "feed_errors",
+                                                                "condition": "above", "threshold": "0"})
+    assert f"no alert rule {world['rule']}" in _text(out, "alerts-message")
+    assert alerts.get_rule(db, TenantContext(world["demo"], "owner"), world["rule"]).name == "Demo show below a million"
     status, history = call_callback(client, [("alerts-history", "children")],
                                     [[], ("alerts-url", "search", f"?rule={world['rule']}")], [],
                                     ["alerts-url.search"])
