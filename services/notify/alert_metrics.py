@@ -4,7 +4,7 @@ imports and the catalog's feed state; never the raw downloads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -88,7 +88,8 @@ def episode_launch(db: Database, spec: RuleSpec, now: datetime) -> Reading:
 
 
 def _launch_days(published: datetime, days: int) -> tuple[date, date]:
-    first = _as_date(published.date() if isinstance(published, datetime) else published)
+    """The UTC days first..first + days - 1 from the publication (SQLite hands back naive UTC datetimes)."""
+    first = (published.astimezone(timezone.utc) if published.tzinfo else published).date()
     return first, first + timedelta(days=days - 1)
 
 
