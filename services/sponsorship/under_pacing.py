@@ -36,11 +36,17 @@ def makegood_text(p: pacing.Pacing) -> str:
 
 
 def under_pacing_payload(campaign_id: int, name: str, p: pacing.Pacing) -> dict:
+    """The contract's fields (campaign_id, name, delivered, expected, shortfall, makegoods as text), with a title, a
+    body and a link the notices can show as they are."""
     expected = round(p.expected)
+    makegoods = makegood_text(p)
+    body = (f"Delivered {p.delivered:,} of the {expected:,} impressions expected by {p.as_of.isoformat()} "
+            f"({round((p.pace or 0) * 100)}%). {makegoods}")
     return {"campaign_id": campaign_id, "name": name, "delivered": p.delivered, "expected": expected,
             "shortfall": max(expected - p.delivered, 0), "forecast_shortfall": p.shortfall,
             "pace": None if p.pace is None else round(p.pace, 3), "as_of": p.as_of.isoformat(),
-            "makegoods": makegood_text(p), "link": f"/campaigns/{campaign_id}"}
+            "makegoods": makegoods, "title": f"{name} is behind pacing", "body": body,
+            "link": f"/campaigns/{campaign_id}"}
 
 
 def record_under_pacing(db: Database, tenant_id: int, campaign_ids: list[int], today: date | None = None,

@@ -325,7 +325,8 @@ def test_under_pacing_recorded_once_per_campaign_per_day(net):
     [payload] = events(net, "delivery.under_pacing")
     assert payload["campaign_id"] == behind and payload["name"] == "Morning Ritual"
     assert (payload["delivered"], payload["expected"], payload["shortfall"]) == (8000, 15000, 7000)
-    assert isinstance(payload["makegoods"], str) and payload["makegoods"]
+    assert isinstance(payload["makegoods"], str) and payload["makegoods"] in payload["body"]
+    assert payload["title"] == "Morning Ritual is behind pacing" and "8,000 of the 15,000" in payload["body"]
     assert under_pacing.record_under_pacing(net.db, net.tenant_id, ids, today=ANCHOR_DAY + timedelta(days=1)) == \
         [behind]
     assert len(events(net, "delivery.under_pacing")) == 2
