@@ -10,7 +10,9 @@ from jobs import context
 from jobs.alerts import evaluate_all_alerts, hourly_run_id
 from jobs.campaigns import refresh_tenant_delivery
 from jobs.queues import enqueue
+from services.errors import ConfigError
 from services.models import AlertEvaluation
+from services.settings import load_settings
 from tests.unit.jobs.conftest import embedded_settings
 from tests.unit.notify.conftest import count_rows, days, events, make_rule, put_campaign, put_show_days
 
@@ -58,3 +60,11 @@ def test_hourly_run_evaluates_each_tenant_with_rules_once_an_hour(jobs_on):
     assert count_rows(net, AlertEvaluation) == 1
     assert [e["rule_id"] for e in events(net, "alert.triggered")] == [rule]
     assert hourly_run_id(datetime(2026, 6, 15, 12, 59, tzinfo=timezone.utc)) == "hour:2026-06-15T12"
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "most"])
+def test_pacing_share_setting_is_checked(tmp_path, value):
+    with pytest.raises(ConfigError, match="ALERT_PACING_BEHIND"):
+        load_settings({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s" * 32, "ALERT_PACING_BEHIND": value})
+    assert load_settings({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s" * 32,
+                          "ALERT_PACING_BEHIND": "0.75"}).alert_pacing_behind == 0.75
