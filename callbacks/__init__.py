@@ -5,9 +5,10 @@ from callbacks import (
     api_keys, audience, campaign, campaigns, episode, episodes, logs, methodology, overview, podcasts, settings, shell,
     sponsors,
 )
+from callbacks import alerts
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
-                   sponsors, campaigns, campaign):
+                   sponsors, campaigns, campaign, alerts):
         module.register(app)

@@ -1,10 +1,12 @@
 """Campaign delivery jobs: rebuild one campaign's campaign_metrics, or every campaign of a tenant whose flight is
-still open to new downloads (after counting). Idempotent: each rebuild replaces the campaign's rows."""
+still open to new downloads (after counting, followed by the under-pacing notices and the alert rules' evaluation).
+Idempotent: each rebuild replaces the campaign's rows."""
 from __future__ import annotations
 
 import logging
 from datetime import date
 
+from jobs.alerts import after_delivery_refresh
 from jobs.attribution import after_counting
 from jobs.context import get_db
 from jobs.progress import annotate, report_progress
@@ -30,4 +32,5 @@ def refresh_tenant_delivery(tenant_id: int, since_iso: str | None = None) -> lis
         delivery.refresh_campaign(db, tenant_id, campaign_id)
         report_progress(done / len(ids), f"refreshed {done} of {len(ids)} campaigns")
     after_counting(tenant_id, ids)  # new exposures: their conversions are matched again
+    after_delivery_refresh(tenant_id, ids)  # pacing notices, then the alert rules on the new counts
     return ids

@@ -31,6 +31,8 @@ class Settings:
     demo_password: str | None = None
     # Role the app's sessions run as on PostgreSQL; it has no BYPASSRLS, so row-level security holds.
     db_app_role: str = "podcast_app"
+    # A live campaign that has delivered under this share of its expected delivery to date is under pacing.
+    alert_pacing_behind: float = 0.9
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -90,6 +92,16 @@ def _parse_port(value: str) -> int:
     return port
 
 
+def _parse_share(name: str, value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        raise ConfigError(name, f"expected a number between 0 and 1, got {value!r}") from None
+    if not 0 < share <= 1:
+        raise ConfigError(name, f"{share} is outside (0, 1]")
+    return share
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -135,5 +147,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         demo_password=env.get("DEMO_PASSWORD") or None,
         db_app_role=role,
+        alert_pacing_behind=_parse_share("ALERT_PACING_BEHIND", env.get("ALERT_PACING_BEHIND") or "0.9"),
         secret_key_generated=generated,
     )

@@ -1,5 +1,8 @@
 """The product's relational and time-series models, one module per domain."""
 from services.models.accounts import DEDUPE_WINDOWS, ROLES, ApiKey, AuditLog, Membership, Tenant, User
+from services.models.alerts import (
+    ALERT_CHANNELS, ALERT_CONDITIONS, ALERT_METRICS, ALERT_STATES, AlertEvaluation, AlertRule, PacingNotice,
+)
 from services.models.attribution import (
     EVENT_SOURCES, EVENT_TYPES, AttributionEvent, AttributionEventId, AttributionRejection, HouseholdSecret,
     TrackingLink,
@@ -29,4 +32,5 @@ __all__ = [
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
     "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
     "AttributionEvent", "AttributionRejection", "DomainEvent", "EventHandling",
+    "ALERT_METRICS", "ALERT_CONDITIONS", "ALERT_STATES", "ALERT_CHANNELS", "AlertRule", "AlertEvaluation", "PacingNotice",
 ]

@@ -48,4 +48,7 @@ TENANT_OWNED_TABLES = (
     "attribution_rejections",
     "domain_events",
     "event_handlings",
+    "alert_rules",
+    "alert_evaluations",
+    "pacing_notices",
 )
