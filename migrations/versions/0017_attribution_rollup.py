@@ -3,14 +3,14 @@ whole days since exposure; a continuous aggregate over attribution_touchpoints o
 the attribution run elsewhere; tenant view on PostgreSQL) and campaigns.markov_order (1, or 2 where asked)
 
 Revision ID: 0017
-Revises: 0010
+Revises: 0016
 """
 from alembic import context, op
 import sqlalchemy as sa
 from sqlalchemy import text
 
 revision = '0017'
-down_revision = '0010'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
