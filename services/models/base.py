@@ -46,4 +46,6 @@ TENANT_OWNED_TABLES = (
     "tracking_links",
     "attribution_event_ids",
     "attribution_rejections",
+    "campaign_recommendations",
+    "matchmaking_weights",
 )
