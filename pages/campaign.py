@@ -1,10 +1,11 @@
 """One campaign: status workflow, placements, delivery against the goal, pacing and makegoods, reach and frequency,
-spend, attribution (conversions, revenue, ROAS, lift), status history and CSVs; sponsor users see their own campaigns here without the management parts."""
+spend, attribution (conversions, revenue, ROAS, lift), recommended shows (staff), status history and CSVs; sponsor users see their own campaigns here without the management parts."""
 from dash import dcc, html, register_page
 
 from components.attribution import attribution_section
 from components.campaigns import campaign_form, placement_form
 from components.ids import CampaignPage
+from components.matchmaking import recommendations_panel
 
 register_page(__name__, path_template="/campaigns/<campaign_id>", name="Campaign", title="Campaign · Podcast Analytics",
               portal=True)
@@ -38,6 +39,7 @@ def layout(campaign_id=None, **_kwargs):
         html.H2("By episode"),
         html.Div(id=CampaignPage.BY_EPISODE),
         attribution_section(),
+        recommendations_panel(),
         html.H2("Placements"),
         html.Div(id=CampaignPage.PLACEMENTS),
         html.Div([html.H2("Add a placement"),
