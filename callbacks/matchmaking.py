@@ -42,7 +42,7 @@ def _act(db, tenant_ctx, campaign_id, trigger, weight_values) -> tuple:
 
 def _panel(result, message) -> tuple:
     add = M.ADD if result.can_add else None
-    return (SHOWN, message, computed_line(result.computed_at), recommendation_table(result.ranked, add),
+    return (SHOWN, message, computed_line(result.computed_at, result.weights), recommendation_table(result.ranked, add),
             excluded_table(result.excluded), SHOWN if result.can_add else HIDDEN,
             SHOWN if result.can_weigh else HIDDEN)
 

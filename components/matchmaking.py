@@ -72,10 +72,12 @@ def excluded_table(rows, campaign_column: bool = False) -> html.Table | html.P:
     return simple_table(headers, body, "Nothing excluded.")
 
 
-def computed_line(computed_at) -> str:
-    if computed_at is None:
-        return "Not stored yet: computed now from the latest rollups."
-    return f"Computed {computed_at:%Y-%m-%d %H:%M} UTC; scores use the network's current weights."
+def computed_line(computed_at, weights: dict[str, float]) -> str:
+    """When the factors were computed, and the weights the scores use (every staff member sees them)."""
+    when = ("Not stored yet: computed now from the latest rollups." if computed_at is None
+            else f"Computed {computed_at:%Y-%m-%d %H:%M} UTC.")
+    shown = ", ".join(f"{label.lower()} {weights.get(name, 0):g}" for name, label in FACTOR_LABELS.items())
+    return f"{when} Weights: {shown}."
 
 
 def sponsors_section() -> html.Div:

@@ -137,6 +137,7 @@ def test_staff_see_the_ranking_with_factors_and_why(world, role, add_buttons, re
     assert (out["campaign-match-recompute"]["style"] == {}) is recompute
     assert (out["campaign-match-weights-box"]["style"] == {}) is weights
     assert out["campaign-match-weight-category_fit"]["value"] == "3"
+    assert "Weights: category fit 3, target countries 2" in _text(out["campaign-match-computed"])
 
 
 @pytest.mark.parametrize("role", ["sponsor_own", "sponsor_other", "other_tenant"])
