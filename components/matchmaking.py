@@ -58,7 +58,7 @@ def recommendation_table(rows, add_type: str | None = None, campaign_column: boo
             line.append(r.extra.get("campaign", ""))
         line += [f"{r.score:.2f}", factor_bars(r.factors), html.Span(r.explanation, className="match-sentence")]
         if add_type:
-            line.append(html.Button("Add placement", id={"type": add_type, "index": r.key}, className="link-button"))
+            line.append(html.Button("Add to campaign", id={"type": add_type, "index": r.key}, className="link-button"))
         body.append(line)
     headers = ["Rank", "Sponsor" if campaign_column else "Show", *(["Campaign"] if campaign_column else []),
                "Score", "Factors", "Why"]

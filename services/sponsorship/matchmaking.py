@@ -275,6 +275,9 @@ def recommendations_ready_message(db: Database, tenant_id: int, campaign_id: int
             raise NotFound(f"no campaign {campaign_id}")
         weights = weights_in_session(s, tenant_id)
         candidates, _ = _stored(s, tenant_id, campaign_id)
+    if not candidates:
+        return f"Recommendations pending: {name}", "No recommendations are stored for this campaign yet.", \
+            f"/campaigns/{campaign_id}#recommendations"
     ranked = scoring.rank(candidates, weights)
     top = [r for r in ranked if r.excluded_because is None][:3]
     excluded = sum(r.excluded_because is not None for r in ranked)

@@ -176,6 +176,9 @@ def test_handler_refuses_a_bad_payload_and_skips_a_missing_campaign(network, bui
 
 
 def test_ready_message(network, built):
+    title, body, _ = matchmaking.recommendations_ready_message(network.db, network.tenant_id, built["coffee"])
+    assert (title, body) == ("Recommendations pending: Morning Ritual",
+                             "No recommendations are stored for this campaign yet.")
     matchmaking.on_campaign_created(network.db, _event(network, built["coffee"]), as_of=AS_OF)
     title, body, link = matchmaking.recommendations_ready_message(network.db, network.tenant_id, built["coffee"])
     assert title == "Recommendations ready: Morning Ritual"
