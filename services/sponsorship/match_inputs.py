@@ -5,7 +5,7 @@ Nothing here reads the raw downloads."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
@@ -80,6 +80,10 @@ class NetworkInputs:
     credit: dict[tuple[int, int], float]  # (campaign, show) -> attributed conversions
     impressions: dict[tuple[int, int], int]  # (campaign, show) -> delivered impressions
     attributed: frozenset[int]  # campaigns with a finished attribution run
+    by_show: dict[int, list[PlacementFact]] = field(default_factory=dict)  # the placements per show
+
+    def placements_on(self, podcast_id: int) -> list[PlacementFact]:
+        return self.by_show.get(podcast_id, [])
 
 
 def _float(value) -> float | None:
@@ -157,10 +161,14 @@ def load_network(s: Session, tenant_id: int, as_of: date) -> NetworkInputs:
         select(Podcast.id, Podcast.title, Podcast.category).where(Podcast.tenant_id == tenant_id)
         .order_by(Podcast.id)).all()]
     campaigns = _campaigns(s, tenant_id)
+    placements = _placements(s, tenant_id, campaigns)
+    by_show: dict[int, list[PlacementFact]] = defaultdict(list)
+    for p in placements:
+        by_show[p.podcast_id].append(p)
     credit, impressions, attributed = _results(s, tenant_id)
     return NetworkInputs(
         as_of=as_of, shows=shows, daily_rate=_daily_rates(s, tenant_id, as_of),
         countries=_nested(_mix_rows(s, tenant_id, PodcastGeoDailyMetric, "country", as_of)),
         apps=_nested(_mix_rows(s, tenant_id, PodcastAppDailyMetric, "app", as_of)),
-        placements=_placements(s, tenant_id, campaigns), campaigns=campaigns, credit=credit,
-        impressions=impressions, attributed=attributed)
+        placements=placements, campaigns=campaigns, credit=credit, impressions=impressions, attributed=attributed,
+        by_show=dict(by_show))

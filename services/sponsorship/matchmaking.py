@@ -44,8 +44,8 @@ def exclusion(show: Show, campaign: CampaignFacts, net: NetworkInputs) -> str | 
         return f"in an excluded category ({show.category})"
     if not campaign.industry:
         return None
-    rivals = sorted({f"{p.sponsor} ({p.campaign})" for p in net.placements
-                     if p.podcast_id == show.id and p.sponsor_id != campaign.sponsor_id and p.status != "cancelled"
+    rivals = sorted({f"{p.sponsor} ({p.campaign})" for p in net.placements_on(show.id)
+                     if p.sponsor_id != campaign.sponsor_id and p.status != "cancelled"
                      and (p.industry or "").lower() == campaign.industry.lower()
                      and p.start_date <= campaign.end_date and p.end_date >= campaign.start_date})
     if rivals:
