@@ -8,7 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from services.models.attribution import AttributionRun, AttributionTouchpoint
 from services.sponsorship import pacing
 from services.sponsorship.attribution.matching import _source
 from services.sponsorship.attribution.report import TENANT_TOUCHPOINTS
+from services.sponsorship.match_scoring import audience_mix
 
 MIX_DAYS = 90  # the audience mix and the country share read the last 90 days
 CREDIT_MODEL = "linear"  # past performance counts linear credit
@@ -81,6 +81,7 @@ class NetworkInputs:
     impressions: dict[tuple[int, int], int]  # (campaign, show) -> delivered impressions
     attributed: frozenset[int]  # campaigns with a finished attribution run
     by_show: dict[int, list[PlacementFact]] = field(default_factory=dict)  # the placements per show
+    mixes: dict[int, dict[str, float]] = field(default_factory=dict)  # each show's audience mix
 
     def placements_on(self, podcast_id: int) -> list[PlacementFact]:
         return self.by_show.get(podcast_id, [])
@@ -98,16 +99,13 @@ def _nested(rows) -> dict[int, dict[str, float]]:
 
 
 def _daily_rates(s: Session, tenant_id: int, as_of: date) -> dict[int, float]:
+    """Each show's mean downloads a day over pacing's recent days to as_of (a missing day counts 0), as
+    pacing.recent_daily_rate computes it, summed in the database."""
     pm = view(PodcastDailyMetric).c
     lo = as_of - timedelta(days=pacing.RECENT_DAYS - 1)
-    rows = s.execute(select(pm.podcast_id, pm.day, pm.downloads).where(
-        pm.tenant_id == tenant_id, pm.day.between(lo, as_of))).all()
-    frame = pd.DataFrame(rows, columns=["podcast_id", "day", "downloads"])
-    if frame.empty:
-        return {}
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return {int(k): pacing.recent_daily_rate(g.groupby("day")["downloads"].sum().astype(float), as_of)
-            for k, g in frame.groupby("podcast_id")}
+    rows = s.execute(select(pm.podcast_id, func.sum(pm.downloads)).where(
+        pm.tenant_id == tenant_id, pm.day.between(lo, as_of)).group_by(pm.podcast_id)).all()
+    return {int(podcast_id): float(total or 0) / pacing.RECENT_DAYS for podcast_id, total in rows}
 
 
 def _mix_rows(s: Session, tenant_id: int, model, column: str, as_of: date):
@@ -166,9 +164,10 @@ def load_network(s: Session, tenant_id: int, as_of: date) -> NetworkInputs:
     for p in placements:
         by_show[p.podcast_id].append(p)
     credit, impressions, attributed = _results(s, tenant_id)
+    countries = _nested(_mix_rows(s, tenant_id, PodcastGeoDailyMetric, "country", as_of))
+    apps = _nested(_mix_rows(s, tenant_id, PodcastAppDailyMetric, "app", as_of))
     return NetworkInputs(
-        as_of=as_of, shows=shows, daily_rate=_daily_rates(s, tenant_id, as_of),
-        countries=_nested(_mix_rows(s, tenant_id, PodcastGeoDailyMetric, "country", as_of)),
-        apps=_nested(_mix_rows(s, tenant_id, PodcastAppDailyMetric, "app", as_of)),
+        as_of=as_of, shows=shows, daily_rate=_daily_rates(s, tenant_id, as_of), countries=countries, apps=apps,
+        mixes={show.id: audience_mix(countries.get(show.id, {}), apps.get(show.id, {})) for show in shows},
         placements=placements, campaigns=campaigns, credit=credit, impressions=impressions, attributed=attributed,
         by_show=dict(by_show))

@@ -39,15 +39,13 @@ Candidate = tuple  # (podcast or sponsor id, label, factors, excluded_because, e
 
 def exclusion(show: Show, campaign: CampaignFacts, net: NetworkInputs) -> str | None:
     """Why a hard filter keeps the show out of the campaign, or None."""
-    excluded = {c.lower() for c in campaign.excluded_categories}
-    if show.category and show.category.lower() in excluded:
+    if show.category and show.category.lower() in {c.lower() for c in campaign.excluded_categories}:
         return f"in an excluded category ({show.category})"
-    if not campaign.industry:
-        return None
+    industry = (campaign.industry or "").lower()
     rivals = sorted({f"{p.sponsor} ({p.campaign})" for p in net.placements_on(show.id)
-                     if p.sponsor_id != campaign.sponsor_id and p.status != "cancelled"
-                     and (p.industry or "").lower() == campaign.industry.lower()
-                     and p.start_date <= campaign.end_date and p.end_date >= campaign.start_date})
+                     if industry and p.start_date <= campaign.end_date and p.end_date >= campaign.start_date
+                     and p.sponsor_id != campaign.sponsor_id and p.status != "cancelled"
+                     and (p.industry or "").lower() == industry})
     if rivals:
         return f"a competing {campaign.industry} sponsor is on this show in overlapping days: {', '.join(rivals)}"
     return None
@@ -83,8 +81,9 @@ def _merged_mix(net: NetworkInputs, show_ids: set[int]) -> dict[str, float] | No
     return scoring.audience_mix(countries, apps)
 
 
-def show_candidates(net: NetworkInputs, campaign: CampaignFacts) -> list[Candidate]:
-    """Every show of the network for the campaign: its factors, and why it is out when a hard filter says so."""
+def show_candidates(net: NetworkInputs, campaign: CampaignFacts, only: int | None = None) -> list[Candidate]:
+    """Every show of the network for the campaign (or the one show `only`): its factors, and why it is out when a
+    hard filter says so. The scales (the largest forecast, the best past rate) are always the whole network's."""
     as_of = net.as_of
     forecasts = {s.id: pacing.forecast_remaining([(net.daily_rate.get(s.id, 0.0), campaign.start_date,
                                                     campaign.end_date)], as_of) for s in net.shows}
@@ -95,19 +94,20 @@ def show_candidates(net: NetworkInputs, campaign: CampaignFacts) -> list[Candida
     spent = pacing.spend_to_date(campaign.pricing, campaign.delivered, campaign.cpm, campaign.flat_fee,
                                  campaign.start_date, campaign.end_date, as_of)
     remaining_budget = campaign.budget - spent if campaign.budget is not None and campaign.pricing == "cpm" else None
+    cpm = campaign.cpm if campaign.pricing == "cpm" else None
     placed = _merged_mix(net, {p.podcast_id for p in net.placements if p.campaign_id == campaign.id})
     rates = performance_rates(net, campaign)
     best_rate = max((rates[i] for i in rates if i in eligible), default=0.0)
     out = []
     for show in net.shows:
-        mix = scoring.audience_mix(net.countries.get(show.id, {}), net.apps.get(show.id, {}))
+        if only is not None and show.id != only:
+            continue
         factors = scoring.clean_factor_values({
             "category_fit": scoring.category_fit(show.category, campaign.target_categories),
             "geo_fit": scoring.geo_fit(net.countries.get(show.id, {}), campaign.target_countries),
             "inventory_fit": scoring.inventory_fit(forecasts[show.id], remaining_goal, largest),
-            "budget_fit": scoring.budget_fit(forecasts[show.id], campaign.cpm if campaign.pricing == "cpm" else None,
-                                             remaining_budget),
-            "new_reach": scoring.new_reach(mix, placed),
+            "budget_fit": scoring.budget_fit(forecasts[show.id], cpm, remaining_budget),
+            "new_reach": scoring.new_reach(net.mixes.get(show.id, {}), placed),
             "past_performance": scoring.performance_fit(rates.get(show.id), best_rate),
         })
         extra = {"category": show.category, "forecast_impressions": int(round(forecasts[show.id]))}
@@ -252,7 +252,7 @@ def sponsor_recommendations(db: Database, ctx: TenantContext, podcast_id: int,
     for campaign in sorted(net.campaigns.values(), key=lambda c: c.id):
         if campaign.status not in OPEN_STATUSES or campaign.sponsor_archived:
             continue
-        _pid, _title, factors, reason, _extra = next(c for c in show_candidates(net, campaign) if c[0] == podcast_id)
+        _pid, _title, factors, reason, _extra = show_candidates(net, campaign, only=podcast_id)[0]
         candidate = (campaign.sponsor_id, campaign.sponsor, factors, reason,
                      {"campaign_id": campaign.id, "campaign": campaign.name})
         held = best.get(campaign.sponsor_id)
