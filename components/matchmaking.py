@@ -9,7 +9,7 @@ from components.ids import CampaignMatch as M, PodcastMatch as P
 from components.tables import simple_table
 
 FACTOR_LABELS = {"category_fit": "Category fit", "geo_fit": "Target countries", "inventory_fit": "Inventory",
-                 "budget_fit": "Budget fit", "new_reach": "New reach", "past_performance": "Past performance"}
+                 "cpm_fit": "CPM fit", "new_reach": "New reach", "past_performance": "Past performance"}
 
 
 def recommendations_panel() -> html.Div:

@@ -7,7 +7,7 @@ Factors, as applied:
 - geo_fit: the share of the show's downloads of the last 90 days from the target countries (1 with no target).
 - inventory_fit: the show's forecast impressions in the flight (recent daily downloads x the flight days still to
   come) against the campaign's remaining goal, capped at 1; with no goal, against the largest forecast of the shows.
-- budget_fit: CPM pricing with a budget: the remaining budget against the cost of the show's forecast at the
+- cpm_fit: CPM pricing with a budget: the remaining budget against the cost of the show's forecast at the
   campaign's CPM, capped at 1 (a show that would overspend scores lower); otherwise 1 (a flat fee costs the same).
 - new_reach: 1 - the cosine similarity of the show's audience mix (country and app shares of its downloads, last
   90 days) with the mix of the shows the campaign is already on; 1 when it is on none. New reach is worth more.
@@ -20,13 +20,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
-FACTORS = ("category_fit", "geo_fit", "inventory_fit", "budget_fit", "new_reach", "past_performance")
-DEFAULT_WEIGHTS = {"category_fit": 3.0, "geo_fit": 2.0, "inventory_fit": 2.0, "budget_fit": 1.0, "new_reach": 1.0,
+FACTORS = ("category_fit", "geo_fit", "inventory_fit", "cpm_fit", "new_reach", "past_performance")
+DEFAULT_WEIGHTS = {"category_fit": 3.0, "geo_fit": 2.0, "inventory_fit": 2.0, "cpm_fit": 1.0, "new_reach": 1.0,
                    "past_performance": 2.0}
 MAX_WEIGHT = 10.0
 UNKNOWN = 0.5  # a factor without data neither helps nor hurts
 PHRASES = {"category_fit": "category fit", "geo_fit": "audience in the target countries",
-           "inventory_fit": "inventory for the remaining goal", "budget_fit": "cost within the budget",
+           "inventory_fit": "inventory for the remaining goal", "cpm_fit": "cost at the CPM within the budget",
            "new_reach": "new reach beyond the current placements", "past_performance": "past attributed performance"}
 
 
@@ -66,7 +66,7 @@ def inventory_fit(forecast: float, remaining_goal: float | None, largest_forecas
     return min(forecast / remaining_goal, 1.0)
 
 
-def budget_fit(forecast: float, cpm: float | None, remaining_budget: float | None) -> float:
+def cpm_fit(forecast: float, cpm: float | None, remaining_budget: float | None) -> float:
     if not cpm or remaining_budget is None:
         return 1.0
     cost = forecast * cpm / 1000

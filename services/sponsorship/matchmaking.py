@@ -106,7 +106,7 @@ def show_candidates(net: NetworkInputs, campaign: CampaignFacts, only: int | Non
             "category_fit": scoring.category_fit(show.category, campaign.target_categories),
             "geo_fit": scoring.geo_fit(net.countries.get(show.id, {}), campaign.target_countries),
             "inventory_fit": scoring.inventory_fit(forecasts[show.id], remaining_goal, largest),
-            "budget_fit": scoring.budget_fit(forecasts[show.id], cpm, remaining_budget),
+            "cpm_fit": scoring.cpm_fit(forecasts[show.id], cpm, remaining_budget),
             "new_reach": scoring.new_reach(net.mixes.get(show.id, {}), placed),
             "past_performance": scoring.performance_fit(rates.get(show.id), best_rate),
         })

@@ -48,8 +48,8 @@ def test_factor_rules_by_hand():
     assert match_scoring.geo_fit({}, ["US"]) == 0.0 and match_scoring.geo_fit({"DE": 5}, []) == 1.0
     assert match_scoring.inventory_fit(100, 400, 0) == 0.25 and match_scoring.inventory_fit(800, 400, 0) == 1.0
     assert match_scoring.inventory_fit(50, None, 200) == 0.25 and match_scoring.inventory_fit(0, 400, 9) == 0.0
-    assert match_scoring.budget_fit(80_000, 25.0, 1000.0) == 0.5  # costs 2000, 1000 left
-    assert match_scoring.budget_fit(80_000, None, 1000.0) == 1.0
+    assert match_scoring.cpm_fit(80_000, 25.0, 1000.0) == 0.5  # costs 2000, 1000 left
+    assert match_scoring.cpm_fit(80_000, None, 1000.0) == 1.0
     assert match_scoring.new_reach({"country:US": 1.0}, None) == 1.0
     assert match_scoring.new_reach({"country:US": 1.0}, {"country:US": 1.0}) == 0.0
     assert match_scoring.new_reach({"country:DE": 1.0}, {"country:US": 1.0}) == 1.0
@@ -57,7 +57,7 @@ def test_factor_rules_by_hand():
 
 
 def test_explanation_names_the_top_factors_and_the_weak_one_deterministically():
-    factors = {"category_fit": 1.0, "geo_fit": 0.5, "inventory_fit": 0.25, "budget_fit": 1.0, "new_reach": 1.0,
+    factors = {"category_fit": 1.0, "geo_fit": 0.5, "inventory_fit": 0.25, "cpm_fit": 1.0, "new_reach": 1.0,
                "past_performance": 0.1}
     text = match_scoring.explain(factors, match_scoring.DEFAULT_WEIGHTS, 2, 5)
     assert text == ("#2 of 5: strong category fit (1.00) and fair audience in the target countries (0.50); "
@@ -71,7 +71,7 @@ def test_order_and_factors_are_the_ones_worked_out_by_hand(network, built):
     result = _ranked(network, built["coffee"])
     assert _keys(network, result.ranked) == ["tech", "biz", "arts"]
     tech, biz, arts = result.ranked
-    assert tech.factors == {"category_fit": 1.0, "geo_fit": 1.0, "inventory_fit": 1.0, "budget_fit": 1.0,
+    assert tech.factors == {"category_fit": 1.0, "geo_fit": 1.0, "inventory_fit": 1.0, "cpm_fit": 1.0,
                             "new_reach": 1.0, "past_performance": 0.5}
     assert biz.factors["geo_fit"] == 0.5 and biz.factors["inventory_fit"] == 0.5
     assert arts.factors["category_fit"] == 0.0 and arts.factors["geo_fit"] == 0.0
