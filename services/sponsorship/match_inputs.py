@@ -118,8 +118,8 @@ def _mix_rows(s: Session, tenant_id: int, model, column: str, as_of: date):
 def _campaigns(s: Session, tenant_id: int) -> dict[int, CampaignFacts]:
     delivered = dict(s.execute(select(CampaignReach.campaign_id, CampaignReach.impressions).where(
         CampaignReach.tenant_id == tenant_id, CampaignReach.podcast_id == 0)).all())
-    rows = s.execute(select(Campaign, Sponsor.name, Sponsor.industry, Sponsor.archived_at).join(Sponsor, Sponsor.id == Campaign.sponsor_id)
-                     .where(Campaign.tenant_id == tenant_id)).all()
+    rows = s.execute(select(Campaign, Sponsor.name, Sponsor.industry, Sponsor.archived_at)
+                     .join(Sponsor, Sponsor.id == Campaign.sponsor_id).where(Campaign.tenant_id == tenant_id)).all()
     return {c.id: CampaignFacts(
         id=c.id, name=c.name, sponsor_id=c.sponsor_id, sponsor=sponsor, industry=industry, status=c.status,
         start_date=c.start_date, end_date=c.end_date, pricing=c.pricing, cpm=_float(c.cpm), flat_fee=_float(c.flat_fee),

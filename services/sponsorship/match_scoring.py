@@ -150,7 +150,10 @@ class Ranked:
     extra: dict = field(default_factory=dict)
 
 
-def rank(candidates: list[tuple[int, str, dict[str, float], str | None, dict]], weights: dict[str, float]) -> list[Ranked]:
+Candidate = tuple[int, str, dict[str, float], str | None, dict]  # key, label, factors, excluded_because, extra
+
+
+def rank(candidates: list[Candidate], weights: dict[str, float]) -> list[Ranked]:
     """candidates: (key, label, factors, excluded_because, extra). The eligible ones ordered by score (then label,
     then key), then the excluded ones by label; an excluded candidate never takes a rank."""
     eligible = [c for c in candidates if c[3] is None]

@@ -32,7 +32,7 @@ from services.tenancy import TenantContext, require_role
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("draft", "proposed", "approved", "live")  # campaigns a show's sponsor ranking considers
-Candidate = tuple  # (podcast or sponsor id, label, factors, excluded_because, extra)
+Candidate = scoring.Candidate  # (podcast or sponsor id, label, factors, excluded_because, extra)
 
 
 # --- the rules over the network's inputs ------------------------------------------------------------------------
@@ -122,10 +122,12 @@ def _today() -> date:
 
 
 def recompute_in_session(s: Session, tenant_id: int, campaign_id: int, as_of: date | None = None) -> int:
-    """Replace the campaign's stored recommendations (the caller commits); returns how many shows were stored."""
-    net = load_network(s, tenant_id, as_of or _today())
-    if campaign_id not in net.campaigns:
+    """Replace the campaign's stored recommendations (the caller commits); returns how many shows were stored.
+    The campaign's row is locked first (PostgreSQL), so two recomputes at once replace in turn, never collide."""
+    if s.scalar(select(Campaign.id).where(Campaign.id == campaign_id, Campaign.tenant_id == tenant_id)
+                .with_for_update()) is None:
         raise NotFound(f"no campaign {campaign_id}")
+    net = load_network(s, tenant_id, as_of or _today())
     candidates = show_candidates(net, net.campaigns[campaign_id])
     s.execute(delete(CampaignRecommendation).where(CampaignRecommendation.tenant_id == tenant_id,
                                                    CampaignRecommendation.campaign_id == campaign_id))

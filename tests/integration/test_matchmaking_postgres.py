@@ -3,6 +3,7 @@ workflow handler stores through it as the app role (twice is the same), the roll
 views, and the API answers another tenant's key with 404."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -73,6 +74,14 @@ def test_handler_stores_through_the_policy_and_twice_is_the_same(pg_app):
     assert tech["category_fit"] == 1.0 and tech["inventory_fit"] > 0 and tech["geo_fit"] > 0
     matchmaking.on_campaign_created(db, _event(tenant_id, campaign))
     assert _stored(db, tenant_id, campaign) == first
+
+
+def test_two_recomputes_at_once_replace_in_turn(pg_app):
+    _server, db, tenant_id, campaign, shows = pg_app
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: matchmaking.recompute(db, tenant_id, campaign), range(4)))
+    assert results == [len(shows)] * 4
+    assert len(_stored(db, tenant_id, campaign)) == len(shows)
 
 
 def test_rows_are_walled_per_tenant(pg_app):
