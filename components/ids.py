@@ -125,7 +125,6 @@ class CampaignAttribution:
     DOWNLOAD = "campaign-attribution-download"
 
 
-
 class CampaignMatch:
     """The campaign page's Recommendations panel (matchmaking)."""
 
@@ -148,6 +147,7 @@ class PodcastMatch:
     BOX = "podcast-match-box"
     LIST = "podcast-match-list"
     EXCLUDED = "podcast-match-excluded"
+
 
 class _Dashboard:
     """Ids of the controls every dashboard page shares (date range, comparison, podcast, granularity), its URL
