@@ -1,5 +1,5 @@
 """One campaign: status workflow, placements, delivery against the goal, pacing and makegoods, reach and frequency,
-spend, attribution (conversions, revenue, ROAS, lift), recommended shows (staff), status history and CSVs; sponsor users see their own campaigns here without the management parts."""
+spend, attribution (conversions, revenue, ROAS, lift), status history and CSVs; sponsor users see their own campaigns here without the management parts."""
 from dash import dcc, html, register_page
 
 from components.attribution import attribution_section
