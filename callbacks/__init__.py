@@ -2,13 +2,12 @@
 from dash import Dash
 
 from callbacks import (
-    api_keys, audience, campaign, campaigns, episode, episodes, logs, methodology, overview, podcasts, settings, shell,
-    sponsors,
+    alerts, api_keys, audience, campaign, campaigns, episode, episodes, logs, matchmaking, methodology, overview,
+    podcasts, settings, shell, sponsors,
 )
-from callbacks import alerts
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
-                   sponsors, campaigns, campaign, alerts):
+                   sponsors, campaigns, campaign, alerts, matchmaking):
         module.register(app)

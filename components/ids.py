@@ -125,6 +125,30 @@ class CampaignAttribution:
     DOWNLOAD = "campaign-attribution-download"
 
 
+class CampaignMatch:
+    """The campaign page's Recommendations panel (matchmaking)."""
+
+    BOX = "campaign-match-box"
+    MESSAGE = "campaign-match-message"
+    COMPUTED = "campaign-match-computed"
+    LIST = "campaign-match-list"
+    EXCLUDED = "campaign-match-excluded"
+    RECOMPUTE = "campaign-match-recompute"
+    ADD = "campaign-match-add"  # pattern-matching: {"type": ADD, "index": podcast id}
+    WEIGHTS_BOX = "campaign-match-weights-box"
+    WEIGHT = "campaign-match-weight-"  # + factor name
+    WEIGHT_ERROR = "campaign-match-weight-error-"  # + factor name
+    SAVE_WEIGHTS = "campaign-match-save-weights"
+
+
+class PodcastMatch:
+    """The podcast page's Sponsors for this show section (matchmaking)."""
+
+    BOX = "podcast-match-box"
+    LIST = "podcast-match-list"
+    EXCLUDED = "podcast-match-excluded"
+
+
 class _Dashboard:
     """Ids of the controls every dashboard page shares (date range, comparison, podcast, granularity), its URL
     and message; each dashboard page subclasses it with its own PREFIX, so two pages never collide."""

@@ -5,6 +5,7 @@ from dash import dcc, html, register_page
 from components.attribution import attribution_section
 from components.campaigns import campaign_form, placement_form
 from components.ids import CampaignPage
+from components.matchmaking import recommendations_panel
 
 register_page(__name__, path_template="/campaigns/<campaign_id>", name="Campaign", title="Campaign · Podcast Analytics",
               portal=True)
@@ -38,6 +39,7 @@ def layout(campaign_id=None, **_kwargs):
         html.H2("By episode"),
         html.Div(id=CampaignPage.BY_EPISODE),
         attribution_section(),
+        recommendations_panel(),
         html.H2("Placements"),
         html.Div(id=CampaignPage.PLACEMENTS),
         html.Div([html.H2("Add a placement"),

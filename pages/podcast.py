@@ -1,9 +1,10 @@
-"""One podcast: the overview's views for this show, its feed status and tracking prefix."""
+"""One podcast: the overview's views for this show, its feed status and prefix, and the sponsors that suit it."""
 from dash import dcc, html, register_page
 
 from components import kpi
 from components.controls import dashboard_controls
 from components.ids import PodcastPage
+from components.matchmaking import sponsors_section
 from components.overview import overview_sections
 from services.dashboards.periods import ViewState
 
@@ -22,4 +23,5 @@ def layout(podcast_id=None, **query):
         html.Div(id=PodcastPage.HEADER, className="page-header"),
         dashboard_controls(PodcastPage, state.with_(podcast=None), podcast=False),
         *overview_sections(PodcastPage),
+        sponsors_section(),
     ])

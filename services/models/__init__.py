@@ -14,6 +14,7 @@ from services.models.campaigns import (
 )
 from services.models.catalog import Episode, Podcast
 from services.models.events import DomainEvent, EventHandling
+from services.models.matchmaking import CampaignRecommendation, MatchmakingWeights
 from services.models.measurement import (
     FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
     EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
@@ -33,4 +34,5 @@ __all__ = [
     "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
     "AttributionEvent", "AttributionRejection", "DomainEvent", "EventHandling",
     "ALERT_METRICS", "ALERT_CONDITIONS", "ALERT_STATES", "ALERT_CHANNELS", "AlertRule", "AlertEvaluation", "PacingNotice",
+    "AttributionEvent", "AttributionRejection", "CampaignRecommendation", "MatchmakingWeights",
 ]

@@ -51,4 +51,6 @@ TENANT_OWNED_TABLES = (
     "alert_rules",
     "alert_evaluations",
     "pacing_notices",
+    "campaign_recommendations",
+    "matchmaking_weights",
 )
