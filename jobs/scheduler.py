@@ -22,6 +22,7 @@ from jobs.queues import FAILURE_TTL, JOB_TIMEOUT, QUEUES, RESULT_TTL, enqueue, g
 from jobs.catalog import refresh_all_feeds
 from jobs.measure import count_all, drain_hits, purge_expired
 from jobs.rollups import refresh_all_rollups
+from jobs.webhooks import SWEEP_INTERVAL, sweep_due_webhooks
 from services.errors import ConfigError
 from services.settings import Settings, load_settings
 
@@ -59,6 +60,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(refresh_all_rollups, "measure", interval=60 * 60),
     Periodic(refresh_all_feeds, "imports", interval=30 * 60),
     Periodic(purge_expired, "measure", cron="17 3 * * *"),
+    Periodic(sweep_due_webhooks, "notify", interval=SWEEP_INTERVAL),
 )
 
 

@@ -31,6 +31,10 @@ class Settings:
     demo_password: str | None = None
     # Role the app's sessions run as on PostgreSQL; it has no BYPASSRLS, so row-level security holds.
     db_app_role: str = "podcast_app"
+    # Webhooks: whether endpoints may resolve to loopback/private addresses (tests, closed networks), and how long
+    # one delivery attempt may take.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 15.0
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -90,6 +94,24 @@ def _parse_port(value: str) -> int:
     return port
 
 
+def _parse_bool(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"expected true or false, got {value!r}")
+
+
+def _parse_seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(name, f"expected a number of seconds, got {value!r}") from None
+    if not 0 < seconds <= 300:
+        raise ConfigError(name, f"{seconds} is outside (0, 300] seconds")
+    return seconds
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -135,5 +157,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         demo_password=env.get("DEMO_PASSWORD") or None,
         db_app_role=role,
+        webhook_allow_private=_parse_bool("WEBHOOK_ALLOW_PRIVATE", env.get("WEBHOOK_ALLOW_PRIVATE") or ""),
+        webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),
         secret_key_generated=generated,
     )

@@ -48,4 +48,6 @@ TENANT_OWNED_TABLES = (
     "attribution_rejections",
     "domain_events",
     "event_handlings",
+    "webhook_endpoints",
+    "webhook_deliveries",
 )
