@@ -3,11 +3,11 @@ from dash import Dash
 
 from callbacks import (
     api_keys, audience, campaign, campaigns, episode, episodes, logs, methodology, overview, podcasts, settings, shell,
-    sponsors,
+    sponsors, webhooks,
 )
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
-                   sponsors, campaigns, campaign):
+                   sponsors, campaigns, campaign, webhooks):
         module.register(app)

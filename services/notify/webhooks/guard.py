@@ -56,7 +56,7 @@ def refusal(address: str) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     checks = (("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
-              ("multicast", ip.is_multicast), ("private", ip.is_private), ("reserved", ip.is_reserved))
+              ("multicast", ip.is_multicast), ("reserved", ip.is_reserved), ("private", ip.is_private))
     for name, hit in checks:
         if hit:
             return name
