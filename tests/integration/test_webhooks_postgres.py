@@ -125,3 +125,7 @@ def test_row_level_security_keeps_endpoints_and_deliveries_to_their_tenant(webho
     assert deliveries.create_deliveries(db, beta_event) == []
     # the sweep is system work across tenants: it sees alpha's due delivery
     assert (alpha, delivery_id) in deliveries.due_deliveries(db, deliveries.utcnow())
+    with db.session(system=True) as s:
+        forced = set(s.scalars(text("SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+                                    "WHERE c.relrowsecurity AND c.relforcerowsecurity")))
+    assert {"webhook_endpoints", "webhook_deliveries"} <= forced
