@@ -55,8 +55,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def info(row: WebhookEndpoint, now: datetime | None = None) -> EndpointInfo:
-    rotating = row.previous_secret_expires_at if row.previous_secret and row.previous_secret_expires_at and \
-        aware(row.previous_secret_expires_at) > (now or utcnow()) else None
+    rotating = row.previous_secret_expires_at if len(signing_secrets(row, now or utcnow())) > 1 else None
     return EndpointInfo(row.id, row.url, row.description, tuple(row.event_types or ()), row.enabled,
                         row.disabled_reason, row.failing_since, row.created_at, rotating)
 

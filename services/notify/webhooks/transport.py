@@ -36,8 +36,8 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, target: Target, timeout: float):
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, target: Target, timeout: float, context: ssl.SSLContext | None = None):
+        super().__init__(target.host, target.port, timeout=timeout, context=context or ssl.create_default_context())
         self._address = target.address
 
     def connect(self) -> None:
@@ -45,10 +45,15 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
-def post(target: Target, body: str, headers: dict[str, str], timeout: float) -> Reply:
-    """POST `body` to `target`; the reply's status, Retry-After and first EXCERPT_BYTES bytes, or DeliveryFailed."""
-    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(target, timeout)
+def post(target: Target, body: str, headers: dict[str, str], timeout: float,
+         tls: ssl.SSLContext | None = None) -> Reply:
+    """POST `body` to `target`; the reply's status, Retry-After and first EXCERPT_BYTES bytes, or DeliveryFailed.
+
+    `tls` replaces the system's certificate authorities (tests); the certificate must name the URL's host."""
+    if target.scheme == "https":
+        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(target, timeout, tls)
+    else:
+        connection = _PinnedHTTPConnection(target, timeout)
     started = time.monotonic()
     try:
         connection.request("POST", target.path, body=body.encode(), headers={"user-agent": USER_AGENT, **headers})

@@ -80,3 +80,48 @@ def test_a_silent_server_times_out():
             post(target, "{}", {}, timeout=0.3)
     finally:
         listener.close()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """An HTTPS server on 127.0.0.1 whose self-signed certificate names hooks.example.test; it records the SNI name."""
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server_context.sni_callback = lambda sock, name, ctx: seen.append(name)
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    client_context = ssl.create_default_context(cafile=str(cert))
+    yield server.server_address[1], client_context, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_goes_to_the_checked_address_with_the_names_sni_and_certificate_check(tls_receiver):
+    port, trusted, seen = tls_receiver
+    target = check_url(f"https://hooks.example.test:{port}/in", True, resolver=lambda host, port: ["127.0.0.1"])
+    assert post(target, "{}", {}, timeout=5, tls=trusted).status == 204
+    assert seen == ["hooks.example.test"]
+    wrong_name = check_url(f"https://other.example.test:{port}/in", True, resolver=lambda host, port: ["127.0.0.1"])
+    with pytest.raises(DeliveryFailed, match="certificate|hostname"):
+        post(wrong_name, "{}", {}, timeout=5, tls=trusted)
