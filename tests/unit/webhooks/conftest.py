@@ -2,11 +2,14 @@
 in-process, private addresses allowed), and a real local receiver."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from jobs import context as job_context
 from services import accounts, migrate
 from services.db import Database
+from services.models.base import utcnow
 from services.notify.webhooks import endpoints
 from services.tenancy import TenantContext
 from tests.conftest import make_settings
@@ -61,3 +64,9 @@ def add_endpoint(db: Database, tenant_id: int, url: str, events: list[str] | Non
     info, secret = endpoints.create_endpoint(db, owner(tenant_id), {"url": url, "events": events or []},
                                              allow_private=True)
     return info.id, secret
+
+
+def fake_event(tenant_id: int, type_: str = "campaign.created", event_id: int = 101, payload: dict | None = None):
+    """What the dispatcher hands a handler (services.events.outbox.Event's fields), without a recorded event."""
+    return SimpleNamespace(id=event_id, tenant_id=tenant_id, type=type_, payload=payload or {"campaign_id": 5},
+                           occurred_at=utcnow())

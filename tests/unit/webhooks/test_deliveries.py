@@ -4,8 +4,6 @@ endpoint is disabled after 5 days of failures (frozen clock), and the in-process
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
-
 import pytest
 from sqlalchemy import select, update
 
@@ -14,14 +12,9 @@ from services.models import DomainEvent, WebhookDelivery, WebhookEndpoint
 from services.models.base import utcnow
 from services.notify.webhooks import deliveries, endpoints, on_event
 from services.notify.webhooks.deliveries import SendOptions, attempt_delivery, create_deliveries
-from tests.unit.webhooks.conftest import add_endpoint, owner
+from tests.unit.webhooks.conftest import add_endpoint, fake_event, owner
 
 OPTIONS = SendOptions(allow_private=True, timeout=5)
-
-
-def fake_event(tenant_id: int, type_: str = "campaign.created", event_id: int = 101, payload: dict | None = None):
-    return SimpleNamespace(id=event_id, tenant_id=tenant_id, type=type_, payload=payload or {"campaign_id": 5},
-                           occurred_at=utcnow())
 
 
 def _log(db, tenant_id, endpoint_id):

@@ -16,7 +16,7 @@ from services.notify.webhooks import deliveries, endpoints, on_event
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
 from tests.dash_client import call_callback
-from tests.unit.webhooks.test_deliveries import fake_event
+from tests.unit.webhooks.conftest import fake_event
 from tests.webhook_receiver import Receiver
 
 PASSWORD = "password-123"
