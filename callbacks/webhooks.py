@@ -30,7 +30,8 @@ def _act(trigger, clicks: dict, url, description, events) -> tuple:
         row, secret = endpoints.create_endpoint(db, tenant_ctx, {"url": url, "description": description,
                                                                  "events": events or []},
                                                 app_state().settings.webhook_allow_private)
-        return secret_panel(f"Endpoint {row.url} added; its signing secret", secret), kpi.message("Endpoint added.", "info")
+        return (secret_panel(f"Endpoint {row.url} added; its signing secret", secret),
+                kpi.message("Endpoint added.", "info"))
     for kind in ACTIONS:
         endpoint_id = _clicked(trigger, kind, clicks)
         if endpoint_id is None:
@@ -66,7 +67,7 @@ def manage_endpoints(_create, enable, disable, rotate, test, delete, url, descri
 
 
 def show_log(show, replay, _refresh, selected):
-    """The selected endpoint's deliveries, after a replay if one was clicked; returns (title, log, message, selected)."""
+    """The selected endpoint's deliveries, after a replay if one was clicked; (title, log, message, selected)."""
     trigger = ctx.triggered_id if ctx.triggered else None
     chosen = _clicked(trigger, Webhooks.SHOW, {Webhooks.SHOW: show})
     selected = chosen if chosen is not None else selected

@@ -27,7 +27,8 @@ def endpoints_table(endpoints: list) -> html.Table | html.P:
     rows = [[html.Code(e.url), e.description, ", ".join(e.event_types) or "all events", _state(e),
              html.Span([_button("Disable", Webhooks.DISABLE, e.id) if e.enabled else
                         _button("Enable", Webhooks.ENABLE, e.id),
-                        _button("Rotate secret", Webhooks.ROTATE, e.id), _button("Send test event", Webhooks.TEST, e.id),
+                        _button("Rotate secret", Webhooks.ROTATE, e.id),
+                        _button("Send test event", Webhooks.TEST, e.id),
                         _button("Deliveries", Webhooks.SHOW, e.id), _button("Delete", Webhooks.DELETE, e.id)],
                        className="row-actions")]
             for e in endpoints]
@@ -45,5 +46,5 @@ def deliveries_table(deliveries: list) -> html.Table | html.P:
 
 
 def secret_panel(heading: str, secret: str) -> html.Div:
-    return html.Div([html.Strong(f"{heading} — copy it now, it is not shown again:"), html.Pre(secret, className="secret")],
-                    className="message message-info")
+    return html.Div([html.Strong(f"{heading} — copy it now, it is not shown again:"),
+                     html.Pre(secret, className="secret")], className="message message-info")

@@ -11,7 +11,8 @@ register_page(__name__, path="/settings/webhooks", name="Webhooks", title="Webho
 def layout(**_kwargs):
     return html.Div([
         html.Div(html.H1("Webhooks"), className="page-header"),
-        html.P(["Events are POSTed as JSON, signed per ", html.A("Standard Webhooks", href="https://www.standardwebhooks.com/"),
+        html.P(["Events are POSTed as JSON, signed per ",
+                html.A("Standard Webhooks", href="https://www.standardwebhooks.com/"),
                 " (headers webhook-id, webhook-timestamp, webhook-signature). A failed delivery is retried for about "
                 "three days; an endpoint failing for 5 days, or answering 410 Gone, is disabled."], className="muted"),
         html.Div([

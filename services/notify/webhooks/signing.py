@@ -7,7 +7,7 @@ import hmac
 import json
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24  # 192 bits; the spec asks for 24 to 64 bytes
@@ -24,9 +24,10 @@ def new_message_id() -> str:
 
 
 def message_body(event_type: str, occurred_at: datetime, data: dict) -> str:
-    """The JSON body Standard Webhooks recommends: `{"type", "timestamp", "data"}`."""
-    return json.dumps({"type": event_type, "timestamp": occurred_at.isoformat().replace("+00:00", "Z"),
-                       "data": data}, separators=(",", ":"), default=str)
+    """The JSON body Standard Webhooks recommends: `{"type", "timestamp", "data"}` (a naive time is UTC)."""
+    moment = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=timezone.utc)
+    stamp = moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return json.dumps({"type": event_type, "timestamp": stamp, "data": data}, separators=(",", ":"), default=str)
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:

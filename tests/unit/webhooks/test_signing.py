@@ -51,3 +51,8 @@ def test_rotation_signs_with_both_secrets_space_separated():
     assert all(part.startswith("v1,") for part in headers["webhook-signature"].split(" "))
     Webhook(old).verify(body, headers)
     Webhook(new).verify(body, headers)
+
+
+def test_body_timestamp_is_utc_even_from_a_naive_time():
+    body = json.loads(message_body("a.b", datetime(2026, 12, 1, 8, 30), {"n": 1}))
+    assert body["timestamp"] == "2026-12-01T08:30:00Z"
