@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select, text, update
 
+from jobs import context as job_context
 from services import accounts
 from services.errors import NotFound
 from services.events import outbox
@@ -129,3 +130,74 @@ def test_row_level_security_keeps_endpoints_and_deliveries_to_their_tenant(webho
         forced = set(s.scalars(text("SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
                                     "WHERE c.relrowsecurity AND c.relforcerowsecurity")))
     assert {"webhook_endpoints", "webhook_deliveries"} <= forced
+
+
+@pytest.fixture
+def pg_app(pg_url, tmp_path):
+    """The app on PostgreSQL (the app role, under row-level security), two tenants, their logins and keys."""
+    from app import create_app
+    from services import api_keys
+    from services.models import Sponsor
+    from tests.conftest import make_settings
+
+    server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, WEBHOOK_ALLOW_PRIVATE="true",
+                                      WEBHOOK_TIMEOUT_SECONDS="5"))
+    server.config["TESTING"] = True
+    db = server.extensions["podcast_platform"].db
+    tenants = {slug: accounts.create_tenant(db, slug, slug.title()).id for slug in ("alpha", "beta")}
+    with db.session(tenants["alpha"]) as s:
+        sponsor = Sponsor(tenant_id=tenants["alpha"], name="Alpha Sponsor")
+        s.add(sponsor)
+        s.commit()
+    logins = {"owner": ("owner@alpha.test", "alpha", "owner", None),
+              "sponsor": ("sponsor@alpha.test", "alpha", "sponsor", sponsor.id),
+              "other_tenant": ("owner@beta.test", "beta", "owner", None)}
+    clients = {}
+    for name, (email, slug, role, sponsor_id) in logins.items():
+        accounts.create_user(db, email, slug, role, password="password-123", sponsor_id=sponsor_id)
+        clients[name] = server.test_client()
+        assert clients[name].post("/login", data={"email": email, "password": "password-123"}).status_code == 302
+    keys = {slug: api_keys.create_api_key(db, _owner(tenant_id), slug, ("read", "write"))[1]
+            for slug, tenant_id in tenants.items()}
+    yield server, db, tenants, clients, keys
+    db.dispose()
+    job_context.reset()
+
+
+def test_api_and_page_keep_endpoints_to_their_tenant_on_postgres(pg_app):
+    from tests.webhooks_client import manage, show_log
+
+    server, db, tenants, clients, keys = pg_app
+    receiver = Receiver().start()
+    try:
+        def api(method, path, slug, **kwargs):
+            return server.test_client().open(path, method=method, headers={"Authorization": f"Bearer {keys[slug]}"},
+                                             **kwargs)
+
+        created = api("POST", "/api/v1/webhooks", "alpha", json={"url": receiver.url, "events": ["campaign.created"]})
+        assert created.status_code == 201
+        endpoint_id, receiver.secret = created.get_json()["id"], created.get_json()["secret"]
+        _record_and_hand_over(db, tenants["alpha"], "campaign.created", {"campaign_id": 1})  # in-process: no Redis
+        assert [r.verified for r in receiver.requests] == [True]
+        delivered = api("GET", f"/api/v1/webhooks/{endpoint_id}/deliveries", "alpha").get_json()["data"]
+        assert [d["status"] for d in delivered] == ["succeeded"]
+
+        assert api("GET", "/api/v1/webhooks", "beta").get_json()["data"] == []
+        assert api("GET", f"/api/v1/webhooks/{endpoint_id}/deliveries", "beta").status_code == 404
+        assert api("DELETE", f"/api/v1/webhooks/{endpoint_id}", "beta").status_code == 404
+        _record_and_hand_over(db, tenants["beta"], "campaign.created", {"campaign_id": 2})
+        assert len(receiver.requests) == 1  # the other tenant's event triggers nothing here
+
+        status, out = manage(clients["owner"])
+        assert status == 200 and receiver.url in str(out["webhooks-table"]["children"])
+        for name in ("other_tenant", "sponsor"):
+            status, out = manage(clients[name])
+            assert status == 200 and receiver.url not in str(out)
+            status, out = manage(clients[name], "webhooks-delete", index=endpoint_id)
+            assert receiver.url not in str(out) and out["webhooks-message"]["children"] is not None
+            status, out = show_log(clients[name], endpoint_id)
+            assert out["webhooks-log"]["children"] is None and out["webhooks-log-message"]["children"] is not None
+        assert [e.id for e in endpoints.list_endpoints(db, _owner(tenants["alpha"]))] == [endpoint_id]
+        assert api("DELETE", f"/api/v1/webhooks/{endpoint_id}", "alpha").status_code == 204
+    finally:
+        receiver.stop()

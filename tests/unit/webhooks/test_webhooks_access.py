@@ -15,15 +15,11 @@ from services.errors import PermissionDenied
 from services.notify.webhooks import deliveries, endpoints, on_event
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
-from tests.dash_client import call_callback
 from tests.unit.webhooks.conftest import fake_event
+from tests.webhooks_client import manage, show_log
 from tests.webhook_receiver import Receiver
 
 PASSWORD = "password-123"
-MANAGE_OUT = [("webhooks-table", "children"), ("webhooks-secret", "children"), ("webhooks-message", "children")]
-LOG_OUT = [("webhooks-log-title", "children"), ("webhooks-log", "children"), ("webhooks-log-message", "children"),
-           ("webhooks-selected", "data")]
-ACTIONS = ("webhooks-enable", "webhooks-disable", "webhooks-rotate", "webhooks-test", "webhooks-delete")
 
 
 @pytest.fixture(scope="module")
@@ -167,33 +163,13 @@ def test_sponsor_contexts_are_refused(world, scopes):
 
 # ---- page ---------------------------------------------------------------------------------------------------------
 
-def _manage(client, click=None, url=None, events=(), index=None):
-    """The endpoints callback, as a click on `click` (create, or an action kind with `index`) fires it."""
-    create = 1 if click == "create" else None
-    patterns = [[({"type": kind, "index": index}, "n_clicks", 1)] if click == kind else [] for kind in ACTIONS]
-    changed = ["webhooks-create.n_clicks"] if click == "create" else \
-        [json.dumps({"index": index, "type": click}, separators=(",", ":")) + ".n_clicks"] if click else []
-    return call_callback(client, MANAGE_OUT, [("webhooks-create", "n_clicks", create), *patterns],
-                         [("webhooks-url", "value", url), ("webhooks-description", "value", "page"),
-                          ("webhooks-events", "value", list(events))], changed)
-
-
-def _show_log(client, endpoint_id, replay=None):
-    show = [] if replay else [({"type": "webhooks-show", "index": endpoint_id}, "n_clicks", 1)]
-    replays = [({"type": "webhooks-replay", "index": replay}, "n_clicks", 1)] if replay else []
-    kind, index = ("webhooks-replay", replay) if replay else ("webhooks-show", endpoint_id)
-    changed = [json.dumps({"index": index, "type": kind}, separators=(",", ":")) + ".n_clicks"]
-    return call_callback(client, LOG_OUT, [show, replays, ("webhooks-refresh", "n_clicks", None)],
-                         [("webhooks-selected", "data", endpoint_id)], changed)
-
-
 def _demo_endpoints(world):
     return endpoints.list_endpoints(world["db"], TenantContext(world["demo"], "owner"))
 
 
 def test_owner_adds_an_endpoint_sees_the_secret_once_tests_and_replays(world):
     client, receiver = world["clients"]["owner"], world["receiver"]
-    status, out = _manage(client, "create", url=receiver.url, events=["campaign.created"])
+    status, out = manage(client, "create", url=receiver.url, events=["campaign.created"])
     assert status == 200
     secret = next(w for w in json.dumps(out["webhooks-secret"]["children"]).replace('"', " ").split()
                   if w.startswith("whsec_"))
@@ -201,20 +177,20 @@ def test_owner_adds_an_endpoint_sees_the_secret_once_tests_and_replays(world):
     endpoint_id = max(e.id for e in _demo_endpoints(world))
     receiver.secret = secret
     seen = len(receiver.requests)
-    status, out = _manage(client, "webhooks-test", index=endpoint_id)
+    status, out = manage(client, "webhooks-test", index=endpoint_id)
     assert status == 200 and "Test event sent" in json.dumps(out["webhooks-message"]["children"])
     assert receiver.requests[-1].verified and receiver.requests[-1].body["type"] == "webhook.test"
-    status, out = _show_log(client, endpoint_id)
+    status, out = show_log(client, endpoint_id)
     assert status == 200 and "webhook.test" in json.dumps(out["webhooks-log"]["children"])
     (delivery,) = deliveries.list_deliveries(world["db"], TenantContext(world["demo"], "owner"), endpoint_id)
     assert str(delivery.id) in json.dumps(out["webhooks-log"]["children"])  # its Replay button
-    status, out = _show_log(client, endpoint_id, replay=delivery.id)
+    status, out = show_log(client, endpoint_id, replay=delivery.id)
     assert status == 200 and "Delivery replayed" in json.dumps(out["webhooks-log-message"]["children"])
     assert len(receiver.requests) == seen + 2 and receiver.requests[-1].message_id == receiver.requests[-2].message_id
-    status, out = _manage(client, "webhooks-disable", index=endpoint_id)
+    status, out = manage(client, "webhooks-disable", index=endpoint_id)
     assert "disabled" in json.dumps(out["webhooks-table"]["children"])
     assert not next(e for e in _demo_endpoints(world) if e.id == endpoint_id).enabled
-    _manage(client, "webhooks-delete", index=endpoint_id)
+    manage(client, "webhooks-delete", index=endpoint_id)
     assert endpoint_id not in [e.id for e in _demo_endpoints(world)]
 
 
@@ -223,10 +199,10 @@ def test_owner_adds_an_endpoint_sees_the_secret_once_tests_and_replays(world):
 def test_editors_viewers_and_sponsor_users_cannot_manage_or_see(world, role, refusal):
     body = _create(world).get_json()
     before = len(_demo_endpoints(world))
-    status, out = _manage(world["clients"][role], "create", url=world["receiver"].url)
+    status, out = manage(world["clients"][role], "create", url=world["receiver"].url)
     assert status == 200 and refusal in json.dumps(out["webhooks-message"]["children"])
     assert out["webhooks-table"]["children"] is None and len(_demo_endpoints(world)) == before
-    status, out = _show_log(world["clients"][role], body["id"])
+    status, out = show_log(world["clients"][role], body["id"])
     assert refusal in json.dumps(out["webhooks-log-message"]["children"]) and out["webhooks-log"]["children"] is None
     _api(world, "DELETE", f"/api/v1/webhooks/{body['id']}")
 
@@ -234,12 +210,12 @@ def test_editors_viewers_and_sponsor_users_cannot_manage_or_see(world, role, ref
 def test_another_tenants_owner_cannot_see_or_change_the_endpoints(world):
     body = _create(world).get_json()
     client = world["clients"]["other_tenant"]
-    status, out = _manage(client)
+    status, out = manage(client)
     assert status == 200 and world["receiver"].url not in json.dumps(out["webhooks-table"]["children"])
     for kind in ("webhooks-delete", "webhooks-disable", "webhooks-rotate", "webhooks-test"):
-        status, out = _manage(client, kind, index=body["id"])
+        status, out = manage(client, kind, index=body["id"])
         assert "no webhook endpoint" in json.dumps(out["webhooks-message"]["children"])
-    status, out = _show_log(client, body["id"])
+    status, out = show_log(client, body["id"])
     assert "no webhook endpoint" in json.dumps(out["webhooks-log-message"]["children"])
     still = next(e for e in _demo_endpoints(world) if e.id == body["id"])
     assert still.enabled and still.rotating_until is None
@@ -248,5 +224,5 @@ def test_another_tenants_owner_cannot_see_or_change_the_endpoints(world):
 
 def test_the_page_is_registered_for_admins(world):
     assert world["clients"]["admin"].get("/settings/webhooks").status_code == 200
-    status, out = _manage(world["clients"]["admin"])
+    status, out = manage(world["clients"]["admin"])
     assert status == 200 and out["webhooks-message"]["children"] is None
