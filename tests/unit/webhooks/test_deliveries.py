@@ -230,3 +230,19 @@ def test_create_refuses_a_loopback_url_unless_allowed(wh_db, tenants):
                                   allow_private=False)
     assert "loopback" in refused.value.fields["url"]
     assert endpoints.list_endpoints(wh_db, owner(tenants["acme"])) == []
+
+
+def test_a_reply_lost_to_the_timeout_is_retried_with_the_same_webhook_id(wh_db, tenants, receiver):
+    acme = tenants["acme"]
+    endpoint_id, receiver.secret = add_endpoint(wh_db, acme, receiver.url)
+    receiver.stall_next = 1  # the receiver handles the first request but answers after the sender gave up
+    quick = SendOptions(allow_private=True, timeout=0.5)
+    (delivery_id,) = create_deliveries(wh_db, fake_event(acme))
+    now = utcnow()
+    first = attempt_delivery(wh_db, acme, delivery_id, quick, now=now)
+    assert first.status == "pending" and "timed out" in _log(wh_db, acme, endpoint_id)[0].error
+    assert attempt_delivery(wh_db, acme, delivery_id, quick, now=now + timedelta(seconds=6)).status == "succeeded"
+    (logged,) = _log(wh_db, acme, endpoint_id)
+    assert logged.status == "succeeded" and logged.attempts == 2
+    assert [r.message_id for r in receiver.requests] == [logged.message_id] * 2
+    assert len(receiver.processed) == 1 and receiver.duplicates == 1  # the receiver's dedupe caught the retry
