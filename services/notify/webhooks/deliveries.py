@@ -171,6 +171,8 @@ def attempt_delivery(db: Database, tenant_id: int, delivery_id: int, options: Se
     reply, error = _send(url, body, headers, options)
     with db.session(tenant_id) as s:
         delivery = s.get(WebhookDelivery, delivery_id)
+        if delivery is None:  # its endpoint was deleted while the request was out
+            return AttemptResult(delivery_id, "skipped")
         endpoint = s.get(WebhookEndpoint, delivery.endpoint_id)
         return _record_attempt(s, delivery, endpoint, reply, error, now, options)
 
