@@ -19,6 +19,7 @@ from api.v1 import bp as api_v1
 from api.v1_attribution import bp as api_v1_attribution
 from api.v1_campaigns import bp as api_v1_campaigns
 from api.v1_matchmaking import bp as api_v1_matchmaking
+from api.v1_webhooks import bp as api_v1_webhooks
 from callbacks import register_all
 from components.shell import app_shell
 from jobs import context
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_blueprint(api_v1_campaigns)
     server.register_blueprint(api_v1_attribution)
     server.register_blueprint(api_v1_matchmaking)
+    server.register_blueprint(api_v1_webhooks)
     server.register_blueprint(api_exports)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)

@@ -3,11 +3,11 @@ from dash import Dash
 
 from callbacks import (
     alerts, api_keys, audience, campaign, campaigns, episode, episodes, logs, matchmaking, methodology, overview,
-    podcasts, settings, shell, sponsors,
+    podcasts, settings, shell, sponsors, webhooks,
 )
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
-                   sponsors, campaigns, campaign, alerts, matchmaking):
+                   sponsors, campaigns, campaign, alerts, matchmaking, webhooks):
         module.register(app)

@@ -242,3 +242,26 @@ class CampaignInputs:
     LINKS = "campaign-inputs-links"
     UPLOAD = "campaign-inputs-upload"
     UPLOAD_RESULT = "campaign-inputs-upload-result"
+
+
+class Webhooks:
+    URL = "webhooks-url"
+    DESCRIPTION = "webhooks-description"
+    EVENTS = "webhooks-events"
+    CREATE = "webhooks-create"
+    MESSAGE = "webhooks-message"
+    SECRET = "webhooks-secret"
+    TABLE = "webhooks-table"
+    SELECTED = "webhooks-selected"  # store: the endpoint whose delivery log shows
+    LOG_TITLE = "webhooks-log-title"
+    LOG = "webhooks-log"
+    LOG_MESSAGE = "webhooks-log-message"
+    REFRESH = "webhooks-refresh"
+    # pattern-matching: {"type": <one of these>, "index": endpoint id (delivery id for REPLAY)}
+    ENABLE = "webhooks-enable"
+    DISABLE = "webhooks-disable"
+    ROTATE = "webhooks-rotate"
+    TEST = "webhooks-test"
+    DELETE = "webhooks-delete"
+    SHOW = "webhooks-show"
+    REPLAY = "webhooks-replay"

@@ -23,6 +23,7 @@ from jobs.alerts import evaluate_all_alerts
 from jobs.catalog import refresh_all_feeds
 from jobs.measure import count_all, drain_hits, purge_expired
 from jobs.rollups import refresh_all_rollups
+from jobs.webhooks import SWEEP_INTERVAL, sweep_due_webhooks
 from services.errors import ConfigError
 from services.settings import Settings, load_settings
 
@@ -61,6 +62,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(refresh_all_feeds, "imports", interval=30 * 60),
     Periodic(purge_expired, "measure", cron="17 3 * * *"),
     Periodic(evaluate_all_alerts, "measure", interval=60 * 60),
+    Periodic(sweep_due_webhooks, "notify", interval=SWEEP_INTERVAL),
 )
 
 

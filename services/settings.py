@@ -33,6 +33,10 @@ class Settings:
     db_app_role: str = "podcast_app"
     # A live campaign that has delivered under this share of its expected delivery to date is under pacing.
     alert_pacing_behind: float = 0.9
+    # Webhooks: whether endpoints may resolve to loopback/private addresses (tests, closed networks), and how long
+    # one delivery attempt may take.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 15.0
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -100,6 +104,22 @@ def _parse_share(name: str, value: str) -> float:
     if not 0 < share <= 1:
         raise ConfigError(name, f"{share} is outside (0, 1]")
     return share
+def _parse_bool(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"expected true or false, got {value!r}")
+
+
+def _parse_seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(name, f"expected a number of seconds, got {value!r}") from None
+    if not 0 < seconds <= 300:
+        raise ConfigError(name, f"{seconds} is outside (0, 300] seconds")
+    return seconds
 
 
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
@@ -148,5 +168,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         demo_password=env.get("DEMO_PASSWORD") or None,
         db_app_role=role,
         alert_pacing_behind=_parse_share("ALERT_PACING_BEHIND", env.get("ALERT_PACING_BEHIND") or "0.9"),
+        webhook_allow_private=_parse_bool("WEBHOOK_ALLOW_PRIVATE", env.get("WEBHOOK_ALLOW_PRIVATE") or ""),
+        webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),
         secret_key_generated=generated,
     )

@@ -21,6 +21,7 @@ from services.models.measurement import (
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
+from services.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Base", "TENANT_OWNED_TABLES", "TIME_SERIES_TABLES", "ROLLUPS", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
@@ -34,5 +35,6 @@ __all__ = [
     "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
     "AttributionEvent", "AttributionRejection", "DomainEvent", "EventHandling",
     "ALERT_METRICS", "ALERT_CONDITIONS", "ALERT_STATES", "ALERT_CHANNELS", "AlertRule", "AlertEvaluation", "PacingNotice",
-    "AttributionEvent", "AttributionRejection", "CampaignRecommendation", "MatchmakingWeights",
+    "CampaignRecommendation", "MatchmakingWeights",
+    "WebhookEndpoint", "WebhookDelivery", "DELIVERY_STATUSES",
 ]

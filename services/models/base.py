@@ -53,4 +53,6 @@ TENANT_OWNED_TABLES = (
     "pacing_notices",
     "campaign_recommendations",
     "matchmaking_weights",
+    "webhook_endpoints",
+    "webhook_deliveries",
 )

@@ -1,6 +1,6 @@
 """What matchmaking reads, in a handful of grouped queries per network: the shows, their recent daily downloads,
 country and app mix (the download rollups through the tenant views), every placement with its sponsor's industry,
-and the attributed results per campaign and show (the stored attribution touchpoints and the delivery rollup).
+and the attributed results per campaign and show (the attribution rollup and the delivery rollup).
 Nothing here reads the raw downloads."""
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from services.models import (
     Campaign, CampaignReach, Placement, Podcast, PodcastAppDailyMetric, PodcastDailyMetric, PodcastGeoDailyMetric,
     Sponsor,
 )
-from services.models.attribution import AttributionRun, AttributionTouchpoint
+from services.models.attribution import AttributionDaily, AttributionRun
 from services.sponsorship import pacing
 from services.sponsorship.attribution.matching import _source
-from services.sponsorship.attribution.report import TENANT_TOUCHPOINTS
+from services.sponsorship.attribution.report import TENANT_DAILY
 from services.sponsorship.match_scoring import audience_mix
 
 MIX_DAYS = 90  # the audience mix and the country share read the last 90 days
@@ -141,7 +141,7 @@ def _placements(s: Session, tenant_id: int, campaigns: dict[int, CampaignFacts])
 
 
 def _results(s: Session, tenant_id: int) -> tuple[dict, dict, frozenset[int]]:
-    t = _source(s, AttributionTouchpoint.__table__, TENANT_TOUCHPOINTS)
+    t = _source(s, AttributionDaily.__table__, TENANT_DAILY)  # the attribution rollup, never the touchpoints
     credit = {(int(c), int(p)): float(n or 0) for c, p, n in s.execute(
         select(t.c.campaign_id, t.c.podcast_id, func.sum(t.c[CREDIT_MODEL])).where(t.c.tenant_id == tenant_id)
         .group_by(t.c.campaign_id, t.c.podcast_id)).all()}
