@@ -19,7 +19,7 @@ import pandas as pd
 
 from services.measurement import store
 from services.models import CampaignReach, Episode, Podcast
-from services.models.attribution import CREDIT_MODELS, AttributionRun, AttributionTouchpoint
+from services.models.attribution import CREDIT_MODELS, AttributionDaily, AttributionRun, AttributionTouchpoint
 from services.sponsorship import campaigns, placements
 from tests.unit.campaigns.conftest import ANCHOR, campaign_data
 
@@ -94,7 +94,8 @@ def build(network) -> dict:
 
 
 def store_results(network, campaign_id: int, results: dict[str, tuple[int, float]]) -> None:
-    """A finished attribution of `campaign_id`: per show, (impressions delivered, linear credit)."""
+    """A finished attribution of `campaign_id`: per show, (impressions delivered, linear credit), stored as a run
+    stores it: touchpoints and their daily rollup."""
     ts = datetime(2026, 5, 20, 12, tzinfo=timezone.utc)
     with network.db.session(network.tenant_id) as s:
         s.add(AttributionRun(tenant_id=network.tenant_id, campaign_id=campaign_id, status="finished",
@@ -108,6 +109,10 @@ def store_results(network, campaign_id: int, results: dict[str, tuple[int, float
                 exposure_ts=ts - timedelta(days=1), placement_id=0, podcast_id=network.podcasts[show],
                 episode_id=network.episodes[show][0], days_since_exposure=1.0,
                 **{m: credit for m in CREDIT_MODELS}))
+            s.add(AttributionDaily(
+                day=ts.date(), tenant_id=network.tenant_id, campaign_id=campaign_id, placement_id=0,
+                episode_id=network.episodes[show][0], lag_days=1, podcast_id=network.podcasts[show],
+                **{m: credit for m in CREDIT_MODELS}, **{m + "_revenue": credit * 10.0 for m in CREDIT_MODELS}))
         s.commit()
 
 
