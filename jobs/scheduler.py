@@ -20,6 +20,7 @@ from rq.cron import CronScheduler
 from jobs import context
 from jobs.queues import FAILURE_TTL, JOB_TIMEOUT, QUEUES, RESULT_TTL, enqueue, get_redis
 from jobs.catalog import refresh_all_feeds
+from jobs.events import dispatch_events
 from jobs.measure import count_all, drain_hits, purge_expired
 from jobs.rollups import refresh_all_rollups
 from services.errors import ConfigError
@@ -59,6 +60,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(refresh_all_rollups, "measure", interval=60 * 60),
     Periodic(refresh_all_feeds, "imports", interval=30 * 60),
     Periodic(purge_expired, "measure", cron="17 3 * * *"),
+    Periodic(dispatch_events, "notify", interval=60),  # the sweep: events left pending, retries after backoff
 )
 
 

@@ -17,6 +17,7 @@ from services.models.measurement import (
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
+from services.models.notify import CHANNELS, EMAIL_STATUSES, EmailMessage, Notification, NotificationPreference
 
 __all__ = [
     "Base", "TENANT_OWNED_TABLES", "TIME_SERIES_TABLES", "ROLLUPS", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
@@ -29,4 +30,5 @@ __all__ = [
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
     "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
     "AttributionEvent", "AttributionRejection", "DomainEvent", "EventHandling",
+    "CHANNELS", "EMAIL_STATUSES", "Notification", "NotificationPreference", "EmailMessage",
 ]

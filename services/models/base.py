@@ -48,4 +48,7 @@ TENANT_OWNED_TABLES = (
     "attribution_rejections",
     "domain_events",
     "event_handlings",
+    "notifications",
+    "notification_preferences",
+    "email_log",
 )

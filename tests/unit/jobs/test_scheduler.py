@@ -36,7 +36,7 @@ def test_schedule_drains_counts_and_refreshes_on_their_queues():
     timetable = {e.func.__name__: (e.queue, e.interval or e.cron) for e in SCHEDULE}
     assert timetable == {"drain_hits": ("ingest", 30), "count_all": ("measure", 300),
                          "refresh_all_rollups": ("measure", 3600), "refresh_all_feeds": ("imports", 1800),
-                         "purge_expired": ("measure", "17 3 * * *")}
+                         "purge_expired": ("measure", "17 3 * * *"), "dispatch_events": ("notify", 60)}
     assert any(e.func is refresh_all_rollups for e in SCHEDULE)
 
 

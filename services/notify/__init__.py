@@ -1,0 +1,1 @@
+"""Notifications: in-app, email, webhooks (Standard Webhooks) and alert rules."""
