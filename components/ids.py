@@ -6,6 +6,9 @@ class Shell:
     TENANT = "shell-tenant"
     USER = "shell-user"
     NAV = "shell-nav"
+    BELL = "shell-bell"
+    BELL_COUNT = "shell-bell-count"
+    BELL_POLL = "shell-bell-poll"
 
 
 class ApiKeys:
@@ -218,3 +221,24 @@ class CampaignInputs:
     LINKS = "campaign-inputs-links"
     UPLOAD = "campaign-inputs-upload"
     UPLOAD_RESULT = "campaign-inputs-upload-result"
+
+
+class Notifications:
+    LIST = "notifications-list"
+    MARK_ALL = "notifications-mark-all"
+    MARK_ONE = "notifications-mark-one"  # pattern-matching: {"type": MARK_ONE, "index": notification id}
+    MESSAGE = "notifications-message"
+    IN_APP = "notifications-pref-in-app"
+    EMAIL = "notifications-pref-email"
+    SAVE = "notifications-pref-save"
+    PREF_MESSAGE = "notifications-pref-message"
+    PREFS = "notifications-prefs"
+
+
+class Events:
+    STATUS = "events-status"
+    TYPE = "events-type"
+    TABLE = "events-table"
+    EMAILS = "events-emails"
+    MESSAGE = "events-message"
+    REPLAY = "events-replay"  # pattern-matching: {"type": REPLAY, "index": event id}

@@ -134,8 +134,9 @@ def _run_handler(db: Database, event: Event, name: str, handlers: dict | None) -
     try:
         workflow.resolve(name, handlers)(db, event)
     except Exception as exc:  # any failure of a handler is recorded, retried, then parked
-        logger.warning("event handler failed", exc_info=True, extra={"event_id": event.id, "handler": name})
-        return _record_handling(db, event, name, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        logger.warning("event handler failed", extra={"event_id": event.id, "handler": name, "error": error})
+        return _record_handling(db, event, name, error)
     return _record_handling(db, event, name, None)
 
 
