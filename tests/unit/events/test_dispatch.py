@@ -10,7 +10,7 @@ from services.events import dispatch, outbox
 from services.models import DomainEvent, EventHandling, Notification
 from services.models.base import utcnow
 from services.sponsorship import campaigns
-from tests.unit.events.conftest import campaign_form
+from tests.unit.notify.people import campaign_form
 from tests.unit.notify.people import quiet_trigger
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from sqlalchemy import select
 
 from services import accounts, demo
-from services.events import outbox
+from services.events import outbox, workflow
 from services.models import Sponsor, User
 from services.tenancy import TenantContext
 
@@ -56,3 +57,25 @@ def login(app, email: str):
     client = app.test_client()
     assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 302
     return client
+
+
+@pytest.fixture
+def people(db) -> People:
+    return make_people(db)
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Other domains' handlers replaced by counting fakes (the real ones live on other branches)."""
+    from tests.unit.events import fake_handlers
+
+    fake_handlers.reset()
+    monkeypatch.setitem(workflow.HANDLERS, "webhooks.fan_out", fake_handlers.fan_out)
+    monkeypatch.setitem(workflow.HANDLERS, "matchmaking.recommend", fake_handlers.make("matchmaking"))
+    yield fake_handlers
+    fake_handlers.reset()
+
+
+def campaign_form(sponsor_id: int, name: str = "Morning Ritual") -> dict:
+    return {"sponsor_id": sponsor_id, "name": name, "start_date": "2026-06-01", "end_date": "2026-06-30",
+            "pricing": "cpm", "cpm": "25"}
