@@ -52,6 +52,6 @@ def register(app: Dash) -> None:
                  Input({"type": Notifications.MARK_ONE, "index": ALL}, "n_clicks"))(manage_notifications)
     app.callback(Output(Notifications.PREFS, "children"), Output(Notifications.PREF_MESSAGE, "children"),
                  Input(Notifications.PREFS, "id"))(load_preferences)
-    app.callback(Output(Notifications.PREF_MESSAGE, "children", allow_duplicate=True),
+    app.callback(Output(Notifications.SAVED, "children"),
                  Input(Notifications.SAVE, "n_clicks"), State(Notifications.IN_APP, "value"),
                  State(Notifications.EMAIL, "value"), prevent_initial_call=True)(save_preferences)

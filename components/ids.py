@@ -233,6 +233,7 @@ class Notifications:
     SAVE = "notifications-pref-save"
     PREF_MESSAGE = "notifications-pref-message"
     PREFS = "notifications-prefs"
+    SAVED = "notifications-pref-saved"
 
 
 class Events:

@@ -21,4 +21,5 @@ def layout(**_kwargs):
         html.Div(id=Notifications.PREFS),
         html.Div(html.Button("Save preferences", id=Notifications.SAVE, className="primary-button"),
                  className="form-row"),
+        html.Div(id=Notifications.SAVED),
     ])
