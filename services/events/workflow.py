@@ -14,6 +14,10 @@ from services.events.outbox import Event
 
 Handler = Callable[[Database, Event], None]
 
+
+class HandlerNotInstalled(LookupError):
+    """The module a handler name points to is not part of this installation (that domain is not deployed)."""
+
 WORKFLOW: dict[str, tuple[str, ...]] = {
     "*":                      ("webhooks.fan_out",),
     "campaign.created":       ("matchmaking.recommend", "notify.recommendations_ready"),
@@ -56,4 +60,9 @@ def resolve(name: str, handlers: dict[str, str | Handler] | None = None) -> Hand
     if callable(target):
         return target
     module, _, attribute = target.partition(":")
-    return getattr(import_module(module), attribute)
+    try:
+        return getattr(import_module(module), attribute)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            raise HandlerNotInstalled(f"{name}: module {module} is not installed") from exc
+        raise  # the handler's module is there but one of its own imports is missing: a real failure

@@ -32,11 +32,14 @@ def test_every_named_handler_exists_and_our_own_resolve():
 
 
 def test_a_handler_by_import_path_resolves_only_when_run():
-    handlers = {"fake.fan_out": "tests.unit.events.fake_handlers:fan_out", "gone": "no_such_module_here:on_event"}
+    handlers = {"fake.fan_out": "tests.unit.events.fake_handlers:fan_out", "gone": "services.nowhere.here:on_event",
+                "broken": "tests.unit.events.broken_handler:on_event"}
     from tests.unit.events import fake_handlers
 
     assert workflow.resolve("fake.fan_out", handlers) is fake_handlers.fan_out
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(workflow.HandlerNotInstalled, match="services.nowhere.here is not installed"):
         workflow.resolve("gone", handlers)
+    with pytest.raises(ModuleNotFoundError):  # present, but its own import fails: not mistaken for "not installed"
+        workflow.resolve("broken", handlers)
     with pytest.raises(LookupError, match="no handler named 'nope'"):
         workflow.resolve("nope", handlers)
