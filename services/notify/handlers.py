@@ -33,15 +33,19 @@ def campaign_live(db: Database, event: Event) -> None:
 
 
 def under_pacing(db: Database, event: Event) -> None:
-    """delivery.under_pacing: the team hears which campaign is behind, by how much, and the makegood suggestion."""
+    """delivery.under_pacing: the team hears which campaign is behind, by how much, and the makegood suggestions
+    (the payload's own title, body and link when it carries them)."""
     p = event.payload
     name = p.get("name") or f"campaign {p.get('campaign_id')}"
-    body = (f"{name} has delivered {p.get('delivered', '?')} of the {p.get('expected', '?')} impressions expected "
-            f"by now (short by {p.get('shortfall', '?')}).")
-    if p.get("makegood"):
-        body += f"\n\nSuggested makegood: {p['makegood']}"
-    notify(db, event.tenant_id, lambda s: recipients.with_roles(s, event.tenant_id, recipients.TEAM),
-           Message(event.type, f"{name} is behind pacing", body, _campaign_link(p)), event.id)
+    body = p.get("body") or (f"{name} has delivered {p.get('delivered', '?')} of the {p.get('expected', '?')} "
+                             f"impressions expected by now (short by {p.get('shortfall', '?')}).")
+    makegoods = p.get("makegoods")
+    if makegoods and makegoods not in body:
+        body += f"\n\nSuggested makegoods: {makegoods}"
+    message = Message(event.type, p.get("title") or f"{name} is behind pacing", body,
+                      p.get("link") or _campaign_link(p))
+    notify(db, event.tenant_id, lambda s: recipients.with_roles(s, event.tenant_id, recipients.TEAM), message,
+           event.id)
 
 
 def alert_triggered(db: Database, event: Event) -> None:

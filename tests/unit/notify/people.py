@@ -59,13 +59,13 @@ def login(app, email: str):
     return client
 
 
-@pytest.fixture
-def people(db) -> People:
+@pytest.fixture(name="people")
+def people_fixture(db) -> People:
     return make_people(db)
 
 
-@pytest.fixture
-def fakes(monkeypatch):
+@pytest.fixture(name="fakes")
+def fakes_fixture(monkeypatch):
     """Other domains' handlers replaced by counting fakes (the real ones live on other branches)."""
     from tests.unit.events import fake_handlers
 

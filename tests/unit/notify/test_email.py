@@ -14,6 +14,7 @@ from services.notify import email
 from services.settings import load_settings
 from tests.unit.notify.people import quiet_trigger
 from tests.unit.notify.smtp_server import Inbox, Refusing, free_port, smtp_server
+from tests.unit.notify.people import fakes_fixture, people_fixture  # noqa: F401 (fixtures)
 
 
 def _log(db, email_id) -> EmailMessage:

@@ -8,6 +8,7 @@ from services.events import dispatch, outbox
 from services.models import DomainEvent
 from tests.dash_client import call_callback
 from tests.unit.notify.people import login, quiet_trigger
+from tests.unit.notify.people import fakes_fixture, people_fixture  # noqa: F401 (fixtures)
 
 OUTPUTS = [("events-table", "children"), ("events-emails", "children"), ("events-message", "children")]
 

@@ -14,6 +14,7 @@ from services.notify.recipients import named
 from services.sponsorship import campaigns
 from tests.dash_client import call_callback
 from tests.unit.notify.people import campaign_form, login
+from tests.unit.notify.people import fakes_fixture, people_fixture  # noqa: F401 (fixtures)
 
 BELL = [("shell-bell-count", "children"), ("shell-bell-count", "className")]
 
@@ -106,7 +107,7 @@ def test_alert_and_pacing_events_reach_whom_their_payload_names(db, people, fake
             {"title": "Downloads dropped", "channels": ["email"], "user_ids": [people.ids["viewer"], people.ids["acme"]]})
     _record(db, people.tenant_id, "delivery.under_pacing",
             {"campaign_id": 1, "name": "Spring", "delivered": 100, "expected": 400, "shortfall": 300,
-             "makegood": "add a mid-roll on Daily Brew"})
+             "makegoods": "add a mid-roll on Daily Brew"})
     _record(db, people.tenant_id, "webhook.disabled", {"url": "https://hooks.example.com/x"})
     with db.session(system=True) as s:
         emails = s.execute(select(EmailMessage.to_address, EmailMessage.subject)).all()

@@ -10,6 +10,7 @@ from services.models import EmailMessage
 from services.notify import inapp, preferences
 from tests.dash_client import call_callback
 from tests.unit.notify.people import login
+from tests.unit.notify.people import fakes_fixture, people_fixture  # noqa: F401 (fixtures)
 
 
 def _alert(db, tenant_id, title):
