@@ -8,7 +8,7 @@ from api.auth import current_context
 from api.state import current_db
 from components import kpi
 from components.ids import Notifications
-from components.notifications import notification_list, preference_checklists
+from components.notifications import chosen_kinds, notification_list
 from services.errors import ServiceError
 from services.notify import inapp, preferences
 
@@ -27,12 +27,13 @@ def manage_notifications(_mark_all, _mark_one):
         return None, kpi.message(exc.message)
 
 
-def load_preferences(_pathname):
+def load_preferences(_id):
+    """The user's choices, into the two checklists."""
     try:
         chosen = preferences.get_preferences(current_db(), current_context())
     except ServiceError as exc:
-        return None, kpi.message(exc.message)
-    return preference_checklists(preferences.KINDS, chosen), None
+        return no_update, no_update, kpi.message(exc.message)
+    return chosen_kinds(chosen, "in_app"), chosen_kinds(chosen, "email"), None
 
 
 def save_preferences(clicks, in_app, email):
@@ -50,8 +51,8 @@ def register(app: Dash) -> None:
     app.callback(Output(Notifications.LIST, "children"), Output(Notifications.MESSAGE, "children"),
                  Input(Notifications.MARK_ALL, "n_clicks"),
                  Input({"type": Notifications.MARK_ONE, "index": ALL}, "n_clicks"))(manage_notifications)
-    app.callback(Output(Notifications.PREFS, "children"), Output(Notifications.PREF_MESSAGE, "children"),
-                 Input(Notifications.PREFS, "id"))(load_preferences)
+    app.callback(Output(Notifications.IN_APP, "value"), Output(Notifications.EMAIL, "value"),
+                 Output(Notifications.PREF_MESSAGE, "children"), Input(Notifications.PREFS, "id"))(load_preferences)
     app.callback(Output(Notifications.SAVED, "children"),
                  Input(Notifications.SAVE, "n_clicks"), State(Notifications.IN_APP, "value"),
                  State(Notifications.EMAIL, "value"), prevent_initial_call=True)(save_preferences)

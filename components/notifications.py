@@ -29,17 +29,16 @@ def notification_list(rows: list) -> html.Div | html.P:
     return html.Div([notification_item(n) for n in rows], className="notification-list")
 
 
-def preference_checklists(kinds: dict[str, str], chosen: dict[tuple[str, str], bool]) -> list:
-    """Two checklists, one per channel; each value is an event kind that reaches the user on that channel."""
+def preference_checklists(kinds: dict[str, str]) -> list:
+    """Two checklists, one per channel; each value is an event kind that reaches the user on that channel (the
+    user's choices are loaded into them)."""
     options = [{"label": label, "value": kind} for kind, label in kinds.items()]
-    return [
-        html.H3("In the app"),
-        dcc.Checklist(options, [k for k in kinds if chosen.get((k, "in_app"), True)], id=Notifications.IN_APP,
-                      className="stacked-radio"),
-        html.H3("By email"),
-        dcc.Checklist(options, [k for k in kinds if chosen.get((k, "email"), True)], id=Notifications.EMAIL,
-                      className="stacked-radio"),
-    ]
+    return [html.H3("In the app"), dcc.Checklist(options, [], id=Notifications.IN_APP, className="stacked-radio"),
+            html.H3("By email"), dcc.Checklist(options, [], id=Notifications.EMAIL, className="stacked-radio")]
+
+
+def chosen_kinds(chosen: dict[tuple[str, str], bool], channel: str) -> list[str]:
+    return [kind for (kind, ch), on in chosen.items() if ch == channel and on]
 
 
 def _handlers(event) -> str:

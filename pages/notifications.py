@@ -2,6 +2,8 @@
 from dash import html, register_page
 
 from components.ids import Notifications
+from components.notifications import preference_checklists
+from services.notify.preferences import KINDS
 
 register_page(__name__, path="/notifications", name="Notifications", title="Notifications · Podcast Analytics",
               nav=False, portal=True)
@@ -18,7 +20,7 @@ def layout(**_kwargs):
         html.P("Choose, for each kind of event, whether it shows here and whether it is emailed to you.",
                className="muted"),
         html.Div(id=Notifications.PREF_MESSAGE),
-        html.Div(id=Notifications.PREFS),
+        html.Div(preference_checklists(KINDS), id=Notifications.PREFS),
         html.Div(html.Button("Save preferences", id=Notifications.SAVE, className="primary-button"),
                  className="form-row"),
         html.Div(id=Notifications.SAVED),

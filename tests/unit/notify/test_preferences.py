@@ -60,3 +60,9 @@ def test_the_notifications_page_saves_preferences(app, db, people):
     assert status == 200 and "Preferences saved" in json.dumps(out)
     chosen = preferences.get_preferences(db, people.ctx("coffee"))
     assert chosen[("campaign.status_changed", "in_app")] and not chosen[("campaign.status_changed", "email")]
+    status, out = call_callback(client, [("notifications-pref-in-app", "value"), ("notifications-pref-email", "value"),
+                                         ("notifications-pref-message", "children")],
+                                [("notifications-prefs", "id", "notifications-prefs")])
+    assert status == 200
+    assert out["notifications-pref-in-app"]["value"] == ["campaign.status_changed"]
+    assert out["notifications-pref-email"]["value"] == []
