@@ -181,3 +181,14 @@ def test_the_new_tables_have_a_forced_tenant_policy_and_are_walled(network):
     assert inapp.list_notifications(db, contexts["beta"]) == []
     assert inapp.unread_count(db, contexts["owner"]) == 1
     assert dispatch.list_events(db, contexts["beta"]) == []
+
+
+def test_two_dispatchers_claim_disjoint_events(network):
+    settings, db, alpha, _beta, _users, _contexts, _sponsor = network
+    first, second = _alert(db, alpha, "one"), _alert(db, alpha, "two")
+    with db.session(system=True) as other:  # another dispatcher, mid-claim: it holds the first event's row
+        other.scalar(select(DomainEvent).where(DomainEvent.id == first).with_for_update())
+        claimed = dispatch.claim_due(db)
+        other.rollback()
+    assert second in claimed and first not in claimed
+    assert first in dispatch.claim_due(db) and dispatch.claim_due(db) == []
