@@ -7,8 +7,10 @@ from flask_login import current_user
 
 from api.auth import current_context
 from components.ids import Shell
-from components.shell import nav_links
+from api.state import current_db
+from components.shell import bell_count, nav_links
 from services.errors import ServiceError
+from services.notify import inapp
 
 
 def show_identity(_pathname: str | None) -> tuple[str, str, list]:
@@ -21,6 +23,17 @@ def show_identity(_pathname: str | None) -> tuple[str, str, list]:
     return tenant_name, current_user.email, nav_links(list(dash.page_registry.values()), portal_only)
 
 
+def show_unread(_pathname: str | None, _tick: int | None) -> tuple[str, str]:
+    """The bell's count: on every page change and once a minute."""
+    try:
+        unread = inapp.unread_count(current_db(), current_context())
+    except ServiceError:
+        unread = 0
+    return bell_count(unread), "bell-count" if unread else "bell-count bell-count-zero"
+
+
 def register(app: Dash) -> None:
+    app.callback(Output(Shell.BELL_COUNT, "children"), Output(Shell.BELL_COUNT, "className"),
+                 Input(Shell.URL, "pathname"), Input(Shell.BELL_POLL, "n_intervals"))(show_unread)
     app.callback(Output(Shell.TENANT, "children"), Output(Shell.USER, "children"), Output(Shell.NAV, "children"),
                  Input(Shell.URL, "pathname"))(show_identity)

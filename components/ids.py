@@ -6,6 +6,9 @@ class Shell:
     TENANT = "shell-tenant"
     USER = "shell-user"
     NAV = "shell-nav"
+    BELL = "shell-bell"
+    BELL_COUNT = "shell-bell-count"
+    BELL_POLL = "shell-bell-poll"
 
 
 class ApiKeys:
@@ -265,3 +268,23 @@ class Webhooks:
     DELETE = "webhooks-delete"
     SHOW = "webhooks-show"
     REPLAY = "webhooks-replay"
+class Notifications:
+    LIST = "notifications-list"
+    MARK_ALL = "notifications-mark-all"
+    MARK_ONE = "notifications-mark-one"  # pattern-matching: {"type": MARK_ONE, "index": notification id}
+    MESSAGE = "notifications-message"
+    IN_APP = "notifications-pref-in-app"
+    EMAIL = "notifications-pref-email"
+    SAVE = "notifications-pref-save"
+    PREF_MESSAGE = "notifications-pref-message"
+    PREFS = "notifications-prefs"
+    SAVED = "notifications-pref-saved"
+
+
+class Events:
+    STATUS = "events-status"
+    TYPE = "events-type"
+    TABLE = "events-table"
+    EMAILS = "events-emails"
+    MESSAGE = "events-message"
+    REPLAY = "events-replay"  # pattern-matching: {"type": REPLAY, "index": event id}

@@ -13,12 +13,27 @@ def nav_links(pages: list[dict], portal_only: bool = False) -> list:
             if p.get("nav", True) and not p.get("path_template") and (p.get("portal") or not portal_only)]
 
 
+def notification_bell(unread: int) -> dcc.Link:
+    """The bell in the header: a link to the notifications page with the unread count (hidden at zero)."""
+    label = f"{unread} unread notification{'s' if unread != 1 else ''}"
+    return dcc.Link([html.Span("🔔", className="bell-icon", **{"aria-hidden": "true"}),
+                     html.Span(bell_count(unread), id=Shell.BELL_COUNT,
+                               className="bell-count" if unread else "bell-count bell-count-zero")],
+                    href="/notifications", id=Shell.BELL, className="bell", title=label)
+
+
+def bell_count(unread: int) -> str:
+    return "" if unread <= 0 else ("99+" if unread > 99 else str(unread))
+
+
 def app_shell(pages: list[dict], content) -> html.Div:
     header = html.Header([
         html.Div([html.Span("◉", className="brand-mark"), html.Span("Podcast Analytics", className="brand-name")],
                  className="brand"),
         html.Span(id=Shell.TENANT, className="tenant-name"),
         html.Div([
+            notification_bell(0),
+            dcc.Interval(id=Shell.BELL_POLL, interval=60_000),
             html.Span(id=Shell.USER, className="user-email"),
             html.Form(html.Button("Sign out", type="submit", className="link-button"),
                       method="post", action="/logout", className="logout-form"),

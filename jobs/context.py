@@ -34,6 +34,7 @@ def get_db() -> Database:
             settings = get_settings()
             _state["db"] = Database(settings.database_url, settings.db_app_role)
             _state["pid"] = os.getpid()
+            _watch_events(_state["db"])
         return _state["db"]
 
 
@@ -46,11 +47,22 @@ def set_settings(settings: Settings | None) -> None:
 def set_db(db: Database | None) -> None:
     """Use this Database for jobs in this process (tests, embedded app); None forgets it."""
     with _lock:
+        _watch_events(_state["db"], False)
         _state["db"] = db
         _state["pid"] = None  # an injected database is used as given, even after a fork
+        _watch_events(db)
+
+
+def _watch_events(db: Database | None, on: bool = True) -> None:
+    """Commits that record events or queue emails on the jobs' database enqueue their jobs (only on that one)."""
+    from jobs.events import watch  # jobs.events reads this module's database
+
+    if db is not None:
+        watch(db.engine, on)
 
 
 def reset() -> None:
     """Forget settings and database; the next call reads the environment again. Does not dispose engines."""
     with _lock:
+        _watch_events(_state["db"], False)
         _state.update(settings=None, db=None, pid=None)

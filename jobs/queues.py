@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.results import Result
@@ -80,17 +80,17 @@ def get_queue(name: str, settings: Settings | None = None) -> Queue:
 
 
 def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default", settings: Settings | None = None,
-            **kwargs: Any) -> JobHandle:
+            retry: Retry | None = None, **kwargs: Any) -> JobHandle:
     """Run `func(*args, **kwargs)` as a job on `queue`: on RQ with Redis, in this process without.
 
-    Arguments must be JSON-simple ids and values. In embedded mode the job has run when this returns;
-    a failure is logged and reported in the handle (status "failed"), never raised into the caller."""
+    Arguments must be JSON-simple ids and values. In embedded mode the job has run when this returns (once: `retry`
+    applies on RQ only); a failure is logged and reported in the handle (status "failed"), never raised."""
     _check_queue(queue)
     settings = settings or context.get_settings()
     if settings.redis_url is None:
         return _run_inline(func, args, kwargs, queue)
     job = get_queue(queue, settings).enqueue_call(
-        func, args=args, kwargs=kwargs, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+        func, args=args, kwargs=kwargs, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, retry=retry)
     logger.info("job enqueued", extra={"job_id": job.id, "queue": queue, "func": job.func_name})
     return JobHandle(id=job.id, status=_status(job, refresh=False), queue=queue, meta=dict(job.meta))
 

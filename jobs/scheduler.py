@@ -21,6 +21,7 @@ from jobs import context
 from jobs.queues import FAILURE_TTL, JOB_TIMEOUT, QUEUES, RESULT_TTL, enqueue, get_redis
 from jobs.alerts import evaluate_all_alerts
 from jobs.catalog import refresh_all_feeds
+from jobs.events import dispatch_events
 from jobs.measure import count_all, drain_hits, purge_expired
 from jobs.rollups import refresh_all_rollups
 from jobs.webhooks import SWEEP_INTERVAL, sweep_due_webhooks
@@ -63,6 +64,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(purge_expired, "measure", cron="17 3 * * *"),
     Periodic(evaluate_all_alerts, "measure", interval=60 * 60),
     Periodic(sweep_due_webhooks, "notify", interval=SWEEP_INTERVAL),
+    Periodic(dispatch_events, "notify", interval=60),  # the sweep: events left pending, retries after backoff
 )
 
 

@@ -37,6 +37,10 @@ class Settings:
     # one delivery attempt may take.
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 15.0
+    # Outgoing email: smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://; None writes .eml files
+    # to instance/outbox/ instead.
+    smtp_url: str | None = None
+    mail_from: str = "Podcast Analytics <noreply@localhost>"
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -66,6 +70,25 @@ def _parse_redis_url(value: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("redis", "rediss", "unix") or (parsed.scheme != "unix" and not parsed.hostname):
         raise ConfigError("REDIS_URL", f"expected redis://host:port/db, got {value!r}")
+    return value
+
+
+def _parse_smtp_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+        raise ConfigError("SMTP_URL", f"expected smtp://[user:pass@]host[:port] or smtps://..., got {parsed.scheme!r}"
+                                      f" URL with host {parsed.hostname!r}")
+    try:
+        parsed.port
+    except ValueError:
+        raise ConfigError("SMTP_URL", "the port is not a number in 1-65535") from None
+    return value
+
+
+def _parse_mail_from(value: str) -> str:
+    if "@" not in value or "\n" in value or "\r" in value:
+        raise ConfigError("MAIL_FROM", f"expected an address such as 'Podcast Analytics <noreply@example.com>', "
+                                       f"got {value!r}")
     return value
 
 
@@ -170,5 +193,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         alert_pacing_behind=_parse_share("ALERT_PACING_BEHIND", env.get("ALERT_PACING_BEHIND") or "0.9"),
         webhook_allow_private=_parse_bool("WEBHOOK_ALLOW_PRIVATE", env.get("WEBHOOK_ALLOW_PRIVATE") or ""),
         webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),
+        smtp_url=_parse_smtp_url(env["SMTP_URL"]) if env.get("SMTP_URL") else None,
+        mail_from=_parse_mail_from(env.get("MAIL_FROM") or Settings.mail_from),
         secret_key_generated=generated,
     )

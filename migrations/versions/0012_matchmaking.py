@@ -2,14 +2,14 @@
 (the network's factor weights), both with the forced tenant policy of 0002
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 from alembic import context, op
 import sqlalchemy as sa
 from sqlalchemy import text
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

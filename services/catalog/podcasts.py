@@ -17,6 +17,7 @@ from services import audit
 from services.catalog.feed_fetch import FeedFetchError, fetch_feed
 from services.catalog.feeds import FeedError, ParsedFeed, episode_key, parse_feed
 from services.db import Database
+from services.events import outbox
 from services.errors import NotFound, ServiceError, ValidationError
 from services.measurement.urls import try_enclosure_match_key
 from services.models import Episode, Podcast
@@ -62,6 +63,9 @@ def import_feed(db: Database, ctx: TenantContext, source: str, own_hosts: Collec
         podcast.feed_checked_at, podcast.feed_error = utcnow(), None
         audit.record(s, ctx, "feed.imported", "podcast", result.podcast_id,
                      {"source": source, "created": result.created, "updated": result.updated})
+        outbox.record(s, ctx.tenant_id, "import.completed",
+                      {"source": "feed", "podcast_id": result.podcast_id, "feed_url": feed_url,
+                       "created": result.created, "updated": result.updated})
         s.commit()
     return result
 
@@ -138,6 +142,8 @@ def refresh_feed(db: Database, podcast_id: int, own_hosts: Collection[str] = ())
         with db.session(tenant_id) as s:
             podcast = s.get(Podcast, podcast_id)
             podcast.feed_checked_at, podcast.feed_error = utcnow(), exc.message
+            outbox.record(s, tenant_id, "feed.failed",
+                          {"podcast_id": podcast_id, "feed_url": url, "error": exc.message[:2000]})
             s.commit()
         logger.warning("feed refresh failed", extra={"podcast_id": podcast_id, "error": exc.message})
         return f"error: {exc.message}"

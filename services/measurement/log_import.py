@@ -15,6 +15,7 @@ from sqlalchemy import select
 from services import audit
 from services.bulk import insert_frame
 from services.db import Database
+from services.events import outbox
 from services.errors import ServiceError, ValidationError
 from services.measurement import hashing
 from services.measurement.counting import EpisodeIndex
@@ -66,6 +67,9 @@ def import_log(db: Database, ctx: TenantContext, path: str | Path, fmt: str, hos
     try:
         with db.session(ctx.tenant_id) as s:
             report = _import(s, ctx, path, fmt, host, name, fingerprint, total_lines, progress)
+            outbox.record(s, ctx.tenant_id, "import.completed",
+                          {"source": "log", "import_id": report.import_id, "filename": name, "lines": report.lines,
+                           "imported": report.imported, "rejected": report.rejected})
             s.commit()
     except ServiceError as exc:
         _record_failure(db, ctx, name, fingerprint, fmt, exc.message)
@@ -196,6 +200,8 @@ def _record_failure(db: Database, ctx: TenantContext, name: str, fingerprint: st
         s.query(LogImport).filter(LogImport.tenant_id == ctx.tenant_id, LogImport.fingerprint == fingerprint).delete()
         s.add(LogImport(tenant_id=ctx.tenant_id, filename=name, fingerprint=fingerprint, format=fmt, status="failed",
                         message=message[:2000], finished_at=utcnow()))
+        outbox.record(s, ctx.tenant_id, "import.failed",
+                      {"source": "log", "filename": name, "format": fmt, "error": message[:2000]})
         s.commit()
 
 

@@ -1,26 +1,62 @@
 """The product's relational and time-series models, one module per domain."""
 from services.models.accounts import DEDUPE_WINDOWS, ROLES, ApiKey, AuditLog, Membership, Tenant, User
 from services.models.alerts import (
-    ALERT_CHANNELS, ALERT_CONDITIONS, ALERT_METRICS, ALERT_STATES, AlertEvaluation, AlertRule, PacingNotice,
+    ALERT_CHANNELS,
+    ALERT_CONDITIONS,
+    ALERT_METRICS,
+    ALERT_STATES,
+    AlertEvaluation,
+    AlertRule,
+    PacingNotice,
 )
 from services.models.attribution import (
-    EVENT_SOURCES, EVENT_TYPES, AttributionEvent, AttributionEventId, AttributionRejection, HouseholdSecret,
+    EVENT_SOURCES,
+    EVENT_TYPES,
+    AttributionEvent,
+    AttributionEventId,
+    AttributionRejection,
+    HouseholdSecret,
     TrackingLink,
 )
 from services.models.base import TENANT_OWNED_TABLES, Base
 from services.models.campaigns import (
-    ATTRIBUTION_MODELS, CAMPAIGN_STATUSES, POSITIONS, PRICING, READ_TYPES, Campaign, CampaignMetric, CampaignReach,
-    Placement, Sponsor,
+    ATTRIBUTION_MODELS,
+    CAMPAIGN_STATUSES,
+    POSITIONS,
+    PRICING,
+    READ_TYPES,
+    Campaign,
+    CampaignMetric,
+    CampaignReach,
+    Placement,
+    Sponsor,
 )
 from services.models.catalog import Episode, Podcast
 from services.models.events import DomainEvent, EventHandling
 from services.models.matchmaking import CampaignRecommendation, MatchmakingWeights
 from services.models.measurement import (
-    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
-    EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
-    PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
+    FIRST_EPISODE_DAY,
+    FIRST_PODCAST_DAY,
+    FIRST_PODCAST_HOUR,
+    ROLLUPS,
+    TIME_SERIES_TABLES,
+    CountingState,
+    Download,
+    DownloadRequest,
+    EpisodeAppDailyMetric,
+    EpisodeDailyMetric,
+    EpisodeDeviceDailyMetric,
+    EpisodeGeoDailyMetric,
+    HashSecret,
+    LogImport,
+    PodcastAppDailyMetric,
+    PodcastDailyMetric,
+    PodcastDeviceDailyMetric,
+    PodcastGeoDailyMetric,
+    PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
+from services.models.notify import CHANNELS, EMAIL_STATUSES, EmailMessage, Notification, NotificationPreference
 from services.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -37,4 +73,5 @@ __all__ = [
     "ALERT_METRICS", "ALERT_CONDITIONS", "ALERT_STATES", "ALERT_CHANNELS", "AlertRule", "AlertEvaluation", "PacingNotice",
     "CampaignRecommendation", "MatchmakingWeights",
     "WebhookEndpoint", "WebhookDelivery", "DELIVERY_STATUSES",
+    "CHANNELS", "EMAIL_STATUSES", "Notification", "NotificationPreference", "EmailMessage",
 ]

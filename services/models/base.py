@@ -55,4 +55,7 @@ TENANT_OWNED_TABLES = (
     "matchmaking_weights",
     "webhook_endpoints",
     "webhook_deliveries",
+    "notifications",
+    "notification_preferences",
+    "email_log",
 )

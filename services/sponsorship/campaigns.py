@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from services import audit
+from services.events import outbox
 from services.sponsorship.campaign_fields import FIELDS as CAMPAIGN_FIELDS, clean_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
@@ -77,6 +78,9 @@ def _transition(s, ctx: TenantContext, campaign: Campaign, status: str) -> None:
         raise Conflict(f"a {campaign.status} campaign cannot become {status}")
     previous, campaign.status = campaign.status, status
     audit.record(s, ctx, "campaign.status_changed", "campaign", campaign.id, {"from": previous, "to": status})
+    outbox.record(s, ctx.tenant_id, "campaign.status_changed",
+                  {"campaign_id": campaign.id, "name": campaign.name, "sponsor_id": campaign.sponsor_id,
+                   "from": previous, "to": status})
 
 
 def visible_campaign(s, ctx: TenantContext, campaign_id: int) -> Campaign:
@@ -193,6 +197,8 @@ def create_campaign(db: Database, ctx: TenantContext, data: dict) -> CampaignDet
         s.add(campaign)
         s.flush()
         audit.record(s, ctx, "campaign.created", "campaign", campaign.id, {"to": "draft", "name": campaign.name})
+        outbox.record(s, ctx.tenant_id, "campaign.created",
+                      {"campaign_id": campaign.id, "name": campaign.name, "sponsor_id": campaign.sponsor_id})
         s.commit()
         return _detail(campaign, sponsor)
 

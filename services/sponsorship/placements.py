@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from services import audit
+from services.events import outbox
 from services.sponsorship.campaign_fields import is_blank, parse_date, parse_int, parse_money
 from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
@@ -164,6 +165,9 @@ def create_placement(db: Database, ctx: TenantContext, campaign_id: int, data: d
         s.flush()
         audit.record(s, ctx, "placement.created", "campaign", campaign.id,
                      {"placement_id": placement.id, "podcast_id": podcast, "episode_id": values["episode_id"]})
+        outbox.record(s, ctx.tenant_id, "placement.added",
+                      {"campaign_id": campaign.id, "placement_id": placement.id, "podcast_id": podcast,
+                       "episode_id": values["episode_id"], "sponsor_id": campaign.sponsor_id})
         s.commit()
         placement_id = placement.id
     return next(p for p in list_placements(db, ctx, campaign_id) if p.id == placement_id)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.bulk import insert_frame
 from services.db import Database
+from services.events import outbox
 from services.errors import NotFound
 from services.models import AttributionEvent, Campaign, Placement
 from services.measurement.store import is_timescale, refresh_after_commit
@@ -81,6 +82,7 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
         campaign = s.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.tenant_id == tenant_id))
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
+        campaign_sponsor = campaign.sponsor_id
         run = AttributionRun(tenant_id=tenant_id, campaign_id=campaign_id, status="running", progress=0.0,
                              started_at=utcnow(), channel=channel, conversions=0, touchpoints=0)
         s.add(run)
@@ -98,6 +100,9 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
             run = s.get(AttributionRun, run_id)
             run.status, run.progress, run.computed_at = "finished", 1.0, utcnow()
             run.conversions, run.touchpoints, run.counts = counts["conversions"], len(frame), counts
+            outbox.record(s, tenant_id, "attribution.completed",
+                          {"campaign_id": campaign_id, "sponsor_id": campaign_sponsor, "run_id": run_id,
+                           "channel": channel, "conversions": counts["conversions"], "touchpoints": len(frame)})
             s.commit()
     except Exception as exc:
         with db.session(tenant_id) as s:

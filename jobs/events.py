@@ -1,0 +1,46 @@
+"""Event jobs on the `notify` queue: the dispatcher (after a commit that recorded events, and as a periodic sweep),
+the handling of one event, and the after-commit trigger that enqueues them. Without Redis they run in-process."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+
+from jobs.context import get_db
+from jobs.progress import annotate
+from jobs.notify import enqueue_email
+from jobs.queues import JobHandle, enqueue
+from services.events import dispatch, outbox
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "notify"
+
+
+def dispatch_events() -> int:
+    """Claim the due events (new ones, and those whose lease or backoff ran out) and enqueue each one's handling."""
+    return dispatch.dispatch_due(get_db(), enqueue_handling)
+
+
+def handle_event(event_id: int) -> str | None:
+    """Run one event's handlers that have not succeeded yet (idempotent: the ledger skips the done ones)."""
+    annotate(event_id=event_id)
+    return dispatch.handle_event(get_db(), event_id)
+
+
+def enqueue_handling(event_id: int) -> JobHandle:
+    return enqueue(handle_event, event_id, queue=QUEUE)
+
+
+def after_commit(items: list[tuple[str, int]]) -> None:
+    """The outbox's trigger: a commit recorded events -> dispatch them; queued emails -> send each."""
+    if any(topic == "event" for topic, _ in items):
+        enqueue(dispatch_events, queue=QUEUE)
+    for topic, row_id in items:
+        if topic == "email":
+            enqueue_email(row_id)
+
+
+def watch(engine: Engine, on: bool = True) -> None:
+    """Install (or remove) the trigger for sessions on this engine: the jobs' database, in the app and the worker."""
+    outbox.set_trigger(engine, after_commit if on else None)

@@ -1,0 +1,212 @@
+"""Dispatch: claim the events that are due, hand each to its handlers (at least once), keep the per-handler ledger so
+a retried or replayed event has no second effect, retry failures with backoff and park an event whose handler keeps
+failing, with its error, until an owner or admin replays it.
+
+Two workers never handle one event at once: on PostgreSQL claims use FOR UPDATE SKIP LOCKED and handling holds the
+event's row (FOR NO KEY UPDATE, so the ledger's foreign key does not wait on it); SQLite is one process."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from services.db import Database
+from services.errors import Conflict, NotFound
+from services.events import workflow
+from services.events.outbox import Event, announce_after_commit
+from services.models import DomainEvent, EventHandling
+from services.models.base import utcnow
+from services.tenancy import TenantContext, require_role
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # a handler that fails this many times is parked
+# Seconds after `dispatched_at` before an event is due again, by the number of failed rounds so far. Round 0 is the
+# lease of a first hand-out: a worker that died with the event is replaced after it.
+RETRY_DELAYS = (300, 30, 120, 600, 1800)
+MAX_ERROR = 2000
+CLAIM_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class HandlingRow:
+    handler: str
+    status: str
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    type: str
+    payload: dict
+    occurred_at: datetime
+    status: str
+    attempts: int
+    error: str | None
+    handlings: tuple[HandlingRow, ...] = ()
+
+
+def _due(now: datetime):
+    """Pending events never handed out, or whose lease or backoff has run out."""
+    waits = [and_(DomainEvent.attempts == n, DomainEvent.dispatched_at <= now - timedelta(seconds=delay))
+             for n, delay in enumerate(RETRY_DELAYS)]
+    waits.append(and_(DomainEvent.attempts >= len(RETRY_DELAYS),
+                      DomainEvent.dispatched_at <= now - timedelta(seconds=RETRY_DELAYS[-1])))
+    return and_(DomainEvent.status == "pending", or_(DomainEvent.dispatched_at.is_(None), *waits))
+
+
+def claim_due(db: Database, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
+    """Mark up to `limit` due events as handed out now and return their ids, oldest first (system-wide)."""
+    now = now or utcnow()
+    with db.session(system=True) as s:
+        stmt = select(DomainEvent).where(_due(now)).order_by(DomainEvent.id).limit(limit)
+        if db.is_postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = s.scalars(stmt).all()
+        for row in rows:
+            row.dispatched_at = now
+        s.commit()
+        return [row.id for row in rows]
+
+
+def dispatch_due(db: Database, hand_out: Callable[[int], object], now: datetime | None = None,
+                 limit: int = CLAIM_LIMIT) -> int:
+    """Claim the due events and pass each id to `hand_out` (enqueue its handling); returns how many."""
+    ids = claim_due(db, now, limit)
+    for event_id in ids:
+        hand_out(event_id)
+    if ids:
+        logger.info("events dispatched", extra={"events": len(ids)})
+    return len(ids)
+
+
+@contextmanager
+def _held_event(db: Database, event_id: int) -> Iterator[tuple[Session, DomainEvent | None]]:
+    """The event row, held for this worker (None when another holds it or it is gone)."""
+    with db.session(system=True) as s:
+        stmt = select(DomainEvent).where(DomainEvent.id == event_id)
+        if db.is_postgres:
+            stmt = stmt.with_for_update(key_share=True, skip_locked=True)
+        row = s.scalar(stmt)
+        if not db.is_postgres:
+            s.commit()  # SQLite: end the read, so the handlers' own writes are not blocked by it
+        yield s, row
+
+
+def handle_event(db: Database, event_id: int, now: datetime | None = None,
+                 chains: list[tuple[str, ...]] | None = None, handlers: dict | None = None) -> str | None:
+    """Run the event's handlers that have not yet succeeded; returns the event's status afterwards, or None when the
+    event is gone, already settled, or held by another worker."""
+    with _held_event(db, event_id) as (s, row):
+        if row is None or row.status != "pending":
+            return None
+        event = Event.of(row)
+        outcomes: dict[str, tuple[str, str | None]] = {}
+        for chain in chains if chains is not None else workflow.chains_for(event.type):
+            _run_chain(db, event, chain, handlers, outcomes)
+        _settle(row, outcomes, now or utcnow())
+        s.commit()
+        logger.info("event handled", extra={"event_id": event_id, "type": event.type, "status": row.status})
+        return row.status
+
+
+def _run_chain(db: Database, event: Event, chain: tuple[str, ...], handlers: dict | None,
+               outcomes: dict[str, tuple[str, str | None]]) -> None:
+    for name in chain:
+        if name not in outcomes:
+            outcomes[name] = _run_handler(db, event, name, handlers)
+        if outcomes[name][0] != "done":
+            return  # the rest of the chain waits for this one
+
+
+def _run_handler(db: Database, event: Event, name: str, handlers: dict | None) -> tuple[str, str | None]:
+    with db.session(system=True) as s:
+        done = s.get(EventHandling, (event.id, name))
+        if done is not None and done.status in ("done", "parked"):
+            return done.status, done.error
+    try:
+        workflow.resolve(name, handlers)(db, event)
+    except workflow.HandlerNotInstalled as exc:  # that step is not deployed here: the chain goes on without it
+        logger.warning("event handler not installed; skipped", extra={"event_id": event.id, "handler": name})
+        _record_handling(db, event, name, None)
+        return "done", f"skipped: {exc}"
+    except Exception as exc:  # any failure of a handler is recorded, retried, then parked
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        logger.warning("event handler failed", extra={"event_id": event.id, "handler": name, "error": error})
+        return _record_handling(db, event, name, error)
+    return _record_handling(db, event, name, None)
+
+
+def _record_handling(db: Database, event: Event, name: str, error: str | None) -> tuple[str, str | None]:
+    with db.session(system=True) as s:
+        row = s.get(EventHandling, (event.id, name))
+        if row is None:
+            row = EventHandling(event_id=event.id, handler=name, tenant_id=event.tenant_id, attempts=0)
+            s.add(row)
+        row.attempts += 1
+        row.error, row.updated_at = error, utcnow()
+        row.status = "done" if error is None else ("parked" if row.attempts >= MAX_ATTEMPTS else "failed")
+        s.commit()
+        return row.status, row.error
+
+
+def _settle(row: DomainEvent, outcomes: dict[str, tuple[str, str | None]], now: datetime) -> None:
+    statuses = [status for status, _ in outcomes.values()]
+    errors = [f"{name}: {error}" for name, (status, error) in outcomes.items() if status != "done" and error]
+    row.dispatched_at = now
+    if all(status == "done" for status in statuses):
+        row.status, row.error = "done", None
+    elif "failed" in statuses:
+        row.attempts += 1
+        row.error = "; ".join(errors)[:MAX_ERROR]
+    else:
+        row.status, row.error = "parked", "; ".join(errors)[:MAX_ERROR]
+
+
+# --- the events page: owner/admin ------------------------------------------------------------------------------
+
+def list_events(db: Database, ctx: TenantContext, status: str | None = None, type_prefix: str | None = None,
+                limit: int = 200) -> list[EventRow]:
+    """The tenant's latest events with each handler's state (owners and admins)."""
+    require_role(ctx, "admin")
+    with db.session(ctx.tenant_id) as s:
+        stmt = select(DomainEvent).where(DomainEvent.tenant_id == ctx.tenant_id)
+        if status:
+            stmt = stmt.where(DomainEvent.status == status)
+        if type_prefix:
+            stmt = stmt.where(DomainEvent.type.startswith(type_prefix, autoescape=True))
+        rows = s.scalars(stmt.order_by(DomainEvent.id.desc()).limit(limit)).all()
+        handlings: dict[int, list[HandlingRow]] = {}
+        if rows:
+            for h in s.scalars(select(EventHandling).where(EventHandling.tenant_id == ctx.tenant_id,
+                                                           EventHandling.event_id.in_([r.id for r in rows]))
+                               .order_by(EventHandling.handler)):
+                handlings.setdefault(h.event_id, []).append(HandlingRow(h.handler, h.status, h.attempts, h.error))
+    return [EventRow(r.id, r.type, dict(r.payload or {}), r.occurred_at, r.status, r.attempts, r.error,
+                     tuple(handlings.get(r.id, ()))) for r in rows]
+
+
+def replay(db: Database, ctx: TenantContext, event_id: int) -> None:
+    """Send a parked event round again (owners and admins): its parked handlers get fresh attempts; handlers that
+    already succeeded are not run again."""
+    require_role(ctx, "admin")
+    with db.session(ctx.tenant_id) as s:
+        row = s.scalar(select(DomainEvent).where(DomainEvent.id == event_id, DomainEvent.tenant_id == ctx.tenant_id))
+        if row is None:
+            raise NotFound(f"no event {event_id}")
+        if row.status != "parked":
+            raise Conflict(f"event {event_id} is {row.status}; only a parked event is replayed")
+        for handling in s.scalars(select(EventHandling).where(EventHandling.event_id == event_id,
+                                                              EventHandling.status != "done")):
+            handling.status, handling.attempts = "failed", 0
+        row.status, row.attempts, row.dispatched_at = "pending", 0, None
+        announce_after_commit(s, "event", row.id)
+        s.commit()
+    logger.info("event replayed", extra={"event_id": event_id, "tenant_id": ctx.tenant_id, "user_id": ctx.user_id})
