@@ -133,10 +133,6 @@ def _run_handler(db: Database, event: Event, name: str, handlers: dict | None) -
             return done.status, done.error
     try:
         workflow.resolve(name, handlers)(db, event)
-    except workflow.HandlerNotInstalled as exc:  # that step is not deployed here: the chain goes on without it
-        logger.warning("event handler not installed; skipped", extra={"event_id": event.id, "handler": name})
-        _record_handling(db, event, name, None)
-        return "done", f"skipped: {exc}"
     except Exception as exc:  # any failure of a handler is recorded, retried, then parked
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
         logger.warning("event handler failed", extra={"event_id": event.id, "handler": name, "error": error})

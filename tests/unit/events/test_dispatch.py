@@ -159,13 +159,14 @@ def test_the_events_page_lists_owner_and_admin_only_and_never_another_tenants(db
             dispatch.list_events(db, people.ctx(who))
 
 
-def test_a_step_that_is_not_installed_is_skipped_and_its_chain_goes_on(db, people):
+def test_a_step_whose_module_is_missing_fails_and_its_chain_waits(db, people):
     from tests.unit.events import fake_handlers as fh
     fh.reset()
     quiet_trigger(db)
     event_id = _record(db, people.tenant_id)
-    handlers = {"absent": "services.not_deployed_yet:on_event", "next": fh.make("next")}
-    assert dispatch.handle_event(db, event_id, chains=[("absent", "next")], handlers=handlers) == "done"
-    assert fh.calls[("next", event_id)] == 1
+    handlers = {"absent": "services.not_deployed:on_event", "next": fh.make("next")}
+    assert dispatch.handle_event(db, event_id, chains=[("absent", "next")], handlers=handlers) != "done"
+    assert fh.calls.get(("next", event_id), 0) == 0
     with db.session(system=True) as s:
-        assert s.get(EventHandling, (event_id, "absent")).status == "done"
+        handling = s.get(EventHandling, (event_id, "absent"))
+        assert handling.status == "failed" and "services.not_deployed" in handling.error
