@@ -6,6 +6,7 @@ from services.db import Database
 from services.events.outbox import Event
 from services.notify import recipients
 from services.notify.messages import Message, notify
+from services.sponsorship import matchmaking
 
 
 def _campaign_link(payload: dict) -> str | None:
@@ -13,12 +14,18 @@ def _campaign_link(payload: dict) -> str | None:
 
 
 def recommendations_ready(db: Database, event: Event) -> None:
-    """campaign.created, after matchmaking: the team hears the campaign's recommendations are ready."""
+    """campaign.created, after matchmaking: the team hears the campaign's recommendations are ready, with the top
+    shows; the sponsor's users hear that shows are being chosen (the rankings stay with the network's staff)."""
     name = event.payload.get("name") or f"campaign {event.payload.get('campaign_id')}"
-    message = Message(event.type, f"Recommendations ready for {name}",
-                      f"Matchmaking has ranked podcasts for the new campaign {name}.", _campaign_link(event.payload))
-    notify(db, event.tenant_id, lambda s: recipients.with_roles(s, event.tenant_id, recipients.TEAM), message,
-           event.id)
+    title = f"Recommendations ready for {name}"
+    _, ranked, link = matchmaking.recommendations_ready_message(db, event.tenant_id, int(event.payload["campaign_id"]))
+    notify(db, event.tenant_id, lambda s: recipients.with_roles(s, event.tenant_id, recipients.TEAM),
+           Message(event.type, title, ranked, link), event.id)
+    if event.payload.get("sponsor_id") is not None:
+        notify(db, event.tenant_id,
+               lambda s: recipients.sponsor_users(s, event.tenant_id, int(event.payload["sponsor_id"])),
+               Message(event.type, title, f"The network has ranked its shows for {name} and will propose placements.",
+                       _campaign_link(event.payload)), event.id)
 
 
 def campaign_live(db: Database, event: Event) -> None:
