@@ -10,6 +10,7 @@ from services.models.campaigns import (
     Placement, Sponsor,
 )
 from services.models.catalog import Episode, Podcast
+from services.models.forecasts import FORECAST_KINDS, Forecast
 from services.models.measurement import (
     FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
     EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
@@ -27,5 +28,5 @@ __all__ = [
     "EpisodeAppDailyMetric", "EpisodeDeviceDailyMetric", "EpisodeGeoDailyMetric",
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
     "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
-    "AttributionEvent", "AttributionRejection",
+    "AttributionEvent", "AttributionRejection", "Forecast", "FORECAST_KINDS",
 ]

@@ -46,4 +46,5 @@ TENANT_OWNED_TABLES = (
     "tracking_links",
     "attribution_event_ids",
     "attribution_rejections",
+    "forecasts",
 )
