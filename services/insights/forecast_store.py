@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from services.dashboards import episodes
 from services.db import Database
 from services.errors import NotFound, ValidationError
 from services.insights import forecasts as fc
@@ -243,3 +244,38 @@ def _episode_expectations(s: Session, tenant_id: int, episode_id: int, first: da
             m.tenant_id == tenant_id, m.episode_id == episode_id, m.day.between(week, model_day))) or 0
         out.append(fc.Expected(subject, float(recent) / 7 * ((last - tail_first).days + 1), fc.DEFAULT_LOG_SD))
     return [e for e in out if e is not None]
+
+
+# --- the charts' frames (episode page, podcast page) -----------------------------------------------------------------
+
+FORECAST_SERIES = "Forecast"
+
+
+def launch_curves_with_forecast(db: Database, ctx: TenantContext, episode_id: int, compare: tuple[int, ...] = (),
+                                today: date | None = None) -> pd.DataFrame:
+    """The episode page's launch curves (services.dashboards.episodes.launch_curves) and, after the episode's last
+    complete day, its forecast: rows of kind "forecast" with lower and upper (80%), up to the chart's last day."""
+    frame = episodes.launch_curves(db, ctx, episode_id, compare, today)
+    forecast = episode_forecast(db, ctx, episode_id, today)
+    ahead = forecast[~forecast["observed"].astype(bool) & (forecast["day"] <= episodes.LAUNCH_DAYS)]
+    if ahead.empty:
+        return frame
+    rows = ahead.drop(columns="observed").assign(series=FORECAST_SERIES, kind="forecast", episode_id=episode_id)
+    return pd.concat([frame.assign(lower=None, upper=None), rows[list(frame.columns) + ["lower", "upper"]]],
+                     ignore_index=True)
+
+
+def podcast_outlook(db: Database, ctx: TenantContext, podcast_id: int, days: int = DEFAULT_DAYS,
+                    today: date | None = None) -> pd.DataFrame:
+    """The podcast page's forecast chart: the show's daily downloads over the last `days` complete days (kind
+    "actual") and its forecast for the `days` days after (kind "forecast"): day, kind, downloads, lower, upper."""
+    forecast = podcast_forecast(db, ctx, podcast_id, days, today)
+    as_of = last_complete_day(today)
+    first = as_of - timedelta(days=days - 1)
+    with db.session(ctx.tenant_id) as s:
+        daily = show_daily(s, ctx.tenant_id, podcast_id, first, as_of)
+    days_seen = pd.date_range(first, as_of).date
+    actual = pd.DataFrame({"day": days_seen, "kind": "actual",
+                           "downloads": daily.reindex(days_seen, fill_value=0).to_numpy(float), "lower": None,
+                           "upper": None})
+    return pd.concat([actual, forecast.assign(kind="forecast")[actual.columns]], ignore_index=True)
