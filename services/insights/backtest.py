@@ -110,12 +110,15 @@ class Flight:
     origin: date
 
 
-def backtest_campaign(network: dict[int, ShowHistory], flight: Flight, scores: Scores, seed: int = 0) -> None:
+def backtest_campaign(network: dict[int, ShowHistory], flight: Flight, scores: Scores, seed: int = 0,
+                      reference: Scores | None = None) -> None:
     """Impressions still to come after the origin: the shows' forecasts summed (delivery_forecast) against the
-    seasonal naive summed over the same days."""
+    seasonal naive summed over the same days; `reference` gets the former pacing forecast (each show's mean of its
+    last 28 days) as its baseline."""
     first = max(flight.first, flight.origin + timedelta(days=1))
     horizon = (flight.last - flight.origin).days
-    expected, naive, actual = [], 0.0, 0.0
+    days = pd.date_range(first, flight.last).date
+    expected, naive, mean28, actual = [], 0.0, 0.0, 0.0
     for show_id in flight.shows:
         show = network[show_id]
         past = [d for d in show.released.values() if d <= flight.origin]
@@ -124,8 +127,11 @@ def backtest_campaign(network: dict[int, ShowHistory], flight: Flight, scores: S
         window = fc.show_window(points, first, flight.last, subject=f"show:{show_id}")
         if window is not None:
             expected.append(window)
-        days = pd.date_range(first, flight.last).date
         naive += float(fc.seasonal_naive(show.daily, flight.origin, horizon)[-len(days):].sum())
+        recent = pd.date_range(flight.origin - timedelta(days=27), flight.origin).date
+        mean28 += float(show.daily.reindex(recent, fill_value=0).mean()) * len(days)
         actual += float(show.daily.reindex(days, fill_value=0).sum())
     outcome = fc.delivery_forecast(0.0, expected, None, seed=seed)
     scores.add(actual, outcome.forecast, naive, outcome.lower, outcome.upper)
+    if reference is not None:
+        reference.add(actual, outcome.forecast, mean28, outcome.lower, outcome.upper)

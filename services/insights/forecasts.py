@@ -21,8 +21,10 @@ FIT_DAYS = 112  # a show's history the daily model learns from
 HALF_LIFE_DAYS = 28.0  # recent days weigh more, so a growing or shrinking show's level follows it
 MIN_FIT_DAYS = 14
 RELEASE_AGES = ((0, 0), (1, 1), (2, 2), (3, 3), (4, 6), (7, 13))  # release-day bump, then its decay
+TREND_RIDGE = 4.0  # a trend must show in the data, not in a few noisy weeks
 TREND_DAMPING = 0.5  # a trend is followed half-way into the future: growth rarely keeps its pace
-RIDGE = 1.0  # shrinks effects the history cannot tell apart (a weekly show: release day == weekday)
+RIDGE = 0.1  # shrinks the trend and the release effects the history cannot tell apart from a weekday's (a weekly
+# show's release day is always the same weekday)
 DEFAULT_LOG_SD = 0.35  # spread assumed when a show has too few launches to measure its own
 SIMULATIONS = 4000
 
@@ -209,6 +211,8 @@ def fit_show(daily: pd.Series, releases: list[date]) -> ShowFit:
     w = 0.5 ** (age / HALF_LIFE_DAYS)
     penalty = RIDGE * np.eye(x.shape[1])
     penalty[0, 0] = 0.0
+    penalty[2:8, 2:8] = 0.0  # weekdays are always identifiable; a release effect that is a weekday's is shrunk
+    penalty[1, 1] = TREND_RIDGE
     inverse = np.linalg.inv(x.T @ (x * w[:, None]) + penalty)
     coef = inverse @ (x.T @ (w * y))
     resid = y - x @ coef
