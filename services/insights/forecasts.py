@@ -23,8 +23,8 @@ MIN_FIT_DAYS = 14
 RELEASE_AGES = ((0, 0), (1, 1), (2, 2), (3, 3), (4, 6), (7, 13))  # release-day bump, then its decay
 TREND_RIDGE = 4.0  # a trend must show in the data, not in a few noisy weeks
 TREND_DAMPING = 0.5  # a trend is followed half-way into the future: growth rarely keeps its pace
-RIDGE = 0.1  # shrinks the trend and the release effects the history cannot tell apart from a weekday's (a weekly
-# show's release day is always the same weekday)
+RIDGE = 0.1  # shrinks the release effects the history cannot tell apart from a weekday's (a weekly show's release
+# day is always the same weekday)
 DEFAULT_LOG_SD = 0.35  # spread assumed when a show has too few launches to measure its own
 SIMULATIONS = 4000
 
@@ -202,8 +202,8 @@ class ShowFit:
 
 
 def fit_show(daily: pd.Series, releases: list[date]) -> ShowFit:
-    """Weighted ridge regression of log(1 + downloads) on weekday and release-age effects over the last FIT_DAYS
-    days; `daily` is indexed by date, one value per day."""
+    """Weighted ridge regression of log(1 + downloads) on a trend, weekday and release-age effects over the last
+    FIT_DAYS days; `daily` is indexed by date, one value per day."""
     y = np.log1p(daily.to_numpy(dtype=float))
     days = pd.DatetimeIndex(pd.to_datetime(daily.index))
     x = _design(days, releases, days[-1].date())

@@ -1,11 +1,13 @@
 """Forecasts on the demo network (SQLite): the API routes and their errors, the job that stores them, the episode
 page's band and the podcast page's chart; another tenant's ids and a sponsor's session see nothing."""
 import json
+from datetime import date, timedelta
 
 import pytest
 
 from jobs import context as job_context
 from jobs.forecasts import refresh_forecasts
+from jobs.measure import count_tenant
 from services import accounts, api_keys
 from services.catalog import podcasts
 from services.errors import NotFound, PermissionDenied
@@ -45,9 +47,7 @@ def test_podcast_forecast_answers_the_coming_days_with_intervals(client, demo):
     assert short["data"] == rows[:7]
 
 
-def date_of(ordinal: int):
-    from datetime import date
-
+def date_of(ordinal: int) -> date:
     return date.fromordinal(ordinal)
 
 
@@ -103,6 +103,16 @@ def test_the_job_stores_each_show_and_recent_episode_and_the_api_reads_them(app,
     assert again == result
     with db.session(demo["ctx"].tenant_id) as s:
         assert s.query(Forecast).count() == result["podcasts"] + result["episodes"]
+
+
+def test_counting_queues_the_forecasts(app, db, demo):
+    last = forecast_store.last_complete_day()
+    with db.session(demo["ctx"].tenant_id) as s:
+        assert s.query(Forecast).count() == 0
+    count_tenant(demo["ctx"].tenant_id, (last - timedelta(days=1)).isoformat(), last.isoformat())  # in-process here
+    with db.session(demo["ctx"].tenant_id) as s:
+        assert s.query(Forecast).filter(Forecast.kind == "podcast").count() == 3
+        assert {f.as_of for f in s.query(Forecast)} == {last}
 
 
 def _sponsor_client(app, db, tenant_id):
