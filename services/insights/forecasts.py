@@ -152,9 +152,9 @@ def median_launch_curve(past: np.ndarray, days: int = MAX_EPISODE_DAY) -> np.nda
 # --- a show's daily downloads -----------------------------------------------------------------------------------
 
 def expected_releases(published: list[date], as_of: date, until: date) -> list[date]:
-    """Release days expected after as_of up to `until`. A show releasing at least weekly keeps the weekdays it used
-    in at least two of its last four weeks; a slower one keeps the median gap of its last releases. None when the
-    show has released nothing for three gaps (it has paused)."""
+    """Release days expected after as_of up to `until`. A show releasing more than weekly on fixed weekdays keeps the
+    weekdays it used in at least two of its last four weeks; any other keeps the median gap of its last releases.
+    None when the show has released nothing for three gaps (it has paused)."""
     days = sorted(set(published))[-6:]
     if len(days) < 2:
         return []
@@ -162,19 +162,16 @@ def expected_releases(published: list[date], as_of: date, until: date) -> list[d
     if gap <= 0 or (as_of - days[-1]).days > 3 * max(gap, 7):
         return []
     if gap < 7:
-        return _weekly_pattern(sorted(set(published)), as_of, until)
+        recent = [d for d in set(published) if as_of - timedelta(days=28) < d <= as_of]
+        weekdays = {w for w in range(7) if sum(d.weekday() == w for d in recent) >= 2}
+        if abs(4 * len(weekdays) - len(recent)) <= 1:  # the weekdays account for the last four weeks' releases
+            return [d.date() for d in pd.date_range(as_of + timedelta(days=1), until) if d.weekday() in weekdays]
     out, nxt = [], days[-1] + timedelta(days=gap)
     while nxt <= until:
         if nxt > as_of:
             out.append(nxt)
         nxt += timedelta(days=gap)
     return out
-
-
-def _weekly_pattern(published: list[date], as_of: date, until: date) -> list[date]:
-    recent = [d for d in published if as_of - timedelta(days=28) < d <= as_of]
-    weekdays = {w for w in range(7) if sum(d.weekday() == w for d in recent) >= 2}
-    return [d.date() for d in pd.date_range(as_of + timedelta(days=1), until) if d.weekday() in weekdays]
 
 
 def _design(days: pd.DatetimeIndex, releases: list[date], as_of: date) -> np.ndarray:
