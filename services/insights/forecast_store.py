@@ -86,8 +86,10 @@ def _launch_inputs(s: Session, tenant_id: int, podcast_id: int, as_of: date,
     """The launch matrix of the targets and the show's RECENT_EPISODES launches before the earliest of them."""
     released = release_days(s, tenant_id, podcast_id, as_of)
     order = sorted(released, key=lambda e: (released[e], e))
-    first = min((order.index(t) for t in targets if t in released), default=len(order))
-    chosen = {e: released[e] for e in order[max(first - fc.RECENT_EPISODES, 0):]}
+    rows = [order.index(t) for t in targets if t in released]
+    if not rows:
+        return fc.launch_matrix(pd.DataFrame(), {}, as_of), {}
+    chosen = {e: released[e] for e in order[max(min(rows) - fc.RECENT_EPISODES, 0):max(rows) + 1]}
     return fc.launch_matrix(episode_rows(s, tenant_id, chosen, as_of), chosen, as_of), chosen
 
 
