@@ -171,3 +171,16 @@ def test_backtest_scores_count_errors_and_coverage():
     row = scores.as_row("x")
     assert row == {"forecast": "x", "n": 2, "mape": pytest.approx(20.0), "baseline_mape": pytest.approx(25.0),
                    "coverage": pytest.approx(50.0)}
+
+
+def test_the_campaign_pacing_block_shows_the_interval_and_the_chance():
+    from components.campaigns import delivery_kpis, pacing_panel
+    from services.sponsorship.pacing import Pacing
+
+    p = Pacing(as_of=date(2026, 6, 15), goal=40000, delivered=15000, expected=20000, pace=0.75, forecast=32000,
+               shortfall=8000, under_delivery=True, reach=9000, frequency=1.7, spend=375.0, forecast_lower=29000,
+               forecast_upper=36000, goal_probability=0.04)
+    text = str(pacing_panel(p))
+    assert "(80%: 29.0k–36.0k)" in text and "chance of reaching the goal: 4%" in text
+    assert "80%: 29.0k–36.0k" in str(delivery_kpis(p))
+    assert p.as_dict()["goal_probability"] == 0.04 and p.as_dict()["forecast_upper"] == 36000
