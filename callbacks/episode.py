@@ -1,4 +1,4 @@
-"""Episode page callbacks: header, compare choices, the launch curves, and apps/devices/countries for the period."""
+"""Episode page callbacks: header, compare choices, the launch curves with the episode's forecast band, and apps/devices/countries for the period."""
 from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html
@@ -12,12 +12,13 @@ from components.ids import EpisodePage
 from services.dashboards import episodes
 from services.dashboards.periods import MAX_COMPARE_EPISODES
 from services.errors import ServiceError
+from services.insights import forecast_store
 
 DIMENSIONS = ("app", "device", "country")
 
 
 def _launch_frame(db, ctx, state, episode_id=None):
-    return episodes.launch_curves(db, ctx, int(episode_id), state.episodes)
+    return forecast_store.launch_curves_with_forecast(db, ctx, int(episode_id), state.episodes)
 
 
 def _breakdown(dimension):
@@ -57,7 +58,8 @@ def update_launch(episode_id, compare):
     note = kpi.message(f"Only the first {MAX_COMPARE_EPISODES} picked episodes are compared.", "info") \
         if len(picked) > MAX_COMPARE_EPISODES else None
     try:
-        frame = episodes.launch_curves(current_db(), current_context(), int(episode_id), picked[:MAX_COMPARE_EPISODES])
+        frame = forecast_store.launch_curves_with_forecast(current_db(), current_context(), int(episode_id),
+                                                           picked[:MAX_COMPARE_EPISODES])
     except ServiceError as exc:
         return charts.empty_figure(exc.message), kpi.message(exc.message)
     if frame.empty:

@@ -1,5 +1,5 @@
 """Overview callbacks (also one podcast's page): KPI cards with change, downloads over time, top episodes, apps
-and countries; each chart's CSV is the frame it was built from."""
+and countries, and on a podcast's page its forecast; each chart's CSV is the frame it was built from."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +11,14 @@ from api.auth import current_context
 from api.state import app_state, current_db
 from callbacks.dashboard import control_inputs, register_controls, register_csv, view_state
 from components import charts, kpi
+from components.forecasts import show_forecast_figure
 from components.controls import empty_state
 from components.ids import Overview, PodcastPage
 from services.catalog import podcasts
 from services.catalog.prefix import prefix_url
 from services.dashboards import overview
 from services.errors import ServiceError
+from services.insights import forecast_store
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,13 @@ FRAMES = {
     "top-apps": overview.top_apps,
     "top-countries": overview.top_countries,
 }
+
+
+def _forecast_frame(db, ctx, state):
+    return forecast_store.podcast_outlook(db, ctx, state.podcast)
+
+
+PODCAST_FRAMES = {**FRAMES, "forecast": _forecast_frame}  # the podcast page adds the show's forecast
 
 
 def update_kpis(preset, start, end, compare, podcast, granularity):
@@ -107,17 +116,31 @@ def podcast_header(podcast_id):
     ])
 
 
-def _register_dashboard(app: Dash, ids) -> None:
+def update_forecast(podcast_id):
+    """The podcast page's forecast chart: the last 8 weeks, then the next 8 with their 80% interval."""
+    if not podcast_id:
+        raise PreventUpdate
+    try:
+        frame = forecast_store.podcast_outlook(current_db(), current_context(), int(podcast_id))
+    except ServiceError as exc:
+        return charts.empty_figure(exc.message)
+    if frame["downloads"].sum() == 0:
+        return charts.empty_figure("No downloads to forecast from yet")
+    return show_forecast_figure(frame)
+
+
+def _register_dashboard(app: Dash, ids, frames: dict) -> None:
     register_controls(app, ids)
     inputs = control_inputs(ids)
     app.callback(Output(ids.KPIS, "children"), Output(ids.MESSAGE, "children"), *inputs)(update_kpis)
     app.callback(Output(ids.CHART, "figure"), *inputs)(update_timeline)
     app.callback(Output(ids.TOP_EPISODES, "figure"), Output(ids.TOP_APPS, "figure"),
                  Output(ids.TOP_COUNTRIES, "figure"), *inputs)(update_tops)
-    register_csv(app, ids, FRAMES)
+    register_csv(app, ids, frames)
 
 
 def register(app: Dash) -> None:
-    _register_dashboard(app, Overview)
-    _register_dashboard(app, PodcastPage)
+    _register_dashboard(app, Overview, FRAMES)
+    _register_dashboard(app, PodcastPage, PODCAST_FRAMES)
+    app.callback(Output(PodcastPage.FORECAST, "figure"), Input(PodcastPage.SHOW, "data"))(update_forecast)
     app.callback(Output(PodcastPage.HEADER, "children"), Input(PodcastPage.SHOW, "data"))(podcast_header)

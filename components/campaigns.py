@@ -157,10 +157,25 @@ def delivery_kpis(p) -> html.Div:
     return kpi.kpi_row([
         kpi.kpi_card("Impressions", p.delivered, hint=f"goal {kpi.format_number(p.goal)}" if p.goal else "no goal"),
         kpi.kpi_card("Pacing", round(p.pace * 100) if p.pace is not None else 0, hint=pace),
-        kpi.kpi_card("Forecast at flight end", p.forecast),
+        kpi.kpi_card("Forecast at flight end", p.forecast, hint=forecast_range(p)),
         kpi.kpi_card("Reach (households)", p.reach, hint=f"frequency {p.frequency:.2f}"),
         kpi.kpi_card("Spend to date", p.spend),
     ])
+
+
+def forecast_range(p) -> str:
+    """The forecast's 80% interval, as the KPI card's hint."""
+    if p.forecast_lower is None or p.forecast_upper is None:
+        return ""
+    return f"80%: {kpi.format_number(round(p.forecast_lower))}–{kpi.format_number(round(p.forecast_upper))}"
+
+
+def goal_chance(p) -> str:
+    """The probability of reaching the goal, in words for the pacing block."""
+    if p.goal_probability is None or p.flight_over:
+        return ""
+    return (f" Forecast {kpi.format_number(round(p.forecast))} ({forecast_range(p)}); chance of reaching the goal: "
+            f"{p.goal_probability:.0%}.")
 
 
 def pacing_panel(p) -> html.Div:
@@ -168,7 +183,7 @@ def pacing_panel(p) -> html.Div:
         return html.P("Set a goal to see pacing.", className="muted")
     if not p.under_delivery:
         return html.P(f"On track: {kpi.format_number(p.forecast)} forecast against a goal of "
-                      f"{kpi.format_number(p.goal)}.", className="message message-info")
+                      f"{kpi.format_number(p.goal)}.{goal_chance(p)}", className="message message-info")
     if p.flight_over:
         return html.P([html.Strong("Under-delivered: "), f"the flight ended at {kpi.format_number(p.delivered)} of "
                        f"{kpi.format_number(p.goal)} impressions, short by {kpi.format_number(p.shortfall)}."],
@@ -177,7 +192,7 @@ def pacing_panel(p) -> html.Div:
                      "impressions") for m in p.makegoods]
     return html.Div([
         html.P([html.Strong("Under-delivery: "), f"forecast {kpi.format_number(p.forecast)} against a goal of "
-                f"{kpi.format_number(p.goal)}, short by {kpi.format_number(p.shortfall)} impressions."],
+                f"{kpi.format_number(p.goal)}, short by {kpi.format_number(p.shortfall)} impressions.{goal_chance(p)}"],
                className="flag"),
         html.Div([html.P("Makegood: these upcoming episodes would cover the shortfall"), html.Ul(items)])
         if items else None,

@@ -60,17 +60,42 @@ def bar_figure(frame: pd.DataFrame, key: str, title: str | None = None, value: s
                             "margin": {"l": 8, "r": 16, "t": 32, "b": 40}})
 
 
+FORECAST_BAND = "rgba(0, 114, 178, 0.18)"
+FORECAST_LINE = "#0072B2"
+
+
+def band_traces(x, lower, upper, point, name: str = "Forecast", unit: str = "downloads") -> list[dict]:
+    """A forecast's 80% interval as a shaded area and its point forecast as a dashed line: the interval's upper
+    edge, its lower edge filled up to it, and the point forecast."""
+    edge = {"type": "scatter", "x": x, "mode": "lines", "line": {"width": 0}, "showlegend": False,
+            "hoverinfo": "skip"}
+    return [
+        {**edge, "y": upper, "name": f"{name}: upper"},
+        {**edge, "y": lower, "name": f"{name}: 80% interval", "fill": "tonexty", "fillcolor": FORECAST_BAND,
+         "showlegend": True},
+        {"type": "scatter", "x": x, "y": point, "name": name, "mode": "lines",
+         "line": {"dash": "dash", "width": 2, "color": FORECAST_LINE}, "customdata": list(zip(lower, upper)),
+         "hovertemplate": f"%{{y:,.0f}} {unit} (80%: %{{customdata[0]:,.0f}}–%{{customdata[1]:,.0f}})"
+                          "<extra>forecast</extra>"},
+    ]
+
+
 LAUNCH_STYLES = {"median": {"dash": "dash", "color": "#616e7c"}, "average": {"dash": "dot", "color": "#616e7c"},
                  "best": {"dash": "dashdot", "color": "#009E73"}}
 
 
 def launch_figure(frame: pd.DataFrame) -> go.Figure:
-    """Cumulative downloads by day since release, one line per series; benchmarks dashed."""
+    """Cumulative downloads by day since release, one line per series; benchmarks dashed; the episode's forecast
+    (kind "forecast", with lower and upper) as a band after its actual curve."""
     data = []
-    for series, rows in frame.groupby("series", sort=False):
+    ahead = frame[frame["kind"] == "forecast"]
+    for series, rows in frame[frame["kind"] != "forecast"].groupby("series", sort=False):
         kind = rows["kind"].iloc[0]
         data.append({"type": "scatter", "x": rows["day"], "y": rows["downloads"], "name": str(series),
                      "mode": "lines", "line": {"width": 3 if kind == "episode" else 2, **LAUNCH_STYLES.get(kind, {})}})
+    if not ahead.empty:
+        data += band_traces(ahead["day"], ahead["lower"], ahead["upper"], ahead["downloads"],
+                            str(ahead["series"].iloc[0]))
     return figure(data, {"xaxis": {"title": {"text": "day since release"}},
                          "yaxis": {"title": {"text": "cumulative downloads"}}, "hovermode": "x unified"})
 

@@ -191,6 +191,7 @@ class PodcastPage(_Dashboard):
     TOP_EPISODES = "podcast-top-episodes"
     TOP_APPS = "podcast-top-apps"
     TOP_COUNTRIES = "podcast-top-countries"
+    FORECAST = "podcast-forecast-chart"
 
 
 class Episodes(_Dashboard):

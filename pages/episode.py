@@ -31,7 +31,9 @@ def layout(episode_id=None, **query):
         ], className="control control-wide"),
         chart_card(EpisodePage, "launch", "Launch: cumulative downloads by day since release", graph(EpisodePage.LAUNCH, 420),
                    "Day 1 is the release day (UTC days). The show's median and average cover its episodes that had "
-                   "reached each day; the best is its episode with the most downloads by the last day shown."),
+                   "reached each day; the best is its episode with the most downloads by the last day shown. The "
+                   "shaded band is the forecast's 80% interval: the show's recent launches, scaled by this "
+                   "episode's own days so far."),
         dashboard_controls(EpisodePage, state.with_(podcast=None, episodes=()), podcast=False, granularity=False),
         html.Div([
             chart_card(EpisodePage, "apps", "Apps", graph(EpisodePage.APPS)),

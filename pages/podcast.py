@@ -1,8 +1,9 @@
-"""One podcast: the overview's views for this show, its feed status and prefix, and the sponsors that suit it."""
+"""One podcast: the overview's views for this show, its forecast, its feed status and tracking prefix, and the
+sponsors that suit it."""
 from dash import dcc, html, register_page
 
 from components import kpi
-from components.controls import dashboard_controls
+from components.controls import chart_card, dashboard_controls, graph
 from components.ids import PodcastPage
 from components.matchmaking import sponsors_section
 from components.overview import overview_sections
@@ -23,5 +24,8 @@ def layout(podcast_id=None, **query):
         html.Div(id=PodcastPage.HEADER, className="page-header"),
         dashboard_controls(PodcastPage, state.with_(podcast=None), podcast=False),
         *overview_sections(PodcastPage),
+        chart_card(PodcastPage, "forecast", "Forecast: downloads a day, next 8 weeks", graph(PodcastPage.FORECAST, 340),
+                   "Bars: the last 8 weeks' downloads; dashed line and band: the forecast and its 80% interval, "
+                   "from the show's weekday pattern and release calendar (a release day's bump and its decay)."),
         sponsors_section(),
     ])

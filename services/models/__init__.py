@@ -34,6 +34,7 @@ from services.models.campaigns import (
 from services.models.catalog import Episode, Podcast
 from services.models.events import DomainEvent, EventHandling
 from services.models.matchmaking import CampaignRecommendation, MatchmakingWeights
+from services.models.forecasts import FORECAST_KINDS, Forecast
 from services.models.measurement import (
     FIRST_EPISODE_DAY,
     FIRST_PODCAST_DAY,
@@ -74,4 +75,5 @@ __all__ = [
     "CampaignRecommendation", "MatchmakingWeights",
     "WebhookEndpoint", "WebhookDelivery", "DELIVERY_STATUSES",
     "CHANNELS", "EMAIL_STATUSES", "Notification", "NotificationPreference", "EmailMessage",
+    "AttributionEvent", "AttributionRejection", "Forecast", "FORECAST_KINDS",
 ]

@@ -58,4 +58,5 @@ TENANT_OWNED_TABLES = (
     "notifications",
     "notification_preferences",
     "email_log",
+    "forecasts",
 )

@@ -1,5 +1,5 @@
-"""Pacing: delivery against the goal prorated over the flight, a forecast to the flight's end from the shows' recent
-downloads, spend to date, and when short, makegoods: the upcoming episodes that would cover the shortfall. Reads the
+"""Pacing: delivery against the goal prorated over the flight, a forecast to the flight's end from the shows' and
+episodes' forecasts (services.insights) with its 80% interval and the probability of reaching the goal, spend to date, and when short, makegoods: the upcoming episodes that would cover the shortfall. Reads the
 campaign rollups and the download rollups only; the pure functions here are tested on constructed histories."""
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.sponsorship.campaigns import CampaignDetail, get_campaign
 from services.db import Database
+from services.insights import forecasts
+from services.insights.forecast_store import placement_expectations
 from services.measurement.store import view
-from services.models import (
-    CampaignMetric, CampaignReach, Episode, EpisodeDailyMetric, Placement, Podcast, PodcastDailyMetric,
-)
+from services.models import CampaignMetric, CampaignReach, Episode, EpisodeDailyMetric, Placement, Podcast
 from services.tenancy import TenantContext
 
-RECENT_DAYS = 28  # a show's recent daily downloads: the forecast's rate
 LAUNCH_DAYS = 30  # an upcoming episode is expected to deliver what recent episodes did in their first 30 days
 MAKEGOOD_LIMIT = 8
 
@@ -41,36 +39,9 @@ def spend_to_date(pricing: str, impressions: int, cpm: float | None, flat_fee: f
     return round(impressions * (cpm or 0.0) / 1000, 2)
 
 
-def recent_daily_rate(daily: pd.Series, as_of: date, days: int = RECENT_DAYS) -> float:
-    """Mean downloads a day over the `days` days to as_of (a missing day counts 0); `daily` is indexed by date."""
-    window = pd.date_range(as_of - timedelta(days=days - 1), as_of).date
-    return float(daily.reindex(window, fill_value=0).mean()) if len(window) else 0.0
-
-
-def forecast_remaining(rates: list[tuple[float, date, date]], as_of: date) -> float:
-    """Impressions still to come: each placement's daily rate times its flight days after as_of."""
-    total = 0.0
-    for rate, start, end in rates:
-        first = max(start, as_of + timedelta(days=1))
-        if end >= first:
-            total += rate * ((end - first).days + 1)
-    return total
-
-
 def upcoming_releases(published: list[datetime], as_of: date, until: date) -> list[date]:
-    """Release days expected after as_of up to `until`, from the median gap of the show's last releases."""
-    days = sorted({p.date() if isinstance(p, datetime) else p for p in published})[-6:]
-    if len(days) < 2:
-        return []
-    gap = int(np.median(np.diff([d.toordinal() for d in days])))
-    if gap <= 0:
-        return []
-    out, nxt = [], days[-1] + timedelta(days=gap)
-    while nxt <= until:
-        if nxt > as_of:
-            out.append(nxt)
-        nxt += timedelta(days=gap)
-    return out
+    """Release days expected after as_of up to `until`, from the show's release calendar."""
+    return forecasts.expected_releases([_as_date(p) for p in published], as_of, until)
 
 
 @dataclass(frozen=True)
@@ -96,11 +67,18 @@ class Pacing:
     spend: float
     makegoods: list[Makegood] = field(default_factory=list)
     flight_over: bool = False
+    forecast_lower: float | None = None  # the forecast's 80% interval
+    forecast_upper: float | None = None
+    goal_probability: float | None = None  # of reaching the goal by the flight's end
 
     def as_dict(self) -> dict:
         return {"as_of": self.as_of.isoformat(), "goal": self.goal, "delivered": self.delivered,
                 "expected": round(self.expected), "pace": None if self.pace is None else round(self.pace, 3),
-                "forecast": round(self.forecast), "shortfall": self.shortfall, "under_delivery": self.under_delivery,
+                "forecast": round(self.forecast),
+                "forecast_lower": None if self.forecast_lower is None else round(self.forecast_lower),
+                "forecast_upper": None if self.forecast_upper is None else round(self.forecast_upper),
+                "goal_probability": None if self.goal_probability is None else round(self.goal_probability, 3),
+                "shortfall": self.shortfall, "under_delivery": self.under_delivery,
                 "flight_over": self.flight_over, "reach": self.reach, "frequency": self.frequency, "spend": self.spend,
                 "makegoods": [{"podcast_id": m.podcast_id, "podcast": m.podcast, "release": m.release.isoformat(),
                                "expected_impressions": m.expected_impressions} for m in self.makegoods]}
@@ -119,8 +97,9 @@ def suggest_makegoods(shortfall: float, candidates: list[Makegood], limit: int =
 
 
 def pacing(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | None = None) -> Pacing:
-    """Delivered against the prorated goal, the forecast to the flight's end from the shows' recent downloads, and
-    when short, the upcoming episodes that would make it good."""
+    """Delivered against the prorated goal, the forecast to the flight's end from the shows' and episodes'
+    forecasts (its 80% interval, the probability of reaching the goal), and when short, the upcoming episodes that
+    would make it good."""
     as_of = as_of or datetime.now(timezone.utc).date()
     campaign = get_campaign(db, ctx, campaign_id)
     with db.session(ctx.tenant_id) as s:
@@ -133,14 +112,15 @@ def pacing(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | Non
         placements = s.execute(select(Placement.podcast_id, Placement.episode_id, Placement.start_date,
                                       Placement.end_date).where(Placement.tenant_id == ctx.tenant_id,
                                                                 Placement.campaign_id == campaign_id)).all()
-        rates = _placement_rates(s, ctx.tenant_id, placements, as_of)
+        coming = placement_expectations(s, ctx.tenant_id, placements, as_of)
         candidates = _release_candidates(s, ctx.tenant_id, campaign, placements, as_of,
                                          campaign.end_date + timedelta(days=LAUNCH_DAYS))
     impressions, households = (int(totals[0]), int(totals[1])) if totals else (0, 0)
     delivered = int(delivered_to)
     goal = campaign.goal_impressions
     expected = expected_to_date(goal, campaign.start_date, campaign.end_date, as_of) if goal else 0.0
-    forecast = delivered + forecast_remaining(rates, as_of)
+    outlook = forecasts.delivery_forecast(delivered, coming, goal, seed=campaign_id)
+    forecast = outlook.forecast
     shortfall = max(int(round(goal - forecast)), 0) if goal else 0
     open_flight = campaign.status not in ("completed", "cancelled") or as_of <= campaign.end_date
     makegoods = suggest_makegoods(shortfall, candidates) if shortfall and open_flight else []
@@ -151,44 +131,8 @@ def pacing(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | Non
                   spend=spend_to_date(campaign.pricing, delivered, campaign.cpm, campaign.flat_fee,
                                       campaign.start_date, campaign.end_date, as_of),
                   makegoods=[] if ctx.is_sponsor else makegoods,  # a makegood is the seller's call
-                  flight_over=as_of > campaign.end_date)
-
-
-def _placement_rates(s: Session, tenant_id: int, placements, as_of: date) -> list[tuple[float, date, date]]:
-    """Each placement's expected impressions per day: its show's (or episode's) mean over the recent days."""
-    if not placements:
-        return []
-    lo = as_of - timedelta(days=RECENT_DAYS - 1)
-    pm, em = view(PodcastDailyMetric).c, view(EpisodeDailyMetric).c
-    show_ids = {p.podcast_id for p in placements if p.episode_id is None}
-    episode_ids = {p.episode_id for p in placements if p.episode_id is not None}
-    shows, episodes = {}, {}
-    if show_ids:
-        rows = s.execute(select(pm.podcast_id, pm.day, pm.downloads).where(
-            pm.tenant_id == tenant_id, pm.podcast_id.in_(show_ids), pm.day.between(lo, as_of))).all()
-        shows = _series_by(rows)
-    if episode_ids:
-        rows = s.execute(select(em.episode_id, em.day, func.sum(em.downloads)).where(
-            em.tenant_id == tenant_id, em.episode_id.in_(episode_ids), em.day.between(lo, as_of))
-            .group_by(em.episode_id, em.day)).all()
-        # An episode's downloads fade: its rate is the mean of the last week only.
-        episodes = _series_by(rows)
-    out = []
-    for p in placements:
-        if p.episode_id is None:
-            rate = recent_daily_rate(shows.get(p.podcast_id, pd.Series(dtype=float)), as_of)
-        else:
-            rate = recent_daily_rate(episodes.get(p.episode_id, pd.Series(dtype=float)), as_of, days=7)
-        out.append((rate, p.start_date, p.end_date))
-    return out
-
-
-def _series_by(rows) -> dict[int, pd.Series]:
-    frame = pd.DataFrame(rows, columns=["key", "day", "downloads"])
-    if frame.empty:
-        return {}
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return {int(k): g.groupby("day")["downloads"].sum().astype(float) for k, g in frame.groupby("key")}
+                  flight_over=as_of > campaign.end_date, forecast_lower=outlook.lower,
+                  forecast_upper=outlook.upper, goal_probability=outlook.probability)
 
 
 def _release_candidates(s: Session, tenant_id: int, campaign: CampaignDetail, placements, as_of: date,

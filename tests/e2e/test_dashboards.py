@@ -72,5 +72,6 @@ def test_dashboards_in_the_browser(page, live_server):
     page.get_by_role("link", name="Market Hours").click()
     page.get_by_role("heading", name="Market Hours").wait_for(timeout=20_000)
     page.locator("#podcast-downloads-chart .barlayer .point").first.wait_for(timeout=20_000)
+    page.locator("#podcast-forecast-chart .scatterlayer .trace").nth(2).wait_for(timeout=20_000)  # the band
     _shot(page, "podcast")
     assert page.errors == []

@@ -126,12 +126,21 @@ def test_episode_page_launch_and_breakdown_csvs(demo_client):
     status, out = call_callback(demo_client, [("episode-launch-chart", "figure"), ("episode-message", "children")],
                                 [("episode-id", "data", episode), ("episode-compare-episodes", "value", others)])
     traces = out["episode-launch-chart"]["figure"]["data"]
-    assert len(traces) == 3 + 3  # the episode, two compared, median, average, best
+    curves = [t for t in traces if not t["name"].startswith("Forecast")]
+    assert len(curves) == 3 + 3  # the episode, two compared, median, average, best (and a recent one's forecast band)
     frame = _csv(call_csv(demo_client, "episode", "launch", extra_state=[("episode-id", "data", episode),
                                                                         ("episode-compare-episodes", "value", others)])[1])
-    for trace in traces:
+    for trace in curves:
         rows = frame[frame["series"] == trace["name"]]
         assert list(rows["downloads"]) == pytest.approx(list(figure_values(trace["y"])))
+    band = {t["name"]: t for t in traces if t["name"].startswith("Forecast")}
+    rows = frame[frame["kind"] == "forecast"]
+    if band:  # the band's point, lower and upper edges are the CSV's forecast rows
+        assert list(rows["downloads"]) == pytest.approx(list(figure_values(band["Forecast"]["y"])))
+        assert list(rows["lower"]) == pytest.approx(list(figure_values(band["Forecast: 80% interval"]["y"])))
+        assert list(rows["upper"]) == pytest.approx(list(figure_values(band["Forecast: upper"]["y"])))
+    else:
+        assert rows.empty
     status, out = call_dashboard(demo_client, [("episode-apps", "figure"), ("episode-devices", "figure"),
                                                ("episode-countries", "figure")], "episode",
                                  before=[("episode-id", "data", episode)], range_="all")
@@ -255,4 +264,5 @@ def test_more_than_eight_compared_episodes_are_cut_with_a_note(demo_client):
     status, out = call_callback(demo_client, [("episode-launch-chart", "figure"), ("episode-message", "children")],
                                 [("episode-id", "data", ids[0]), ("episode-compare-episodes", "value", ids[1:11])])
     names = [t["name"] for t in out["episode-launch-chart"]["figure"]["data"]]
-    assert len(names) == 1 + 8 + 3 and "first 8" in json.dumps(out["episode-message"])
+    curves = [n for n in names if not n.startswith("Forecast")]  # the newest episode also has its forecast band
+    assert len(curves) == 1 + 8 + 3 and "first 8" in json.dumps(out["episode-message"])

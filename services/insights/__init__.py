@@ -1,0 +1,1 @@
+"""Insights: forecasts, anomalies, written summaries, and the language-model provider interface."""
