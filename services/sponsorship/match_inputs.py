@@ -17,13 +17,13 @@ from services.models import (
     Sponsor,
 )
 from services.models.attribution import AttributionDaily, AttributionRun
-from services.sponsorship import pacing
 from services.sponsorship.attribution.matching import _source
 from services.sponsorship.attribution.report import TENANT_DAILY
 from services.sponsorship.match_scoring import audience_mix
 
 MIX_DAYS = 90  # the audience mix and the country share read the last 90 days
 CREDIT_MODEL = "linear"  # past performance counts linear credit
+RECENT_DAYS = 28  # a show's recent daily downloads: the inventory factor's rate
 
 
 @dataclass(frozen=True)
@@ -99,13 +99,13 @@ def _nested(rows) -> dict[int, dict[str, float]]:
 
 
 def _daily_rates(s: Session, tenant_id: int, as_of: date) -> dict[int, float]:
-    """Each show's mean downloads a day over pacing's recent days to as_of (a missing day counts 0), as
-    pacing.recent_daily_rate computes it, summed in the database."""
+    """Each show's mean downloads a day over the RECENT_DAYS days to as_of (a missing day counts 0), summed in the
+    database."""
     pm = view(PodcastDailyMetric).c
-    lo = as_of - timedelta(days=pacing.RECENT_DAYS - 1)
+    lo = as_of - timedelta(days=RECENT_DAYS - 1)
     rows = s.execute(select(pm.podcast_id, func.sum(pm.downloads)).where(
         pm.tenant_id == tenant_id, pm.day.between(lo, as_of)).group_by(pm.podcast_id)).all()
-    return {int(podcast_id): float(total or 0) / pacing.RECENT_DAYS for podcast_id, total in rows}
+    return {int(podcast_id): float(total or 0) / RECENT_DAYS for podcast_id, total in rows}
 
 
 def _mix_rows(s: Session, tenant_id: int, model, column: str, as_of: date):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -81,12 +81,18 @@ def _merged_mix(net: NetworkInputs, show_ids: set[int]) -> dict[str, float] | No
     return scoring.audience_mix(countries, apps)
 
 
+def _flight_days_left(start: date, end: date, as_of: date) -> int:
+    """The flight's days after as_of (all of them before it starts)."""
+    first = max(start, as_of + timedelta(days=1))
+    return max((end - first).days + 1, 0)
+
+
 def show_candidates(net: NetworkInputs, campaign: CampaignFacts, only: int | None = None) -> list[Candidate]:
     """Every show of the network for the campaign (or the one show `only`): its factors, and why it is out when a
     hard filter says so. The scales (the largest forecast, the best past rate) are always the whole network's."""
     as_of = net.as_of
-    forecasts = {s.id: pacing.forecast_remaining([(net.daily_rate.get(s.id, 0.0), campaign.start_date,
-                                                    campaign.end_date)], as_of) for s in net.shows}
+    days_left = _flight_days_left(campaign.start_date, campaign.end_date, as_of)
+    forecasts = {s.id: net.daily_rate.get(s.id, 0.0) * days_left for s in net.shows}
     reasons = {s.id: exclusion(s, campaign, net) for s in net.shows}
     eligible = {i for i, reason in reasons.items() if reason is None}
     largest = max((forecasts[i] for i in eligible), default=0.0)
