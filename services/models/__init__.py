@@ -10,8 +10,9 @@ from services.models.campaigns import (
     Placement, Sponsor,
 )
 from services.models.catalog import Episode, Podcast
+from services.models.insights import NETWORK, Anomaly, InsightSummary
 from services.models.measurement import (
-    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
+    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingDay, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
     EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
     PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
@@ -28,4 +29,5 @@ __all__ = [
     "LogImport", "HashSecret", "CountingState", "FIRST_PODCAST_DAY", "FIRST_EPISODE_DAY", "FIRST_PODCAST_HOUR",
     "ATTRIBUTION_MODELS", "EVENT_SOURCES", "EVENT_TYPES", "TrackingLink", "HouseholdSecret", "AttributionEventId",
     "AttributionEvent", "AttributionRejection",
+    "NETWORK", "Anomaly", "InsightSummary", "CountingDay",
 ]

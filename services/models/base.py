@@ -46,4 +46,7 @@ TENANT_OWNED_TABLES = (
     "tracking_links",
     "attribution_event_ids",
     "attribution_rejections",
+    "anomalies",
+    "insight_summaries",
+    "counting_days",
 )

@@ -1,0 +1,1 @@
+"""Insights: forecasts, anomalies and written summaries with an optional language-model writer."""

@@ -1,0 +1,229 @@
+"""Anomaly rules on daily series: what a day should have been, how far off it may be, and which known cause the data
+shows. Pure functions on pandas frames (one column per series, one row per UTC day, every day present).
+
+The method, stated: a day's expected value is the median of the same weekday in the previous WEEKS weeks (podcast
+listening has a strong weekly rhythm, and a median ignores one odd week); its scale is the median absolute
+deviation of the previous SCALE_DAYS days' residuals (x 1.4826, a standard deviation for normal noise), floored
+by counting noise. A day is an anomaly when it is more than THRESHOLD scales off expected, at least MIN_CHANGE
+off in relative terms, and big enough to matter (MIN_COUNT). Judging each day against its past only means a stored
+anomaly does not move when later days arrive.
+
+A show's downloads are judged on counts; in the LAUNCH_DAYS days from a release, a spike is judged against the
+show's previous launches instead (the median of its last WEEKS releases on the same day after release): an anomaly
+only past LAUNCH_FACTOR times that (a new episode is no anomaly; a launch far beyond the show's usual is). An app's
+or a country's are judged on its share of the show's downloads, so a release lifting every app is not a spike,
+and an app whose share collapses (a broken feed in one app) or a country that jumps stands out."""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+WEEKS = 4
+SCALE_DAYS = 28
+HISTORY_DAYS = WEEKS * 7 + SCALE_DAYS + 7  # days read before the first day judged
+LAUNCH_DAYS = 7
+LAUNCH_FACTOR = 2.5
+LAUNCH_HISTORY_DAYS = 200  # a show's downloads and releases read before the first day judged: its last launches
+MAD_TO_SD = 1.4826
+THRESHOLD = 4.0
+MIN_CHANGE = 0.3
+MIN_COUNT = {"downloads": 20, "app": 15, "country": 15, "requests": 20, "bot_requests": 50}
+BOT_MIN_CHANGE = 1.0  # bot-filtered requests vary a lot: only a doubling is a surge
+
+# Known causes, stored as "<code>" or "<code>:<detail>".
+IMPORT_GAP = "import_gap"
+BOT_SURGE = "bot_surge"
+APP_SHARE_COLLAPSE = "app_share_collapse"
+COUNTRY_SPIKE = "country_spike"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One anomalous day of one series (podcast_id 0: the whole network)."""
+
+    day: date
+    podcast_id: int
+    dimension: str  # downloads | app:<name> | country:<XX> | requests | bot_requests
+    value: float
+    expected: float
+    kind: str  # spike | drop | gap
+    cause: str | None = None
+
+    @property
+    def key(self) -> tuple[int, str, date]:
+        return self.podcast_id, self.dimension, self.day
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def expected_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The median of the same weekday in the previous WEEKS weeks (NaN with fewer than two of them)."""
+    lagged = np.stack([frame.shift(7 * w).to_numpy(dtype=float) for w in range(1, WEEKS + 1)])
+    counts = (~np.isnan(lagged)).sum(axis=0)
+    with warnings.catch_warnings():  # a day without two earlier weeks is NaN, as meant
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.where(counts >= 2, lagged, np.nan), axis=0) if lagged.size else lagged
+    return pd.DataFrame(median, index=frame.index, columns=frame.columns)
+
+
+def robust_scale(frame: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """MAD of the previous SCALE_DAYS days' residuals, as a standard deviation."""
+    residual = (frame - expected).abs()
+    return residual.shift(1).rolling(SCALE_DAYS, min_periods=SCALE_DAYS // 2).median() * MAD_TO_SD
+
+
+def flag_counts(frame: pd.DataFrame, min_count: float, min_change: float = MIN_CHANGE) -> pd.DataFrame:
+    """Judge count series: columns value, expected, kind for each flagged (day, series), in day order.
+    Counting noise floors the scale at sqrt(expected) (Poisson) and 5% of expected."""
+    expected = expected_values(frame)
+    floor = np.maximum(np.sqrt(expected.clip(lower=1.0)), 0.05 * expected)
+    scale = np.maximum(robust_scale(frame, expected), floor)
+    return _flagged(frame, expected, scale, frame, expected, min_count, min_change)
+
+
+def flag_shares(counts: pd.DataFrame, totals: pd.Series, min_count: float) -> pd.DataFrame:
+    """Judge each column's share of `totals`; value and expected come back as counts (expected share x total).
+    Sampling noise floors the scale at sqrt(p(1-p)/total)."""
+    total = totals.reindex(counts.index).astype(float)
+    shares = counts.div(total.where(total > 0), axis=0)
+    expected = expected_values(shares)
+    n = total.clip(lower=1.0).to_numpy()[:, None]
+    p = np.maximum(expected.to_numpy(), 1.0 / n)
+    floor = pd.DataFrame(np.sqrt(p * (1 - np.minimum(p, 1.0)) / n), index=counts.index, columns=counts.columns)
+    scale = np.maximum(robust_scale(shares, expected), floor)
+    expected_counts = expected.mul(total, axis=0)
+    return _flagged(shares, expected, scale, counts, expected_counts, min_count, MIN_CHANGE)
+
+
+def _flagged(judged: pd.DataFrame, expected: pd.DataFrame, scale: pd.DataFrame, counts: pd.DataFrame,
+             expected_counts: pd.DataFrame, min_count: float, min_change: float) -> pd.DataFrame:
+    off = judged - expected
+    with np.errstate(all="ignore"):
+        flagged = ((off.abs() > THRESHOLD * scale) & (off.abs() >= min_change * expected.abs())
+                   & (np.maximum(counts, expected_counts) >= min_count) & expected.notna())
+    hits = flagged.stack()
+    hits = hits[hits]
+    if hits.empty:
+        return pd.DataFrame(columns=["day", "series", "value", "expected", "kind"])
+    days, series = hits.index.get_level_values(0), hits.index.get_level_values(1)
+    out = pd.DataFrame({"day": days, "series": series,
+                        "value": [float(counts.at[d, c]) for d, c in zip(days, series)],
+                        "expected": [float(expected_counts.at[d, c]) for d, c in zip(days, series)]})
+    out["kind"] = np.where(out["value"] > out["expected"], "spike", "drop")
+    return out.sort_values(["day", "series"], kind="stable").reset_index(drop=True)
+
+
+def import_gaps(requests: pd.Series) -> list[date]:
+    """Days with no raw request at all where the previous two weeks had some (a missing log, a stopped prefix)."""
+    before = requests.shift(1).rolling(14, min_periods=3).median()
+    gaps = requests[(requests == 0) & (before >= MIN_COUNT["requests"])]
+    return [_day(d) for d in gaps.index]
+
+
+def show_findings(podcast_id: int, downloads: pd.Series, releases: list[date], first: date) -> list[Finding]:
+    """A show's unusual days from `first` on (`releases`: its release days, oldest first, back to its previous
+    launches); spikes in a launch week are judged by launch_expected."""
+    hits = flag_counts(downloads.to_frame("downloads"), MIN_COUNT["downloads"])
+    found = []
+    for row in hits.itertuples():
+        day = _day(row.day)
+        if day < first:
+            continue
+        expected = row.expected
+        if row.kind == "spike":
+            launch = launch_expected(downloads, releases, day)
+            if launch is not None:
+                if row.value <= LAUNCH_FACTOR * launch:
+                    continue
+                expected = max(expected, launch)
+        found.append(Finding(day, podcast_id, "downloads", row.value, round(expected, 1), row.kind))
+    return found
+
+
+def launch_expected(downloads: pd.Series, releases: list[date], day: date) -> float | None:
+    """For a day within LAUNCH_DAYS of the latest release before it: the median of the show's downloads on the same
+    day after each of its WEEKS previous releases; infinite without any (a first launch cannot be judged).
+    None outside a launch week."""
+    before = [r for r in releases if r <= day]
+    if not before or (day - before[-1]).days >= LAUNCH_DAYS:
+        return None
+    offset = day - before[-1]
+    previous = [pd.Timestamp(r + offset) for r in before[-1 - WEEKS:-1]]
+    values = [float(downloads[t]) for t in previous if t in downloads.index]
+    return float(np.median(values)) if values else math.inf
+
+
+def breakdown_findings(podcast_id: int, counts: pd.DataFrame, totals: pd.Series, prefix: str,
+                       first: date) -> list[Finding]:
+    """Apps' (prefix "app") or countries' ("country") unusual shares of one show, from `first` on. Only series
+    that reach MIN_COUNT on some day are judged."""
+    counts = counts.loc[:, counts.max() >= MIN_COUNT[prefix]]
+    if counts.empty:
+        return []
+    hits = flag_shares(counts, totals, MIN_COUNT[prefix])
+    found = []
+    for row in hits.itertuples():
+        day = _day(row.day)
+        if day < first:
+            continue
+        cause = None
+        if prefix == "app" and row.kind == "drop":
+            cause = f"{APP_SHARE_COLLAPSE}:{row.series}"
+        elif prefix == "country" and row.kind == "spike":
+            cause = f"{COUNTRY_SPIKE}:{row.series}"
+        found.append(Finding(day, podcast_id, f"{prefix}:{row.series}", row.value, round(row.expected, 1), row.kind,
+                             cause))
+    return found
+
+
+def network_findings(requests: pd.Series, bot_requests: pd.Series, first: date) -> list[Finding]:
+    """The network's import gaps (requests) and bot surges (requests dropped as bots), from `first` on."""
+    found = []
+    for day in import_gaps(requests):
+        if day >= first:
+            expected = float(requests.shift(1).rolling(14, min_periods=3).median().loc[pd.Timestamp(day)])
+            found.append(Finding(day, 0, "requests", 0.0, expected, "gap", IMPORT_GAP))
+    hits = flag_counts(bot_requests.to_frame("bot_requests"), MIN_COUNT["bot_requests"], BOT_MIN_CHANGE)
+    for row in hits.itertuples():
+        if row.kind == "spike" and _day(row.day) >= first:
+            found.append(Finding(_day(row.day), 0, "bot_requests", row.value, round(row.expected, 1), "spike",
+                                 BOT_SURGE))
+    return found
+
+
+def explain(findings: list[Finding]) -> list[Finding]:
+    """Name the known cause of each show-level anomaly the data shows that day: an import gap, else a bot surge
+    (spikes), else one of its apps' share collapsing (drops) or one of its countries spiking (spikes)."""
+    gaps = {f.day for f in findings if f.cause == IMPORT_GAP}
+    surges = {f.day for f in findings if f.cause == BOT_SURGE}
+    parts: dict[tuple[int, date, str], list[Finding]] = {}
+    for f in findings:
+        if f.cause and f.dimension != "downloads" and f.podcast_id:
+            parts.setdefault((f.podcast_id, f.day, f.kind), []).append(f)
+    out = []
+    for f in findings:
+        if f.dimension == "downloads" and f.cause is None:
+            f = Finding(f.day, f.podcast_id, f.dimension, f.value, f.expected, f.kind,
+                        _show_cause(f, gaps, surges, parts.get((f.podcast_id, f.day, f.kind), [])))
+        out.append(f)
+    return out
+
+
+def _show_cause(f: Finding, gaps: set[date], surges: set[date], parts: list[Finding]) -> str | None:
+    if f.kind == "drop" and f.day in gaps:
+        return IMPORT_GAP
+    if f.kind == "spike" and f.day in surges:
+        return BOT_SURGE
+    if parts:  # the biggest mover explains it
+        return max(parts, key=lambda p: abs(p.value - p.expected)).cause
+    return None
+
+
+def _day(value) -> date:
+    return pd.Timestamp(value).date()
