@@ -31,6 +31,11 @@ class Settings:
     demo_password: str | None = None
     # Role the app's sessions run as on PostgreSQL; it has no BYPASSRLS, so row-level security holds.
     db_app_role: str = "podcast_app"
+    # The optional language-model writer of summaries (unset base URL: the template writer only).
+    llm_base_url: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 10.0
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -90,6 +95,25 @@ def _parse_port(value: str) -> int:
     return port
 
 
+def _parse_llm_base_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError("LLM_BASE_URL", f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _parse_timeout(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(name, f"expected a number of seconds, got {value!r}") from None
+    if not 0 < seconds <= 300:
+        raise ConfigError(name, f"{seconds} is outside 0-300 seconds")
+    return seconds
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -135,5 +159,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         demo_password=env.get("DEMO_PASSWORD") or None,
         db_app_role=role,
+        llm_base_url=_parse_llm_base_url(env.get("LLM_BASE_URL")),
+        llm_api_key=env.get("LLM_API_KEY") or None,
+        llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",
+        llm_timeout_seconds=_parse_timeout("LLM_TIMEOUT_SECONDS", env.get("LLM_TIMEOUT_SECONDS") or "10"),
         secret_key_generated=generated,
     )

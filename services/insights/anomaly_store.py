@@ -71,16 +71,17 @@ def store_anomalies(s: Session, tenant_id: int, first: date, last: date, finding
 
 def detect_and_store(db: Database, tenant_id: int, first: date | None = None, last: date | None = None,
                      today: date | None = None) -> list[Finding]:
-    """The job's use case: detect days first..last (default: the newest complete day with downloads and the six
-    before it; at most MAX_DETECT_DAYS; never today, still being counted) and store them; returns the new anomalies
-    (for `anomaly.detected` events)."""
+    """The job's use case: detect days first..last and store them; returns the new anomalies (for
+    `anomaly.detected` events). `last` defaults to the newest complete day with downloads (never today, still being
+    counted); the days judged are at least the week ending `last` and at most MAX_DETECT_DAYS."""
     yesterday = (today or datetime.now(timezone.utc).date()) - timedelta(days=1)
     with db.session(tenant_id) as s:
         newest = _newest_day(s, tenant_id)
         if newest is None:
             return []
         last = min(last or newest, newest, yesterday)
-        first = max(first or last - timedelta(days=6), last - timedelta(days=MAX_DETECT_DAYS - 1))
+        week = last - timedelta(days=6)
+        first = max(min(first or week, week), last - timedelta(days=MAX_DETECT_DAYS - 1))
         if first > last:
             return []
         new = store_anomalies(s, tenant_id, first, last, detect_anomalies(s, tenant_id, first, last))
