@@ -18,6 +18,7 @@ from api.tracking import init_tracking
 from api.v1 import bp as api_v1
 from api.v1_attribution import bp as api_v1_attribution
 from api.v1_campaigns import bp as api_v1_campaigns
+from api.v1_insights import bp as api_v1_insights
 from callbacks import register_all
 from components.shell import app_shell
 from jobs import context
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
     server.register_blueprint(api_v1_attribution)
+    server.register_blueprint(api_v1_insights)
     server.register_blueprint(api_exports)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)

@@ -2,12 +2,12 @@
 from dash import Dash
 
 from callbacks import (
-    api_keys, audience, campaign, campaigns, episode, episodes, logs, methodology, overview, podcasts, settings, shell,
-    sponsors,
+    api_keys, audience, campaign, campaigns, episode, episodes, insights, logs, methodology, overview, podcasts, settings,
+    shell, sponsors,
 )
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
-                   sponsors, campaigns, campaign):
+                   sponsors, campaigns, campaign, insights):
         module.register(app)

@@ -105,6 +105,7 @@ class CampaignPage:
     SAVE = "campaign-save"
     CSV = "campaign-csv"  # pattern-matching: {"type": CSV, "view": day | podcast | episode}
     DOWNLOAD = "campaign-download"
+    SUMMARY = "campaign-summary"
 
 
 class CampaignAttribution:
@@ -153,6 +154,7 @@ class Overview(_Dashboard):
     TOP_EPISODES = "overview-top-episodes"
     TOP_APPS = "overview-top-apps"
     TOP_COUNTRIES = "overview-top-countries"
+    SUMMARY = "overview-summary"
 
 
 class PodcastPage(_Dashboard):
@@ -164,6 +166,7 @@ class PodcastPage(_Dashboard):
     TOP_EPISODES = "podcast-top-episodes"
     TOP_APPS = "podcast-top-apps"
     TOP_COUNTRIES = "podcast-top-countries"
+    SUMMARY = "podcast-summary"
 
 
 class Episodes(_Dashboard):
@@ -183,6 +186,12 @@ class EpisodePage(_Dashboard):
     APPS = "episode-apps"
     DEVICES = "episode-devices"
     COUNTRIES = "episode-countries"
+
+
+class Insights(_Dashboard):
+    PREFIX = "insights"
+    SUMMARY = "insights-summary"
+    TABLE = "insights-table"
 
 
 class Audience(_Dashboard):
