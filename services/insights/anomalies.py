@@ -88,8 +88,10 @@ def flag_counts(frame: pd.DataFrame, min_count: float, min_change: float = MIN_C
 
 
 def flag_shares(counts: pd.DataFrame, totals: pd.Series, min_count: float) -> pd.DataFrame:
-    """Judge each column's share of `totals`; value and expected come back as counts (expected share x total).
-    Sampling noise floors the scale at sqrt(p(1-p)/total)."""
+    """Judge each column's share of `totals`. Sampling noise floors the scale at sqrt(p(1-p)/total). A share moves
+    when another part moves (one app collapsing lifts the others' shares), so a share anomaly counts only when the
+    part's own count moved the same way by MIN_CHANGE against its usual (same-weekday median) count; value and
+    expected come back as that count and that usual count."""
     total = totals.reindex(counts.index).astype(float)
     shares = counts.div(total.where(total > 0), axis=0)
     expected = expected_values(shares)
@@ -97,16 +99,22 @@ def flag_shares(counts: pd.DataFrame, totals: pd.Series, min_count: float) -> pd
     p = np.maximum(expected.to_numpy(), 1.0 / n)
     floor = pd.DataFrame(np.sqrt(p * (1 - np.minimum(p, 1.0)) / n), index=counts.index, columns=counts.columns)
     scale = np.maximum(robust_scale(shares, expected), floor)
-    expected_counts = expected.mul(total, axis=0)
-    return _flagged(shares, expected, scale, counts, expected_counts, min_count, MIN_CHANGE)
+    usual = expected_values(counts)
+    with np.errstate(all="ignore"):
+        moved = ((counts >= (1 + MIN_CHANGE) * usual) & (shares > expected)) | \
+            ((counts <= (1 - MIN_CHANGE) * usual) & (shares < expected))
+    return _flagged(shares, expected, scale, counts, usual, min_count, MIN_CHANGE, moved)
 
 
 def _flagged(judged: pd.DataFrame, expected: pd.DataFrame, scale: pd.DataFrame, counts: pd.DataFrame,
-             expected_counts: pd.DataFrame, min_count: float, min_change: float) -> pd.DataFrame:
+             expected_counts: pd.DataFrame, min_count: float, min_change: float,
+             also: pd.DataFrame | None = None) -> pd.DataFrame:
     off = judged - expected
     with np.errstate(all="ignore"):
         flagged = ((off.abs() > THRESHOLD * scale) & (off.abs() >= min_change * expected.abs())
                    & (np.maximum(counts, expected_counts) >= min_count) & expected.notna())
+    if also is not None:
+        flagged &= also
     hits = flagged.stack()
     hits = hits[hits]
     if hits.empty:
