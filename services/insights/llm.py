@@ -81,11 +81,11 @@ def prompt_for(facts: Facts) -> str:
 
 def unmatched_numbers(text: str, facts: Facts) -> list[str]:
     """The numbers in `text` that match no fact: a numeric fact within the written number's rounding (1.2k matches
-    1,180 to 1,249; 12% matches 11.5 to 12.49; signs ignored, "down 4%" states -4), or a number that is part of a
-    text fact (a date, an episode title)."""
+    1,150 to 1,250; 12% matches 11.5 to 12.5; signs ignored, "down 4%" states -4), or a whole number written in a
+    text fact (a date's day, an episode's number)."""
     values = [abs(float(f.value)) for f in facts.items if isinstance(f.value, (int, float))
               and not isinstance(f.value, bool)]
-    texts = [str(f.value) for f in facts.items if isinstance(f.value, str)]
+    in_texts = {run for f in facts.items if isinstance(f.value, str) for run in re.findall(r"\d+", f.value)}
     bad = []
     for match in NUMBER.finditer(text):
         token = match.group(0)
@@ -93,7 +93,7 @@ def unmatched_numbers(text: str, facts: Facts) -> list[str]:
         digits = token.lstrip("+-−").split()[0].rstrip("kKmM")
         if any(math.isclose(written, v, abs_tol=tolerance) or abs(written - v) <= tolerance for v in values):
             continue
-        if any(digits in t or digits.replace(",", "") in t for t in texts):
+        if digits.replace(",", "") in in_texts or digits.lstrip("0") in in_texts:
             continue
         bad.append(token)
     return bad
