@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services.insights.facts import Fact, Facts
+from services.insights.facts import Facts
 from services.insights.llm import OpenAICompatibleProvider, prompt_for, unmatched_numbers, write_with_model
 from services.insights.summaries import template_text
 
