@@ -4,7 +4,7 @@ shows. Pure functions on pandas frames (one column per series, one row per UTC d
 The method, stated: a day's expected value is the median of the same weekday in the previous WEEKS weeks (podcast
 listening has a strong weekly rhythm, and a median ignores one odd week); its scale is the median absolute
 deviation of the previous SCALE_DAYS days' residuals (x 1.4826, a standard deviation for normal noise), floored
-by counting noise. A day is an anomaly when it is more than THRESHOLD scales off expected, at least MIN_CHANGE
+by counting noise. Counts are judged on a log scale (log 1 + count), shares as they are. A day is an anomaly when it is more than THRESHOLD scales off expected, at least MIN_CHANGE
 off in relative terms, and big enough to matter (MIN_COUNT). Judging each day against its past only means a stored
 anomaly does not move when later days arrive.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -80,11 +80,15 @@ def robust_scale(frame: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
 
 def flag_counts(frame: pd.DataFrame, min_count: float, min_change: float = MIN_CHANGE) -> pd.DataFrame:
     """Judge count series: columns value, expected, kind for each flagged (day, series), in day order.
-    Counting noise floors the scale at sqrt(expected) (Poisson) and 5% of expected."""
-    expected = expected_values(frame)
-    floor = np.maximum(np.sqrt(expected.clip(lower=1.0)), 0.05 * expected)
-    scale = np.maximum(robust_scale(frame, expected), floor)
-    return _flagged(frame, expected, scale, frame, expected, min_count, min_change)
+
+    Judged on log(1 + count): listening varies by factors (a show between releases, a holiday), so a drop to a
+    third is as unusual on a big show as on a small one, and a show whose level swings with its releases still
+    shows a day at zero. Counting noise floors the scale at Poisson's 1/sqrt(expected) (and 0.05)."""
+    logs = np.log1p(frame.clip(lower=0))
+    expected = expected_values(logs)
+    floor = np.maximum(1.0 / np.sqrt(np.expm1(expected).clip(lower=1.0)), 0.05)
+    scale = np.maximum(robust_scale(logs, expected), floor)
+    return _flagged(logs, expected, scale, frame, np.expm1(expected), min_count, min_change)
 
 
 def flag_shares(counts: pd.DataFrame, totals: pd.Series, min_count: float) -> pd.DataFrame:
@@ -111,7 +115,7 @@ def _flagged(judged: pd.DataFrame, expected: pd.DataFrame, scale: pd.DataFrame, 
              also: pd.DataFrame | None = None) -> pd.DataFrame:
     off = judged - expected
     with np.errstate(all="ignore"):
-        flagged = ((off.abs() > THRESHOLD * scale) & (off.abs() >= min_change * expected.abs())
+        flagged = ((off.abs() > THRESHOLD * scale) & ((counts - expected_counts).abs() >= min_change * expected_counts)
                    & (np.maximum(counts, expected_counts) >= min_count) & expected.notna())
     if also is not None:
         flagged &= also
@@ -136,9 +140,10 @@ def import_gaps(requests: pd.Series) -> list[date]:
 
 def show_findings(podcast_id: int, downloads: pd.Series, releases: list[date], first: date) -> list[Finding]:
     """A show's unusual days from `first` on (`releases`: its release days, oldest first, back to its previous
-    launches); spikes in a launch week are judged by launch_expected."""
+    launches). In a launch week a spike is judged by launch_expected, and a day below the usual launch by
+    LAUNCH_FACTOR is a drop even when the weekday rule cannot see it (a release day with no downloads)."""
     hits = flag_counts(downloads.to_frame("downloads"), MIN_COUNT["downloads"])
-    found = []
+    found = {}
     for row in hits.itertuples():
         day = _day(row.day)
         if day < first:
@@ -150,8 +155,18 @@ def show_findings(podcast_id: int, downloads: pd.Series, releases: list[date], f
                 if row.value <= LAUNCH_FACTOR * launch:
                     continue
                 expected = max(expected, launch)
-        found.append(Finding(day, podcast_id, "downloads", row.value, round(expected, 1), row.kind))
-    return found
+        found[day] = Finding(day, podcast_id, "downloads", row.value, round(expected, 1), row.kind)
+    for day in _launch_days(releases, first, _day(downloads.index[-1])) if len(downloads) else []:
+        launch, value = launch_expected(downloads, releases, day), float(downloads[pd.Timestamp(day)])
+        if day not in found and math.isfinite(launch) and launch >= MIN_COUNT["downloads"] \
+                and value * LAUNCH_FACTOR < launch:
+            found[day] = Finding(day, podcast_id, "downloads", value, round(launch, 1), "drop")
+    return [found[day] for day in sorted(found)]
+
+
+def _launch_days(releases: list[date], first: date, last: date) -> list[date]:
+    days = {r + timedelta(days=k) for r in releases for k in range(LAUNCH_DAYS)}
+    return sorted(d for d in days if first <= d <= last)
 
 
 def launch_expected(downloads: pd.Series, releases: list[date], day: date) -> float | None:

@@ -4,9 +4,11 @@ show or a campaign) over one period, each with its name, value and source. Write
 Extra fact providers (forecasts, ...) plug in as callables taking the FactsRequest and returning facts."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -65,7 +67,7 @@ class Facts:
 
     def add(self, name: str, value, source: str) -> None:
         if value is not None:
-            self.items.append(Fact(name, value, source))
+            self.items.append(Fact(name, plain(value), source))
 
     def get(self, name: str, default=None):
         return next((f.value for f in self.items if f.name == name), default)
@@ -75,6 +77,18 @@ class Facts:
 
     def as_list(self) -> list[dict]:
         return [f.as_dict() for f in self.items]
+
+
+def plain(value) -> int | float | str:
+    """A JSON-plain value: database decimals and numpy numbers become int or float."""
+    if isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (numbers.Real, Decimal)):
+        number = float(value)
+        return int(number) if isinstance(value, Decimal) and number.is_integer() else number
+    return str(value)
 
 
 def build_facts(request: FactsRequest, providers: Sequence[FactProvider] = ()) -> Facts:
@@ -90,7 +104,8 @@ def build_facts(request: FactsRequest, providers: Sequence[FactProvider] = ()) -
             _audience_facts(facts, s, request)
         _anomaly_facts(facts, request)
     for provider in providers:
-        facts.items.extend(provider(request))
+        for fact in provider(request):
+            facts.add(fact.name, fact.value, fact.source)
     return facts
 
 

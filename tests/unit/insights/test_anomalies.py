@@ -72,6 +72,16 @@ def test_an_ordinary_launch_is_no_anomaly_but_a_launch_far_beyond_the_usual_is()
     assert found[0].expected >= 300  # judged against the earlier launches, not the quiet weekday
 
 
+def test_a_launch_day_without_downloads_is_a_drop_though_its_weekday_is_quiet():
+    releases = [5, 35, 65, 95, 125]
+    base = weekly_series(160, level=10.0)
+    series = _with_launches(base, releases, [300] * 5)
+    series.iloc[126] = 0  # the day after the newest release: a broken enclosure
+    found = rules.show_findings(1, series, [day_of(base, i) for i in releases], day_of(base, FIRST_JUDGED))
+    assert [(f.day, f.kind) for f in found] == [(day_of(base, 126), "drop")]
+    assert found[0].expected >= 150  # the usual second day of a launch
+
+
 def test_an_apps_share_collapsing_is_found_and_named_on_the_shows_drop():
     total = weekly_series(120, level=400.0)
     apps = split(total, {"Apple Podcasts": 0.5, "Spotify": 0.35, "Overcast": 0.15})
