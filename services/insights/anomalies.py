@@ -63,19 +63,22 @@ class Finding:
 
 
 def expected_values(frame: pd.DataFrame) -> pd.DataFrame:
-    """The median of the same weekday in the previous WEEKS weeks (NaN with fewer than two of them)."""
+    """The median of the same weekday in the previous WEEKS weeks; with fewer than two of them known (a show's launch
+    weeks are left out), the median of the known days of the previous two weeks."""
     lagged = np.stack([frame.shift(7 * w).to_numpy(dtype=float) for w in range(1, WEEKS + 1)])
     counts = (~np.isnan(lagged)).sum(axis=0)
     with warnings.catch_warnings():  # a day without two earlier weeks is NaN, as meant
         warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(np.where(counts >= 2, lagged, np.nan), axis=0) if lagged.size else lagged
-    return pd.DataFrame(median, index=frame.index, columns=frame.columns)
+    weekday = pd.DataFrame(median, index=frame.index, columns=frame.columns)
+    recent = frame.shift(1).rolling(14, min_periods=4).median()
+    return weekday.fillna(recent)
 
 
 def robust_scale(frame: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
     """MAD of the previous SCALE_DAYS days' residuals, as a standard deviation."""
     residual = (frame - expected).abs()
-    return residual.shift(1).rolling(SCALE_DAYS, min_periods=SCALE_DAYS // 2).median() * MAD_TO_SD
+    return residual.shift(1).rolling(SCALE_DAYS, min_periods=SCALE_DAYS // 4).median() * MAD_TO_SD
 
 
 def flag_counts(frame: pd.DataFrame, min_count: float, min_change: float = MIN_CHANGE) -> pd.DataFrame:
@@ -140,33 +143,45 @@ def import_gaps(requests: pd.Series) -> list[date]:
 
 def show_findings(podcast_id: int, downloads: pd.Series, releases: list[date], first: date) -> list[Finding]:
     """A show's unusual days from `first` on (`releases`: its release days, oldest first, back to its previous
-    launches). In a launch week a spike is judged by launch_expected, and a day below the usual launch by
-    LAUNCH_FACTOR is a drop even when the weekday rule cannot see it (a release day with no downloads)."""
-    hits = flag_counts(downloads.to_frame("downloads"), MIN_COUNT["downloads"])
+    launches). Launch weeks are judged against the show's earlier launches (launch_expected): a spike only past
+    LAUNCH_FACTOR times the usual launch, a drop below it by the same factor (a release day with no downloads).
+    A show that releases less often than weekly has its launch weeks left out of the weekday rule altogether (its
+    baseline and spread come from the days between launches), so its quiet days are judged as tightly as anyone's."""
+    launch_days = _launch_days(releases, _day(downloads.index[0]), _day(downloads.index[-1])) if len(downloads) else []
+    irregular = _irregular(releases)
+    judged = downloads.where(~downloads.index.isin(pd.to_datetime(launch_days))) if irregular else downloads
+    hits = flag_counts(judged.to_frame("downloads"), MIN_COUNT["downloads"])
     found = {}
     for row in hits.itertuples():
         day = _day(row.day)
         if day < first:
             continue
-        expected = row.expected
-        if row.kind == "spike":
-            launch = launch_expected(downloads, releases, day)
-            if launch is not None:
-                if row.value <= LAUNCH_FACTOR * launch:
-                    continue
-                expected = max(expected, launch)
-        found[day] = Finding(day, podcast_id, "downloads", row.value, round(expected, 1), row.kind)
-    for day in _launch_days(releases, first, _day(downloads.index[-1])) if len(downloads) else []:
+        launch = launch_expected(downloads, releases, day) if row.kind == "spike" else None
+        if launch is not None and row.value <= LAUNCH_FACTOR * launch:
+            continue
+        found[day] = Finding(day, podcast_id, "downloads", row.value,
+                             round(max(row.expected, launch or 0.0), 1), row.kind)
+    for day in (d for d in launch_days if d >= first and d not in found):
         launch, value = launch_expected(downloads, releases, day), float(downloads[pd.Timestamp(day)])
-        if day not in found and math.isfinite(launch) and launch >= MIN_COUNT["downloads"] \
-                and value * LAUNCH_FACTOR < launch:
+        if not math.isfinite(launch) or max(launch, value) < MIN_COUNT["downloads"]:
+            continue
+        if value * LAUNCH_FACTOR < launch:
             found[day] = Finding(day, podcast_id, "downloads", value, round(launch, 1), "drop")
+        elif irregular and value > LAUNCH_FACTOR * launch:
+            found[day] = Finding(day, podcast_id, "downloads", value, round(launch, 1), "spike")
     return [found[day] for day in sorted(found)]
 
 
 def _launch_days(releases: list[date], first: date, last: date) -> list[date]:
     days = {r + timedelta(days=k) for r in releases for k in range(LAUNCH_DAYS)}
     return sorted(d for d in days if first <= d <= last)
+
+
+def _irregular(releases: list[date]) -> bool:
+    """Releases less often than weekly (median gap of the last eight over 7 days): their launches do not fall on
+    the same weekday each week, so the weekday rule cannot expect them."""
+    gaps = [(b - a).days for a, b in zip(releases[-9:], releases[-8:])]
+    return bool(gaps) and float(np.median(gaps)) > 7
 
 
 def launch_expected(downloads: pd.Series, releases: list[date], day: date) -> float | None:
