@@ -8,10 +8,9 @@ from dash import dcc, html
 
 from components.controls import chart_card
 from components.tables import simple_table
+from services.insights.summaries import cause_text
 
 KIND_LABELS = {"spike": "Spike", "drop": "Drop", "gap": "Gap"}
-CAUSE_LABELS = {"import_gap": "import gap: no raw requests that day", "bot_surge": "surge of bot-filtered requests",
-                "app_share_collapse": "{detail}'s share collapsed", "country_spike": "spike from {detail}"}
 MARKER_COLOR = "#CC79A7"
 
 
@@ -27,10 +26,7 @@ def summary_card(summary, title: str = "This week") -> html.Section:
 
 
 def cause_label(cause: str | None) -> str:
-    if not cause:
-        return ""
-    code, _, detail = cause.partition(":")
-    return CAUSE_LABELS.get(code, code.replace("_", " ")).format(detail=detail)
+    return cause_text(cause) or ""
 
 
 def dimension_label(dimension: str) -> str:

@@ -161,8 +161,8 @@ def _audience_sentences(facts: Facts) -> list[str]:
 def _anomaly_sentence(facts: Facts) -> str:
     n = facts.get("anomalies", 0)
     if not n:
-        return "No unusual days were flagged."
-    flagged = f"{n} unusual day{'s were' if n != 1 else ' was'} flagged"
+        return "No anomalies were flagged."
+    flagged = f"{n} anomal{'ies were' if n != 1 else 'y was'} flagged"
     if not facts.get("anomaly_show"):
         return flagged + "."
     line = (f"{flagged}; the latest: a {facts.get('anomaly_kind')} for {facts.get('anomaly_show')} on "

@@ -88,10 +88,10 @@ def test_the_owner_sees_the_periods_summary_and_its_anomalies_with_their_causes(
     status, out = _insights(world, "owner", range_="7d")
     assert status == 200
     table = json.dumps(out["insights-table"]["children"])
-    assert world["show"] in table and "Spotify's share collapsed" in table and "import gap" in table
+    assert world["show"] in table and "Spotify's share of downloads collapsed" in table and "import gap" in table
     assert "Whole network" in table
     summary = json.dumps(out["insights-summary"]["children"])
-    assert "unusual day" in summary and world["show"] in summary
+    assert "anomalies were flagged" in summary and world["show"] in summary
     status, out = _insights(world, "owner", range_="7d", podcast=world["show_id"])
     assert world["show"] in json.dumps(out["insights-table"]["children"])
 

@@ -47,7 +47,7 @@ def test_the_network_template_states_the_facts_in_plain_sentences():
         "Listeners averaged 1,530 a day.",
         "Signal & Noise led with 5,012 downloads, and Market Hours rose most (+48.8%).",
         "Apple Podcasts was the top app (39.0% of downloads) and US the top country (49.6%).",
-        "2 unusual days were flagged; the latest: a drop for Market Hours on Nov 26 (40 downloads against 130 "
+        "2 anomalies were flagged; the latest: a drop for Market Hours on Nov 26 (40 downloads against 130 "
         "expected), when Spotify's share of downloads collapsed.",
     ]
     assert summaries.template_text(_facts("network", NETWORK)) == text  # deterministic
@@ -59,7 +59,7 @@ def test_a_quiet_show_still_gets_three_sentences_and_a_forecast_fact_is_stated()
     facts.items.append(Fact("forecast_next_week_downloads", 14, "forecast:podcast"))
     assert _sentences(summaries.template_text(facts)) == [
         "From Nov 23 to Nov 29, Tiny Show had 12 downloads, about the same as the period before.",
-        "No unusual days were flagged.",
+        "No anomalies were flagged.",
         "Forecast next week downloads: 14.",
     ]
 
