@@ -135,3 +135,20 @@ def test_numbers_are_checked_with_the_rounding_people_use(text, bad):
 def test_the_template_text_passes_its_own_check():
     facts = _facts()
     assert unmatched_numbers(template_text(facts), facts) == []
+
+
+def test_the_writer_is_configured_by_settings_and_bad_values_are_named(tmp_path):
+    from services.errors import ConfigError
+    from services.insights.llm import provider_from_settings
+    from services.settings import load_settings
+
+    base = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k" * 32}
+    assert provider_from_settings(load_settings(base)) is None  # the template only, by default
+    provider = provider_from_settings(load_settings({**base, "LLM_BASE_URL": "http://127.0.0.1:9/v1/",
+                                                     "LLM_API_KEY": "sk-x", "LLM_MODEL": "m",
+                                                     "LLM_TIMEOUT_SECONDS": "2.5"}))
+    assert (provider.base_url, provider.api_key, provider.model, provider.timeout) == ("http://127.0.0.1:9/v1", "sk-x",
+                                                                                       "m", 2.5)
+    for name, value in (("LLM_BASE_URL", "ftp://x"), ("LLM_TIMEOUT_SECONDS", "soon"), ("LLM_TIMEOUT_SECONDS", "0")):
+        with pytest.raises(ConfigError, match=name):
+            load_settings({**base, name: value})
