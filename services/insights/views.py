@@ -2,7 +2,7 @@
 dashboard view (its period and podcast filter). Reads stored results only."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -27,8 +27,9 @@ def anomalies_in_view(db: Database, ctx: TenantContext, state: ViewState, today:
 
 def summary_in_view(db: Database, ctx: TenantContext, state: ViewState,
                     today: date | None = None) -> summaries.Summary:
-    """The written summary of the view's period, for its podcast or the network."""
+    """The written summary of the view's period (its last year at most), for its podcast or the network."""
     first, last = view_period(db, ctx, state, today)
+    first = max(first, last - timedelta(days=summaries.MAX_DAYS - 1))
     return week_summary(db, ctx, state.podcast, first, last)
 
 

@@ -94,6 +94,8 @@ def test_the_owner_sees_the_periods_summary_and_its_anomalies_with_their_causes(
     assert "anomalies were flagged" in summary and world["show"] in summary
     status, out = _insights(world, "owner", range_="7d", podcast=world["show_id"])
     assert world["show"] in json.dumps(out["insights-table"]["children"])
+    status, out = _insights(world, "owner", range_="all")  # two years: summarised over the last one
+    assert out["insights-message"]["children"] is None and "the network had" in json.dumps(out["insights-summary"])
 
 
 @pytest.mark.parametrize("role", ["sponsor_own", "sponsor_other"])
