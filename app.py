@@ -21,6 +21,7 @@ from api.v1_campaigns import bp as api_v1_campaigns
 from api.v1_matchmaking import bp as api_v1_matchmaking
 from api.v1_webhooks import bp as api_v1_webhooks
 from api.v1_insights_forecasts import bp as api_v1_insights_forecasts
+from api.v1_insights import bp as api_v1_insights
 from callbacks import register_all
 from components.shell import app_shell
 from jobs import context
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_blueprint(api_v1_matchmaking)
     server.register_blueprint(api_v1_webhooks)
     server.register_blueprint(api_v1_insights_forecasts)
+    server.register_blueprint(api_v1_insights)
     server.register_blueprint(api_exports)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)

@@ -14,11 +14,13 @@ from components import charts, kpi
 from components.forecasts import show_forecast_figure
 from components.controls import empty_state
 from components.ids import Overview, PodcastPage
+from components.insights import with_anomaly_markers
 from services.catalog import podcasts
 from services.catalog.prefix import prefix_url
 from services.dashboards import overview
 from services.errors import ServiceError
 from services.insights import forecast_store
+from services.insights import views
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +68,16 @@ def update_kpis(preset, start, end, compare, podcast, granularity):
 def update_timeline(preset, start, end, compare, podcast, granularity):
     if not preset:
         raise PreventUpdate
+    state = view_state(preset, start, end, compare, podcast, granularity)
     try:
-        frame = overview.downloads_timeline(current_db(), current_context(),
-                                            view_state(preset, start, end, compare, podcast, granularity))
+        db, ctx = current_db(), current_context()
+        frame = overview.downloads_timeline(db, ctx, state)
+        anomalies = views.timeline_anomalies(db, ctx, state)  # stored results: one indexed read
     except ServiceError as exc:
         return charts.empty_figure(exc.message)
     if frame.empty or frame["downloads"].sum() == 0:
         return charts.empty_figure("No downloads in this period yet")
-    return charts.timeline_figure(frame, granularity)
+    return with_anomaly_markers(charts.timeline_figure(frame, granularity), frame, anomalies, granularity)
 
 
 def update_tops(preset, start, end, compare, podcast, granularity):

@@ -108,6 +108,7 @@ class CampaignPage:
     SAVE = "campaign-save"
     CSV = "campaign-csv"  # pattern-matching: {"type": CSV, "view": day | podcast | episode}
     DOWNLOAD = "campaign-download"
+    SUMMARY = "campaign-summary"
 
 
 class CampaignAttribution:
@@ -180,6 +181,7 @@ class Overview(_Dashboard):
     TOP_EPISODES = "overview-top-episodes"
     TOP_APPS = "overview-top-apps"
     TOP_COUNTRIES = "overview-top-countries"
+    SUMMARY = "overview-summary"
 
 
 class PodcastPage(_Dashboard):
@@ -192,6 +194,7 @@ class PodcastPage(_Dashboard):
     TOP_APPS = "podcast-top-apps"
     TOP_COUNTRIES = "podcast-top-countries"
     FORECAST = "podcast-forecast-chart"
+    SUMMARY = "podcast-summary"
 
 
 class Episodes(_Dashboard):
@@ -211,6 +214,12 @@ class EpisodePage(_Dashboard):
     APPS = "episode-apps"
     DEVICES = "episode-devices"
     COUNTRIES = "episode-countries"
+
+
+class Insights(_Dashboard):
+    PREFIX = "insights"
+    SUMMARY = "insights-summary"
+    TABLE = "insights-table"
 
 
 class Audience(_Dashboard):

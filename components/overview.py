@@ -10,8 +10,10 @@ def overview_sections(ids) -> list:
     return [
         html.Div(id=ids.MESSAGE),
         dcc.Loading(html.Div(id=ids.KPIS, className="kpi-slot"), type="dot", delay_show=150),
+        html.Div(id=ids.SUMMARY),
         chart_card(ids, "timeline", "Downloads over time", graph(ids.CHART, 380),
-                   "Bars: downloads; dotted line: the comparison period; triangles: episode releases."),
+                   "Bars: downloads; dotted line: the comparison period; triangles: episode releases; "
+                   "crosses: anomalies."),
         html.Div([
             chart_card(ids, "top-episodes", "Top episodes", graph(ids.TOP_EPISODES)),
             chart_card(ids, "top-apps", "Top apps", graph(ids.TOP_APPS)),

@@ -5,6 +5,7 @@ import logging
 from datetime import date
 
 from jobs.campaigns import refresh_tenant_delivery
+from jobs.insights import refresh_tenant_insights
 from jobs.context import get_db, get_settings
 from jobs.forecasts import refresh_forecasts
 from jobs.progress import report_progress
@@ -35,6 +36,7 @@ def count_tenant(tenant_id: int, first_iso: str | None = None, last_iso: str | N
     if report.first_day is not None:  # the recounted days may fall in campaign flights
         enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure")
         enqueue(refresh_forecasts, tenant_id, queue="default")  # the new days change every forecast
+        enqueue(refresh_tenant_insights, tenant_id, report.first_day.isoformat(), queue="measure")
     report_progress(1.0, f"{report.downloads} downloads counted")
     return report.as_dict()
 

@@ -27,6 +27,7 @@ def layout(campaign_id=None, **_kwargs):
         html.Div(id=CampaignPage.STATUS, className="button-row"),
         html.Div(id=CampaignPage.MESSAGE),
         dcc.Loading(html.Div(id=CampaignPage.KPIS), type="dot"),
+        html.Div(id=CampaignPage.SUMMARY),
         html.Div(id=CampaignPage.PACING),
         dcc.Graph(id=CampaignPage.CHART, config={"displaylogo": False}),
         html.Div([_csv_button("day", "CSV: delivery by day"), _csv_button("podcast", "CSV: by show"),

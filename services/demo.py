@@ -17,6 +17,7 @@ from services import accounts
 from services import demo_conversions, demo_traffic
 from services.sponsorship import delivery
 from services.bulk import insert_frame
+from services.insights import anomaly_store, summaries
 from services.measurement import counting
 from services.measurement.urls import try_enclosure_match_key
 from services.sponsorship.attribution import households, results
@@ -32,6 +33,7 @@ DEMO_NAME = "Demo Network"
 DEMO_EMAIL = "demo@example.com"
 SEED = 20240611
 HISTORY_DAYS = 730
+DEMO_ANOMALY_DAYS = 90  # the demo's insights look back this far at seeding
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ def seed_demo(db: Database, password: str | None = None, anchor: date | None = N
     report(0.98, "attributing conversions")  # so the campaigns' Attribution sections are alive on first start
     for campaign_id in results.campaigns_to_attribute(db, tenant.id):
         results.attribute_campaign(db, tenant.id, campaign_id)
+    report(0.99, "looking for anomalies")  # so the insights page and the summaries have the last months
+    anomaly_store.detect_and_store(db, tenant.id, anchor - timedelta(days=DEMO_ANOMALY_DAYS), today=anchor)
+    summaries.refresh_tenant_summaries(db, tenant.id, today=anchor)
     report(1.0, "done")
     logger.info("demo tenant seeded", extra={"tenant_id": tenant.id, "requests": len(requests),
                                               "downloads": counted.downloads})

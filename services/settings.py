@@ -41,6 +41,11 @@ class Settings:
     # to instance/outbox/ instead.
     smtp_url: str | None = None
     mail_from: str = "Podcast Analytics <noreply@localhost>"
+    # The optional language-model writer of summaries (unset base URL: the template writer only).
+    llm_base_url: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 10.0
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -127,6 +132,8 @@ def _parse_share(name: str, value: str) -> float:
     if not 0 < share <= 1:
         raise ConfigError(name, f"{share} is outside (0, 1]")
     return share
+
+
 def _parse_bool(name: str, value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
@@ -143,6 +150,15 @@ def _parse_seconds(name: str, value: str) -> float:
     if not 0 < seconds <= 300:
         raise ConfigError(name, f"{seconds} is outside (0, 300] seconds")
     return seconds
+
+
+def _parse_llm_base_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError("LLM_BASE_URL", f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
 
 
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
@@ -195,5 +211,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),
         smtp_url=_parse_smtp_url(env["SMTP_URL"]) if env.get("SMTP_URL") else None,
         mail_from=_parse_mail_from(env.get("MAIL_FROM") or Settings.mail_from),
+        llm_base_url=_parse_llm_base_url(env.get("LLM_BASE_URL")),
+        llm_api_key=env.get("LLM_API_KEY") or None,
+        llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",
+        llm_timeout_seconds=_parse_seconds("LLM_TIMEOUT_SECONDS", env.get("LLM_TIMEOUT_SECONDS") or "10"),
         secret_key_generated=generated,
     )

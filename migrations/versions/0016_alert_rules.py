@@ -2,14 +2,14 @@
 event per campaign per UTC day); forced tenant policy as 0002
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 from alembic import context, op
 import sqlalchemy as sa
 from sqlalchemy import text
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

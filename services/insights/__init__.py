@@ -1,1 +1,1 @@
-"""Insights: forecasts, anomalies, written summaries, and the language-model provider interface."""
+"""Insights: forecasts, anomalies and written summaries with an optional language-model writer."""

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from services.db import Database
@@ -21,7 +21,7 @@ from services.measurement.raw_reads import read_countable
 from services.measurement.requests import PLAIN_PROBES, is_probe_range
 from services.measurement.urls import try_enclosure_match_key
 from services.measurement.useragents import default_classifier
-from services.models import CountingState, DownloadRequest, Episode, Tenant
+from services.models import CountingDay, CountingState, DownloadRequest, Episode, Tenant
 from services.models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class CountReport:
     requests: int = 0
     downloads: int = 0
     dropped: Counter = field(default_factory=Counter)
+    bots_by_day: Counter = field(default_factory=Counter)  # day -> requests dropped as bots
 
     def as_dict(self) -> dict:
         return {"tenant_id": self.tenant_id, "first_day": self.first_day and self.first_day.isoformat(),
@@ -111,9 +112,10 @@ def byte_threshold(length: pd.Series, duration: pd.Series) -> pd.Series:
     return per_minute.where((duration > THRESHOLD_SECONDS) & (length > 0), length.where(length > 0))
 
 
-def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callable) -> tuple[pd.DataFrame, Counter]:
+def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callable,
+                    bots_by_day: Counter | None = None) -> tuple[pd.DataFrame, Counter]:
     """Drop what IAB says is not a download; returns the kept rows (with episode and classification) and why the
-    others went."""
+    others went. With `bots_by_day`, the requests dropped as bots are also added up per UTC day there."""
     dropped: Counter = Counter()
     in_window = raw["in_window"].to_numpy()
     status = pd.to_numeric(raw["status"], errors="coerce")
@@ -131,6 +133,8 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
         mask = mask.fillna(False).to_numpy(dtype=bool) & ~gone  # a missing value (NA status) matches no rule
         if mask.any():
             dropped[reason] += int((mask & in_window).sum())  # look-back rows are reported by their own day
+            if reason.startswith("bot"):
+                _add_days(bots_by_day, raw["ts"], mask & in_window)
             gone |= mask
     raw = raw[~gone]
     in_window = in_window[~gone]
@@ -138,6 +142,7 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
     is_bot = classes["is_bot"].to_numpy(dtype=bool)
     for reason, count in classes.loc[is_bot & in_window, "bot_reason"].fillna("bot").value_counts().items():
         dropped[f"bot: {reason}"] += int(count)
+    _add_days(bots_by_day, raw["ts"], is_bot & in_window)
     raw, classes, in_window = raw[~is_bot], classes[~is_bot], in_window[~is_bot]
     episode_id = episodes.episode_ids(raw["url"])
     unmapped = episode_id < 0
@@ -150,6 +155,11 @@ def filter_requests(raw: pd.DataFrame, episodes: EpisodeIndex, classify: Callabl
                      os=classes["os"].to_numpy(), referrer=classes["referrer_name"].to_numpy())
     raw["podcast_id"] = episodes.episodes["podcast_id"].reindex(raw["episode_id"]).to_numpy()
     return raw, dropped
+
+
+def _add_days(days: Counter | None, ts: pd.Series, mask: np.ndarray) -> None:
+    if days is not None and mask.any():
+        days.update({d: int(n) for d, n in pd.to_datetime(ts[mask], utc=True).dt.date.value_counts().items()})
 
 
 def by_value(series: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -280,14 +290,14 @@ def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
 
 
 def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str, classify: Callable | None = None,
-                since: pd.Timestamp | None = None) -> tuple[pd.DataFrame, Counter]:
+                since: pd.Timestamp | None = None, bots_by_day: Counter | None = None) -> tuple[pd.DataFrame, Counter]:
     """Pure counting over raw requests: the downloads they make, and why the rest were dropped. Rows before
     `since` only inform dedupe (they were counted with their own day): no downloads or drops come from them."""
     raw = raw.assign(ts=pd.to_datetime(raw["ts"], utc=True, format="mixed"))
     if "household_key" not in raw:  # requests stored before household keys: no household
         raw["household_key"] = None
     raw["in_window"] = True if since is None else raw["ts"] >= since
-    kept, dropped = filter_requests(raw, episodes, classify or default_classifier().classify_many)
+    kept, dropped = filter_requests(raw, episodes, classify or default_classifier().classify_many, bots_by_day)
     passed = apply_byte_threshold(kept, episodes)
     if (~passed).any():
         dropped["under one minute of audio delivered"] += int((~passed & kept["in_window"]).sum())
@@ -335,9 +345,11 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    for slab, slab_last in plan_slabs(_requests_per_day(s, tenant_id, first, last), first, last):
+    per_day = _requests_per_day(s, tenant_id, first, last)
+    for slab, slab_last in plan_slabs(per_day, first, last):
         _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
         progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
+    _record_counting_days(s, tenant_id, first, last, per_day, report.bots_by_day)
     if store.is_timescale(s):
         store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
     counted_until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
@@ -381,6 +393,16 @@ def _requests_per_day(s: Session, tenant_id: int, first: date, last: date) -> di
     return {pd.Timestamp(d).date(): n for d, n in rows}
 
 
+def _record_counting_days(s: Session, tenant_id: int, first: date, last: date, per_day: dict[date, int],
+                          bots_by_day: Counter) -> None:
+    """One counting_days row per day first..last (a day without requests too: that is how an import gap shows);
+    a recount replaces its days."""
+    s.execute(delete(CountingDay).where(CountingDay.tenant_id == tenant_id, CountingDay.day.between(first, last)))
+    days = pd.date_range(first, last, freq="D").date
+    s.execute(insert(CountingDay), [{"tenant_id": tenant_id, "day": d, "requests": int(per_day.get(d, 0)),
+                                     "bot_requests": int(bots_by_day.get(d, 0))} for d in days])
+
+
 def _utc(moment: datetime) -> datetime:
     """A stored time as aware UTC (SQLite hands times back without their zone)."""
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
@@ -394,7 +416,8 @@ def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: E
     report.requests += sum(dropped_in_sql.values())
     report.dropped.update(dropped_in_sql)
     if len(raw):
-        downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start))
+        downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start),
+                                         bots_by_day=report.bots_by_day)
         report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
         downloads = downloads.assign(tenant_id=tenant_id)
         report.dropped.update(dropped)

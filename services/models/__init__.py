@@ -35,26 +35,11 @@ from services.models.catalog import Episode, Podcast
 from services.models.events import DomainEvent, EventHandling
 from services.models.matchmaking import CampaignRecommendation, MatchmakingWeights
 from services.models.forecasts import FORECAST_KINDS, Forecast
+from services.models.insights import NETWORK, Anomaly, InsightSummary
 from services.models.measurement import (
-    FIRST_EPISODE_DAY,
-    FIRST_PODCAST_DAY,
-    FIRST_PODCAST_HOUR,
-    ROLLUPS,
-    TIME_SERIES_TABLES,
-    CountingState,
-    Download,
-    DownloadRequest,
-    EpisodeAppDailyMetric,
-    EpisodeDailyMetric,
-    EpisodeDeviceDailyMetric,
-    EpisodeGeoDailyMetric,
-    HashSecret,
-    LogImport,
-    PodcastAppDailyMetric,
-    PodcastDailyMetric,
-    PodcastDeviceDailyMetric,
-    PodcastGeoDailyMetric,
-    PodcastHourlyMetric,
+    FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, TIME_SERIES_TABLES, CountingDay, CountingState, Download, DownloadRequest, EpisodeAppDailyMetric, EpisodeDailyMetric,
+    EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, HashSecret, LogImport,
+    PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
     PodcastReferrerDailyMetric,
 )
 from services.models.notify import CHANNELS, EMAIL_STATUSES, EmailMessage, Notification, NotificationPreference
@@ -76,4 +61,6 @@ __all__ = [
     "WebhookEndpoint", "WebhookDelivery", "DELIVERY_STATUSES",
     "CHANNELS", "EMAIL_STATUSES", "Notification", "NotificationPreference", "EmailMessage",
     "AttributionEvent", "AttributionRejection", "Forecast", "FORECAST_KINDS",
+    "AttributionEvent", "AttributionRejection",
+    "NETWORK", "Anomaly", "InsightSummary", "CountingDay",
 ]

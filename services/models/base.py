@@ -59,4 +59,7 @@ TENANT_OWNED_TABLES = (
     "notification_preferences",
     "email_log",
     "forecasts",
+    "anomalies",
+    "insight_summaries",
+    "counting_days",
 )

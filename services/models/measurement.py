@@ -200,3 +200,15 @@ class CountingState(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     counted_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CountingDay(Base):
+    """Per tenant and UTC day, what counting saw: raw requests and those dropped as bots. Lets insights tell an
+    import gap (no request at all) and a bot surge without reading raw history."""
+
+    __tablename__ = "counting_days"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    bot_requests: Mapped[int] = mapped_column(Integer, default=0)
