@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from services.dashboards.common import as_date, check_podcast
 from services.db import Database
 from services.errors import NotFound
+from services.events import outbox
 from services.insights import anomalies as rules
 from services.insights.anomalies import Finding
 from services.measurement.store import day_bounds, view
@@ -50,8 +51,9 @@ def detect_anomalies(s: Session, tenant_id: int, first: date, last: date) -> lis
 
 def store_anomalies(s: Session, tenant_id: int, first: date, last: date, findings: list[Finding]) -> list[Finding]:
     """Make the tenant's stored anomalies on days first..last exactly `findings`: new ones inserted, changed ones
-    updated, those no longer found (a recount corrected the data) removed. Returns only the newly inserted ones, so
-    detecting the same days again returns nothing. The caller commits."""
+    updated, those no longer found (a recount corrected the data) removed; each new one records `anomaly.detected`
+    in the same transaction. Returns only the newly inserted ones, so detecting the same days again returns nothing
+    (and records no second event). The caller commits."""
     stored = {(a.podcast_id, a.dimension, as_date(a.day)): a for a in s.scalars(
         select(Anomaly).where(Anomaly.tenant_id == tenant_id, Anomaly.day.between(first, last)))}
     new = []
@@ -60,6 +62,7 @@ def store_anomalies(s: Session, tenant_id: int, first: date, last: date, finding
         if row is None:
             s.add(Anomaly(tenant_id=tenant_id, podcast_id=f.podcast_id, day=f.day, dimension=f.dimension,
                           value=f.value, expected=f.expected, kind=f.kind, cause=f.cause))
+            outbox.record(s, tenant_id, "anomaly.detected", {**f.as_dict(), "day": f.day.isoformat()})
             new.append(f)
         else:
             row.value, row.expected, row.kind, row.cause = f.value, f.expected, f.kind, f.cause
@@ -91,6 +94,14 @@ def detect_and_store(db: Database, tenant_id: int, first: date | None = None, la
     return new
 
 
+def latest_anomaly(s: Session, tenant_id: int, podcast_id: int, dimension: str, first: date,
+                   last: date) -> Anomaly | None:
+    """The newest stored anomaly of one series on days first..last (for the alert rules' anomaly condition)."""
+    return s.scalar(select(Anomaly).where(Anomaly.tenant_id == tenant_id, Anomaly.podcast_id == podcast_id,
+                                          Anomaly.dimension == dimension, Anomaly.day.between(first, last))
+                    .order_by(Anomaly.day.desc()).limit(1))
+
+
 def list_anomalies(db: Database, ctx: TenantContext, first: date, last: date,
                    podcast_id: int | None = None) -> pd.DataFrame:
     """Stored anomalies on days first..last (columns COLUMNS plus podcast, the show's title), newest first; staff
@@ -109,6 +120,7 @@ def list_anomalies(db: Database, ctx: TenantContext, first: date, last: date,
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "podcast"])
     frame["day"] = [as_date(d) for d in frame["day"]]
     frame["podcast"] = frame["podcast"].fillna("Whole network")
+    frame["cause"] = frame["cause"].astype(object).where(frame["cause"].notna(), None)  # no cause: None, never NaN
     return frame
 
 

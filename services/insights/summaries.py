@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from services.db import Database
 from services.errors import NotFound, ValidationError
 from services.insights.facts import SCOPES, FactProvider, Facts, FactsRequest, build_facts
+from services.insights.forecast_facts import forecast_facts
 from services.insights.llm import LlmProvider, write_with_model
 from services.models import NETWORK, Campaign, InsightSummary, Podcast
 from services.sponsorship.campaigns import get_campaign
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 WEEK_DAYS = 7
 MAX_DAYS = 366
 # Extra fact providers every summary gets (forecasts plug in here).
-DEFAULT_PROVIDERS: tuple[FactProvider, ...] = ()
+DEFAULT_PROVIDERS: tuple[FactProvider, ...] = (forecast_facts,)  # the forecasts' facts
 CAUSES = {"import_gap": "no raw requests arrived that day (an import gap)",
           "bot_surge": "bot-filtered requests surged that day",
           "app_share_collapse": "{detail}'s share of downloads collapsed",

@@ -5,10 +5,10 @@ the outbox in the same transaction as the state change (the notifications workfl
 A rule is evaluated once per run (`run_id`: the hour of the periodic run, or the counting run it follows): a retried
 job records no second evaluation and no second event.
 
-The `anomaly` condition asks an anomaly provider (the insights domain's forecasts). ANOMALY_PROVIDER names it by
-import path ("module:function", called as provider(db, AnomalyQuery) -> AnomalyVerdict | None) and is resolved when
-a rule needs it; until it is set (or when the provider has no forecast) the condition reads "no data" and the rule's
-state does not change."""
+The `anomaly` condition asks an anomaly provider. ANOMALY_PROVIDER names it by import path ("module:function",
+called as provider(db, AnomalyQuery) -> AnomalyVerdict | None), resolved when a rule needs it: by default the
+anomalies the insights domain stored after counting (stored_anomalies). When the provider has no series for the
+metric the condition reads "no data" and the rule's state does not change."""
 from __future__ import annotations
 
 import importlib
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from services.db import Database
 from services.events import outbox
+from services.insights import anomaly_store
 from services.models import AlertEvaluation, AlertRule
 from services.models.base import utcnow
 from services.notify.alert_metrics import RuleSpec, read_metric
@@ -34,7 +35,7 @@ from services.notify.alerts import target_label
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "alert.triggered"
-ANOMALY_PROVIDER: str | None = None  # "services.insights.<module>:<function>" once insights provides it
+ANOMALY_PROVIDER: str | None = "services.notify.alert_evaluation:stored_anomalies"  # "module:function"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,21 @@ AnomalyProvider = Callable[[Database, AnomalyQuery], AnomalyVerdict | None]
 def no_anomaly_data(_db: Database, _query: AnomalyQuery) -> AnomalyVerdict | None:
     """The provider until forecasts exist: no data, so an anomaly rule never changes state."""
     return None
+
+
+def stored_anomalies(db: Database, query: AnomalyQuery) -> AnomalyVerdict | None:
+    """The insights domain's verdict: a show's downloads are anomalous when the anomaly rules (services/insights,
+    run after each count) stored an anomaly of that show's daily downloads in the rule's window. Other metrics have
+    no anomaly series: "no data"."""
+    if query.metric != "show_downloads" or query.target_id is None:
+        return None
+    first = query.as_of - timedelta(days=query.window_days)
+    with db.session(query.tenant_id) as s:
+        found = anomaly_store.latest_anomaly(s, query.tenant_id, query.target_id, "downloads", first, query.as_of)
+    if found is None:
+        return AnomalyVerdict(False, query.value or 0.0)
+    return AnomalyVerdict(True, float(found.value), expected=float(found.expected),
+                          detail=f"{found.kind} on {found.day}" + (f" ({found.cause})" if found.cause else ""))
 
 
 def anomaly_provider() -> AnomalyProvider:

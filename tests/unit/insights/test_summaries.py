@@ -116,6 +116,28 @@ def test_the_facts_builder_reads_the_rollups_and_takes_extra_providers(demo_db):
     assert 3 <= len(_sentences(summary.text)) <= 6
 
 
+def test_the_forecasts_are_facts_of_every_summary(demo_db):
+    """The default provider: the shows' next 7 days (with the 80% interval) for the network and a show, the expected
+    delivery and the chance of the goal for a campaign; a sponsor's own campaign gets its forecast too."""
+    tenant_id, podcast_id, campaigns = _demo(demo_db)
+    ctx = TenantContext(tenant_id, "owner")
+    first, last = summaries.this_week()
+    network = build_facts(FactsRequest(demo_db, ctx, "network", None, first, last), summaries.DEFAULT_PROVIDERS)
+    show = build_facts(FactsRequest(demo_db, ctx, "podcast", podcast_id, first, last), summaries.DEFAULT_PROVIDERS)
+    name = "forecast_downloads_next_7_days"
+    for facts in (network, show):
+        assert facts.get(name + "_low") <= facts.get(name) <= facts.get(name + "_high")
+        assert {f.source for f in facts.from_source("forecast")} == {"forecast:shows"}
+    assert network.get(name) > show.get(name) > 0  # the network sums its three shows
+    campaign_id, _, sponsor_id, _ = campaigns[0]
+    sponsor = TenantContext(tenant_id, "sponsor", sponsor_id=sponsor_id)
+    facts = build_facts(FactsRequest(demo_db, sponsor, "campaign", campaign_id, first, last),
+                        summaries.DEFAULT_PROVIDERS)
+    assert facts.get("forecast_impressions_by_flight_end") >= 0
+    assert [f.source for f in facts.from_source("forecast")][0] == "forecast:campaign"
+    assert facts.get(name) is None  # the network's audience forecast is not a sponsor's to read
+
+
 def test_summaries_are_cached_per_period_and_rewritten_after_counting(demo_db):
     tenant_id, _, _ = _demo(demo_db)
     ctx = TenantContext(tenant_id, "viewer")

@@ -9,6 +9,8 @@ import pytest
 
 from services.errors import NotFound, PermissionDenied, ValidationError
 from services.models import AlertEvaluation
+from services.insights import anomaly_store
+from services.insights.anomalies import Finding
 from services.notify import alert_evaluation, alerts
 from services.notify.alert_metrics import read_metric
 from services.notify.alert_rules import (
@@ -205,6 +207,7 @@ def test_named_recipients_go_in_the_payload(net):
 
 
 def test_anomaly_rule_has_no_data_until_a_provider_answers(net, monkeypatch):
+    monkeypatch.setattr(alert_evaluation, "ANOMALY_PROVIDER", None)
     rule = _low_show_rule(net, condition="anomaly", threshold=None)
     quiet = _evaluate(net, "r1")[rule]
     assert (quiet.state, quiet.notified) == ("ok", False)
@@ -335,3 +338,22 @@ def test_under_pacing_recorded_once_per_campaign_per_day(net):
 
 
 ANCHOR_DAY = NOW.date()
+
+
+def test_the_default_anomaly_provider_reads_the_anomalies_insights_stored(net):
+    """An anomaly rule on a show triggers once the anomaly rules stored an anomaly of its daily downloads inside the
+    rule's window (and the store recorded anomaly.detected once); an older anomaly, or another show's, does not."""
+    rule = _low_show_rule(net, condition="anomaly", threshold=None, window_days=7)
+    assert _evaluate(net, "r1")[rule].state == "ok"  # no anomaly stored: not anomalous
+    finding = Finding(day=NOW.date() - timedelta(days=2), podcast_id=net.podcasts["tech"], dimension="downloads",
+                      value=12.0, expected=100.0, kind="drop")
+    stale = Finding(day=NOW.date() - timedelta(days=30), podcast_id=net.podcasts["tech"], dimension="downloads",
+                    value=300.0, expected=100.0, kind="spike")
+    with net.db.session(net.tenant_id) as s:
+        for f in (finding, stale):
+            assert anomaly_store.store_anomalies(s, net.tenant_id, f.day, f.day, [f]) == [f]
+            assert anomaly_store.store_anomalies(s, net.tenant_id, f.day, f.day, [f]) == []  # stored once
+        s.commit()
+    assert [e["kind"] for e in events(net, "anomaly.detected")] == ["drop", "spike"]
+    loud = _evaluate(net, "r2", NOW + timedelta(hours=1))[rule]
+    assert (loud.state, loud.notified, loud.value) == ("triggered", True, 12.0)
