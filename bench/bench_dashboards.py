@@ -194,6 +194,9 @@ def build(rows: int, last_day: date) -> tuple[str, list[int]]:
         with db.session(tenant_id) as s:
             store.refresh_tenant(s, tenant_id)
             s.commit()
+    t_insights = time.perf_counter()
+    run_insights_jobs(db, tenants[0])  # what counting queues after a count: the timed tenant's stored insights
+    insights_seconds = time.perf_counter() - t_insights
     with psycopg.connect(PG_DB.format(name=name), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         count = conn.execute("SELECT count(*) FROM downloads").fetchone()[0]
@@ -202,14 +205,24 @@ def build(rows: int, last_day: date) -> tuple[str, list[int]]:
     t3 = time.perf_counter()
     db.dispose()
     print(f"[{rows:,}] database {name}: {count:,} downloads; catalog+migrate {t1 - t0:.1f}s, generate+COPY "
-          f"{t2 - t1:.1f}s, rollups refresh {t3 - t2:.1f}s", flush=True)
+          f"{t2 - t1:.1f}s, rollups refresh {t3 - t2 - insights_seconds:.1f}s, insights jobs (forecasts, anomalies, "
+          f"summaries; one tenant) {insights_seconds:.1f}s", flush=True)
     print("    rollup rows: " + ", ".join(f"{n.replace('_metrics', '')}={c:,}" for n, c in sizes), flush=True)
     return name, tenants
 
 
-def callbacks_to_time(episode_id: int, compare: list[int]):
+def run_insights_jobs(db, tenant_id: int) -> None:
+    """The jobs counting queues after a count, run here in-process: forecasts, then anomalies and summaries."""
+    from services.insights import anomaly_store, forecast_store, summaries
+
+    forecast_store.refresh_tenant_forecasts(db, tenant_id)
+    anomaly_store.detect_and_store(db, tenant_id)
+    summaries.refresh_tenant_summaries(db, tenant_id)
+
+
+def callbacks_to_time(episode_id: int, compare: list[int], podcast_id: int):
     """(name, zero-argument call) for each dashboard callback, for a 90-day range over all the tenant's podcasts."""
-    from callbacks import audience, episode, episodes, overview
+    from callbacks import audience, episode, episodes, insights, overview
 
     controls = ("90d", None, None, "previous", None, "day")
     return [
@@ -223,6 +236,9 @@ def callbacks_to_time(episode_id: int, compare: list[int]):
         ("audience: regions (US)", lambda: audience.update_regions("US", *controls)),
         ("audience: apps/devices/OS/referrers", lambda: audience.update_tech(*controls)),
         ("audience: weekday x hour heatmap", lambda: audience.update_heatmap(*controls)),
+        ("insights: summary + anomalies", lambda: insights.update_insights(*controls)),
+        ("overview: this week summary", lambda: insights.week_summary(None)),
+        ("podcast: forecast (next 8 weeks)", lambda: overview.update_forecast(podcast_id)),
     ]
 
 
@@ -249,7 +265,8 @@ def time_callbacks(names: list[str], calls: int) -> list[dict[str, tuple[float, 
                 tenant_id = s.execute(text("SELECT id FROM tenants WHERE slug = 'bench0'")).scalar()
                 recent = s.execute(text("SELECT id FROM episodes WHERE tenant_id = :t ORDER BY published_at DESC "
                                         "LIMIT 3 OFFSET 20"), {"t": tenant_id}).scalars().all()
-            targets.append((server, db, user, callbacks_to_time(recent[0], recent[1:])))
+                podcast_id = s.execute(text("SELECT podcast_id FROM episodes WHERE id = :e"), {"e": recent[0]}).scalar()
+            targets.append((server, db, user, callbacks_to_time(recent[0], recent[1:], podcast_id)))
         results: list[dict] = [{} for _ in targets]
         for index, (label, _call) in enumerate(targets[0][3]):
             samples: list[list[float]] = [[] for _ in targets]

@@ -6,10 +6,10 @@ import logging
 
 from sqlalchemy.engine import Engine
 
-from jobs.context import get_db
+from jobs.context import get_db, get_settings
 from jobs.progress import annotate
 from jobs.notify import enqueue_email
-from jobs.queues import JobHandle, enqueue
+from jobs.queues import JobHandle, enqueue, get_redis
 from services.events import dispatch, outbox
 
 logger = logging.getLogger(__name__)
@@ -17,9 +17,27 @@ logger = logging.getLogger(__name__)
 QUEUE = "notify"
 
 
+DISPATCH_QUEUED_KEY = "events:dispatch-queued"  # set while a dispatch job waits in the queue (Redis only)
+DISPATCH_QUEUED_TTL = 30  # seconds: a lost dispatch job holds the flag no longer than this (the sweep runs anyway)
+
+
 def dispatch_events() -> int:
-    """Claim the due events (new ones, and those whose lease or backoff ran out) and enqueue each one's handling."""
+    """Claim the due events (new ones, and those whose lease or backoff ran out) and enqueue each one's handling.
+    The queued flag is cleared first, so an event committed while this runs queues the next dispatch."""
+    settings = get_settings()
+    if settings.redis_url is not None:
+        get_redis(settings).delete(DISPATCH_QUEUED_KEY)
     return dispatch.dispatch_due(get_db(), enqueue_handling)
+
+
+def _queue_dispatch() -> None:
+    """One waiting dispatch job at most: a burst of commits shares it (it claims up to the claim limit, and the
+    next commit after it starts queues another)."""
+    settings = get_settings()
+    if settings.redis_url is not None and not get_redis(settings).set(DISPATCH_QUEUED_KEY, "1", nx=True,
+                                                                        ex=DISPATCH_QUEUED_TTL):
+        return
+    enqueue(dispatch_events, queue=QUEUE)
 
 
 def handle_event(event_id: int) -> str | None:
@@ -35,7 +53,7 @@ def enqueue_handling(event_id: int) -> JobHandle:
 def after_commit(items: list[tuple[str, int]]) -> None:
     """The outbox's trigger: a commit recorded events -> dispatch them; queued emails -> send each."""
     if any(topic == "event" for topic, _ in items):
-        enqueue(dispatch_events, queue=QUEUE)
+        _queue_dispatch()
     for topic, row_id in items:
         if topic == "email":
             enqueue_email(row_id)

@@ -6,10 +6,11 @@ importable by dotted path (`jobs.demo.seed_demo_data`), provided the project roo
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 from jobs.queues import QUEUES, get_queue, get_redis
 from services.errors import ConfigError
@@ -17,12 +18,31 @@ from services.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
+# Imported once in the worker before it forks a work horse per job, so a job does not pay for importing the product
+# (pandas, the models, the workflow's handlers: seconds) in every horse.
+JOB_MODULES = ("jobs.alerts", "jobs.attribution", "jobs.campaigns", "jobs.catalog", "jobs.demo", "jobs.events",
+               "jobs.forecasts", "jobs.imports", "jobs.insights", "jobs.measure", "jobs.notify", "jobs.rollups",
+               "jobs.webhooks")
+
+
+def preload() -> None:
+    """Import every job module and every handler the workflow names (no connection is opened here)."""
+    from services.events import workflow
+
+    for name in JOB_MODULES:
+        importlib.import_module(name)
+    for handler in workflow.HANDLERS:
+        workflow.resolve(handler)
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m jobs.worker", description="Run an RQ worker for the jobs queues.")
     parser.add_argument("queues", nargs="*", metavar="queue",
                         help=f"queues to serve, in order (default: {' '.join(QUEUES)})")
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run each job in this process instead of a forked work horse (keeps the database pool "
+                             "between jobs: for the notify queue's many short jobs)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.queues if name not in QUEUES]
     if unknown:
@@ -42,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
               "set REDIS_URL=redis://host:6379/0 to run one.", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level)
+    preload()
     connection = get_redis(settings)
     queues = [get_queue(name, settings) for name in args.queues or QUEUES]
-    worker = Worker(queues, connection=connection)
-    logger.info("worker starting", extra={"queues": [q.name for q in queues], "burst": args.burst})
+    worker = (SimpleWorker if args.in_process else Worker)(queues, connection=connection)
+    logger.info("worker starting", extra={"queues": [q.name for q in queues], "burst": args.burst,
+                                          "in_process": args.in_process})
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
     return 0
 
