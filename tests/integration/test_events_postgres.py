@@ -82,7 +82,7 @@ def test_campaign_created_is_dispatched_on_the_worker_into_a_notification_and_an
     assert _event(db, event_id).status == "done"
     assert _notifications(db, event_id) == {users["owner"]: 1, users["editor"]: 1}
     [note] = inapp.list_notifications(db, contexts["editor"])
-    assert note.title == "Recommendations ready for Morning Ritual" and note.link == f"/campaigns/{created.id}"
+    assert note.title == "Recommendations ready for Morning Ritual" and note.link == f"/campaigns/{created.id}#recommendations"
     with db.session(system=True) as s:
         ledger = dict(s.execute(select(EventHandling.handler, EventHandling.status)
                                 .where(EventHandling.event_id == event_id)).all())

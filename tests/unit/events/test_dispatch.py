@@ -46,7 +46,9 @@ def test_campaign_created_notifies_the_team_once_however_often_it_is_handled(db,
 
     assert _run_all(db) >= 1
     assert _event(db, event_id).status == "done"
-    team = {people.ids["owner"], people.ids["admin"], people.ids["editor"]}
+    # The team (with the top shows) and the campaign's sponsor's user (told shows are being chosen); not the other
+    # sponsor's user, nor the viewer.
+    team = {people.ids["owner"], people.ids["admin"], people.ids["editor"], people.ids["coffee"]}
     assert _notifications(db, event_id) == {user_id: 1 for user_id in team}
 
     # The same event handed out again (a retried job), and again after a worker died before settling it.
