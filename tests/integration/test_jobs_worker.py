@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from redis import Redis
 from sqlalchemy import func, select
 
@@ -93,6 +94,7 @@ class Seeding:
 def seeding(settings: Settings, db: Database) -> Seeding:
     """Enqueue the demo seed through jobs.queues and drain the queue with the stock `rq worker --burst`."""
     context.set_settings(settings)
+    redis.Redis.from_url(settings.redis_url).flushdb()  # no job left queued by an earlier module's test
     queued = enqueue(seed_demo_data, queue="default", settings=settings)
     counts_before = job_counts(settings)
     worker = run_worker(settings, "-m", "rq.cli", "worker", "--burst", "-u", settings.redis_url, "default")
