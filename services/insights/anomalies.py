@@ -65,6 +65,8 @@ class Finding:
 def expected_values(frame: pd.DataFrame) -> pd.DataFrame:
     """The median of the same weekday in the previous WEEKS weeks; with fewer than two of them known (a show's launch
     weeks are left out), the median of the known days of the previous two weeks."""
+    if frame.empty:  # no day at all (e.g. no per-day request counts recorded yet): nothing is expected
+        return frame.astype(float)
     lagged = np.stack([frame.shift(7 * w).to_numpy(dtype=float) for w in range(1, WEEKS + 1)])
     counts = (~np.isnan(lagged)).sum(axis=0)
     with warnings.catch_warnings():  # a day without two earlier weeks is NaN, as meant

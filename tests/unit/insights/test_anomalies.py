@@ -3,7 +3,7 @@ launches judged against earlier launches, an app's share collapsing, a country s
 causes named on the show's anomaly; and the store: idempotent, returns only new anomalies."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -175,3 +175,10 @@ def test_storing_is_idempotent_returns_only_new_anomalies_and_forgets_what_a_rec
         s.commit()
         rows = s.execute(select(Anomaly.tenant_id, Anomaly.dimension).order_by(Anomaly.tenant_id)).all()
     assert rows == [(1, "country:BR"), (2, "downloads")]
+
+
+def test_no_recorded_days_flag_nothing():
+    """A network whose per-day request counts were never recorded (downloads loaded before counting kept them)."""
+    empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([]))
+    assert rules.network_findings(empty, empty, date(2026, 6, 1)) == []
+    assert rules.flag_counts(pd.DataFrame(index=pd.DatetimeIndex([]), columns=["x"], dtype=float), 20).empty
