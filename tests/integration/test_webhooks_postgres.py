@@ -55,7 +55,8 @@ def test_receiver_down_then_back_gets_every_event_once(webhook_env):
     down = Receiver().start()
     port = down.port
     down.stop()  # the receiver is down: connections are refused
-    endpoint_id, secret = _add(db, alpha, f"http://127.0.0.1:{port}/hooks")
+    # campaign.created only: the workflow would also deliver the webhook.disabled event below to an all-events one
+    endpoint_id, secret = _add(db, alpha, f"http://127.0.0.1:{port}/hooks", ["campaign.created"])
     gone = Receiver().start()
     gone_id, gone.secret = _add(db, alpha, gone.url, ["campaign.created"])
     gone.fail_next(5, 410, body=b"no such hook")
