@@ -399,8 +399,10 @@ def _record_counting_days(s: Session, tenant_id: int, first: date, last: date, p
     a recount replaces its days."""
     s.execute(delete(CountingDay).where(CountingDay.tenant_id == tenant_id, CountingDay.day.between(first, last)))
     days = pd.date_range(first, last, freq="D").date
-    s.execute(insert(CountingDay), [{"tenant_id": tenant_id, "day": d, "requests": int(per_day.get(d, 0)),
-                                     "bot_requests": int(bots_by_day.get(d, 0))} for d in days])
+    rows = [{"tenant_id": tenant_id, "day": d, "requests": int(per_day.get(d, 0)),
+             "bot_requests": int(bots_by_day.get(d, 0))} for d in days]
+    for chunk in range(0, len(rows), 1000):  # multi-row INSERTs: one statement each, no executemany pipeline
+        s.execute(insert(CountingDay).values(rows[chunk:chunk + 1000]))
 
 
 def _utc(moment: datetime) -> datetime:
