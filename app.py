@@ -31,6 +31,7 @@ from services import demo, migrate
 from services.db import Database
 from services.errors import ConfigError
 from services.observability import configure_logging, make_metrics
+from services.ops_metrics import read_ops
 from services.settings import PROJECT_ROOT, Settings, load_settings
 from jobs.attribution import RECORD_STORES
 
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_state(server, settings, db)
     context.set_settings(settings)  # jobs run in this process (embedded mode) use this app's database
     context.set_db(db)
-    init_observability(server, metrics=make_metrics(lambda: job_counts(settings)),
+    ops = (lambda: read_ops(db, get_redis(settings))) if settings.redis_url else (lambda: read_ops(db))
+    init_observability(server, metrics=make_metrics(lambda: job_counts(settings), ops),
                        readiness_checks=_readiness_checks(settings, db))
     init_auth(server)
     server.register_blueprint(api_v1)

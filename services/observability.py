@@ -132,16 +132,55 @@ class _JobsCollector(Collector):
         yield family
 
 
+# The operations gauges read at scrape time: name -> (help, label names). Each reading maps label values (a tuple,
+# empty when the gauge has no labels) to a value. deploy/grafana's dashboard plots these and the request metrics.
+OPS_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ingest_buffer_hits": ("Prefix and pixel hits waiting in the Redis buffer for the ingest job", ()),
+    "counting_lag_seconds": ("Seconds between now and the oldest tenant's counted-until mark", ()),
+    "webhook_deliveries": ("Webhook deliveries by status", ("status",)),
+    "emails": ("Outgoing emails by status", ("status",)),
+}
+OpsReading = Mapping[str, Mapping[tuple[str, ...], float]]
+
+
+class _OpsCollector(Collector):
+    """The operations gauges (OPS_GAUGES), from one callable read at scrape time; a failed reading leaves them out
+    of that scrape rather than failing it."""
+
+    def __init__(self, read: Callable[[], OpsReading]):
+        self._read = read
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        for name, (text, labels) in OPS_GAUGES.items():
+            yield GaugeMetricFamily(name, text, labels=list(labels))
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            reading = self._read()
+        except Exception:  # noqa: BLE001 - a scrape must succeed while the database or Redis is down
+            logger.warning("operations gauges unavailable; left out of this scrape", exc_info=True)
+            return
+        for name, (text, labels) in OPS_GAUGES.items():
+            if name not in reading:
+                continue
+            family = GaugeMetricFamily(name, text, labels=list(labels))
+            for values, value in sorted(reading[name].items()):
+                family.add_metric(list(values), float(value))
+            yield family
+
+
 class Metrics:
     """The process's Prometheus metrics on their own registry, so each app (and each test) has a fresh set."""
 
-    def __init__(self, job_counts: Callable[[], JobCounts]):
+    def __init__(self, job_counts: Callable[[], JobCounts], ops: Callable[[], OpsReading] | None = None):
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"],
                                 registry=self.registry)
         self.duration = Histogram("http_request_duration_seconds", "HTTP request duration", ["route"],
                                   registry=self.registry)
         self.registry.register(_JobsCollector(job_counts))
+        if ops is not None:
+            self.registry.register(_OpsCollector(ops))
         # (method, route, status) -> its counter and histogram children: labels() validates and locks on every
         # call, and the set of label values is small and fixed once the routes have been seen.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -160,5 +199,5 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-def make_metrics(job_counts: Callable[[], JobCounts]) -> Metrics:
-    return Metrics(job_counts)
+def make_metrics(job_counts: Callable[[], JobCounts], ops: Callable[[], OpsReading] | None = None) -> Metrics:
+    return Metrics(job_counts, ops)

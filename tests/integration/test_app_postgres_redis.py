@@ -25,6 +25,25 @@ def test_readyz_checks_database_and_redis(pg_app):
     assert response.get_json()["checks"] == {"database": "ok", "redis": "ok"}
 
 
+def test_metrics_read_the_ingest_buffer_and_the_deliveries_on_postgres(pg_app, redis_url):
+    import redis
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from services.measurement.ingest import BUFFER_KEY
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(BUFFER_KEY)
+    client.rpush(BUFFER_KEY, "a", "b", "c")
+    try:
+        text = pg_app.test_client().get("/metrics").get_data(as_text=True)
+    finally:
+        client.delete(BUFFER_KEY)
+    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if not s.labels}
+    assert samples["ingest_buffer_hits"] == 3
+    assert samples["counting_lag_seconds"] >= 0
+    assert "# TYPE webhook_deliveries gauge" in text and "# TYPE emails gauge" in text
+
+
 def test_readyz_names_a_failing_redis(pg_url, tmp_path):
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL="redis://127.0.0.1:1/0"))
     try:
