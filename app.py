@@ -27,7 +27,7 @@ from components.shell import app_shell
 from jobs import context
 from jobs.queues import get_redis, job_counts
 from jobs.scheduler import run_in_process
-from services import demo, migrate
+from services import demo, migrate, tracing
 from services.db import Database
 from services.errors import ConfigError
 from services.observability import configure_logging, make_metrics
@@ -38,7 +38,8 @@ from jobs.attribution import RECORD_STORES
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
+    """`tracer_provider` turns tracing on with that provider (tests); otherwise the OTEL_* settings decide."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     if settings.secret_key_generated:
@@ -75,6 +76,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                          assets_folder=str(PROJECT_ROOT / "assets"), title="Podcast Analytics")
     dash_app.layout = lambda: app_shell(list(dash.page_registry.values()), dash.page_container)
     register_all(dash_app)
+    provider = tracing.configure(settings.traces_exporter, tracer_provider, database=db)
+    if provider is not None:
+        tracing.instrument_app(server, dash_app, provider)
     return server
 
 

@@ -19,6 +19,7 @@ from rq.utils import import_attribute
 
 from jobs import context
 from jobs.progress import reporting_to
+from services import tracing
 from services.errors import ConfigError
 from services.settings import Settings
 
@@ -90,7 +91,8 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default", 
     if settings.redis_url is None:
         return _run_inline(func, args, kwargs, queue)
     job = get_queue(queue, settings).enqueue_call(
-        func, args=args, kwargs=kwargs, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, retry=retry)
+        func, args=args, kwargs=kwargs, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, retry=retry,
+        meta=tracing.job_meta() or None)
     logger.info("job enqueued", extra={"job_id": job.id, "queue": queue, "func": job.func_name})
     return JobHandle(id=job.id, status=_status(job, refresh=False), queue=queue, meta=dict(job.meta))
 
@@ -148,7 +150,7 @@ def _run_inline(func: Callable[..., Any] | str, args: tuple, kwargs: dict, queue
     target = import_attribute(func) if isinstance(func, str) else func
     name = func if isinstance(func, str) else f"{target.__module__}.{target.__qualname__}"
     try:
-        with reporting_to(handle):
+        with reporting_to(handle), tracing.job_span(name, queue=queue):
             handle.result = target(*args, **kwargs)
         handle.status = "finished"
     except Exception as exc:  # embedded mode: a failed job must not fail the request that started it

@@ -13,6 +13,7 @@ import sys
 from rq import SimpleWorker, Worker
 
 from jobs.queues import QUEUES, get_queue, get_redis
+from services import tracing
 from services.errors import ConfigError
 from services.settings import load_settings
 
@@ -33,6 +34,22 @@ def preload() -> None:
         importlib.import_module(name)
     for handler in workflow.HANDLERS:
         workflow.resolve(handler)
+
+
+class TracedWorker(Worker):
+    """An RQ worker whose jobs run in a span continuing the enqueuing request's trace (when tracing is on)."""
+
+    def perform_job(self, job, queue, *args, **kwargs):
+        with tracing.job_span(job.func_name, job.meta, queue.name):
+            return super().perform_job(job, queue, *args, **kwargs)
+
+
+class TracedSimpleWorker(SimpleWorker):
+    """The in-process worker (no work horse), with the same job spans."""
+
+    def perform_job(self, job, queue, *args, **kwargs):
+        with tracing.job_span(job.func_name, job.meta, queue.name):
+            return super().perform_job(job, queue, *args, **kwargs)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,9 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level)
     preload()
+    if settings.traces_exporter:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        tracing.configure(settings.traces_exporter)
+        SQLAlchemyInstrumentor().instrument(skip_dep_check=True)  # the jobs' engine is made later (services.tracing)
     connection = get_redis(settings)
     queues = [get_queue(name, settings) for name in args.queues or QUEUES]
-    worker = (SimpleWorker if args.in_process else Worker)(queues, connection=connection)
+    worker = (TracedSimpleWorker if args.in_process else TracedWorker)(queues, connection=connection)
     logger.info("worker starting", extra={"queues": [q.name for q in queues], "burst": args.burst,
                                           "in_process": args.in_process})
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)

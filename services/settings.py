@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -46,6 +47,9 @@ class Settings:
     llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = 10.0
+    # OpenTelemetry tracing: "otlp" or "console" when the standard OTEL_* variables ask for it, else None (off).
+    # The SDK itself reads the rest (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, ...).
+    traces_exporter: str | None = None
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -215,5 +219,22 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         llm_api_key=env.get("LLM_API_KEY") or None,
         llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",
         llm_timeout_seconds=_parse_seconds("LLM_TIMEOUT_SECONDS", env.get("LLM_TIMEOUT_SECONDS") or "10"),
+        traces_exporter=_parse_traces_exporter(env),
         secret_key_generated=generated,
     )
+
+
+def _parse_traces_exporter(env: Mapping[str, str]) -> str | None:
+    """Tracing is on when OTEL_TRACES_EXPORTER names an exporter, or an OTLP endpoint is set (exporter "otlp"),
+    unless OTEL_SDK_DISABLED is true."""
+    if (env.get("OTEL_SDK_DISABLED") or "").strip().lower() == "true":
+        return None
+    exporter = (env.get("OTEL_TRACES_EXPORTER") or "").strip().lower()
+    if not exporter:
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        return "otlp" if endpoint else None
+    if exporter == "none":
+        return None
+    if exporter not in ("otlp", "console"):
+        raise ConfigError("OTEL_TRACES_EXPORTER", f"must be otlp, console or none, not {exporter!r}")
+    return exporter
