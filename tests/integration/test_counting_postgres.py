@@ -160,14 +160,21 @@ def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
     assert counting.count_downloads(db, tenant_id, first, last).downloads == report.downloads
     assert downloads() == before  # same rows, same row versions: nothing was deleted or inserted
     with db.session(tenant_id) as s:  # a stored value drifts ('' is not NULL), and a request goes away
-        s.execute(text("UPDATE downloads SET region = CASE WHEN region IS NULL THEN '' ELSE NULL END "
-                       "WHERE ctid = (SELECT min(ctid) FROM downloads)"))
-        s.execute(text("DELETE FROM download_requests WHERE request_uid = (SELECT min(request_uid) FROM "
-                        "download_requests WHERE method = 'GET' AND user_agent LIKE 'Overcast%')"))
+        drifted = s.execute(text("UPDATE downloads SET region = CASE WHEN region IS NULL THEN '' ELSE NULL END "
+                                 "WHERE ctid = (SELECT min(ctid) FROM downloads) "
+                                 "RETURNING ts, episode_id, listener_key")).one()
+        gone = s.execute(text("DELETE FROM download_requests WHERE request_uid = (SELECT min(request_uid) FROM "
+                              "download_requests WHERE method = 'GET' AND user_agent LIKE 'Overcast%') "
+                              "RETURNING listener_key")).scalar_one()
         s.commit()
+    assert downloads() != before  # the drift is stored
     again = counting.count_downloads(db, tenant_id, first, last)
     after = downloads()
-    assert [row[1:] for row in after] != [row[1:] for row in before] or again.downloads == report.downloads
+    assert again.requests == report.requests - 1
+    original = next(b for b in before if tuple(b[1:4]) == tuple(drifted))
+    assert [a[1:] for a in after if tuple(a[1:4]) == tuple(drifted)] == [original[1:]]  # the drift is undone
+    untouched = {b[1:] for b in before if b[3] != gone}  # every other listener's downloads are as they were
+    assert untouched <= {a[1:] for a in after} and len(untouched) < len(before)
     with db.session(tenant_id) as s:
         by_copy = raw_reads.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
         episodes = counting.EpisodeIndex.load(s, tenant_id)
