@@ -187,3 +187,30 @@ def test_one_log_imported_into_two_tenants_counts_in_each_and_never_twice(db, de
     assert not {u for t, u in uids if t == demo.tenant_id} & {u for t, u in uids if t == acme.tenant_id}
     counted = counting.count_downloads(db, acme.tenant_id, other.first_day, other.last_day)
     assert counted.downloads == 11
+
+
+def _imported_by(db, tenant_id):
+    """Log rows of one tenant (SQLite has no row-level security: the filter is the wall here)."""
+    with db.session(tenant_id) as s:
+        return s.scalar(select(func.count()).select_from(DownloadRequest).where(
+            DownloadRequest.source == "log", DownloadRequest.tenant_id == tenant_id))
+
+
+def test_a_failed_import_into_the_second_tenant_leaves_both_tenants_as_they_were(db, demo, tmp_path, monkeypatch):
+    path = _log(tmp_path, [_line(f"198.51.100.{i}", "/market-hours/0050.mp3") for i in range(1, 8)])
+    acme = _tenant_sharing_demo_feeds(db, "acme")
+    assert log_import.import_log(db, demo, path, "combined", host="media.example.com").imported == 7
+    demo_rows = _imported_by(db, demo.tenant_id)
+    real = log_import.insert_frame
+
+    def write_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(log_import, "insert_frame", write_then_fail)
+    with pytest.raises(RuntimeError):
+        log_import.import_log(db, acme, path, "combined", host="media.example.com")
+    assert _imported_by(db, acme.tenant_id) == 0 and _imported_by(db, demo.tenant_id) == demo_rows
+    monkeypatch.undo()
+    assert log_import.import_log(db, acme, path, "combined", host="media.example.com").imported == 7  # the retry
+    assert _imported_by(db, acme.tenant_id) == 7 and _imported_by(db, demo.tenant_id) == demo_rows
