@@ -9,6 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
+from services.errors import ConfigError
 from services.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             conn.commit()
             try:
+                check_app_role(conn, app_role)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 conn.commit()
@@ -46,6 +48,41 @@ def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_
                 conn.commit()
     finally:
         engine.dispose()
+
+
+def check_app_role(conn, app_role: str) -> None:
+    """Raise ConfigError, before any change, when the login of DATABASE_URL could not use the app role afterwards.
+
+    A superuser or BYPASSRLS login runs each app connection as `app_role` (services.db), so a BYPASSRLS one must be
+    a member of it, and the role must exist; on a shared cluster the role can predate this database and the owner
+    may have no right to create it or grant it to itself. A plain login needs neither: it runs under the forced
+    row-level security policies itself, and the migrations grant the role what it needs when it exists."""
+    me = conn.execute(text(
+        "SELECT current_user, rolsuper, rolbypassrls, rolcreaterole, "
+        "  EXISTS (SELECT FROM pg_roles WHERE rolname = :role) AS role_exists "
+        "FROM pg_roles WHERE rolname = current_user"), {"role": app_role}).one()
+    conn.commit()
+    if me.rolsuper or not me.rolbypassrls or me.current_user == app_role:
+        return
+    if not me.role_exists:
+        if me.rolcreaterole:
+            return  # migration 0002 creates it and grants it to this login
+        raise ConfigError("DB_APP_ROLE", f"role {app_role!r} does not exist and {me.current_user!r} may not create "
+                                         f"it; as a superuser run: CREATE ROLE \"{app_role}\" NOLOGIN NOSUPERUSER "
+                                         f"NOBYPASSRLS; GRANT \"{app_role}\" TO \"{me.current_user}\";")
+    member, admin = conn.execute(text(
+        "SELECT pg_has_role(current_user, :role, 'MEMBER'), pg_has_role(current_user, :role, 'MEMBER WITH ADMIN OPTION')"),
+        {"role": app_role}).one()
+    conn.commit()
+    # Before PostgreSQL 16, CREATEROLE alone may grant any non-superuser role; from 16 on it takes the admin option.
+    createrole_grants = me.rolcreaterole and int(conn.execute(text("SHOW server_version_num")).scalar()) < 160000
+    conn.commit()
+    if member or admin or createrole_grants:
+        return
+    raise ConfigError("DB_APP_ROLE", f"{me.current_user!r} bypasses row-level security, so the app runs its sessions "
+                                     f"as {app_role!r}, which already exists and is not granted to it; as a superuser "
+                                     f"(or a holder of its admin option) run: GRANT \"{app_role}\" TO "
+                                     f"\"{me.current_user}\"; or set DB_APP_ROLE to a role it is a member of")
 
 
 def downgrade(database_url: str, revision: str, app_role: str = "podcast_app") -> None:

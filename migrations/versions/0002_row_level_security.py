@@ -46,8 +46,15 @@ def upgrade() -> None:
             EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', '{role}');
             EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', '{role}');
             EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO %I', '{role}');
-            IF NOT me.rolsuper AND current_user <> '{role}' THEN
-              EXECUTE format('GRANT %I TO %I', '{role}', current_user);
+            -- Membership lets a BYPASSRLS login SET ROLE to the app role (services.db). On a shared cluster the
+            -- role may predate this database and the owner may not be allowed to grant it: then it is skipped here
+            -- (a plain owner runs under the forced policies itself); services.migrate names the GRANT when needed.
+            IF NOT me.rolsuper AND current_user <> '{role}' AND NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
+              BEGIN
+                EXECUTE format('GRANT %I TO %I', '{role}', current_user);
+              EXCEPTION WHEN insufficient_privilege THEN
+                RAISE NOTICE 'role % not granted to %: no admin option on it', '{role}', current_user;
+              END;
             END IF;
           END IF;
         END $$;

@@ -2,6 +2,7 @@
 once per file (its fingerprint makes a second import a no-op), with bad lines reported by number and reason."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -181,7 +182,7 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
             listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"], rows.loc[idx, "user_agent"])
     geo = locate(rows["ip"])
     # Columns keep their dtypes (text as Categoricals): services.bulk formats each distinct value once.
-    uid_prefix = fingerprint[:24] + ":"  # the same line of the same file: the same request_uid
+    uid_prefix = request_uid_prefix(tenant_id, fingerprint)
     return pd.DataFrame({
         "request_uid": np.asarray([f"{uid_prefix}{n}" for n in rows["line_no"].tolist()], dtype=object),
         "ts": ts, "tenant_id": tenant_id,
@@ -192,6 +193,12 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
         "user_agent": rows["user_agent"], "referer": rows["referer"],
         "listener_key": listener, "country": geo["country"].to_numpy(), "region": geo["region"].to_numpy(),
     })
+
+
+def request_uid_prefix(tenant_id: int, fingerprint: str) -> str:
+    """The request_uid of a log line, less its line number: the same line of the same file imported for the same
+    tenant has the same uid (a replay is a no-op), while another tenant importing that file gets its own uids."""
+    return hashlib.blake2b(f"{tenant_id}:{fingerprint}".encode(), digest_size=12).hexdigest() + ":"
 
 
 def _record_failure(db: Database, ctx: TenantContext, name: str, fingerprint: str, fmt: str, message: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -95,3 +96,13 @@ def pg_jobs(pg_url, redis_url, tmp_path):
     yield settings, db
     context.reset()
     db.dispose()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of this tier 'integration', so `-m integration` selects the tier and `-m "not integration"` leaves it out.
+
+    Pytest hands every collected item to each conftest's hook: only this directory's are marked."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)

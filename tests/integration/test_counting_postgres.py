@@ -160,14 +160,21 @@ def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
     assert counting.count_downloads(db, tenant_id, first, last).downloads == report.downloads
     assert downloads() == before  # same rows, same row versions: nothing was deleted or inserted
     with db.session(tenant_id) as s:  # a stored value drifts ('' is not NULL), and a request goes away
-        s.execute(text("UPDATE downloads SET region = CASE WHEN region IS NULL THEN '' ELSE NULL END "
-                       "WHERE ctid = (SELECT min(ctid) FROM downloads)"))
-        s.execute(text("DELETE FROM download_requests WHERE request_uid = (SELECT min(request_uid) FROM "
-                        "download_requests WHERE method = 'GET' AND user_agent LIKE 'Overcast%')"))
+        drifted = s.execute(text("UPDATE downloads SET region = CASE WHEN region IS NULL THEN '' ELSE NULL END "
+                                 "WHERE ctid = (SELECT min(ctid) FROM downloads) "
+                                 "RETURNING ts, episode_id, listener_key")).one()
+        gone = s.execute(text("DELETE FROM download_requests WHERE request_uid = (SELECT min(request_uid) FROM "
+                              "download_requests WHERE method = 'GET' AND user_agent LIKE 'Overcast%') "
+                              "RETURNING listener_key")).scalar_one()
         s.commit()
+    assert downloads() != before  # the drift is stored
     again = counting.count_downloads(db, tenant_id, first, last)
     after = downloads()
-    assert [row[1:] for row in after] != [row[1:] for row in before] or again.downloads == report.downloads
+    assert again.requests == report.requests - 1
+    original = next(b for b in before if tuple(b[1:4]) == tuple(drifted))
+    assert [a[1:] for a in after if tuple(a[1:4]) == tuple(drifted)] == [original[1:]]  # the drift is undone
+    untouched = {b[1:] for b in before if b[3] != gone}  # every other listener's downloads are as they were
+    assert untouched <= {a[1:] for a in after} and len(untouched) < len(before)
     with db.session(tenant_id) as s:
         by_copy = raw_reads.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
         episodes = counting.EpisodeIndex.load(s, tenant_id)
@@ -448,3 +455,36 @@ def test_hits_and_log_lines_of_one_household_count_into_downloads_of_that_househ
         dump = str(s.execute(text("SELECT * FROM download_requests")).all()) + str(
             s.execute(text("SELECT * FROM downloads")).all())
     assert not any(a in dump for a in (ip, v6a, v6b, "2001:db8:42"))
+
+
+def test_one_log_imported_into_two_tenants_counts_in_each(pg, tmp_path):
+    """COPY into download_requests: a second tenant whose feed carries the same enclosure URLs imports the same
+    file (the same fingerprint and line numbers) and counts it; re-importing into either tenant adds nothing."""
+    from services.measurement import log_import
+    from services.tenancy import TenantContext
+
+    db, tenant_id = pg
+    other = accounts.create_tenant(db, "relay", "Relay")
+    with db.session(other.id) as s:
+        podcast = Podcast(tenant_id=other.id, title="Relayed", prefix_key="krelay")
+        s.add(podcast)
+        s.flush()
+        s.add(Episode(tenant_id=other.id, podcast_id=podcast.id, guid="g0", title="E0",
+                      enclosure_url="https://media.example.com/show/ep0.mp3", enclosure_length=6_000_000,
+                      duration_seconds=600))
+        s.commit()
+    agent = "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"
+    log = tmp_path / "shared.log"
+    log.write_text("".join(f'10.1.0.{n} - - [05/Mar/2026:10:{n:02d}:00 +0000] "GET /show/ep0.mp3 HTTP/1.1" 200 '
+                           f'6000000 "-" "{agent}"\n' for n in range(12)))
+
+    def raw(t):
+        with db.session(t) as s:
+            return s.scalar(text("SELECT count(*) FROM tenant_download_requests WHERE import_id IS NOT NULL"))
+
+    for t in (tenant_id, other.id):
+        ctx = TenantContext(tenant_id=t, role="editor")
+        assert log_import.import_log(db, ctx, log, "combined", host="media.example.com").imported == 12
+        assert log_import.import_log(db, ctx, log, "combined", host="media.example.com").already_imported
+        assert raw(t) == 12
+    assert counting.count_downloads(db, other.id, date(2026, 3, 5), date(2026, 3, 5)).downloads == 12

@@ -1,16 +1,20 @@
 """PostgreSQL's second wall: forced row-level security per tenant-owned table, and an app role without BYPASSRLS."""
 from __future__ import annotations
 
+from datetime import date
+
 import psycopg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
-from services import accounts, demo, migrate
+from services import accounts, api_keys, demo, migrate
 from services.dashboards import overview
 from services.dashboards.periods import ViewState
 from services.db import Database
-from services.models import TENANT_OWNED_TABLES, Podcast, Sponsor
+from services.models import (
+    TENANT_OWNED_TABLES, AuditLog, Campaign, CountingState, Episode, LogImport, Placement, Podcast, Sponsor,
+)
 from services.tenancy import TenantContext
 
 
@@ -49,11 +53,61 @@ def test_app_role_is_not_privileged(pg_db):
     assert role == "podcast_app" and not superuser and not bypass
 
 
+# The tenant-owned tables _seed_both fills for each tenant (every other one is covered by its own module's test).
+SEEDED = ("tenants", "memberships", "sponsors", "podcasts", "episodes", "campaigns", "placements", "api_keys",
+          "audit_log", "log_imports", "counting_state")
+
+
+def _seed_both(db):
+    """Two tenants, each with a row in every table of SEEDED (written through its own tenant's session)."""
+    a, b = _two_tenants(db)
+    for tenant in (a, b):
+        accounts.create_user(db, f"staff@{tenant.slug}.test", tenant.slug, "editor")
+        api_keys.create_api_key(db, TenantContext(tenant.id, "owner"), f"{tenant.slug} key")
+        with db.session(tenant.id) as s:
+            podcast = s.scalar(select(Podcast).where(Podcast.tenant_id == tenant.id))
+            sponsor = s.scalar(select(Sponsor).where(Sponsor.tenant_id == tenant.id))
+            episode = Episode(tenant_id=tenant.id, podcast_id=podcast.id, guid=f"{tenant.slug}-1",
+                              title=f"{tenant.name} Episode")
+            campaign = Campaign(tenant_id=tenant.id, sponsor_id=sponsor.id, name=f"{tenant.name} Campaign",
+                                start_date=date(2026, 6, 1), end_date=date(2026, 6, 30))
+            s.add_all([episode, campaign])
+            s.flush()
+            s.add(Placement(tenant_id=tenant.id, campaign_id=campaign.id, podcast_id=podcast.id, episode_id=episode.id,
+                            start_date=campaign.start_date, end_date=campaign.end_date))
+            s.add(AuditLog(tenant_id=tenant.id, action="test.seeded", entity_type="tenant", entity_id=tenant.id))
+            s.add(LogImport(tenant_id=tenant.id, filename=f"{tenant.slug}.log", fingerprint=tenant.slug * 4,
+                            format="combined", status="completed"))
+            s.add(CountingState(tenant_id=tenant.id))
+            s.commit()
+    with db.session(system=True) as s:  # the rows are there: what the walls below hide is real
+        for table in SEEDED:
+            col = "id" if table == "tenants" else "tenant_id"
+            per_tenant = dict(s.execute(text(f"SELECT {col}, count(*) FROM {table} GROUP BY 1")).all())
+            assert per_tenant.get(a.id, 0) > 0 and per_tenant.get(b.id, 0) > 0, table
+    return a, b
+
+
 def test_no_tenant_set_sees_no_rows(pg_db):
-    _two_tenants(pg_db)
+    _seed_both(pg_db)
     with pg_db.session() as s:
         for table in TENANT_OWNED_TABLES:
             assert s.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+
+
+def test_with_a_tenant_set_another_tenants_rows_stay_hidden(pg_db):
+    a, b = _seed_both(pg_db)
+    for table in SEEDED:
+        col = "id" if table == "tenants" else "tenant_id"
+        for me, them in ((a, b), (b, a)):
+            with pg_db.session(me.id) as s:  # as the app role, no WHERE on the tenant
+                owners = s.execute(text(f"SELECT DISTINCT {col} FROM {table}")).scalars().all()
+                assert owners == [me.id], (table, owners)
+                hidden = s.execute(text(f"SELECT count(*) FROM {table} WHERE {col} = :them"), {"them": them.id})
+                assert hidden.scalar() == 0, table
+                changed = s.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :them"), {"them": them.id})
+                assert changed.rowcount == 0, table
+                s.rollback()
 
 
 def test_each_tenant_sees_only_its_rows_even_without_a_filter(pg_db):

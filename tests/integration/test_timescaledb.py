@@ -285,8 +285,8 @@ def test_compression_keeps_answers(timescale):
     compressed = _sql(db, "SELECT count(*) FROM timescaledb_information.chunks "
                           "WHERE hypertable_name = 'downloads' AND is_compressed")[0][0]
     span = _sql(db, "SELECT min(ts) FROM downloads WHERE tenant_id = :t", t=tenant_id)[0][0]
-    if span < datetime.now(timezone.utc) - timedelta(days=45):
-        assert compressed > 0
+    assert span < datetime.now(timezone.utc) - timedelta(days=45)  # the demo's two years reach past the policy
+    assert compressed > 0
     pd.testing.assert_frame_equal(downloads_report.downloads_by(db, ctx, "app", first, last), before)
     old = (datetime.now(timezone.utc) - timedelta(days=40)).date()
     counting.count_downloads(db, tenant_id, old, old)  # a recount deletes and inserts in a compressed chunk
@@ -314,3 +314,49 @@ def test_episode_dimension_aggregates_match_downloads(timescale):
     grid = episode_views.episode_grid(db, ctx, ViewState(range="all")).set_index("episode_id")
     assert grid.loc[episode_id, "downloads_all_time"] == sum(expected.values())
     assert grid.loc[episode_id, "top_app"]
+
+
+def test_one_log_imported_into_two_tenants_counts_in_each(timescale, tmp_path):
+    """The same access log imported for the demo network and for a second tenant whose feeds carry the same
+    enclosure URLs: each tenant's raw requests and downloads count it, and a re-import into either adds nothing."""
+    from urllib.parse import urlsplit
+
+    from services import accounts
+    from services.measurement import log_import
+    from services.models import Episode, Podcast
+
+    db, demo_id = timescale
+    other = accounts.create_tenant(db, "relay", "Relay Network")  # one session at a time on this server
+    with db.session(system=True) as s:
+        source = s.scalars(text("SELECT id FROM episodes WHERE tenant_id = :t ORDER BY id LIMIT 2"),
+                           {"t": demo_id}).all()
+        episodes = [s.get(Episode, i) for i in source]
+        podcast = Podcast(tenant_id=other.id, title="Relayed", prefix_key="krelay")
+        s.add(podcast)
+        s.flush()
+        for ep in episodes:
+            s.add(Episode(tenant_id=other.id, podcast_id=podcast.id, guid=ep.guid, title=ep.title,
+                          enclosure_url=ep.enclosure_url, enclosure_length=ep.enclosure_length,
+                          duration_seconds=ep.duration_seconds, match_key=ep.match_key))
+        s.commit()
+    at = (datetime.now(timezone.utc) - timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    agent = "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"
+    host = urlsplit(episodes[0].enclosure_url).hostname
+    log = tmp_path / "shared.log"
+    log.write_text("".join(
+        f'198.51.100.{n} - - [{at + timedelta(minutes=n):%d/%b/%Y:%H:%M:%S} +0000] '
+        f'"GET {urlsplit(episodes[n % 2].enclosure_url).path} HTTP/1.1" 200 50000000 "-" "{agent}"\n'
+        for n in range(1, 9)))
+    raw = "SELECT count(*) FROM download_requests WHERE tenant_id = :t AND source = 'log'"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(log_import, "insert_frame", _insert_frame_without_copy)
+        for tenant_id, slug in ((demo_id, "demo"), (other.id, "relay")):
+            ctx = TenantContext(tenant_id=tenant_id, role="editor", tenant_slug=slug)
+            before = _sql(db, raw, t=tenant_id)[0][0]
+            report = log_import.import_log(db, ctx, log, "combined", host=host)
+            assert (report.imported, report.unmatched, report.rejected) == (8, 0, 0)
+            assert log_import.import_log(db, ctx, log, "combined", host=host).already_imported
+            assert _sql(db, raw, t=tenant_id)[0][0] == before + 8
+    counted = counting.count_downloads(db, other.id, at.date(), at.date())
+    assert counted.downloads == 8
+    assert _sql(db, "SELECT count(*) FROM downloads WHERE tenant_id = :t", t=other.id)[0][0] == 8

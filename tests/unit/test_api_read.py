@@ -90,3 +90,17 @@ def test_another_tenant_sees_nothing_and_gets_404_for_demo_ids(client, demo_key,
     assert client.get(f"/api/v1/downloads?podcast={demo_podcast}", headers=acme_key).status_code == 404
     assert client.get("/api/v1/downloads?group_by=day", headers=acme_key).get_json()["data"] == []
     assert client.get("/api/v1/downloads").status_code == 401
+
+
+def test_another_tenants_episode_id_is_not_found_in_downloads(client, db, demo_key, acme_key):
+    frame = _downloads(db)
+    episode_id = int(frame.episode_id.value_counts().index[0])
+    span = f"from={frame.day.min()}&to={frame.day.max()}"
+    assert sum(r["downloads"] for r in client.get(f"/api/v1/downloads?{span}&episode={episode_id}",
+                                                  headers=demo_key).get_json()["data"]) > 0
+    for group_by in ("day", "episode"):
+        for fmt in ("json", "csv"):
+            response = client.get(f"/api/v1/downloads?{span}&episode={episode_id}&group_by={group_by}&format={fmt}",
+                                  headers=acme_key)
+            assert response.status_code == 404, (group_by, fmt)
+            assert f"no episode {episode_id}" in response.get_data(as_text=True)

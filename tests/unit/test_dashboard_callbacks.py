@@ -266,3 +266,68 @@ def test_more_than_eight_compared_episodes_are_cut_with_a_note(demo_client):
     names = [t["name"] for t in out["episode-launch-chart"]["figure"]["data"]]
     curves = [n for n in names if not n.startswith("Forecast")]  # the newest episode also has its forecast band
     assert len(curves) == 1 + 8 + 3 and "first 8" in json.dumps(out["episode-message"])
+
+
+def _acme_episode(db) -> int:
+    """An episode of acme's own, released a week ago, so its launch page and compare picker have something."""
+    from datetime import datetime, timedelta, timezone
+
+    from services.models import Episode, Podcast
+
+    tenant = accounts.get_tenant_by_slug(db, "acme")
+    with db.session(tenant.id) as s:
+        podcast = Podcast(tenant_id=tenant.id, title="Acme Hour", prefix_key="kacme")
+        s.add(podcast)
+        s.flush()
+        episode = Episode(tenant_id=tenant.id, podcast_id=podcast.id, guid="acme-1", title="Acme Hour #1",
+                          published_at=datetime.now(timezone.utc) - timedelta(days=7))
+        s.add(episode)
+        s.commit()
+        return episode.id
+
+
+def test_foreign_ids_in_the_episode_header_compare_audience_and_csvs_get_nothing(acme_client, demo_client, db):
+    demo_episodes = _episode_ids(demo_client)
+    own = _acme_episode(db)
+    header = [("episode-header", "children"), ("episode-compare-episodes", "options")]
+    status, out = call_callback(acme_client, header, [("episode-id", "data", demo_episodes[0])])
+    assert status == 200 and out["episode-compare-episodes"]["options"] == []
+    _no_demo_data(out)
+    status, out = call_callback(acme_client, header, [("episode-id", "data", own)])
+    assert "Acme Hour #1" in json.dumps(out["episode-header"])
+    assert out["episode-compare-episodes"]["options"] == []  # its only episode: demo's are never offered
+    launch = [("episode-launch-chart", "figure"), ("episode-message", "children")]
+    status, out = call_callback(acme_client, launch, [("episode-id", "data", own),
+                                                      ("episode-compare-episodes", "value", demo_episodes[:2])])
+    assert status == 200 and f"no episode {demo_episodes[0]}" in json.dumps(out)
+    _no_demo_data(out)
+    status, data = call_csv(acme_client, "episode", "launch", extra_state=[
+        ("episode-id", "data", own), ("episode-compare-episodes", "value", demo_episodes[:2])])
+    assert status == 204 and data is None
+    outs = [
+        call_dashboard(acme_client, [("audience-regions", "figure")], "audience",
+                       before=[("audience-country", "data", "US")], podcast=1, range_="all"),
+        call_dashboard(acme_client, [("audience-heatmap", "figure")], "audience", podcast=1, range_="all"),
+    ]
+    for status, out in outs:
+        assert status == 200 and "no podcast 1" in json.dumps(out)
+        _no_demo_data(out)
+    status, out = call_dashboard(acme_client, [("audience-regions", "figure")], "audience",
+                                 before=[("audience-country", "data", "US")], range_="all")
+    assert "No downloads from US" in json.dumps(out)  # its own tenant's (empty) rollups, not demo's
+    status, out = call_dashboard(acme_client, [("audience-heatmap", "figure")], "audience", range_="all")
+    z = out["audience-heatmap"]["figure"]["data"][0]["z"]
+    assert int(pd.DataFrame(z if isinstance(z, list) else figure_values(z).reshape(7, 24)).to_numpy().sum()) == 0
+    refused = [("audience", chart, [("audience-country", "data", "US")], {"podcast": 1})
+               for chart in ("countries", "regions", "heatmap", "apps", "referrers")]
+    foreign_episode = [("episode-id", "data", demo_episodes[0]), ("episode-compare-episodes", "value", [])]
+    refused += [("episode", chart, foreign_episode, {}) for chart in ("apps", "devices", "countries", "launch")]
+    refused += [("overview", chart, [], {"podcast": 1}) for chart in ("timeline", "top-episodes", "top-countries")]
+    for page, chart, extra, controls in refused:
+        status, data = call_csv(acme_client, page, chart, extra_state=extra, range_="all", **controls)
+        assert (status, data) == (204, None), (page, chart)
+    for chart in ("regions", "heatmap"):  # unfiltered, acme's CSVs are its own: empty
+        status, data = call_csv(acme_client, "audience", chart, extra_state=[("audience-country", "data", "US")],
+                                range_="all")
+        frame = _csv(data)
+        assert status == 200 and int(frame["downloads"].sum()) == 0, chart

@@ -75,7 +75,10 @@ def test_counting_the_same_requests_twice_gives_the_same_downloads():
     first, _ = counting.count_frame(pd.DataFrame(rows), _episodes(), "first-touch")
     second, _ = counting.count_frame(pd.DataFrame(rows), _episodes(), "first-touch")
     pd.testing.assert_frame_equal(first.reset_index(drop=True), second.reset_index(drop=True))
-    assert len(first) == 6 and isinstance(Counter(), Counter)
+    # Each listener's first request opens a 24-hour window; the next day's 10:00 request opens the second one.
+    assert Counter(first["listener_key"]) == {"a": 2, "b": 2, "c": 2}
+    assert sorted({str(pd.Timestamp(t)) for t in first["ts"]}) == ["2026-03-02 10:00:00+00:00",
+                                                                   "2026-03-03 10:00:00+00:00"]
 
 
 def test_every_request_is_a_download_or_a_reason(db):

@@ -144,3 +144,73 @@ def test_listener_keys_vectorised_equal_the_per_row_rule():
     assert hashing.listener_keys(secret, ips.astype("category"), agents.astype("category")).tolist() == expected
     assert got[0] == got[2] and got[0] != got[1]  # the same household and agent; another agent
     assert got[7] == got[8] == got[9]  # one IPv6 /64
+
+
+def _tenant_sharing_demo_feeds(db, slug: str) -> TenantContext:
+    """A second tenant whose feeds carry the demo's enclosure URLs (a network re-publishing shows, say)."""
+    from services.models import Episode, Podcast
+
+    tenant = accounts.create_tenant(db, slug, slug.title())
+    demo_id = accounts.get_tenant_by_slug(db, "demo").id
+    with db.session(system=True) as s:
+        episodes = s.scalars(select(Episode).where(Episode.tenant_id == demo_id)).all()
+        podcasts = {}
+        for ep in episodes:
+            if ep.podcast_id not in podcasts:
+                podcasts[ep.podcast_id] = Podcast(tenant_id=tenant.id, title=f"Copy {ep.podcast_id}",
+                                                  prefix_key=f"{slug}{ep.podcast_id}")
+                s.add(podcasts[ep.podcast_id])
+                s.flush()
+            s.add(Episode(tenant_id=tenant.id, podcast_id=podcasts[ep.podcast_id].id, guid=ep.guid, title=ep.title,
+                          enclosure_url=ep.enclosure_url, enclosure_length=ep.enclosure_length,
+                          duration_seconds=ep.duration_seconds, match_key=ep.match_key))
+        s.commit()
+    return TenantContext(tenant_id=tenant.id, role="editor", tenant_slug=slug)
+
+
+def test_one_log_imported_into_two_tenants_counts_in_each_and_never_twice(db, demo, tmp_path):
+    path = _log(tmp_path, [_line(f"198.51.100.{i}", "/market-hours/0050.mp3") for i in range(1, 12)])
+    acme = _tenant_sharing_demo_feeds(db, "acme")
+    before = _imported(db, demo.tenant_id)
+    assert log_import.import_log(db, demo, path, "combined", host="media.example.com").imported == 11
+    other = log_import.import_log(db, acme, path, "combined", host="media.example.com")
+    assert (other.imported, other.unmatched, other.already_imported) == (11, 0, False)
+    for ctx in (demo, acme):  # re-importing into either tenant stays a no-op
+        again = log_import.import_log(db, ctx, path, "combined", host="media.example.com")
+        assert again.already_imported and again.imported == 0
+    with db.session(system=True) as s:
+        per_tenant = dict(s.execute(select(DownloadRequest.tenant_id, func.count()).where(
+            DownloadRequest.source == "log").group_by(DownloadRequest.tenant_id)).all())
+        uids = s.execute(select(DownloadRequest.tenant_id, DownloadRequest.request_uid).where(
+            DownloadRequest.import_id.is_not(None))).all()
+    assert per_tenant[acme.tenant_id] == 11 and per_tenant[demo.tenant_id] - before == 11
+    assert not {u for t, u in uids if t == demo.tenant_id} & {u for t, u in uids if t == acme.tenant_id}
+    counted = counting.count_downloads(db, acme.tenant_id, other.first_day, other.last_day)
+    assert counted.downloads == 11
+
+
+def _imported_by(db, tenant_id):
+    """Log rows of one tenant (SQLite has no row-level security: the filter is the wall here)."""
+    with db.session(tenant_id) as s:
+        return s.scalar(select(func.count()).select_from(DownloadRequest).where(
+            DownloadRequest.source == "log", DownloadRequest.tenant_id == tenant_id))
+
+
+def test_a_failed_import_into_the_second_tenant_leaves_both_tenants_as_they_were(db, demo, tmp_path, monkeypatch):
+    path = _log(tmp_path, [_line(f"198.51.100.{i}", "/market-hours/0050.mp3") for i in range(1, 8)])
+    acme = _tenant_sharing_demo_feeds(db, "acme")
+    assert log_import.import_log(db, demo, path, "combined", host="media.example.com").imported == 7
+    demo_rows = _imported_by(db, demo.tenant_id)
+    real = log_import.insert_frame
+
+    def write_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(log_import, "insert_frame", write_then_fail)
+    with pytest.raises(RuntimeError):
+        log_import.import_log(db, acme, path, "combined", host="media.example.com")
+    assert _imported_by(db, acme.tenant_id) == 0 and _imported_by(db, demo.tenant_id) == demo_rows
+    monkeypatch.undo()
+    assert log_import.import_log(db, acme, path, "combined", host="media.example.com").imported == 7  # the retry
+    assert _imported_by(db, acme.tenant_id) == 7 and _imported_by(db, demo.tenant_id) == demo_rows

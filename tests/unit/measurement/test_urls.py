@@ -50,8 +50,9 @@ URL_NOT_APPLICABLE = {
     "chain.computeChainDestinationHostname_cases": "no hostname helper; strip_tracking_prefixes(url).destination "
                                                    "gives the destination URL",
 }
-# Suites owned by other modules (services/measurement/requests.py and the user-agent, bot, hashing
-# and counting modules); listed so a new suite in the JSON fails test_every_op3_suite_is_accounted_for.
+# Suites owned by other modules: test_requests.py (REQUEST_SUITES) and test_op3_suites.py (the counting, hashing
+# and bot suites it runs, and why the rest do not apply); listed so a new suite in the JSON fails
+# test_every_op3_suite_is_accounted_for.
 OTHER_MODULES = frozenset({
     "parsePubdate", "tryParseRangeHeader", "tryExpandIpv6", "computeIpAddressForDownload",
     "computeListenerIpAddress", "computeRawIpAddress", "packHashedIpAddress", "Banlist.isBanned",
