@@ -41,7 +41,7 @@ class Settings:
     # to instance/outbox/ instead.
     smtp_url: str | None = None
     mail_from: str = "Podcast Analytics <noreply@localhost>"
-    # Chromium that kaleido drives to render report charts; None: BROWSER_PATH, else kaleido finds one on PATH
+    # Chromium that kaleido drives to draw report charts; None: kaleido's own lookup (BROWSER_PATH, then PATH)
     chart_browser_path: str | None = None
     # The optional language-model writer of summaries (unset base URL: the template writer only).
     llm_base_url: str | None = None
@@ -221,7 +221,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),
         smtp_url=_parse_smtp_url(env["SMTP_URL"]) if env.get("SMTP_URL") else None,
         mail_from=_parse_mail_from(env.get("MAIL_FROM") or Settings.mail_from),
-        chart_browser_path=_parse_browser_path(env.get("CHART_BROWSER_PATH") or env.get("BROWSER_PATH")),
+        chart_browser_path=_parse_browser_path(env.get("CHART_BROWSER_PATH")),
         llm_base_url=_parse_llm_base_url(env.get("LLM_BASE_URL")),
         llm_api_key=env.get("LLM_API_KEY") or None,
         llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",
