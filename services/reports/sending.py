@@ -129,8 +129,12 @@ def report_content_for(db: Database, ctx: TenantContext, sub: ReportSubscription
 
 def send_run(db: Database, settings: Settings, run_id: int, final_attempt: bool = True,
              renderer: Renderer | None = None) -> RunOutcome:
-    """Send one run (the job's work). "retrying" means a transient SMTP failure with attempts left."""
-    run = _claim(db, run_id)
+    """Send one run (the job's work). "retrying" means a transient SMTP failure with attempts left; "gone" that the
+    run was deleted with its subscription before it was sent."""
+    try:
+        run = _claim(db, run_id)
+    except NotFound:
+        return RunOutcome("gone")
     if run is None:
         with db.session(system=True) as s:
             current = s.get(ReportRun, run_id)

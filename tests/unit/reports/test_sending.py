@@ -19,7 +19,7 @@ from services.reports import content, sending
 from services.reports import subscriptions as subs
 from services.reports.png import check_chart_png
 from services.reports.schedule import latest_occurrence
-from tests.unit.notify.smtp_server import Inbox, smtp_server
+from tests.unit.notify.smtp_server import Inbox, free_port, smtp_server
 from tests.unit.reports.conftest import WEEKLY_NETWORK, backdate, campaign_of, runs
 from tests.unit.reports.pngs import blank_renderer, crashing_renderer, good_renderer
 
@@ -156,3 +156,22 @@ def test_the_periodic_job_queues_and_sends_due_reports_in_process(db, people, de
     assert [r.status for r in runs(db, sub.id)] == ["written"]
     with db.session(people.tenant_id) as s:
         assert s.scalars(select(Notification).where(Notification.kind == "report.failed")).all() == []
+
+
+def test_an_unreachable_server_is_retried_and_the_report_sent_once_after(db, people, demo_settings, monkeypatch):
+    monkeypatch.setattr("services.reports.charts.kaleido_renderer", good_renderer)
+    sub = subs.create_subscription(db, people.ctx("owner"), WEEKLY_NETWORK)
+    backdate(db, sub.id)
+    (run_id,) = sending.record_due_runs(db, datetime.now(timezone.utc))
+    closed = replace(demo_settings, smtp_url=f"smtp://127.0.0.1:{free_port()}")  # nothing listens there
+    outcome = sending.send_run(db, closed, run_id, final_attempt=False)
+    assert outcome.status == "retrying" and "127.0.0.1" in outcome.error
+    inbox = Inbox()
+    with smtp_server(inbox) as url:
+        assert sending.send_run(db, replace(demo_settings, smtp_url=url), run_id).status == "sent"
+        assert sending.send_run(db, replace(demo_settings, smtp_url=url), run_id).status == "sent"
+    assert len(inbox.messages) == 1
+    (run,) = runs(db, sub.id)
+    assert (run.status, run.attempts, run.error) == ("sent", 2, None)
+    subs.delete_subscription(db, people.ctx("owner"), sub.id)  # its runs go with it
+    assert sending.send_run(db, demo_settings, run_id).status == "gone"
