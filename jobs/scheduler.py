@@ -24,6 +24,7 @@ from jobs.catalog import refresh_all_feeds
 from jobs.events import dispatch_events
 from jobs.measure import count_all, drain_hits, purge_expired
 from jobs.rollups import refresh_all_rollups
+from jobs.reports import TICK_INTERVAL, queue_due_reports
 from jobs.webhooks import SWEEP_INTERVAL, sweep_due_webhooks
 from services.errors import ConfigError
 from services.settings import Settings, load_settings
@@ -65,6 +66,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(evaluate_all_alerts, "measure", interval=60 * 60),
     Periodic(sweep_due_webhooks, "notify", interval=SWEEP_INTERVAL),
     Periodic(dispatch_events, "notify", interval=60),  # the sweep: events left pending, retries after backoff
+    Periodic(queue_due_reports, "notify", interval=TICK_INTERVAL),
 )
 
 

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 # (pandas, the models, the workflow's handlers: seconds) in every horse.
 JOB_MODULES = ("jobs.alerts", "jobs.attribution", "jobs.campaigns", "jobs.catalog", "jobs.demo", "jobs.events",
                "jobs.forecasts", "jobs.imports", "jobs.insights", "jobs.measure", "jobs.notify", "jobs.rollups",
-               "jobs.webhooks")
+               "jobs.webhooks", "jobs.reports")
 
 
 def preload() -> None:

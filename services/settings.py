@@ -42,6 +42,8 @@ class Settings:
     # to instance/outbox/ instead.
     smtp_url: str | None = None
     mail_from: str = "Podcast Analytics <noreply@localhost>"
+    # Chromium that kaleido drives to draw report charts; None: kaleido's own lookup (BROWSER_PATH, then PATH)
+    chart_browser_path: str | None = None
     # The optional language-model writer of summaries (unset base URL: the template writer only).
     llm_base_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
@@ -98,6 +100,14 @@ def _parse_mail_from(value: str) -> str:
     if "@" not in value or "\n" in value or "\r" in value:
         raise ConfigError("MAIL_FROM", f"expected an address such as 'Podcast Analytics <noreply@example.com>', "
                                        f"got {value!r}")
+    return value
+
+
+def _parse_browser_path(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not Path(value).is_file():
+        raise ConfigError("CHART_BROWSER_PATH", f"no browser executable at {value!r}")
     return value
 
 
@@ -215,6 +225,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),
         smtp_url=_parse_smtp_url(env["SMTP_URL"]) if env.get("SMTP_URL") else None,
         mail_from=_parse_mail_from(env.get("MAIL_FROM") or Settings.mail_from),
+        chart_browser_path=_parse_browser_path(env.get("CHART_BROWSER_PATH")),
         llm_base_url=_parse_llm_base_url(env.get("LLM_BASE_URL")),
         llm_api_key=env.get("LLM_API_KEY") or None,
         llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",

@@ -43,6 +43,7 @@ from services.models.measurement import (
     PodcastReferrerDailyMetric,
 )
 from services.models.notify import CHANNELS, EMAIL_STATUSES, EmailMessage, Notification, NotificationPreference
+from services.models.reports import REPORT_FREQUENCIES, REPORT_KINDS, RUN_STATUSES, ReportRun, ReportSubscription
 from services.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -63,4 +64,5 @@ __all__ = [
     "AttributionEvent", "AttributionRejection", "Forecast", "FORECAST_KINDS",
     "AttributionEvent", "AttributionRejection",
     "NETWORK", "Anomaly", "InsightSummary", "CountingDay",
+    "REPORT_KINDS", "REPORT_FREQUENCIES", "RUN_STATUSES", "ReportSubscription", "ReportRun",
 ]

@@ -62,4 +62,6 @@ TENANT_OWNED_TABLES = (
     "anomalies",
     "insight_summaries",
     "counting_days",
+    "report_subscriptions",
+    "report_runs",
 )

@@ -205,3 +205,15 @@ def list_emails(db: Database, ctx: TenantContext, limit: int = 100) -> list[Emai
                          .order_by(EmailMessage.id.desc()).limit(limit)).all()
     return [EmailRow(r.id, r.to_address, r.subject, r.status, r.attempts, r.error, r.created_at, r.sent_at)
             for r in rows]
+
+
+def transmit(settings: Settings, message: MimeMessage, outbox_name: str) -> str:
+    """Send a message built elsewhere (e.g. a report with attachments) over SMTP_URL, or without it write it to
+    instance/outbox/<outbox_name>.eml; returns "sent" or "written". Raises DeliveryFailure as `deliver` records it."""
+    if settings.smtp_url is None:
+        folder = settings.instance_path / "outbox"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{outbox_name}.eml").write_bytes(message.as_bytes())
+        return "written"
+    _smtp_send(parse_smtp_url(settings.smtp_url), message)
+    return "sent"

@@ -37,7 +37,8 @@ def test_schedule_drains_counts_and_refreshes_on_their_queues():
     assert timetable == {"drain_hits": ("ingest", 30), "count_all": ("measure", 300),
                          "refresh_all_rollups": ("measure", 3600), "refresh_all_feeds": ("imports", 1800),
                          "purge_expired": ("measure", "17 3 * * *"), "evaluate_all_alerts": ("measure", 3600),
-                         "sweep_due_webhooks": ("notify", 10), "dispatch_events": ("notify", 60)}
+                         "sweep_due_webhooks": ("notify", 10), "dispatch_events": ("notify", 60),
+                         "queue_due_reports": ("notify", 300)}
     assert any(e.func is refresh_all_rollups for e in SCHEDULE)
 
 
