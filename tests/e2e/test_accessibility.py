@@ -69,8 +69,6 @@ def _settle(page) -> None:
 def _check(page, label: str, viewport: str, found: dict) -> None:
     """axe-core on the page as shown now, its sideways scroll on a phone, and a screenshot."""
     _settle(page)
-    if not page.evaluate("() => typeof axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
     violations = page.evaluate(AXE_RUN)
     width = page.evaluate("() => document.scrollingElement.scrollWidth")
     wide = page.evaluate(PAST_THE_EDGE, PHONE_WIDTH + 1) if viewport == "phone" and width > PHONE_WIDTH + 1 else []
@@ -119,6 +117,7 @@ def test_every_page_is_accessible_and_fits_the_screen(browser, live_server, regi
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     context.set_default_timeout(BROWSER_TIMEOUT_MS)
     context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
+    context.add_init_script(path=str(AXE))  # in every page before its own scripts: no round trip per page
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -150,3 +149,47 @@ def test_every_page_is_accessible_and_fits_the_screen(browser, live_server, regi
     assert len(found) >= len(registered_pages) + 2
     assert not failures, "\n" + "\n".join(failures)
     assert errors == [], errors
+
+
+def _tab_to(page, selector: str, presses: int = 40) -> None:
+    """Press Tab until the element matching selector has focus, as a keyboard user would reach it."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(sel) => document.activeElement && document.activeElement.matches(sel)", selector):
+            return
+    pytest.fail(f"{selector} is not reached with Tab within {presses} presses")
+
+
+@pytest.mark.timeout(180)
+def test_the_phone_menu_and_a_dropdown_work_from_the_keyboard(browser, live_server):
+    context = browser.new_context(viewport=VIEWPORTS["phone"])
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        login(page, live_server)
+        _settle(page)
+        nav = page.locator("nav.app-nav")
+        assert not nav.is_visible()  # collapsed behind the menu button on a phone
+        assert page.get_by_role("button", name="Sign out").is_visible()
+        _tab_to(page, ".nav-toggle")
+        page.keyboard.press("Enter")
+        assert nav.is_visible()
+        assert page.locator(".nav-toggle").get_attribute("aria-expanded") == "true"
+        assert nav.get_by_role("link", name="Episodes").is_visible()
+        page.keyboard.press("Escape")
+        assert not nav.is_visible()
+        assert page.evaluate("() => document.activeElement.classList.contains('nav-toggle')")
+
+        # The comparison dropdown: reached with Tab on its labelled button, opened and chosen with the keyboard.
+        _tab_to(page, "#overview-compare")
+        page.keyboard.press("ArrowDown")
+        page.get_by_role("option").first.wait_for()
+        for _ in range(6):
+            if page.evaluate("() => document.activeElement.value") == "year":  # the option "Previous year"
+                break
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"compare=year"))
+        assert "Previous year" in page.locator("#overview-compare").inner_text()
+    finally:
+        context.close()
