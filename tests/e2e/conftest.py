@@ -39,7 +39,7 @@ def live_server(tmp_path_factory):
     log = open(instance / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 150  # migrations and demo seeding take over a minute on a busy 2-core machine
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=1)
@@ -50,6 +50,7 @@ def live_server(tmp_path_factory):
             time.sleep(0.3)
     else:
         proc.kill()
+        proc.wait(timeout=10)  # so the check below reports it instead of yielding a server that is not there
     if proc.poll() is not None:
         pytest.fail(f"app did not start: {(instance / 'server.log').read_text()[-2000:]}")
     yield base
