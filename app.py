@@ -23,7 +23,7 @@ from api.v1_webhooks import bp as api_v1_webhooks
 from api.v1_insights_forecasts import bp as api_v1_insights_forecasts
 from api.v1_insights import bp as api_v1_insights
 from callbacks import register_all
-from components.shell import app_shell
+from components.shell import INDEX_STRING, app_shell
 from jobs import context
 from jobs.queues import get_redis, job_counts
 from jobs.scheduler import run_in_process
@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
 
     dash.page_registry.clear()
     dash_app = dash.Dash(__name__, server=server, use_pages=True, pages_folder=str(PROJECT_ROOT / "pages"),
-                         assets_folder=str(PROJECT_ROOT / "assets"), title="Podcast Analytics")
+                         assets_folder=str(PROJECT_ROOT / "assets"), title="Podcast Analytics",
+                         index_string=INDEX_STRING)
     dash_app.layout = lambda: app_shell(list(dash.page_registry.values()), dash.page_container)
     register_all(dash_app)
     provider = tracing.configure(settings.traces_exporter, tracer_provider, database=db)

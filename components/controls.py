@@ -47,16 +47,20 @@ def _iso(day) -> str | None:
 
 
 def chart_card(ids, chart: str, title: str, body, note: str | None = None) -> html.Section:
-    """A titled card around a chart or grid, with its "Download CSV" button (exactly the data shown)."""
+    """A titled card around a chart or grid, with its "Download CSV" button (exactly the data shown). The chart is a
+    figure named by the card's title and described by its note; the CSV beside it is its text alternative."""
+    title_id, note_id = f"{ids.PREFIX}-{chart}-title", f"{ids.PREFIX}-{chart}-note"
+    described = {"aria-describedby": note_id} if note else {}
     return html.Section([
         html.Div([
-            html.H2(title),
+            html.H2(title, id=title_id),
             html.Button("Download CSV", id=ids.csv_button(chart), className="link-button csv-button",
-                        title="Download exactly the data this chart shows"),
+                        title=f"Download exactly the data this chart shows: {title}"),
             dcc.Download(id=ids.csv_download(chart)),
         ], className="card-header"),
-        html.P(note, className="muted card-note") if note else None,
-        dcc.Loading(body, type="default", delay_show=150),
+        html.P(note, id=note_id, className="muted card-note") if note else None,
+        dcc.Loading(html.Div(body, role="figure", className="chart-figure",
+                             **{"aria-labelledby": title_id, **described}), type="default", delay_show=150),
     ], className="chart-card")
 
 

@@ -17,6 +17,7 @@ def notification_bell(unread: int) -> dcc.Link:
     """The bell in the header: a link to the notifications page with the unread count (hidden at zero)."""
     label = f"{unread} unread notification{'s' if unread != 1 else ''}"
     return dcc.Link([html.Span("🔔", className="bell-icon", **{"aria-hidden": "true"}),
+                     html.Span("Notifications", className="visually-hidden"),
                      html.Span(bell_count(unread), id=Shell.BELL_COUNT,
                                className="bell-count" if unread else "bell-count bell-count-zero")],
                     href="/notifications", id=Shell.BELL, className="bell", title=label)
@@ -26,10 +27,37 @@ def bell_count(unread: int) -> str:
     return "" if unread <= 0 else ("99+" if unread > 99 else str(unread))
 
 
+# Dash's page template with the document's language, and without the <footer> Dash wraps its scripts in (a second
+# contentinfo landmark beside the app's own footer).
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        {%config%}
+        {%scripts%}
+        {%renderer%}
+    </body>
+</html>"""
+
+
+def nav_toggle() -> html.Button:
+    """The phone layout's menu button (hidden on wider screens); assets/a11y.js opens and closes the navigation."""
+    return html.Button([html.Span("☰", className="nav-toggle-icon", **{"aria-hidden": "true"}), "Menu"],
+                       type="button", className="nav-toggle link-button",
+                       **{"aria-expanded": "false", "aria-controls": Shell.NAV})
+
+
 def app_shell(pages: list[dict], content) -> html.Div:
     header = html.Header([
-        html.Div([html.Span("◉", className="brand-mark"), html.Span("Podcast Analytics", className="brand-name")],
-                 className="brand"),
+        nav_toggle(),
+        html.Div([html.Span("◉", className="brand-mark", **{"aria-hidden": "true"}),
+                  html.Span("Podcast Analytics", className="brand-name")], className="brand"),
         html.Span(id=Shell.TENANT, className="tenant-name"),
         html.Div([
             notification_bell(0),
@@ -42,9 +70,10 @@ def app_shell(pages: list[dict], content) -> html.Div:
     footer = html.Footer(["Counted per the IAB Tech Lab Podcast Measurement Guidelines v2.3 · ",
                           dcc.Link("Methodology", href="/methodology")], className="app-footer")
     return html.Div([
+        html.A("Skip to content", href="#main", className="skip-link"),
         dcc.Location(id=Shell.URL),
         header,
-        html.Div([html.Nav(nav_links(pages), id=Shell.NAV, className="app-nav"),
-                  html.Main(content, className="app-main")], className="app-body"),
+        html.Div([html.Nav(nav_links(pages), id=Shell.NAV, className="app-nav", **{"aria-label": "Main"}),
+                  html.Main(content, id="main", className="app-main")], className="app-body"),
         footer,
     ], className="app-shell")

@@ -112,7 +112,8 @@ def test_a_promo_csv_with_bad_rows_is_reported_by_line_and_stores_nothing(db, de
     _, out = _upload(client, campaign_id, bad)
     text = json.dumps(out)
     assert "Nothing was imported: 3 bad row(s)" in text
-    rows = out["campaign-inputs-upload-result"]["children"]["props"]["children"][1]["props"]["children"][1]
+    table = out["campaign-inputs-upload-result"]["children"]["props"]["children"][1]["props"]["children"]  # in its box
+    rows = table["props"]["children"][1]
     cells = [[cell["props"]["children"] for cell in tr["props"]["children"]] for tr in rows["props"]["children"]]
     assert [(line, field) for line, field, _ in cells] == [(3, "code"), (4, "occurred_at"), (5, "value")]
     assert _stored(db, demo) == 0
