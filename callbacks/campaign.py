@@ -16,6 +16,7 @@ from components.campaigns import (
 from components.attribution import (
     attribution_kpis, computed_line, group_table, lag_figure, lift_panel, usable_ip_panel,
 )
+from components.forms import value_prop
 from components.ids import CampaignAttribution, CampaignPage
 from jobs.attribution import enqueue_campaign
 from jobs.campaigns import refresh_campaign_delivery
@@ -202,11 +203,11 @@ def register(app: Dash) -> None:
         Input(CampaignPage.ID, "data"), Input({"type": CampaignPage.MOVE, "status": ALL}, "n_clicks"),
         Input({"type": CampaignPage.REMOVE, "index": ALL}, "n_clicks"),
         Input(CampaignPage.ADD_PLACEMENT, "n_clicks"), Input(CampaignPage.SAVE, "n_clicks"),
-        *[State(P + name, "value") for name in PLACEMENT_FIELDS],
-        *[State(E + name, "value") for name in CAMPAIGN_FIELDS],
+        *[State(P + name, value_prop(name)) for name in PLACEMENT_FIELDS],
+        *[State(E + name, value_prop(name)) for name in CAMPAIGN_FIELDS],
     )(campaign_view)
     app.callback(Output(P + "podcast_id", "options"), Output(E + "sponsor_id", "options"),
-                 [Output(E + name, "value") for name in CAMPAIGN_FIELDS], Input(CampaignPage.ID, "data"))(load_forms)
+                 [Output(E + name, value_prop(name)) for name in CAMPAIGN_FIELDS], Input(CampaignPage.ID, "data"))(load_forms)
     app.callback(Output(P + "episode_id", "options"), Input(P + "podcast_id", "value"))(episode_choices)
     app.callback(Output(CampaignPage.DOWNLOAD, "data"), Input({"type": CampaignPage.CSV, "view": ALL}, "n_clicks"),
                  State(CampaignPage.ID, "data"), prevent_initial_call=True)(download_csv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from components.campaigns import CAMPAIGN_FIELDS, PLACEMENT_FIELDS, SPONSOR_FIELDS
+from components.forms import value_prop
 from tests.dash_client import call_callback
 
 SPONSOR_NAMES = [name for name, _, _ in SPONSOR_FIELDS]
@@ -56,7 +57,7 @@ def campaigns_view(client, create_values=None):
     outputs += [("campaigns-error-" + n, "children") for n in CAMPAIGN_FIELDS]
     create = create_values is not None
     inputs = [("campaigns-url", "pathname", "/campaigns"), ("campaigns-create", "n_clicks", 1 if create else None)]
-    state = [("campaigns-field-" + n, "value", (create_values or {}).get(n)) for n in CAMPAIGN_FIELDS]
+    state = [("campaigns-field-" + n, value_prop(n), (create_values or {}).get(n)) for n in CAMPAIGN_FIELDS]
     return call_callback(client, outputs, inputs, state,
                          _changed("campaigns-create") if create else ["campaigns-url.pathname"])
 
@@ -80,8 +81,8 @@ def campaign_view(client, campaign_id, move=None, placement=None, edit=None, sta
     inputs = [("campaign-id", "data", campaign_id), moves, removes,
               ("campaign-add-placement", "n_clicks", 1 if placement is not None else None),
               ("campaign-save", "n_clicks", 1 if edit is not None else None)]
-    state = [("campaign-placement-field-" + n, "value", (placement or {}).get(n)) for n in PLACEMENT_FIELDS]
-    state += [("campaign-edit-field-" + n, "value", (edit or {}).get(n)) for n in CAMPAIGN_FIELDS]
+    state = [("campaign-placement-field-" + n, value_prop(n), (placement or {}).get(n)) for n in PLACEMENT_FIELDS]
+    state += [("campaign-edit-field-" + n, value_prop(n), (edit or {}).get(n)) for n in CAMPAIGN_FIELDS]
     if move:
         changed = _changed({"type": "campaign-move", "status": move})
     elif remove:
@@ -97,7 +98,7 @@ def campaign_view(client, campaign_id, move=None, placement=None, edit=None, sta
 
 def load_forms(client, campaign_id):
     outputs = [("campaign-placement-field-podcast_id", "options"), ("campaign-edit-field-sponsor_id", "options")]
-    outputs += [("campaign-edit-field-" + n, "value") for n in CAMPAIGN_FIELDS]
+    outputs += [("campaign-edit-field-" + n, value_prop(n)) for n in CAMPAIGN_FIELDS]
     return call_callback(client, outputs, [("campaign-id", "data", campaign_id)], changed=["campaign-id.data"])
 
 
