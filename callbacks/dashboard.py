@@ -95,14 +95,17 @@ NAVIGATE_JS = """function(href) {
 }"""
 
 
-def register_controls(app: Dash, ids, *, extra_inputs: tuple = ()) -> None:
+def register_controls(app: Dash, ids, *, extra_inputs: tuple = (), sync_url: Callable | None = None) -> None:
+    """The shared controls' callbacks; `sync_url` replaces the controls -> query string function when a page
+    keeps more in its URL than the shared controls and extras (the episodes grid's search, sort and filters)."""
     path_podcast = hasattr(ids, "SHOW")
     app.clientside_callback(NAVIGATE_JS, Output(ids.NAV, "clear_data"), Input(ids.NAV, "data"),
                             prevent_initial_call=True)
     app.callback(Output(ids.PODCAST, "options"), Input(ids.URL, "pathname"))(podcast_options)
     app.callback(Output(ids.DATES_BOX, "style"), Output(ids.DATES, "start_date"), Output(ids.DATES, "end_date"),
                  Input(ids.RANGE, "value"), State(ids.DATES, "start_date"), State(ids.DATES, "end_date"))(custom_dates)
-    app.callback(Output(ids.URL, "search"), *control_inputs(ids), *extra_inputs)(make_url_sync(path_podcast))
+    app.callback(Output(ids.URL, "search"), *control_inputs(ids), *extra_inputs)(
+        sync_url or make_url_sync(path_podcast))
 
 
 def csv_download(frames: dict[str, FrameBuilder], extra_names: tuple[str, ...] = ()) -> Callable:

@@ -6,7 +6,8 @@ from components.ids import Overview
 from components.overview import overview_sections
 from services.dashboards.periods import ViewState
 
-register_page(__name__, path="/", name="Overview", title="Overview · Podcast Analytics", order=0)
+register_page(__name__, path="/", name="Overview", title="Overview · Podcast Analytics", order=0,
+              keeps_view=True)
 
 
 def layout(**query):

@@ -83,6 +83,16 @@ class ViewState:
     def with_(self, **changes) -> ViewState:
         return replace(self, **changes)
 
+    def carried(self) -> ViewState:
+        """What follows the user to another dashboard page: period, comparison, podcast and granularity; a page's
+        own drill-downs (the audience's country, the compared episodes) stay on that page."""
+        return replace(self, country=None, episodes=())
+
+
+def carried_query(search: str | None) -> str:
+    """The query string another dashboard page opens with, from the current page's query string."""
+    return ViewState.from_query(search or "").carried().to_query()
+
 
 @dataclass(frozen=True)
 class Period:

@@ -74,6 +74,15 @@ def choose(page, dropdown_id: str, option: str) -> None:
     page.keyboard.press("Escape")
 
 
+def pick_date(page, picker_id: str, day) -> None:
+    """Set the Dash date picker `picker_id` to `day` (a date) as a person typing into it would, then close it."""
+    field = page.locator(f"#{picker_id}")
+    field.click()
+    field.fill(day.isoformat())
+    field.press("Enter")
+    page.keyboard.press("Escape")
+
+
 @pytest.fixture(scope="package")
 def browser():
     require_service(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
