@@ -21,6 +21,11 @@ class ApiKeys:
     REVOKE = "apikeys-revoke"  # pattern-matching: {"type": REVOKE, "index": key id}
 
 
+class Welcome:
+    URL = "welcome-url"
+    BODY = "welcome-body"
+
+
 class Methodology:
     BODY = "methodology-body"
     URL = "methodology-url"
@@ -182,6 +187,7 @@ class Overview(_Dashboard):
     TOP_APPS = "overview-top-apps"
     TOP_COUNTRIES = "overview-top-countries"
     SUMMARY = "overview-summary"
+    ONBOARDING = "overview-onboarding"  # the getting-started checklist, while the network is getting started
 
 
 class PodcastPage(_Dashboard):

@@ -14,6 +14,7 @@ def layout(**query):
     state = ViewState.from_query(query)
     return html.Div([
         html.Div(html.H1("Overview"), className="page-header"),
+        html.Div(id=Overview.ONBOARDING),
         dashboard_controls(Overview, state),
         *overview_sections(Overview),
     ])
