@@ -16,6 +16,7 @@ from api.auth import current_context
 from api.state import current_db
 from components import charts
 from services.catalog import podcasts
+from services.dashboards.common import tenant_today
 from services.dashboards.periods import ViewState
 from services.errors import ServiceError
 
@@ -56,12 +57,16 @@ def podcast_options(_pathname):
 
 
 def custom_dates(preset, start, end):
-    """Show the date pickers for a custom range, prefilled with the last 30 days when empty."""
+    """Show the date pickers for a custom range, prefilled with the last 30 days (to today in the tenant's time
+    zone) when empty."""
     if preset != "custom":
         return {"display": "none"}, no_update, no_update
     if start and end:
         return None, no_update, no_update
-    today = date.today()
+    try:
+        today = tenant_today(current_db(), current_context())
+    except ServiceError:
+        today = date.today()
     return None, (today - timedelta(days=29)).isoformat(), today.isoformat()
 
 

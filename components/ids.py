@@ -101,6 +101,10 @@ class CampaignPage:
     BY_EPISODE = "campaign-by-episode"
     REACH = "campaign-reach"
     HISTORY = "campaign-history"
+    URL = "campaign-url"  # its query string holds the report's period
+    RANGE = "campaign-range"  # the period presets (the dashboards' own)
+    DATES = "campaign-dates"  # a custom period's date pickers
+    DATES_BOX = "campaign-dates-box"
     PLACEMENTS = "campaign-placements"
     REMOVE = "campaign-remove-placement"  # pattern-matching: {"type": REMOVE, "index": placement id}
     PLACEMENT_BOX = "campaign-placement-box"
