@@ -27,6 +27,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+LIVE_INSTANCES: dict[str, Path] = {}  # live server base URL -> its instance folder (for the CLI against its database)
+
+
 @pytest.fixture(scope="package")  # stopped when the e2e tier ends, not idling through the other tiers
 def live_server(tmp_path_factory):
     """`python app.py` on a fresh instance folder; yields its base URL."""
@@ -52,6 +55,7 @@ def live_server(tmp_path_factory):
         proc.kill()
     if proc.poll() is not None:
         pytest.fail(f"app did not start: {(instance / 'server.log').read_text()[-2000:]}")
+    LIVE_INSTANCES[base] = instance
     yield base
     proc.terminate()
     proc.wait(timeout=10)
