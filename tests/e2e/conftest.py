@@ -27,6 +27,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER_START_SECONDS = 180  # seeding the demo takes over a minute on a busy host
 LIVE_INSTANCES: dict[str, Path] = {}  # live server base URL -> its instance folder (for the CLI against its database)
 
 
@@ -42,7 +43,7 @@ def live_server(tmp_path_factory):
     log = open(instance / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=1)

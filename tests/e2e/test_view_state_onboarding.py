@@ -97,10 +97,10 @@ def test_a_fresh_network_sees_the_checklist_on_a_phone(page, browser, live_serve
     assert phone.locator("#onboarding-podcast").count() == 0
     phone.screenshot(path=str(ARTIFACTS / "phone-overview.png"), full_page=True)
     phone.goto(f"{live_server}/campaigns")
-    phone.locator("#campaigns-table a").first.click()
+    phone.locator("#campaigns-table").get_by_role("link", name="Privacy Month").click()  # live: days this week
     phone.wait_for_url(f"{live_server}/campaigns/*")
     phone.locator("#campaign-delivery-chart .scatterlayer .trace").first.wait_for(timeout=20_000)
-    phone.get_by_label("Last 7 days").or_(phone.get_by_label("7 days", exact=True)).first.check()
+    phone.get_by_label("7 days", exact=True).check()
     phone.wait_for_function("location.search === '?range=7d'")
     phone.get_by_text("Delivery, pacing and attribution from").wait_for(timeout=20_000)
     phone.screenshot(path=str(ARTIFACTS / "phone-campaign.png"), full_page=True)
