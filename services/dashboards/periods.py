@@ -84,9 +84,10 @@ class ViewState:
         return replace(self, **changes)
 
     def carried(self) -> ViewState:
-        """What follows the user to another dashboard page: period, comparison, podcast and granularity; a page's
-        own drill-downs (the audience's country, the compared episodes) stay on that page."""
-        return replace(self, country=None, episodes=())
+        """What follows the user to another dashboard page: the period, comparison and podcast. The granularity
+        (not every page has it) and a page's own drill-downs (the audience's country, the compared episodes) stay
+        on that page."""
+        return replace(self, granularity=DEFAULT_GRANULARITY, country=None, episodes=())
 
 
 def carried_query(search: str | None) -> str:
