@@ -25,6 +25,9 @@ def test_the_period_follows_the_user_across_pages_and_history(page, live_server)
     page.get_by_role("option", name="Previous year").click()
     page.wait_for_function("location.search === '?range=90d&compare=year'")
 
+    # the navigation's links follow the view (a callback rewrites them after each change)
+    page.wait_for_function("[...document.querySelectorAll('#shell-nav a')].some("
+                           "a => a.getAttribute('href') === '/audience?range=90d&compare=year')")
     page.locator("#shell-nav").get_by_role("link", name="Audience").click()
     page.wait_for_function("location.pathname === '/audience' && location.search === '?range=90d&compare=year'")
     page.locator("#audience-map .choroplethlayer path").first.wait_for(timeout=20_000)
