@@ -52,6 +52,14 @@ def test_the_period_follows_the_user_across_pages_and_history(page, live_server)
     other.locator("#episodes-range").wait_for()
     assert other.get_by_label("7 days", exact=True).is_checked()
     assert "No comparison" in other.locator("#episodes-compare").inner_text()
+    # The episodes grid's search is in the URL too: a link with it opens the grid filtered
+    other.goto(f"{live_server}/episodes?range=12m&q=Long+Way")
+    assert other.get_by_placeholder("Search episodes…").input_value() == "Long Way"
+    other.locator(".ag-row").first.wait_for(timeout=20_000)
+    other.wait_for_function("[...document.querySelectorAll('.ag-row [col-id=podcast]')].every("
+                            "c => c.textContent.includes('Long Way'))")
+    other.get_by_placeholder("Search episodes…").fill("Market")
+    other.wait_for_function("location.search === '?range=12m&q=Market'")
     other.close()
     assert page.errors == []
 
