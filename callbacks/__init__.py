@@ -3,12 +3,13 @@ from dash import Dash
 
 from callbacks import (
     alerts, api_keys, audience, campaign, campaigns, episode, episodes, events, insights, logs, matchmaking,
-    methodology, notifications, overview, podcasts, reports, settings, shell, sponsors, webhooks,
+    methodology, notifications, onboarding, overview, podcasts, reports, settings, shell, sponsors, view_links,
+    webhooks,
 )
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
                    sponsors, campaigns, campaign, alerts, matchmaking, webhooks, notifications, events, insights,
-                   reports):
+                   reports, onboarding, view_links):
         module.register(app)

@@ -2,12 +2,15 @@
 values, the Attribution section (Recompute acts first), and the CSV for each view."""
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from api.auth import current_context
 from api.state import current_db
+from callbacks.dashboard import custom_dates
 from components import charts, kpi
 from components.campaigns import (
     CAMPAIGN_FIELDS, PLACEMENT_FIELDS, delivery_figure, delivery_kpis, form_value, frame_table, history_table,
@@ -16,6 +19,7 @@ from components.campaigns import (
 from components.attribution import (
     attribution_kpis, computed_line, group_table, lag_figure, lift_panel, usable_ip_panel,
 )
+from components.forms import value_prop
 from components.ids import CampaignAttribution, CampaignPage
 from jobs.attribution import enqueue_campaign
 from jobs.campaigns import refresh_campaign_delivery
@@ -24,6 +28,7 @@ from services.sponsorship import campaigns, delivery, placements, sponsors
 from services.catalog import podcasts
 from services.errors import ServiceError, ValidationError
 from services.sponsorship.attribution import report as attribution
+from services.sponsorship.report_window import campaign_window, range_query
 
 HIDDEN, SHOWN = {"display": "none"}, {}
 N_REPORT = 13  # outputs before the field messages
@@ -60,7 +65,7 @@ def _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values):
     return None, p_errors, e_errors
 
 
-def campaign_view(campaign_id, _moves, _removes, _add, _save, *values):
+def campaign_view(campaign_id, _moves, _removes, _add, _save, preset, start, end, *values):
     if campaign_id is None:
         raise PreventUpdate
     placement_values, edit_values = values[:len(PLACEMENT_FIELDS)], values[len(PLACEMENT_FIELDS):]
@@ -72,13 +77,18 @@ def campaign_view(campaign_id, _moves, _removes, _add, _save, *values):
             message, p_errors, e_errors = _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values)
         except ServiceError as exc:  # a refused move or action: say so, and still show the campaign
             message, p_errors, e_errors = kpi.message(exc.message), {}, {}
-        report = delivery.campaign_report(db, tenant_ctx, campaign_id)
+        window = campaign_window(db, tenant_ctx, campaign_id, preset, start, end)
+        report = delivery.campaign_report(db, tenant_ctx, campaign_id, as_of=_as_of(window),
+                                          first=window.first, last=window.last)
     except ServiceError as exc:
         empty = [None] * N_REPORT
         empty[2], empty[5], empty[11], empty[12] = kpi.message(exc.message), charts.empty_figure(""), HIDDEN, HIDDEN
         return (*empty, *blank_errors[0], *blank_errors[1])
     c = report.campaign
-    header = [html.H1(c.name), html.Div([status_badge(c.status), f" {c.sponsor} · {c.start_date} – {c.end_date}"])]
+    header = [html.H1(c.name), html.Div([status_badge(c.status), f" {c.sponsor} · {c.start_date} – {c.end_date}"]),
+              html.P(window.note or ("Whole flight" if window.whole_flight else
+                                     f"Delivery, pacing and attribution from {window.first} to {window.last}"),
+                     className="muted period-line")]
     moves = [html.Button(f"Move to {s}", id={"type": CampaignPage.MOVE, "status": s}, className="link-button")
              for s in c.next_statuses] if report.can_manage else []
     figure = (delivery_figure(report.daily, c.goal_impressions, c.start_date, c.end_date, report.pacing.as_of)
@@ -96,6 +106,15 @@ def campaign_view(campaign_id, _moves, _removes, _add, _save, *values):
             SHOWN if open_lines else HIDDEN,
             SHOWN if c.status in campaigns.EDITABLE_STATUSES and report.can_manage else HIDDEN,
             *[p_errors.get(name) for name in PLACEMENT_FIELDS], *[e_errors.get(name) for name in CAMPAIGN_FIELDS])
+
+
+def _as_of(window):
+    """Pacing as of the period's last day when that is in the past (today otherwise)."""
+    return window.last if not window.whole_flight and window.last < date.today() else None
+
+
+def sync_url(preset, start, end):
+    return range_query(preset, start, end)
 
 
 def load_forms(campaign_id):
@@ -146,7 +165,7 @@ def download_csv(_clicks, campaign_id):
     return dcc.send_data_frame(frame.to_csv, f"campaign_{campaign_id}_{view}.csv", index=False)
 
 
-def attribution_view(campaign_id, model, _recompute):
+def attribution_view(campaign_id, model, _recompute, preset=None, start=None, end=None):
     """The Attribution section: stored results under the chosen model; Recompute (staff) enqueues the job first."""
     if campaign_id is None:
         raise PreventUpdate
@@ -159,8 +178,10 @@ def attribution_view(campaign_id, model, _recompute):
             handle = enqueue_campaign(tenant_ctx.tenant_id, campaign_id)
             message = (kpi.message("Recompute failed: " + (handle.error or ""), "error") if handle.status == "failed"
                        else kpi.message("Attribution is being recomputed.", "info"))
+        window = campaign_window(db, tenant_ctx, campaign_id, preset, start, end)
+        days = {} if window.whole_flight else {"first": window.first, "last": window.last}
         result = attribution.attribution_report(db, tenant_ctx, campaign_id, model or None,
-                                                also=("episode", "placement"))
+                                                also=("episode", "placement"), **days)
         by_episode, by_placement = result.extra["episode"], result.extra["placement"]
     except ServiceError as exc:
         return (kpi.message(exc.message), *blank[1:])
@@ -189,6 +210,12 @@ def download_attribution_csv(_clicks, campaign_id, model):
 
 def register(app: Dash) -> None:
     P, E = CampaignPage.PLACEMENT_FIELD, CampaignPage.EDIT_FIELD
+    period = (Input(CampaignPage.RANGE, "value"), Input(CampaignPage.DATES, "start_date"),
+              Input(CampaignPage.DATES, "end_date"))
+    app.callback(Output(CampaignPage.DATES_BOX, "style"), Output(CampaignPage.DATES, "start_date"),
+                 Output(CampaignPage.DATES, "end_date"), Input(CampaignPage.RANGE, "value"),
+                 State(CampaignPage.DATES, "start_date"), State(CampaignPage.DATES, "end_date"))(custom_dates)
+    app.callback(Output(CampaignPage.URL, "search"), *period)(sync_url)
     app.callback(
         Output(CampaignPage.HEADER, "children"), Output(CampaignPage.STATUS, "children"),
         Output(CampaignPage.MESSAGE, "children"), Output(CampaignPage.KPIS, "children"),
@@ -201,12 +228,12 @@ def register(app: Dash) -> None:
         [Output(CampaignPage.EDIT_ERROR + name, "children") for name in CAMPAIGN_FIELDS],
         Input(CampaignPage.ID, "data"), Input({"type": CampaignPage.MOVE, "status": ALL}, "n_clicks"),
         Input({"type": CampaignPage.REMOVE, "index": ALL}, "n_clicks"),
-        Input(CampaignPage.ADD_PLACEMENT, "n_clicks"), Input(CampaignPage.SAVE, "n_clicks"),
-        *[State(P + name, "value") for name in PLACEMENT_FIELDS],
-        *[State(E + name, "value") for name in CAMPAIGN_FIELDS],
+        Input(CampaignPage.ADD_PLACEMENT, "n_clicks"), Input(CampaignPage.SAVE, "n_clicks"), *period,
+        *[State(P + name, value_prop(name)) for name in PLACEMENT_FIELDS],
+        *[State(E + name, value_prop(name)) for name in CAMPAIGN_FIELDS],
     )(campaign_view)
     app.callback(Output(P + "podcast_id", "options"), Output(E + "sponsor_id", "options"),
-                 [Output(E + name, "value") for name in CAMPAIGN_FIELDS], Input(CampaignPage.ID, "data"))(load_forms)
+                 [Output(E + name, value_prop(name)) for name in CAMPAIGN_FIELDS], Input(CampaignPage.ID, "data"))(load_forms)
     app.callback(Output(P + "episode_id", "options"), Input(P + "podcast_id", "value"))(episode_choices)
     app.callback(Output(CampaignPage.DOWNLOAD, "data"), Input({"type": CampaignPage.CSV, "view": ALL}, "n_clicks"),
                  State(CampaignPage.ID, "data"), prevent_initial_call=True)(download_csv)
@@ -215,7 +242,8 @@ def register(app: Dash) -> None:
                  Output(A.USABLE_IP, "children"), Output(A.LIFT, "children"), Output(A.LAG_CHART, "figure"),
                  Output(A.BY_SHOW, "children"), Output(A.BY_PLACEMENT, "children"), Output(A.BY_EPISODE, "children"),
                  Output(A.RECOMPUTE, "style"),
-                 Input(CampaignPage.ID, "data"), Input(A.MODEL, "value"), Input(A.RECOMPUTE, "n_clicks"))(attribution_view)
+                 Input(CampaignPage.ID, "data"), Input(A.MODEL, "value"), Input(A.RECOMPUTE, "n_clicks"),
+                 *period)(attribution_view)
     app.callback(Output(A.DOWNLOAD, "data"), Input({"type": A.CSV, "view": ALL}, "n_clicks"),
                  State(CampaignPage.ID, "data"), State(A.MODEL, "value"), prevent_initial_call=True)(
         download_attribution_csv)

@@ -9,6 +9,7 @@ from api.auth import current_context
 from api.state import app_state, current_db
 from components import kpi
 from components.campaigns import CAMPAIGN_FIELDS, campaigns_table
+from components.forms import value_prop
 from components.ids import CampaignInputs, Campaigns
 from components.pixel import links_table, promo_result
 from services.sponsorship import campaigns, delivery, sponsors
@@ -103,7 +104,7 @@ def register(app: Dash) -> None:
         Output(Campaigns.FIELD + "sponsor_id", "options"),
         [Output(Campaigns.ERROR + name, "children") for name in CAMPAIGN_FIELDS],
         Input(Campaigns.URL, "pathname"), Input(Campaigns.CREATE, "n_clicks"),
-        *[State(Campaigns.FIELD + name, "value") for name in CAMPAIGN_FIELDS],
+        *[State(Campaigns.FIELD + name, value_prop(name)) for name in CAMPAIGN_FIELDS],
     )(campaigns_view)
     app.callback(Output(CampaignInputs.CAMPAIGN, "options"), Output(CampaignInputs.BOX, "style"),
                  Input(Campaigns.TABLE, "children"))(inputs_choices)

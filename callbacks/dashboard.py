@@ -16,6 +16,7 @@ from api.auth import current_context
 from api.state import current_db
 from components import charts
 from services.catalog import podcasts
+from services.dashboards.common import tenant_today
 from services.dashboards.periods import ViewState
 from services.errors import ServiceError
 
@@ -56,12 +57,16 @@ def podcast_options(_pathname):
 
 
 def custom_dates(preset, start, end):
-    """Show the date pickers for a custom range, prefilled with the last 30 days when empty."""
+    """Show the date pickers for a custom range, prefilled with the last 30 days (to today in the tenant's time
+    zone) when empty."""
     if preset != "custom":
         return {"display": "none"}, no_update, no_update
     if start and end:
         return None, no_update, no_update
-    today = date.today()
+    try:
+        today = tenant_today(current_db(), current_context())
+    except ServiceError:
+        today = date.today()
     return None, (today - timedelta(days=29)).isoformat(), today.isoformat()
 
 
@@ -95,14 +100,17 @@ NAVIGATE_JS = """function(href) {
 }"""
 
 
-def register_controls(app: Dash, ids, *, extra_inputs: tuple = ()) -> None:
+def register_controls(app: Dash, ids, *, extra_inputs: tuple = (), sync_url: Callable | None = None) -> None:
+    """The shared controls' callbacks; `sync_url` replaces the controls -> query string function when a page
+    keeps more in its URL than the shared controls and extras (the episodes grid's search, sort and filters)."""
     path_podcast = hasattr(ids, "SHOW")
     app.clientside_callback(NAVIGATE_JS, Output(ids.NAV, "clear_data"), Input(ids.NAV, "data"),
                             prevent_initial_call=True)
     app.callback(Output(ids.PODCAST, "options"), Input(ids.URL, "pathname"))(podcast_options)
     app.callback(Output(ids.DATES_BOX, "style"), Output(ids.DATES, "start_date"), Output(ids.DATES, "end_date"),
                  Input(ids.RANGE, "value"), State(ids.DATES, "start_date"), State(ids.DATES, "end_date"))(custom_dates)
-    app.callback(Output(ids.URL, "search"), *control_inputs(ids), *extra_inputs)(make_url_sync(path_podcast))
+    app.callback(Output(ids.URL, "search"), *control_inputs(ids), *extra_inputs)(
+        sync_url or make_url_sync(path_podcast))
 
 
 def csv_download(frames: dict[str, FrameBuilder], extra_names: tuple[str, ...] = ()) -> Callable:

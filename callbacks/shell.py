@@ -9,18 +9,20 @@ from api.auth import current_context
 from components.ids import Shell
 from api.state import current_db
 from components.shell import bell_count, nav_links
+from services.dashboards.periods import carried_query
 from services.errors import ServiceError
 from services.notify import inapp
 
 
-def show_identity(_pathname: str | None) -> tuple[str, str, list]:
+def show_identity(_pathname: str | None, search: str | None = None) -> tuple[str, str, list]:
     portal_only = True  # without a tenant context, show no more than a sponsor would see
     try:
         tenant_ctx = current_context()
         tenant_name, portal_only = tenant_ctx.tenant_name, tenant_ctx.is_sponsor
     except ServiceError as exc:
         tenant_name = exc.message
-    return tenant_name, current_user.email, nav_links(list(dash.page_registry.values()), portal_only)
+    return tenant_name, current_user.email, nav_links(list(dash.page_registry.values()), portal_only,
+                                                      carried_query(search))
 
 
 def show_unread(_pathname: str | None, _tick: int | None) -> tuple[str, str]:
@@ -36,4 +38,4 @@ def register(app: Dash) -> None:
     app.callback(Output(Shell.BELL_COUNT, "children"), Output(Shell.BELL_COUNT, "className"),
                  Input(Shell.URL, "pathname"), Input(Shell.BELL_POLL, "n_intervals"))(show_unread)
     app.callback(Output(Shell.TENANT, "children"), Output(Shell.USER, "children"), Output(Shell.NAV, "children"),
-                 Input(Shell.URL, "pathname"))(show_identity)
+                 Input(Shell.URL, "pathname"), Input(Shell.URL, "search"))(show_identity)

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from components import kpi
-from components.forms import field, form_grid, text_input
+from components.forms import date_input, field, form_grid, text_input
 from components.tables import simple_table
 from components.theme import TEMPLATE_NAME
 
@@ -45,8 +45,8 @@ def campaign_form(field_prefix: str, error_prefix: str) -> html.Div:
         field("Campaign name", text_input(f + "name", "Spring launch"), e + "name"),
         field("Objective", dcc.Dropdown(id=f + "objective", options=OBJECTIVES, placeholder="Objective"),
               e + "objective"),
-        field("Flight start", text_input(f + "start_date", "YYYY-MM-DD"), e + "start_date"),
-        field("Flight end", text_input(f + "end_date", "YYYY-MM-DD"), e + "end_date"),
+        field("Flight start", date_input(f + "start_date", "Pick a date"), e + "start_date"),
+        field("Flight end", date_input(f + "end_date", "Pick a date"), e + "end_date"),
         field("Pricing", dcc.RadioItems(PRICING, "cpm", id=f + "pricing", inline=True), e + "pricing"),
         field("CPM", text_input(f + "cpm", "25.00"), e + "cpm", "price per 1,000 impressions"),
         field("Flat fee", text_input(f + "flat_fee", "5000"), e + "flat_fee"),
@@ -90,8 +90,9 @@ def placement_form(field_prefix: str, error_prefix: str) -> html.Div:
         field("Position", dcc.RadioItems(POSITIONS, "pre", id=f + "position", inline=True), e + "position"),
         field("Read", dcc.RadioItems(READ_TYPES, "host_read", id=f + "read_type", inline=True), e + "read_type"),
         field("Price", text_input(f + "price", "500"), e + "price"),
-        field("Start", text_input(f + "start_date", "campaign start"), e + "start_date"),
-        field("End", text_input(f + "end_date", "campaign end"), e + "end_date"),
+        field("Start", date_input(f + "start_date", "campaign start"), e + "start_date",
+              "empty: the campaign's start"),
+        field("End", date_input(f + "end_date", "campaign end"), e + "end_date", "empty: the campaign's end"),
     ])
 
 

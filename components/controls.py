@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from components.forms import DATE_FORMAT, WEEK_START
 from services.dashboards.periods import COMPARISONS, GRANULARITIES, PRESETS, ViewState
 
 RANGE_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "12m": "12 months", "all": "All time",
@@ -23,7 +24,8 @@ def dashboard_controls(ids, state: ViewState, *, podcast: bool = True, granulari
                            inline=True, className="range-picker"),
         ], className="control"),
         html.Div(dcc.DatePickerRange(id=ids.DATES, start_date=_iso(state.start), end_date=_iso(state.end),
-                                     display_format="YYYY-MM-DD", minimum_nights=0, clearable=False),
+                                     display_format=DATE_FORMAT, first_day_of_week=WEEK_START, minimum_nights=0,
+                                     clearable=False),
                  id=ids.DATES_BOX, className="control", style=None if custom else {"display": "none"}),
         html.Div([
             html.Label("Compare to", htmlFor=ids.COMPARE, className="control-label"),
@@ -39,6 +41,24 @@ def dashboard_controls(ids, state: ViewState, *, podcast: bool = True, granulari
             dcc.RadioItems([{"label": v, "value": k} for k, v in GRANULARITIES.items()], state.granularity,
                            id=ids.GRANULARITY, inline=True, className="granularity-picker"),
         ], className="control", style=None if granularity else {"display": "none"}),
+    ], className="dashboard-controls")
+
+
+def period_controls(ids, preset: str, first, last, labels: dict[str, str] | None = None) -> html.Div:
+    """Just the period: the dashboards' presets (relabelled where a page means something else by one) and the
+    custom range's date pickers; for pages that report on a period but have no comparison or podcast filter."""
+    labels = {**RANGE_LABELS, **(labels or {})}
+    return html.Div([
+        dcc.Location(id=ids.URL, refresh=False),
+        html.Div([
+            html.Span("Period", className="control-label"),
+            dcc.RadioItems([{"label": labels[k], "value": k} for k in PRESETS], preset, id=ids.RANGE, inline=True,
+                           className="range-picker"),
+        ], className="control"),
+        html.Div(dcc.DatePickerRange(id=ids.DATES, start_date=_iso(first), end_date=_iso(last),
+                                     display_format=DATE_FORMAT, first_day_of_week=WEEK_START, minimum_nights=0,
+                                     clearable=False),
+                 id=ids.DATES_BOX, className="control", style=None if preset == "custom" else {"display": "none"}),
     ], className="dashboard-controls")
 
 

@@ -21,6 +21,11 @@ class ApiKeys:
     REVOKE = "apikeys-revoke"  # pattern-matching: {"type": REVOKE, "index": key id}
 
 
+class Welcome:
+    URL = "welcome-url"
+    BODY = "welcome-body"
+
+
 class Methodology:
     BODY = "methodology-body"
     URL = "methodology-url"
@@ -96,6 +101,10 @@ class CampaignPage:
     BY_EPISODE = "campaign-by-episode"
     REACH = "campaign-reach"
     HISTORY = "campaign-history"
+    URL = "campaign-url"  # its query string holds the report's period
+    RANGE = "campaign-range"  # the period presets (the dashboards' own)
+    DATES = "campaign-dates"  # a custom period's date pickers
+    DATES_BOX = "campaign-dates-box"
     PLACEMENTS = "campaign-placements"
     REMOVE = "campaign-remove-placement"  # pattern-matching: {"type": REMOVE, "index": placement id}
     PLACEMENT_BOX = "campaign-placement-box"
@@ -182,6 +191,7 @@ class Overview(_Dashboard):
     TOP_APPS = "overview-top-apps"
     TOP_COUNTRIES = "overview-top-countries"
     SUMMARY = "overview-summary"
+    ONBOARDING = "overview-onboarding"  # the getting-started checklist, while the network is getting started
 
 
 class PodcastPage(_Dashboard):

@@ -6,10 +6,12 @@ from dash import dcc, html
 from components.ids import Shell
 
 
-def nav_links(pages: list[dict], portal_only: bool = False) -> list:
+def nav_links(pages: list[dict], portal_only: bool = False, view_query: str = "") -> list:
     """Links for pages that ask to be in the navigation, in their registry order; a sponsor user's navigation
-    (`portal_only`) has only the sponsor portal's pages (registered with portal=True)."""
-    return [dcc.Link(p["name"], href=p["relative_path"], className="nav-link") for p in pages
+    (`portal_only`) has only the sponsor portal's pages (registered with portal=True). Dashboard pages (registered
+    with keeps_view=True) open with `view_query`, so the period, comparison and podcast follow the user."""
+    return [dcc.Link(p["name"], href=p["relative_path"] + (view_query if p.get("keeps_view") else ""),
+                     className="nav-link") for p in pages
             if p.get("nav", True) and not p.get("path_template") and (p.get("portal") or not portal_only)]
 
 

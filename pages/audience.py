@@ -6,7 +6,8 @@ from components.controls import chart_card, dashboard_controls, graph
 from components.ids import Audience
 from services.dashboards.periods import ViewState
 
-register_page(__name__, path="/audience", name="Audience", title="Audience · Podcast Analytics", order=14)
+register_page(__name__, path="/audience", name="Audience", title="Audience · Podcast Analytics", order=14,
+              keeps_view=True)
 
 
 def layout(**query):

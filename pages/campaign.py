@@ -4,8 +4,10 @@ from dash import dcc, html, register_page
 
 from components.attribution import attribution_section
 from components.campaigns import campaign_form, placement_form
+from components.controls import period_controls
 from components.ids import CampaignPage
 from components.matchmaking import recommendations_panel
+from services.sponsorship.report_window import WHOLE_FLIGHT, parse_range
 
 register_page(__name__, path_template="/campaigns/<campaign_id>", name="Campaign", title="Campaign · Podcast Analytics",
               portal=True)
@@ -15,16 +17,18 @@ def _csv_button(view: str, label: str):
     return html.Button(label, id={"type": CampaignPage.CSV, "view": view}, className="link-button")
 
 
-def layout(campaign_id=None, **_kwargs):
+def layout(campaign_id=None, **query):
     # Called without an id when Dash validates callbacks against every page's layout: the full layout then.
     if campaign_id is not None and not str(campaign_id).isdigit():
         return html.Div([html.H1("Campaign"), html.P(f"There is no campaign {campaign_id!r}.", className="muted"),
                          dcc.Link("All campaigns", href="/campaigns")])
     campaign = None if campaign_id is None else int(campaign_id)
+    preset, first, last = parse_range(query)
     return html.Div([
         dcc.Store(id=CampaignPage.ID, data=campaign),
         html.Div(id=CampaignPage.HEADER, className="page-header"),
         html.Div(id=CampaignPage.STATUS, className="button-row"),
+        period_controls(CampaignPage, preset, first, last, {WHOLE_FLIGHT: "Whole flight"}),
         html.Div(id=CampaignPage.MESSAGE),
         dcc.Loading(html.Div(id=CampaignPage.KPIS), type="dot"),
         html.Div(id=CampaignPage.SUMMARY),

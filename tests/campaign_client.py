@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from components.campaigns import CAMPAIGN_FIELDS, PLACEMENT_FIELDS, SPONSOR_FIELDS
+from components.forms import value_prop
 from tests.dash_client import call_callback
 
 SPONSOR_NAMES = [name for name, _, _ in SPONSOR_FIELDS]
@@ -17,7 +18,8 @@ def _changed(component_id, prop="n_clicks"):
 
 def nav(client):
     return call_callback(client, [("shell-tenant", "children"), ("shell-user", "children"), ("shell-nav", "children")],
-                         [("shell-url", "pathname", "/campaigns")], changed=["shell-url.pathname"])
+                         [("shell-url", "pathname", "/campaigns"), ("shell-url", "search", "")],
+                         changed=["shell-url.pathname"])
 
 
 def sponsors_view(client, action=None, values=None, editing=None, row_id=None):
@@ -56,7 +58,7 @@ def campaigns_view(client, create_values=None):
     outputs += [("campaigns-error-" + n, "children") for n in CAMPAIGN_FIELDS]
     create = create_values is not None
     inputs = [("campaigns-url", "pathname", "/campaigns"), ("campaigns-create", "n_clicks", 1 if create else None)]
-    state = [("campaigns-field-" + n, "value", (create_values or {}).get(n)) for n in CAMPAIGN_FIELDS]
+    state = [("campaigns-field-" + n, value_prop(n), (create_values or {}).get(n)) for n in CAMPAIGN_FIELDS]
     return call_callback(client, outputs, inputs, state,
                          _changed("campaigns-create") if create else ["campaigns-url.pathname"])
 
@@ -71,17 +73,20 @@ CAMPAIGN_OUTPUTS += [("campaign-placement-error-" + n, "children") for n in PLAC
 CAMPAIGN_OUTPUTS += [("campaign-edit-error-" + n, "children") for n in CAMPAIGN_FIELDS]
 
 
-def campaign_view(client, campaign_id, move=None, placement=None, edit=None, statuses=(), remove=None):
+def campaign_view(client, campaign_id, move=None, placement=None, edit=None, statuses=(), remove=None,
+                  period=("all", None, None)):
     """Load the campaign page, or click 'Move to <move>', 'Add placement' (placement values), 'Save' (edit values)
-    or a placement's 'Remove' (its id)."""
+    or a placement's 'Remove' (its id); `period` is the report's (preset, custom start, custom end)."""
     moves = [({"type": "campaign-move", "status": s}, "n_clicks", 1 if s == move else None)
              for s in set(statuses) | ({move} if move else set())]
     removes = [({"type": "campaign-remove-placement", "index": remove}, "n_clicks", 1)] if remove else []
     inputs = [("campaign-id", "data", campaign_id), moves, removes,
               ("campaign-add-placement", "n_clicks", 1 if placement is not None else None),
-              ("campaign-save", "n_clicks", 1 if edit is not None else None)]
-    state = [("campaign-placement-field-" + n, "value", (placement or {}).get(n)) for n in PLACEMENT_FIELDS]
-    state += [("campaign-edit-field-" + n, "value", (edit or {}).get(n)) for n in CAMPAIGN_FIELDS]
+              ("campaign-save", "n_clicks", 1 if edit is not None else None),
+              ("campaign-range", "value", period[0]), ("campaign-dates", "start_date", period[1]),
+              ("campaign-dates", "end_date", period[2])]
+    state = [("campaign-placement-field-" + n, value_prop(n), (placement or {}).get(n)) for n in PLACEMENT_FIELDS]
+    state += [("campaign-edit-field-" + n, value_prop(n), (edit or {}).get(n)) for n in CAMPAIGN_FIELDS]
     if move:
         changed = _changed({"type": "campaign-move", "status": move})
     elif remove:
@@ -97,7 +102,7 @@ def campaign_view(client, campaign_id, move=None, placement=None, edit=None, sta
 
 def load_forms(client, campaign_id):
     outputs = [("campaign-placement-field-podcast_id", "options"), ("campaign-edit-field-sponsor_id", "options")]
-    outputs += [("campaign-edit-field-" + n, "value") for n in CAMPAIGN_FIELDS]
+    outputs += [("campaign-edit-field-" + n, value_prop(n)) for n in CAMPAIGN_FIELDS]
     return call_callback(client, outputs, [("campaign-id", "data", campaign_id)], changed=["campaign-id.data"])
 
 
@@ -105,6 +110,11 @@ def download(client, campaign_id, view="day"):
     return call_callback(client, [("campaign-download", "data")],
                          [[({"type": "campaign-csv", "view": view}, "n_clicks", 1)]],
                          [("campaign-id", "data", campaign_id)], _changed({"type": "campaign-csv", "view": view}))
+
+
+# The campaign page's period inputs (whole flight), after the Attribution section's own inputs.
+WHOLE_FLIGHT = [("campaign-range", "value", "all"), ("campaign-dates", "start_date", None),
+                ("campaign-dates", "end_date", None)]
 
 
 def text_of(out) -> str:

@@ -47,6 +47,12 @@ def dashboard_scope(db: Database, ctx: TenantContext, state: ViewState, today: d
         yield Scope(s, ctx, state, resolve_period(state, today, first_day), tz, today)
 
 
+def tenant_today(db: Database, ctx: TenantContext) -> date:
+    """Today in the tenant's time zone: where the presets end and the date pickers open."""
+    with db.session(ctx.tenant_id) as s:
+        return today_in(s.scalar(select(Tenant.timezone).where(Tenant.id == ctx.tenant_id)))
+
+
 def check_podcast(s: Session, ctx: TenantContext, podcast_id: int | None) -> None:
     if podcast_id is not None and s.scalar(
             select(Podcast.id).where(Podcast.id == podcast_id, Podcast.tenant_id == ctx.tenant_id)) is None:

@@ -83,6 +83,17 @@ class ViewState:
     def with_(self, **changes) -> ViewState:
         return replace(self, **changes)
 
+    def carried(self) -> ViewState:
+        """What follows the user to another dashboard page: the period, comparison and podcast. The granularity
+        (not every page has it) and a page's own drill-downs (the audience's country, the compared episodes) stay
+        on that page."""
+        return replace(self, granularity=DEFAULT_GRANULARITY, country=None, episodes=())
+
+
+def carried_query(search: str | None) -> str:
+    """The query string another dashboard page opens with, from the current page's query string."""
+    return ViewState.from_query(search or "").carried().to_query()
+
 
 @dataclass(frozen=True)
 class Period:

@@ -220,11 +220,14 @@ class CampaignReport:
     can_manage: bool
 
 
-def campaign_report(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | None = None) -> CampaignReport:
+def campaign_report(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | None = None,
+                    first: date | None = None, last: date | None = None) -> CampaignReport:
+    """Delivery by day, show and episode over [first, last] (the flight by default), pacing as of `as_of`."""
     campaign = get_campaign(db, ctx, campaign_id)
     return CampaignReport(
         campaign=campaign, placements=list_placements(db, ctx, campaign_id),
         history=status_history(db, ctx, campaign_id),
-        daily=delivery_by(db, ctx, campaign_id, "day"), by_show=delivery_by(db, ctx, campaign_id, "podcast"),
-        by_episode=delivery_by(db, ctx, campaign_id, "episode"), reach=reach(db, ctx, campaign_id),
+        daily=delivery_by(db, ctx, campaign_id, "day", first, last),
+        by_show=delivery_by(db, ctx, campaign_id, "podcast", first, last),
+        by_episode=delivery_by(db, ctx, campaign_id, "episode", first, last), reach=reach(db, ctx, campaign_id),
         pacing=pacing.pacing(db, ctx, campaign_id, as_of), can_manage=ctx.can("editor") and not ctx.is_sponsor)

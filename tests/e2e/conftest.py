@@ -27,6 +27,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER_START_SECONDS = 180  # seeding the demo takes over a minute on a busy host
+LIVE_INSTANCES: dict[str, Path] = {}  # live server base URL -> its instance folder (for the CLI against its database)
+
+
 @pytest.fixture(scope="package")  # stopped when the e2e tier ends, not idling through the other tiers
 def live_server(tmp_path_factory):
     """`python app.py` on a fresh instance folder; yields its base URL."""
@@ -39,7 +43,7 @@ def live_server(tmp_path_factory):
     log = open(instance / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 150  # migrations and demo seeding take over a minute on a busy 2-core machine
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=1)
@@ -53,6 +57,7 @@ def live_server(tmp_path_factory):
         proc.wait(timeout=10)  # so the check below reports it instead of yielding a server that is not there
     if proc.poll() is not None:
         pytest.fail(f"app did not start: {(instance / 'server.log').read_text()[-2000:]}")
+    LIVE_INSTANCES[base] = instance
     yield base
     proc.terminate()
     proc.wait(timeout=10)
@@ -72,6 +77,15 @@ def choose(page, dropdown_id: str, option: str) -> None:
     """Pick `option` in the Dash dropdown `dropdown_id` as a person would, then close its menu."""
     page.locator(f"#{dropdown_id}").click()
     page.get_by_role("option", name=option).first.click()
+    page.keyboard.press("Escape")
+
+
+def pick_date(page, picker_id: str, day) -> None:
+    """Set the Dash date picker `picker_id` to `day` (a date) as a person typing into it would, then close it."""
+    field = page.locator(f"#{picker_id}")
+    field.click()
+    field.fill(day.isoformat())
+    field.press("Enter")
     page.keyboard.press("Escape")
 
 

@@ -2,7 +2,7 @@
 a 14-day lookback keeps it (its page's edit form shows 14), with a tracking link made for it; no console errors."""
 from datetime import date, timedelta
 
-from tests.e2e.conftest import ARTIFACTS, choose, login
+from tests.e2e.conftest import ARTIFACTS, choose, login, pick_date
 
 
 def test_pixel_snippet_then_a_campaign_with_a_14_day_lookback(page, live_server):
@@ -25,8 +25,8 @@ def test_pixel_snippet_then_a_campaign_with_a_14_day_lookback(page, live_server)
     page.locator("#campaigns-form-box").wait_for(state="visible", timeout=15_000)
     choose(page, "campaigns-field-sponsor_id", "Lumen VPN")
     page.locator("#campaigns-field-name").fill("Lookback Fortnight")
-    page.locator("#campaigns-field-start_date").fill((today - timedelta(days=3)).isoformat())
-    page.locator("#campaigns-field-end_date").fill((today + timedelta(days=25)).isoformat())
+    pick_date(page, "campaigns-field-start_date", today - timedelta(days=3))
+    pick_date(page, "campaigns-field-end_date", today + timedelta(days=25))
     page.locator("#campaigns-field-cpm").fill("18")
     page.locator("#campaigns-field-landing_url").fill("https://lumen.example.com/fortnight")
     page.locator("#campaigns-field-lookback_days").fill("61")

@@ -2,7 +2,7 @@
 field), a placement, the workflow to live; then that sponsor's user sees only that campaign."""
 from datetime import date, timedelta
 
-from tests.e2e.conftest import ARTIFACTS, choose, login
+from tests.e2e.conftest import ARTIFACTS, choose, login, pick_date
 
 
 def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, live_server):
@@ -29,8 +29,8 @@ def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, 
     page.locator("#campaigns-form-box").wait_for(state="visible", timeout=15_000)
     choose(page, "campaigns-field-sponsor_id", "Acme Tea")
     page.locator("#campaigns-field-name").fill("Tea Time")
-    page.locator("#campaigns-field-start_date").fill((today - timedelta(days=10)).isoformat())
-    page.locator("#campaigns-field-end_date").fill((today + timedelta(days=20)).isoformat())
+    pick_date(page, "campaigns-field-start_date", today - timedelta(days=10))
+    pick_date(page, "campaigns-field-end_date", today + timedelta(days=20))
     page.locator("#campaigns-field-cpm").fill("20")
     page.locator("#campaigns-field-goal_impressions").fill("5000")
     page.locator("#campaigns-field-budget").fill("1000")

@@ -2,7 +2,7 @@
 notification, the notifications page lists it and marks all read, and the events page shows the event done."""
 from datetime import date, timedelta
 
-from tests.e2e.conftest import choose, login
+from tests.e2e.conftest import choose, login, pick_date
 
 
 def test_a_new_campaign_rings_the_bell_and_shows_on_the_events_page(page, live_server):
@@ -13,8 +13,8 @@ def test_a_new_campaign_rings_the_bell_and_shows_on_the_events_page(page, live_s
     page.locator("#campaigns-form-box").wait_for(state="visible", timeout=15_000)
     choose(page, "campaigns-field-sponsor_id", "Northwind Coffee")
     page.locator("#campaigns-field-name").fill("Bell Ringer")
-    page.locator("#campaigns-field-start_date").fill((today + timedelta(days=5)).isoformat())
-    page.locator("#campaigns-field-end_date").fill((today + timedelta(days=35)).isoformat())
+    pick_date(page, "campaigns-field-start_date", today + timedelta(days=5))
+    pick_date(page, "campaigns-field-end_date", today + timedelta(days=35))
     page.locator("#campaigns-field-cpm").fill("20")
     page.get_by_role("button", name="Create campaign").click()
     page.locator("#campaigns-message").get_by_role("link", name="Bell Ringer").wait_for(timeout=15_000)

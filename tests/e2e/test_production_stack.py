@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from standardwebhooks import Webhook
 
-from tests.e2e.conftest import choose, login
+from tests.e2e.conftest import choose, login, pick_date
 
 
 def test_login_and_overview_on_postgres_with_redis_and_a_worker(page, production):
@@ -36,8 +36,8 @@ def test_a_campaign_saved_in_the_form_runs_the_whole_workflow(page, production):
     page.locator("#campaigns-form-box").wait_for(state="visible", timeout=15_000)
     choose(page, "campaigns-field-sponsor_id", "Northwind Coffee")
     page.locator("#campaigns-field-name").fill("Workflow Launch")
-    page.locator("#campaigns-field-start_date").fill((today + timedelta(days=3)).isoformat())
-    page.locator("#campaigns-field-end_date").fill((today + timedelta(days=33)).isoformat())
+    pick_date(page, "campaigns-field-start_date", today + timedelta(days=3))
+    pick_date(page, "campaigns-field-end_date", today + timedelta(days=33))
     page.locator("#campaigns-field-cpm").fill("22")
     page.locator("#campaigns-field-goal_impressions").fill("20000")
     page.locator("#campaigns-field-budget").fill("800")

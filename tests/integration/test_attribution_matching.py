@@ -17,6 +17,7 @@ from services.models.attribution import AttributionRun
 from services.sponsorship.attribution import report
 from services.sponsorship.attribution.results import attribute_campaign as attribute_now
 from services.tenancy import TenantContext
+from tests.campaign_client import WHOLE_FLIGHT
 from tests.integration.workers import burst_worker
 from tests.unit.attribution_matching import scenario
 
@@ -107,7 +108,8 @@ def test_api_and_page_on_postgres_refuse_another_tenant_and_sponsor(pg_url, redi
             assert browser.post("/login", data={"email": email, "password": "password-123"}).status_code == 302
             status, out = call_callback(browser, outputs, [("campaign-id", "data", brew.campaign_id),
                                                            ("campaign-attribution-model", "value", None),
-                                                           ("campaign-attribution-recompute", "n_clicks", None)],
+                                                           ("campaign-attribution-recompute", "n_clicks", None),
+                                                           *WHOLE_FLIGHT],
                                         changed=["campaign-id.data"])
             seen = "Show A" in json.dumps(out, ensure_ascii=False)
             assert status == 200 and seen == (email == "me@brew.test"), email

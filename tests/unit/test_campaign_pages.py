@@ -102,8 +102,10 @@ def test_campaign_page_placement_edit_and_moves(demo_client, db):
 
     _, out = cc.load_forms(demo_client, campaign_id)
     assert out["campaign-edit-field-name"]["value"] == "Page Test" and out["campaign-edit-field-cpm"]["value"] == "20"
-    edit = {k.removeprefix("campaign-edit-field-"): v["value"] for k, v in out.items()
+    edit = {k.removeprefix("campaign-edit-field-"): v.get("value", v.get("date")) for k, v in out.items()
             if k.startswith("campaign-edit-field-")}
+    # The flight's dates fill the date pickers (their `date`), as ISO dates
+    assert out["campaign-edit-field-start_date"]["date"] == (today - timedelta(days=10)).isoformat()
     _, out = cc.campaign_view(demo_client, campaign_id, edit=edit | {"cpm": "-3"})
     assert out["campaign-edit-error-cpm"]["children"] == "cannot be negative"
     _, out = cc.campaign_view(demo_client, campaign_id, edit=edit | {"goal_impressions": "2000", "budget": ""})

@@ -77,9 +77,11 @@ def check_params(model: str | None, group_by: str) -> None:
 
 def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model: str | None = None,
                        group_by: str = "podcast", as_of: date | None = None,
-                       also: tuple[str, ...] = ()) -> AttributionReport:
+                       also: tuple[str, ...] = (), first: date | None = None,
+                       last: date | None = None) -> AttributionReport:
     """The stored attribution of a campaign the context may see (another tenant's or sponsor's: NotFound); `also`
-    names more groupings to read in the same call (into `extra`, as the page shows several tables)."""
+    names more groupings to read in the same call (into `extra`, as the page shows several tables); `first`/`last`
+    keep the tables and the lag chart to those conversion days (the summary is the latest run's, for the flight)."""
     check_params(model, group_by)
     for extra_group in also:
         check_params(model, extra_group)
@@ -97,6 +99,8 @@ def attribution_report(db: Database, ctx: TenantContext, campaign_id: int, model
                                          AttributionRun.status == "finished")
             .order_by(AttributionRun.id.desc()).limit(1))
         t = _source(s, AttributionDaily.__table__, TENANT_DAILY)
+        if first is not None or last is not None:  # the same columns, only the chosen conversion days
+            t = select(t).where(t.c.day >= (first or date.min), t.c.day <= (last or date.max)).subquery()
         rows = _grouped(s, t, ctx.tenant_id, campaign_id, model, group_by)
         lag = _lag(s, t, ctx.tenant_id, campaign_id, model)
         daily = _grouped(s, t, ctx.tenant_id, campaign_id, model, "day")

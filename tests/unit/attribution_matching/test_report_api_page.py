@@ -14,6 +14,7 @@ from services.sponsorship.attribution import report
 from services.sponsorship.attribution.results import attribute_campaign
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD
+from tests.campaign_client import WHOLE_FLIGHT
 from tests.dash_client import call_callback
 from tests.unit.attribution_matching import scenario
 
@@ -47,7 +48,8 @@ def _view(client, campaign_id, model=None, recompute=False):
     changed = ["campaign-attribution-recompute.n_clicks"] if recompute else ["campaign-id.data"]
     return call_callback(client, OUTPUTS, [("campaign-id", "data", campaign_id),
                                            ("campaign-attribution-model", "value", model),
-                                           ("campaign-attribution-recompute", "n_clicks", 1 if recompute else None)],
+                                           ("campaign-attribution-recompute", "n_clicks", 1 if recompute else None),
+                                           *WHOLE_FLIGHT],
                          changed=changed)
 
 
