@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_blueprint(api_docs)
     init_problems(server)
     init_rate_limits(server, settings, [api_v1, api_v1_campaigns, api_v1_attribution, api_v1_matchmaking,
-                                        api_v1_webhooks, api_v1_insights_forecasts, api_v1_insights, api_docs])
+                                        api_v1_webhooks, api_v1_insights_forecasts, api_v1_insights, api_exports, api_docs])
     server.register_blueprint(api_exports)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)

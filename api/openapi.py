@@ -39,7 +39,8 @@ class _Components:
 
 def _parameters(op: Operation, components: _Components) -> list[dict]:
     params = [{"name": name, "in": "path", "required": True,
-               "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}} for name in op.path_params]
+               "schema": op.path_schemas.get(name) or {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+              for name in op.path_params]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=REF, mode="validation")
         for name, definition in schema.pop("$defs", {}).items():
@@ -70,7 +71,8 @@ def _operation(op: Operation, components: _Components) -> dict:
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
         if model is None:
-            responses[str(status)] = {"description": "done; no content"}
+            responses[str(status)] = ({"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+                                      if op.csv else {"description": "done; no content"})
             continue
         content = {"application/json": {"schema": components.ref(model, "serialization")}}
         if op.csv:

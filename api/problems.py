@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from services.errors import AuthenticationFailed, ServiceError, ValidationError
 
@@ -60,6 +60,29 @@ def unexpected_problem(exc: Exception):
     return problem(500, "InternalServerError", "the server failed to answer; the error is logged")
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+bp = Blueprint("api_unknown", __name__)
+
+
+@bp.route("/api/<path:rest>", methods=list(METHODS))
+def unknown_api_path(rest: str):
+    """The Dash pages' catch-all would answer an unknown /api path with the app's HTML: answer 404 (or 405 where
+    another method exists) instead."""
+    adapter = request.url_rule.map.bind_to_environ(request.environ)
+    allowed = set()
+    for method in METHODS:
+        try:
+            rule, _ = adapter.match(request.path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if rule.endpoint != request.endpoint:
+            allowed.add(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed | {"HEAD", "OPTIONS"} if "GET" in allowed else allowed))
+    raise NotFound()
+
+
 def init_problems(server: Flask) -> None:
+    server.register_blueprint(bp)
     server.register_error_handler(HTTPException, http_problem)
     server.register_error_handler(Exception, unexpected_problem)

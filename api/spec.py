@@ -52,6 +52,8 @@ class Operation:
     prefix: str = ""
     extra_errors: tuple[int, ...] = field(default=())
     resource: Callable[..., Any] | None = None
+    self_authenticated: bool = False  # the view authenticates (e.g. a session or a key); documented as a key
+    path_schemas: dict[str, dict] = field(default_factory=dict)  # non-integer path parameters
 
     @property
     def path(self) -> str:
@@ -124,7 +126,8 @@ def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tags: tupl
               responses: dict[int, Any], scope: str | None = "read", query: type[BaseModel] | None = None,
               body: type[BaseModel] | None = None, sponsor: bool = False, csv: bool = False,
               invalid_status: int = 422, extra_errors: tuple[int, ...] = (),
-              resource: Callable[..., Any] | None = None) -> Callable:
+              resource: Callable[..., Any] | None = None, self_authenticated: bool = False,
+              path_schemas: dict[str, dict] | None = None) -> Callable:
     """Register `view` as `method rule` on `bp` and in the document. The view is called with the path's values,
     plus `query=` (the parsed query model) and `body=` (the raw JSON object, already valid for the body model).
     `resource(db, ctx, **path values)` raises NotFound for an id the key may not see; it runs before the query and
@@ -134,14 +137,14 @@ def operation(bp: Blueprint, method: str, rule: str, *, summary: str, tags: tupl
     def decorator(view: Callable) -> Callable:
         op = Operation(method.upper(), rule, summary, tags, responses, scope, query, body, sponsor, csv, invalid_status,
                        (view.__doc__ or "").strip(), f"{bp.name}.{view.__name__}", bp.url_prefix or "", extra_errors,
-                       resource)
+                       resource, self_authenticated, path_schemas or {})
         OPERATIONS[:] = [o for o in OPERATIONS if (o.method, o.path) != (op.method, op.path)] + [op]
 
         @wraps(view)
         def wrapper(**kwargs):
             if any(isinstance(v, int) and v > MAX_ID for v in kwargs.values()):
                 raise NotFound("no such resource")
-            if scope is not None:
+            if scope is not None and not self_authenticated:
                 authenticate(scope, sponsor)
                 if resource is not None:
                     resource(current_db(), g.api_context, **kwargs)

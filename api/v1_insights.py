@@ -53,7 +53,8 @@ def _as_bad_parameter(exc: ValidationError) -> BadParameter:
 
 
 @operation(bp, "GET", "/insights/summary", summary="A written summary of the network, a show or a campaign for a "
-           "period", tags="insights", query=SummaryQuery, responses={200: Summary}, invalid_status=400)
+           "period", tags="insights", query=SummaryQuery, responses={200: Summary}, invalid_status=400,
+           sponsor=True)
 def summary_route(query: SummaryQuery):
     scope, scope_id = query.scope, query.id
     first, last = _period(query, summaries.WEEK_DAYS)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticCoreError
 
 from api.schemas.common import Day, Id, Query
 from services.insights.forecasts import SHOW_HORIZON
@@ -54,6 +55,14 @@ class Anomalies(BaseModel):
 
 class ForecastQuery(Query):
     days: int = Field(56, ge=1, le=SHOW_HORIZON, description=f"days ahead, 1 to {SHOW_HORIZON}")
+
+    @field_validator("days", mode="wrap")
+    @classmethod
+    def _whole_days(cls, value, handler):
+        try:
+            return handler(value)
+        except PydanticCoreError:
+            raise ValueError(f"a whole number from 1 to {SHOW_HORIZON}") from None
 
 
 class Forecast(BaseModel):
