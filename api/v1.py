@@ -10,19 +10,17 @@ from flask import Blueprint, Response, g, jsonify, request
 from services import downloads_report
 from services.catalog import podcasts
 from services.catalog.prefix import prefix_url
-from services.errors import AuthenticationFailed, ServiceError, ValidationError
+from services.errors import ServiceError
 from services.tenancy import TenantContext
 from api.schemas.catalog import DownloadsQuery, EpisodeList, EpisodeQuery, Me, PodcastList, Downloads
 from api.schemas.common import PageQuery, paginate
-from api.problems import problem  # noqa: F401  (the sibling blueprints import it from here)
+from api.problems import problem, service_problem  # noqa: F401  (the sibling blueprints import problem from here)
 from api.spec import authenticate, operation
 from api.state import app_state, current_db
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-
 
 
 def require_key(scope: str = "read") -> Callable:
@@ -46,11 +44,7 @@ def api_context() -> TenantContext:
 
 @bp.errorhandler(ServiceError)
 def service_error_response(exc: ServiceError):
-    extra = {"errors": exc.fields} if isinstance(exc, ValidationError) else {}
-    response = problem(exc.status, type(exc).__name__, exc.message, **extra)
-    if isinstance(exc, AuthenticationFailed):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+    return service_problem(exc)
 
 
 @bp.errorhandler(404)
