@@ -13,6 +13,9 @@ from api.auth import init_auth
 from api.exports import bp as api_exports
 from api.cli import register_cli
 from api.observability import init_observability
+from api.openapi import bp as api_docs
+from api.problems import init_problems
+from api.ratelimit import init_rate_limits
 from api.state import init_state
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
@@ -66,6 +69,10 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     server.register_blueprint(api_v1_webhooks)
     server.register_blueprint(api_v1_insights_forecasts)
     server.register_blueprint(api_v1_insights)
+    server.register_blueprint(api_docs)
+    init_problems(server)
+    init_rate_limits(server, settings, [api_v1, api_v1_campaigns, api_v1_attribution, api_v1_matchmaking,
+                                        api_v1_webhooks, api_v1_insights_forecasts, api_v1_insights, api_exports, api_docs])
     server.register_blueprint(api_exports)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)

@@ -11,6 +11,9 @@ from flask import Blueprint, Response, request, stream_with_context
 from api.auth import current_context
 from api.state import current_db
 from api.v1 import service_error_response
+from api.schemas.common import Id, Query
+from api.spec import operation
+from pydantic import ConfigDict, Field
 from services import api_keys
 from services.dashboards import exports
 from services.dashboards.periods import ViewState
@@ -37,8 +40,18 @@ def request_context() -> TenantContext:
 bp.register_error_handler(ServiceError, service_error_response)
 
 
-@bp.get("/<name>.csv")
-def export_csv(name: str):
+class ExportQuery(Query):
+    model_config = ConfigDict(extra="allow")
+
+    range: str | None = Field(None, max_length=20, description="the dashboards' period, e.g. 7d, 30d, 90d, all")
+    podcast: Id | None = None
+
+
+@operation(bp, "GET", "/<name>.csv", summary="A dashboard grid as CSV (episodes, or episodes by day)",
+           tags="downloads", query=ExportQuery, responses={200: None}, csv=True, self_authenticated=True,
+           path_schemas={"name": {"type": "string", "enum": list(EXPORTS)}})
+def export_csv(name: str, query: ExportQuery):
+    """Streamed; also answers a logged-in session (the dashboards' download links)."""
     build = EXPORTS.get(name)
     if build is None:
         raise ValidationError(f"no export {name!r}; one of {', '.join(EXPORTS)}", {"name": "unknown export"})

@@ -1,4 +1,4 @@
-"""REST API /api/v1: bearer API keys, JSON errors in RFC 7807 style."""
+"""REST API /api/v1: bearer API keys, problem documents (RFC 9457), the key, catalog and downloads operations."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +7,15 @@ from functools import wraps
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from services import api_keys, downloads_report
+from services import downloads_report
 from services.catalog import podcasts
 from services.catalog.prefix import prefix_url
-from services.errors import AuthenticationFailed, PermissionDenied, ServiceError, ValidationError
+from services.errors import ServiceError
 from services.tenancy import TenantContext
-from api.observability import bind_identity
+from api.schemas.catalog import DownloadsQuery, EpisodeList, EpisodeQuery, Me, PodcastList, Downloads
+from api.schemas.common import PageQuery, paginate
+from api.problems import problem, service_problem  # noqa: F401  (the sibling blueprints import problem from here)
+from api.spec import authenticate, operation
 from api.state import app_state, current_db
 
 logger = logging.getLogger(__name__)
@@ -20,27 +23,14 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
-def problem(status: int, title: str, detail: str, **extra):
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    response = jsonify(body)
-    response.status_code = status
-    response.content_type = "application/problem+json"
-    return response
-
-
 def require_key(scope: str = "read") -> Callable:
-    """Authenticate `Authorization: Bearer <key>` and require `scope`; the context lands on g.api_context."""
+    """Authenticate `Authorization: Bearer <key>` and require `scope` (tenant keys only) for a route outside the
+    document; documented routes use api.spec.operation, which does the same."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-            ctx, key = api_keys.authenticate_api_key(current_db(), token)
-            if scope not in ctx.scopes:
-                raise PermissionDenied(f"this key lacks the {scope!r} scope")
-            g.api_context, g.api_key = ctx, key
-            bind_identity(ctx.tenant_id, None)
+            authenticate(scope, sponsor_allowed=False)
             return view(*args, **kwargs)
 
         return wrapper
@@ -54,11 +44,7 @@ def api_context() -> TenantContext:
 
 @bp.errorhandler(ServiceError)
 def service_error_response(exc: ServiceError):
-    extra = {"errors": exc.fields} if isinstance(exc, ValidationError) else {}
-    response = problem(exc.status, type(exc).__name__, exc.message, **extra)
-    if isinstance(exc, AuthenticationFailed):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+    return service_problem(exc)
 
 
 @bp.errorhandler(404)
@@ -71,55 +57,44 @@ def not_allowed_response(_exc):
     return problem(405, "MethodNotAllowed", f"{request.method} is not allowed here")
 
 
-@bp.get("/me")
-@require_key("read")
+@operation(bp, "GET", "/me", summary="The key itself: its tenant, scopes and sponsor", tags="keys",
+           responses={200: Me}, sponsor=True)
 def me():
     ctx, key = api_context(), g.api_key
     return jsonify(tenant={"id": ctx.tenant_id, "slug": ctx.tenant_slug, "name": ctx.tenant_name},
-                   scopes=list(ctx.scopes), key={"id": key.id, "name": key.name, "prefix": key.prefix})
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError(f"{name}: {value!r} is not an id", {name: "not an integer"}) from None
+                   scopes=list(ctx.scopes),
+                   key={"id": key.id, "name": key.name, "prefix": key.prefix, "sponsor_id": key.sponsor_id})
 
 
 def jsonable(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-@bp.get("/podcasts")
-@require_key("read")
-def list_podcasts_route():
+@operation(bp, "GET", "/podcasts", summary="The tenant's shows", tags="catalog", query=PageQuery,
+           responses={200: PodcastList})
+def list_podcasts_route(query: PageQuery):
     base = app_state().settings.public_base_url
     rows = podcasts.list_podcasts(current_db(), api_context())
-    return jsonify(data=[{"id": p.id, "title": p.title, "feed_url": p.feed_url, "episodes": p.episodes,
-                          "prefix_url": prefix_url(base, p.prefix_key)} for p in rows])
+    return jsonify(paginate([{"id": p.id, "title": p.title, "feed_url": p.feed_url, "episodes": p.episodes,
+                              "prefix_url": prefix_url(base, p.prefix_key)} for p in rows], query))
 
 
-@bp.get("/episodes")
-@require_key("read")
-def list_episodes_route():
-    rows = podcasts.list_episodes(current_db(), api_context(), _int_arg("podcast"))
-    return jsonify(data=[{key: jsonable(value) for key, value in row.items()} for row in rows])
+@operation(bp, "GET", "/episodes", summary="Episodes of the tenant, or of one show", tags="catalog",
+           query=EpisodeQuery, responses={200: EpisodeList})
+def list_episodes_route(query: EpisodeQuery):
+    rows = podcasts.list_episodes(current_db(), api_context(), query.podcast)
+    return jsonify(paginate([{key: jsonable(value) for key, value in row.items()} for row in rows], query))
 
 
-@bp.get("/downloads")
-@require_key("read")
-def downloads_route():
-    first, last = downloads_report.parse_range(request.args.get("from"), request.args.get("to"))
-    frame = downloads_report.downloads_by(current_db(), api_context(), request.args.get("group_by", "day"), first,
-                                          last, _int_arg("podcast"), _int_arg("episode"))
-    fmt = request.args.get("format", "json")
-    if fmt == "csv":
+@operation(bp, "GET", "/downloads", summary="Counted downloads and listeners grouped by day, hour, episode, app, "
+           "device or country", tags="downloads", query=DownloadsQuery, responses={200: Downloads}, csv=True)
+def downloads_route(query: DownloadsQuery):
+    """Read from the rollups; `from`/`to` are inclusive UTC days."""
+    first, last = downloads_report.parse_range(query.from_, query.to)
+    frame = downloads_report.downloads_by(current_db(), api_context(), query.group_by, first, last, query.podcast,
+                                          query.episode)
+    if query.format == "csv":
         return Response(frame.to_csv(index=False), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=downloads_{first}_{last}.csv"})
-    if fmt != "json":
-        raise ValidationError("format must be json or csv", {"format": "unknown format"})
     records = [{key: jsonable(value) for key, value in row.items()} for row in frame.to_dict("records")]
     return jsonify(data=records, **{"from": first.isoformat(), "to": last.isoformat()})

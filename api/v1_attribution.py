@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from api.state import current_db
-from api.v1 import api_context, jsonable, not_allowed_response, not_found_response, problem, require_key, service_error_response
+from api.schemas.attribution import Attribution, AttributionQuery, ConversionsIn, ConversionsResult
+from api.spec import operation
+from api.v1_campaigns import visible_campaign, visible_sponsor
+from api.v1 import api_context, jsonable, not_allowed_response, not_found_response, problem, service_error_response
 from jobs.attribution import conversions_arrived
-from services.errors import ServiceError, ValidationError
+from services.errors import ServiceError
 from services.sponsorship.attribution import inputs, report
 
 logger = logging.getLogger(__name__)
@@ -20,18 +23,12 @@ bp.register_error_handler(404, not_found_response)
 bp.register_error_handler(405, not_allowed_response)
 
 
-@bp.post("/sponsors/<int:sponsor_id>/conversions")
-@require_key("write")
-def post_conversions(sponsor_id: int):
+@operation(bp, "POST", "/sponsors/<int:sponsor_id>/conversions", summary="Record conversions server to server",
+           tags="attribution", scope="write", body=ConversionsIn, responses={200: ConversionsResult},
+           resource=visible_sponsor)
+def post_conversions(sponsor_id: int, body: dict):
     """200 when every event was taken (new or a duplicate), 422 when any was refused; the valid events of a mixed
-    batch are stored either way."""
-    body = request.get_json(silent=True)
-    if body is None:
-        return problem(400, "BadRequest", "the request body is not JSON (Content-Type: application/json)",
-                       errors={"body": "not JSON"})
-    if not isinstance(body, dict) or "events" not in body:
-        return problem(422, "ValidationError", 'the body must be {"events": [...]}',
-                       errors={"events": "required: a list of event objects"})
+    batch are stored either way. Event ids make a retry count once."""
     ctx = api_context()
     result = inputs.record_conversions(current_db(), ctx, sponsor_id, body["events"])
     if result.accepted:
@@ -42,17 +39,14 @@ def post_conversions(sponsor_id: int):
     return jsonify(result.as_dict())
 
 
-@bp.get("/campaigns/<int:campaign_id>/attribution")
-@require_key("read")
-def campaign_attribution(campaign_id: int):
+@operation(bp, "GET", "/campaigns/<int:campaign_id>/attribution", summary="A campaign's attributed conversions "
+           "under one credit model", tags="attribution", query=AttributionQuery, responses={200: Attribution},
+           sponsor=True, csv=True, resource=visible_campaign)
+def campaign_attribution(campaign_id: int, query: AttributionQuery):
     """The campaign's stored attribution under one model, grouped by show, placement, episode or day."""
-    model = request.args.get("model") or None
-    group_by = request.args.get("group_by", "podcast")
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise ValidationError("format must be json or csv", {"format": "json or csv"})
-    result = report.attribution_report(current_db(), api_context(), campaign_id, model, group_by)
-    if fmt == "csv":
+    group_by = query.group_by
+    result = report.attribution_report(current_db(), api_context(), campaign_id, query.model, group_by)
+    if query.format == "csv":
         return Response(result.rows.to_csv(index=False), mimetype="text/csv", headers={
             "Content-Disposition": f"attachment; filename=campaign_{campaign_id}_attribution_{result.model}_by_"
                                    f"{group_by}.csv"})

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from api.v1 import jsonable, not_allowed_response, not_found_response, service_error_response, api_context, require_key
+from api.schemas.campaigns import (Campaign, CampaignChange, CampaignDetail, CampaignIn, CampaignList, Delivery,
+                                   DeliveryQuery, Placement, PlacementIn, Sponsor, SponsorIn, SponsorList)
+from api.schemas.common import PageQuery, paginate
+from api.spec import operation
+from api.v1 import jsonable, not_allowed_response, not_found_response, service_error_response, api_context
 from api.state import current_db
 from jobs.campaigns import refresh_campaign_delivery
 from jobs.queues import enqueue
 from services.sponsorship import campaigns, delivery, pacing, placements, sponsors
-from services.errors import ServiceError, ValidationError
+from services.errors import NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -19,13 +23,6 @@ bp = Blueprint("api_v1_campaigns", __name__, url_prefix="/api/v1")
 bp.register_error_handler(ServiceError, service_error_response)
 bp.register_error_handler(404, not_found_response)
 bp.register_error_handler(405, not_allowed_response)
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", {"body": "a JSON object"})
-    return body
 
 
 def _record(data: dict) -> dict:
@@ -39,40 +36,54 @@ def _created(data: dict, location: str):
     return response
 
 
-@bp.get("/sponsors")
-@require_key("read")
-def list_sponsors_route():
-    return jsonify(data=[row.as_dict() for row in sponsors.list_sponsors(current_db(), api_context())])
+def visible_campaign(db, ctx, campaign_id: int) -> None:
+    campaigns.get_campaign(db, ctx, campaign_id)
 
 
-@bp.get("/sponsors/<int:sponsor_id>")
-@require_key("read")
+def visible_sponsor(db, ctx, sponsor_id: int):
+    if ctx.is_sponsor and sponsor_id != ctx.sponsor_id:
+        raise NotFound(f"no sponsor {sponsor_id}")
+    return sponsors.get_sponsor(db, ctx, sponsor_id)
+
+
+@operation(bp, "GET", "/sponsors", summary="The tenant's sponsors (a sponsor key: its own)", tags="sponsors",
+           query=PageQuery, responses={200: SponsorList}, sponsor=True)
+def list_sponsors_route(query: PageQuery):
+    ctx = api_context()
+    rows = [row.as_dict() for row in sponsors.list_sponsors(current_db(), ctx)
+            if not ctx.is_sponsor or row.id == ctx.sponsor_id]
+    return jsonify(paginate(rows, query))
+
+
+@operation(bp, "GET", "/sponsors/<int:sponsor_id>", summary="One sponsor", tags="sponsors",
+           responses={200: Sponsor}, sponsor=True)
 def get_sponsor_route(sponsor_id: int):
-    return jsonify(sponsors.get_sponsor(current_db(), api_context(), sponsor_id).as_dict())
+    return jsonify(visible_sponsor(current_db(), api_context(), sponsor_id).as_dict())
 
 
-@bp.post("/sponsors")
-@require_key("write")
-def create_sponsor_route():
-    row = sponsors.create_sponsor(current_db(), api_context(), _body())
+@operation(bp, "POST", "/sponsors", summary="Create a sponsor", tags="sponsors", scope="write", body=SponsorIn,
+           responses={201: Sponsor}, extra_errors=(409,))
+def create_sponsor_route(body: dict):
+    row = sponsors.create_sponsor(current_db(), api_context(), body)
     return _created(row.as_dict(), f"/api/v1/sponsors/{row.id}")
 
 
-@bp.get("/campaigns")
-@require_key("read")
-def list_campaigns_route():
-    return jsonify(data=[c.as_dict() for c in campaigns.list_campaign_details(current_db(), api_context())])
+@operation(bp, "GET", "/campaigns", summary="Campaigns (a sponsor key: its sponsor's)", tags="campaigns",
+           query=PageQuery, responses={200: CampaignList}, sponsor=True)
+def list_campaigns_route(query: PageQuery):
+    return jsonify(paginate([c.as_dict() for c in campaigns.list_campaign_details(current_db(), api_context())],
+                            query))
 
 
-@bp.post("/campaigns")
-@require_key("write")
-def create_campaign_route():
-    detail = campaigns.create_campaign(current_db(), api_context(), _body())
+@operation(bp, "POST", "/campaigns", summary="Create a campaign (it starts the campaign workflow)",
+           tags="campaigns", scope="write", body=CampaignIn, responses={201: Campaign}, extra_errors=(409,))
+def create_campaign_route(body: dict):
+    detail = campaigns.create_campaign(current_db(), api_context(), body)
     return _created(detail.as_dict(), f"/api/v1/campaigns/{detail.id}")
 
 
-@bp.get("/campaigns/<int:campaign_id>")
-@require_key("read")
+@operation(bp, "GET", "/campaigns/<int:campaign_id>", summary="One campaign with its placements and status history",
+           tags="campaigns", responses={200: CampaignDetail}, sponsor=True)
 def get_campaign_route(campaign_id: int):
     ctx, db = api_context(), current_db()
     detail = campaigns.get_campaign(db, ctx, campaign_id).as_dict()
@@ -82,34 +93,33 @@ def get_campaign_route(campaign_id: int):
     return jsonify(detail)
 
 
-@bp.patch("/campaigns/<int:campaign_id>")
-@require_key("write")
-def update_campaign_route(campaign_id: int):
-    return jsonify(campaigns.update_campaign(current_db(), api_context(), campaign_id, _body()).as_dict())
+@operation(bp, "PATCH", "/campaigns/<int:campaign_id>", summary="Change fields, or move the status",
+           tags="campaigns", scope="write", body=CampaignChange, responses={200: Campaign}, extra_errors=(409,),
+           resource=visible_campaign)
+def update_campaign_route(campaign_id: int, body: dict):
+    return jsonify(campaigns.update_campaign(current_db(), api_context(), campaign_id, body).as_dict())
 
 
-@bp.post("/campaigns/<int:campaign_id>/placements")
-@require_key("write")
-def create_placement_route(campaign_id: int):
+@operation(bp, "POST", "/campaigns/<int:campaign_id>/placements", summary="Place the campaign on a show or episode",
+           tags="campaigns", scope="write", body=PlacementIn, responses={201: Placement}, extra_errors=(409,),
+           resource=visible_campaign)
+def create_placement_route(campaign_id: int, body: dict):
     ctx = api_context()
-    row = placements.create_placement(current_db(), ctx, campaign_id, _body())
+    row = placements.create_placement(current_db(), ctx, campaign_id, body)
     enqueue(refresh_campaign_delivery, ctx.tenant_id, campaign_id, queue="measure")
     return _created(row.as_dict(), f"/api/v1/campaigns/{campaign_id}")
 
 
-@bp.get("/campaigns/<int:campaign_id>/delivery")
-@require_key("read")
-def delivery_route(campaign_id: int):
+@operation(bp, "GET", "/campaigns/<int:campaign_id>/delivery", summary="Impressions by day, show or episode, with "
+           "pacing", tags="campaigns", query=DeliveryQuery, responses={200: Delivery}, sponsor=True, csv=True,
+           resource=visible_campaign)
+def delivery_route(campaign_id: int, query: DeliveryQuery):
     ctx, db = api_context(), current_db()
-    first = delivery.parse_day(request.args.get("from"), "from")
-    last = delivery.parse_day(request.args.get("to"), "to")
-    group_by = request.args.get("group_by", "day")
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise ValidationError("format must be json or csv", {"format": "json or csv"})
-    frame = delivery.delivery_by(db, ctx, campaign_id, group_by, first, last)
-    if fmt == "csv":
+    first = delivery.parse_day(query.from_, "from")
+    last = delivery.parse_day(query.to, "to")
+    frame = delivery.delivery_by(db, ctx, campaign_id, query.group_by, first, last)
+    if query.format == "csv":
         return Response(frame.to_csv(index=False), mimetype="text/csv", headers={
-            "Content-Disposition": f"attachment; filename=campaign_{campaign_id}_delivery_by_{group_by}.csv"})
-    return jsonify(data=[_record(r) for r in frame.to_dict("records")], group_by=group_by,
+            "Content-Disposition": f"attachment; filename=campaign_{campaign_id}_delivery_by_{query.group_by}.csv"})
+    return jsonify(data=[_record(r) for r in frame.to_dict("records")], group_by=query.group_by,
                    summary=pacing.pacing(db, ctx, campaign_id).as_dict())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from api.v1 import api_context, not_allowed_response, not_found_response, require_key, service_error_response
+from api.schemas.insights import Anomalies, AnomalyQuery, PeriodQuery, Summary, SummaryQuery
+from api.spec import BadParameter, operation
+from api.v1 import api_context, not_allowed_response, not_found_response, service_error_response
 from api.state import current_db
 from services.errors import ServiceError, ValidationError
 from services.insights import anomaly_store, summaries
@@ -20,15 +22,8 @@ bp.register_error_handler(404, not_found_response)
 bp.register_error_handler(405, not_allowed_response)
 
 
-class BadParameter(ValidationError):
-    """A query parameter that cannot be read: 400, naming the parameter."""
-
-    status = 400
-
-
-def _day(name: str) -> date | None:
-    value = request.args.get(name)
-    if value in (None, ""):
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
         return None
     try:
         return date.fromisoformat(value)
@@ -36,18 +31,9 @@ def _day(name: str) -> date | None:
         raise BadParameter(f"{name}: {value!r} is not a date (YYYY-MM-DD)", {name: "a date as YYYY-MM-DD"}) from None
 
 
-def _id(name: str) -> int | None:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return None
-    if not value.isdigit():
-        raise BadParameter(f"{name}: {value!r} is not an id", {name: "a positive integer"})
-    return int(value)
-
-
-def _period(default_days: int) -> tuple[date, date]:
+def _period(query: PeriodQuery, default_days: int) -> tuple[date, date]:
     """from/to, both inclusive; both or neither (then the last `default_days` complete days)."""
-    first, last = _day("from"), _day("to")
+    first, last = _day(query.from_, "from"), _day(query.to, "to")
     if (first is None) != (last is None):
         missing = "to" if last is None else "from"
         raise BadParameter(f"{missing} is required when {'from' if missing == 'to' else 'to'} is given",
@@ -66,12 +52,12 @@ def _as_bad_parameter(exc: ValidationError) -> BadParameter:
     return BadParameter(exc.message, exc.fields)
 
 
-@bp.get("/insights/summary")
-@require_key("read")
-def summary_route():
-    scope = request.args.get("scope", "network")
-    scope_id = _id("id")
-    first, last = _period(summaries.WEEK_DAYS)
+@operation(bp, "GET", "/insights/summary", summary="A written summary of the network, a show or a campaign for a "
+           "period", tags="insights", query=SummaryQuery, responses={200: Summary}, invalid_status=400,
+           sponsor=True)
+def summary_route(query: SummaryQuery):
+    scope, scope_id = query.scope, query.id
+    first, last = _period(query, summaries.WEEK_DAYS)
     try:
         summaries.check_request(scope, scope_id, first, last)
     except ValidationError as exc:
@@ -80,11 +66,11 @@ def summary_route():
     return jsonify(summary.as_dict())
 
 
-@bp.get("/anomalies")
-@require_key("read")
-def anomalies_route():
-    first, last = _period(30)
-    frame = anomaly_store.list_anomalies(current_db(), api_context(), first, last, _id("podcast"))
+@operation(bp, "GET", "/anomalies", summary="Anomalies flagged in a period (default: the last 30 days)",
+           tags="insights", query=AnomalyQuery, responses={200: Anomalies}, invalid_status=400)
+def anomalies_route(query: AnomalyQuery):
+    first, last = _period(query, 30)
+    frame = anomaly_store.list_anomalies(current_db(), api_context(), first, last, query.podcast)
     return jsonify(data=[anomaly_record(row) for row in frame.to_dict("records")],
                    **{"from": first.isoformat(), "to": last.isoformat()})
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from api.state import current_db
-from api.v1 import api_context, jsonable, not_allowed_response, not_found_response, problem, require_key, service_error_response
-from services.errors import ServiceError, ValidationError
+from api.schemas.insights import Forecast, ForecastQuery
+from api.spec import operation
+from api.v1 import api_context, jsonable, not_allowed_response, not_found_response, service_error_response
+from services.errors import ServiceError
 from services.insights import forecast_store
 
 logger = logging.getLogger(__name__)
@@ -23,20 +25,16 @@ def _records(frame) -> list[dict]:
     return [{key: jsonable(value) for key, value in row.items()} for row in frame.to_dict("records")]
 
 
-@bp.get("/podcasts/<int:podcast_id>/forecast")
-@require_key("read")
-def podcast_forecast_route(podcast_id: int):
-    """`days` (1..91, default 56) days from today: {"data": [{"day", "downloads", "lower", "upper"}]}."""
-    try:
-        days = forecast_store.parse_days(request.args.get("days"))
-    except ValidationError as exc:
-        return problem(400, "BadRequest", exc.message, errors=exc.fields)
-    frame = forecast_store.podcast_forecast(current_db(), api_context(), podcast_id, days)
+@operation(bp, "GET", "/podcasts/<int:podcast_id>/forecast", summary="A show's daily downloads for the coming days",
+           tags="insights", query=ForecastQuery, responses={200: Forecast}, invalid_status=400)
+def podcast_forecast_route(podcast_id: int, query: ForecastQuery):
+    """`days` (1..91, default 56) days from today: {"data": [{"day", "downloads", "lower", "upper"}]}, 80% interval."""
+    frame = forecast_store.podcast_forecast(current_db(), api_context(), podcast_id, query.days)
     return jsonify(data=_records(frame), interval=0.8)
 
 
-@bp.get("/episodes/<int:episode_id>/forecast")
-@require_key("read")
+@operation(bp, "GET", "/episodes/<int:episode_id>/forecast", summary="An episode's launch curve, observed then "
+           "forecast", tags="insights", responses={200: Forecast})
 def episode_forecast_route(episode_id: int):
     """Cumulative downloads by day since release (day 1..90): observed days as counted, later days forecast."""
     frame = forecast_store.episode_forecast(current_db(), api_context(), episode_id)

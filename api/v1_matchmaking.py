@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from api.state import current_db
-from api.v1 import api_context, not_allowed_response, not_found_response, require_key, service_error_response
+from api.schemas.matchmaking import CampaignRecommendations, SponsorRecommendations
+from api.spec import operation
+from api.v1 import api_context, not_allowed_response, not_found_response, service_error_response
 from services.errors import ServiceError
 from services.sponsorship import matchmaking
 
@@ -15,8 +17,8 @@ bp.register_error_handler(404, not_found_response)
 bp.register_error_handler(405, not_allowed_response)
 
 
-@bp.get("/campaigns/<int:campaign_id>/recommendations")
-@require_key("read")
+@operation(bp, "GET", "/campaigns/<int:campaign_id>/recommendations", summary="Shows ranked for a campaign",
+           tags="matchmaking", responses={200: CampaignRecommendations})
 def campaign_recommendations_route(campaign_id: int):
     result = matchmaking.campaign_recommendations(current_db(), api_context(), campaign_id)
     computed = result.computed_at.isoformat() if result.computed_at else None
@@ -24,8 +26,8 @@ def campaign_recommendations_route(campaign_id: int):
                    computed_at=computed)
 
 
-@bp.get("/podcasts/<int:podcast_id>/sponsor-recommendations")
-@require_key("read")
+@operation(bp, "GET", "/podcasts/<int:podcast_id>/sponsor-recommendations", summary="Sponsors ranked for a show",
+           tags="matchmaking", responses={200: SponsorRecommendations})
 def sponsor_recommendations_route(podcast_id: int):
     rows = matchmaking.sponsor_recommendations(current_db(), api_context(), podcast_id)
     return jsonify(data=matchmaking.as_api_rows(rows, "sponsor_id"))

@@ -52,6 +52,9 @@ class Settings:
     # OpenTelemetry tracing: "otlp" or "console" when the standard OTEL_* variables ask for it, else None (off).
     # The SDK itself reads the rest (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, ...).
     traces_exporter: str | None = None
+    # /api rate limits (flask-limiter notation): per API key, and per client IP for requests without a key.
+    api_rate_limit: str = "600/minute"
+    api_anon_rate_limit: str = "60/minute"
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -175,6 +178,17 @@ def _parse_llm_base_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+def _parse_rate_limit(name: str, value: str) -> str:
+    from limits import parse_many  # flask-limiter's own parser, so a value that loads here loads there
+
+    try:
+        if not parse_many(value):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(name, f"expected a rate such as '600/minute' or '10 per second', got {value!r}") from None
+    return value
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -231,6 +245,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",
         llm_timeout_seconds=_parse_seconds("LLM_TIMEOUT_SECONDS", env.get("LLM_TIMEOUT_SECONDS") or "10"),
         traces_exporter=_parse_traces_exporter(env),
+        api_rate_limit=_parse_rate_limit("API_RATE_LIMIT", env.get("API_RATE_LIMIT") or Settings.api_rate_limit),
+        api_anon_rate_limit=_parse_rate_limit("API_ANON_RATE_LIMIT",
+                                              env.get("API_ANON_RATE_LIMIT") or Settings.api_anon_rate_limit),
         secret_key_generated=generated,
     )
 

@@ -61,6 +61,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # A sponsor key sees only this sponsor's campaigns, delivery and attribution (like a sponsor user).
+    sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("sponsors.id", ondelete="CASCADE"), index=True)
 
 
 class AuditLog(Base):

@@ -111,6 +111,8 @@ def test_validation_errors_name_each_field(client, db, write_key):
     response = client.post("/api/v1/sponsors", json={"website": "x"}, headers=write_key)
     assert set(response.get_json()["errors"]) == {"name", "website"}
     response = client.post("/api/v1/sponsors", data="not json", headers=write_key, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["errors"] == {"body": "not JSON"}
+    response = client.post("/api/v1/sponsors", json=["a list"], headers=write_key)
     assert response.status_code == 422 and response.get_json()["errors"] == {"body": "a JSON object"}
 
 

@@ -36,9 +36,9 @@ def test_revoked_and_unknown_keys_fail(db):
 
 def test_only_admins_manage_keys_and_scopes_are_checked(db):
     ctx = _owner(db, "demo")
-    for role in ("editor", "viewer", "sponsor"):
+    for role in ("editor", "viewer"):
         with pytest.raises(PermissionDenied):
-            api_keys.create_api_key(db, TenantContext(ctx.tenant_id, role, sponsor_id=1 if role == "sponsor" else None))
+            api_keys.create_api_key(db, TenantContext(ctx.tenant_id, role))
     with pytest.raises(ValidationError):
         api_keys.create_api_key(db, ctx, "x", ("admin",))
 

@@ -1,4 +1,5 @@
-"""The API keys page: an admin creates a key (shown once) and revokes it; a viewer or sponsor cannot."""
+"""The API keys page: an admin creates a key (shown once) and revokes it; a viewer cannot; a sponsor user makes
+keys of their own sponsor only."""
 import json
 
 from services import accounts, api_keys
@@ -59,3 +60,26 @@ def test_another_tenants_admin_cannot_revoke_demo_keys(app, db):
 def test_anonymous_callback_is_refused(client):
     status, _ = _call(client, create_clicks=1, changed=["apikeys-create.n_clicks"])
     assert status == 401
+
+
+def test_a_sponsor_user_creates_a_key_that_sees_only_its_sponsor(app, db):
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    staff_key, _ = api_keys.create_api_key(db, TenantContext(tenant.id, "owner"), "staff key")
+    sponsor_id = api_keys_sponsor(db, tenant.id)
+    accounts.create_user(db, "buyer@sponsor.test", "demo", "sponsor", sponsor_id=sponsor_id, password="password-1")
+    client = app.test_client()
+    client.post("/login", data={"email": "buyer@sponsor.test", "password": "password-1"})
+    status, out = _call(client, create_clicks=1, changed=["apikeys-create.n_clicks"])
+    assert status == 200
+    listed = json.dumps(out["apikeys-table"]["children"])
+    assert "reporting" in listed and "staff key" not in listed  # the tenant's other keys stay hidden
+    key = next(word for word in json.dumps(out["apikeys-new-key"]["children"]).replace('"', " ").split()
+               if word.startswith("pk_"))
+    ctx, info = api_keys.authenticate_api_key(db, key)
+    assert (ctx.role, ctx.sponsor_id, info.sponsor_id) == ("sponsor", sponsor_id, sponsor_id)
+    assert client.get("/settings/api-keys").status_code == 200
+
+
+def api_keys_sponsor(db, tenant_id):
+    from services.sponsorship import sponsors
+    return sponsors.list_sponsors(db, TenantContext(tenant_id, "owner"))[0].id

@@ -40,3 +40,14 @@ def test_bad_values_name_the_variable(tmp_path, variable, value):
         load_settings({"INSTANCE_PATH": str(tmp_path), variable: value})
     assert err.value.variable == variable
     assert variable in str(err.value)
+
+
+def test_api_rate_limits_are_read_and_checked(tmp_path):
+    s = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert (s.api_rate_limit, s.api_anon_rate_limit) == ("600/minute", "60/minute")
+    s = load_settings({"INSTANCE_PATH": str(tmp_path), "API_RATE_LIMIT": "10/second;600/minute"})
+    assert s.api_rate_limit == "10/second;600/minute"
+    for name in ("API_RATE_LIMIT", "API_ANON_RATE_LIMIT"):
+        with pytest.raises(ConfigError) as err:
+            load_settings({"INSTANCE_PATH": str(tmp_path), name: "lots"})
+        assert err.value.variable == name

@@ -198,7 +198,7 @@ def test_api_another_tenants_key_sees_nothing_of_the_demo(world):
 
 
 def test_api_a_sponsor_context_reads_its_own_campaign_only(world, monkeypatch):
-    """API keys belong to the tenant's staff; a sponsor-scoped context is still refused everything but its own."""
+    """A sponsor-scoped key reads its own campaign's summary; any other summary is 404, tenant-wide anomalies 403."""
     campaign_id, _, sponsor_id = world["campaign"]
     real = api_keys.authenticate_api_key
 
@@ -212,8 +212,9 @@ def test_api_a_sponsor_context_reads_its_own_campaign_only(world, monkeypatch):
     with world["db"].session(world["tenant_id"]) as s:
         other_campaign = s.scalar(select(Campaign.id).where(Campaign.sponsor_id == other))
     for url in (f"/api/v1/insights/summary?scope=campaign&id={other_campaign}", "/api/v1/insights/summary",
-                f"/api/v1/insights/summary?scope=podcast&id={world['show_id']}", "/api/v1/anomalies"):
+                f"/api/v1/insights/summary?scope=podcast&id={world['show_id']}"):
         assert _get(world, url).status_code == 404, url
+    assert _get(world, "/api/v1/anomalies").status_code == 403
 
 
 @pytest.mark.parametrize("url, field", [

@@ -122,7 +122,9 @@ def test_api_bad_bodies_name_the_field(world, payload, field):
 
 def test_api_body_must_be_a_json_object(world):
     response = _api(world, "POST", "/api/v1/webhooks", data="url=x", content_type="text/plain")
-    assert response.status_code == 422 and "body" in response.get_json()["errors"]
+    assert response.status_code == 400 and response.get_json()["errors"] == {"body": "not JSON"}
+    response = _api(world, "POST", "/api/v1/webhooks", json=["https://example.com/hook"])
+    assert response.status_code == 422 and response.get_json()["errors"] == {"body": "a JSON object"}
 
 
 def test_api_refuses_private_addresses_when_not_allowed(world):
