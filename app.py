@@ -10,7 +10,9 @@ from flask import Flask
 
 from api.attribution import init_attribution
 from api.auth import init_auth
+from api.embed import init_embed
 from api.exports import bp as api_exports
+from api.framing import init_framing
 from api.cli import register_cli
 from api.observability import init_observability
 from api.state import init_state
@@ -20,6 +22,7 @@ from api.v1_attribution import bp as api_v1_attribution
 from api.v1_campaigns import bp as api_v1_campaigns
 from api.v1_matchmaking import bp as api_v1_matchmaking
 from api.v1_webhooks import bp as api_v1_webhooks
+from api.v1_embeds import bp as api_v1_embeds
 from api.v1_insights_forecasts import bp as api_v1_insights_forecasts
 from api.v1_insights import bp as api_v1_insights
 from callbacks import register_all
@@ -63,7 +66,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_blueprint(api_v1_webhooks)
     server.register_blueprint(api_v1_insights_forecasts)
     server.register_blueprint(api_v1_insights)
+    server.register_blueprint(api_v1_embeds)
     server.register_blueprint(api_exports)
+    init_embed(server)
+    init_framing(server)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)
     register_cli(server)

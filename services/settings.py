@@ -1,6 +1,7 @@
 """Settings: every environment variable the product reads, parsed and validated in one place."""
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
@@ -46,6 +47,9 @@ class Settings:
     llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = 10.0
+    # Keys that sign embed links, newest first, as (key id, secret): the first signs, all verify (rotation). Empty:
+    # one key derived from SECRET_KEY (see `embed_keys`).
+    embed_signing_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -56,6 +60,13 @@ class Settings:
     def is_embedded(self) -> bool:
         """Embedded mode: no Redis, jobs run in-process."""
         return self.redis_url is None
+
+    @property
+    def embed_keys(self) -> tuple[tuple[str, str], ...]:
+        """EMBED_SIGNING_KEYS, or one key (id "s0") derived from SECRET_KEY, so embed links need no set-up."""
+        if self.embed_signing_keys:
+            return self.embed_signing_keys
+        return (("s0", hashlib.sha256(b"embed-signing:" + self.secret_key.encode()).hexdigest()),)
 
     @property
     def session_cookie_secure(self) -> bool:
@@ -161,6 +172,25 @@ def _parse_llm_base_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+def _parse_embed_keys(value: str) -> tuple[tuple[str, str], ...]:
+    """`id:secret,id:secret` newest first; ids are short words, secrets at least 16 characters."""
+    keys: list[tuple[str, str]] = []
+    for index, item in enumerate(filter(None, (part.strip() for part in value.split(",")))):
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise ConfigError("EMBED_SIGNING_KEYS", f"item {index + 1} is not id:secret")
+        if not kid.replace("-", "").replace("_", "").isalnum() or len(kid) > 16:
+            raise ConfigError("EMBED_SIGNING_KEYS", f"item {index + 1}: key id {kid!r} must be up to 16 letters, "
+                                                    "digits, - or _")
+        if len(secret) < 16:
+            raise ConfigError("EMBED_SIGNING_KEYS", f"item {index + 1} (key {kid!r}): the secret must be at least 16 "
+                                                    "characters")
+        if kid in (k for k, _ in keys):
+            raise ConfigError("EMBED_SIGNING_KEYS", f"key id {kid!r} appears twice")
+        keys.append((kid, secret))
+    return tuple(keys)
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -215,5 +245,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         llm_api_key=env.get("LLM_API_KEY") or None,
         llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",
         llm_timeout_seconds=_parse_seconds("LLM_TIMEOUT_SECONDS", env.get("LLM_TIMEOUT_SECONDS") or "10"),
+        embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
         secret_key_generated=generated,
     )

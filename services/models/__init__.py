@@ -32,6 +32,7 @@ from services.models.campaigns import (
     Sponsor,
 )
 from services.models.catalog import Episode, Podcast
+from services.models.embeds import EMBED_CHARTS, EMBED_THEMES, Embed
 from services.models.events import DomainEvent, EventHandling
 from services.models.matchmaking import CampaignRecommendation, MatchmakingWeights
 from services.models.forecasts import FORECAST_KINDS, Forecast
@@ -63,4 +64,5 @@ __all__ = [
     "AttributionEvent", "AttributionRejection", "Forecast", "FORECAST_KINDS",
     "AttributionEvent", "AttributionRejection",
     "NETWORK", "Anomaly", "InsightSummary", "CountingDay",
+    "Embed", "EMBED_CHARTS", "EMBED_THEMES",
 ]

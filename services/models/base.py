@@ -62,4 +62,5 @@ TENANT_OWNED_TABLES = (
     "anomalies",
     "insight_summaries",
     "counting_days",
+    "embeds",
 )
