@@ -2,12 +2,12 @@
 from dash import Dash
 
 from callbacks import (
-    alerts, api_keys, audience, campaign, campaigns, episode, episodes, events, insights, logs, matchmaking,
+    alerts, api_keys, audience, campaign, campaigns, embeds, episode, episodes, events, insights, logs, matchmaking,
     methodology, notifications, overview, podcasts, settings, shell, sponsors, webhooks,
 )
 
 
 def register_all(app: Dash) -> None:
     for module in (shell, overview, podcasts, episodes, episode, audience, logs, settings, methodology, api_keys,
-                   sponsors, campaigns, campaign, alerts, matchmaking, webhooks, notifications, events, insights):
+                   sponsors, campaigns, campaign, alerts, matchmaking, webhooks, notifications, events, insights, embeds):
         module.register(app)

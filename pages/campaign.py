@@ -4,6 +4,8 @@ from dash import dcc, html, register_page
 
 from components.attribution import attribution_section
 from components.campaigns import campaign_form, placement_form
+from components.embeds import share_form
+from components.share import share_button
 from components.ids import CampaignPage
 from components.matchmaking import recommendations_panel
 
@@ -29,6 +31,7 @@ def layout(campaign_id=None, **_kwargs):
         dcc.Loading(html.Div(id=CampaignPage.KPIS), type="dot"),
         html.Div(id=CampaignPage.SUMMARY),
         html.Div(id=CampaignPage.PACING),
+        html.Div(share_button("campaign", "campaign_delivery"), className="button-row"),
         dcc.Graph(id=CampaignPage.CHART, config={"displaylogo": False}),
         html.Div([_csv_button("day", "CSV: delivery by day"), _csv_button("podcast", "CSV: by show"),
                   _csv_button("episode", "CSV: by episode"), _csv_button("reach", "CSV: reach and frequency"),
@@ -52,4 +55,5 @@ def layout(campaign_id=None, **_kwargs):
                  id=CampaignPage.EDIT_BOX, className="panel", style={"display": "none"}),
         html.H2("Status history"),
         html.Div(id=CampaignPage.HISTORY),
+        share_form("campaign"),
     ])

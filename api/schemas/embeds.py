@@ -22,7 +22,7 @@ class EmbedFilters(BaseModel):
     podcast: PositiveInt | None = None
     episode: PositiveInt | None = None
     campaign: PositiveInt | None = None
-    granularity: Literal["day", "week", "month"] | None = None
+    granularity: Literal["hour", "day", "week", "month"] | None = None
     compare: Literal["none", "previous", "year"] | None = None
 
 

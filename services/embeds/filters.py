@@ -17,7 +17,7 @@ FIXED = "fixed"
 PERIOD_LABELS = {"last_7_days": "Last 7 days", "last_30_days": "Last 30 days", "last_90_days": "Last 90 days",
                  "last_12_months": "Last 12 months", "all_time": "All time", FIXED: "Fixed dates"}
 DEFAULT_PERIOD = "last_30_days"
-GRANULARITIES = ("day", "week", "month")
+GRANULARITIES = ("hour", "day", "week", "month")
 COMPARES = ("none", "previous", "year")
 
 DASHBOARD_CHARTS = ("downloads_timeline", "top_episodes", "top_apps", "top_countries", "world_map")
