@@ -49,54 +49,54 @@ def campaign_filters(campaign_id) -> dict:
     return {"campaign": campaign_id}
 
 
-def open_share(_share_clicks, _close_clicks):
-    """A share button opens the form for its chart; Close hides it. Returns (style, chart, result)."""
-    trigger = ctx.triggered_id
-    if isinstance(trigger, dict) and trigger.get("type") == SHARE:
-        if not (ctx.triggered and ctx.triggered[0].get("value")):
-            raise PreventUpdate  # the buttons appearing, not a click
-        return SHOWN, trigger["chart"], None
-    if trigger is not None and str(trigger).endswith("-embed-close"):
-        return HIDDEN, no_update, no_update
-    raise PreventUpdate
+def make_share_form(filters_from: Callable[..., dict]) -> Callable:
+    """One page's share form: a share button opens it for its chart, Create makes the embed with the page's current
+    filters and shows the snippet (or why not), Close hides it. Returns (style, chart, result)."""
+
+    def share_form(_share_clicks, _close, _create, chart, theme, title, expiry_days, origins, *page_values):
+        trigger = ctx.triggered_id
+        clicked = bool(ctx.triggered and ctx.triggered[0].get("value"))
+        if isinstance(trigger, dict) and trigger.get("type") == SHARE and clicked:
+            return SHOWN, trigger["chart"], None
+        if isinstance(trigger, str) and trigger.endswith("-embed-close"):
+            return HIDDEN, no_update, no_update
+        if isinstance(trigger, str) and trigger.endswith("-embed-create") and clicked and chart:
+            return no_update, no_update, create_from_page(chart, theme, title, expiry_days, origins,
+                                                          filters_from(*page_values))
+        raise PreventUpdate  # the buttons appearing, not a click
+
+    return share_form
 
 
-def make_create(filters_from: Callable[..., dict]) -> Callable:
-    def create_embed(clicks, chart, theme, title, expiry_days, origins, *page_values):
-        """Returns the snippet panel, or the reason it was not created."""
-        if not clicks or not chart:
-            raise PreventUpdate
-        try:
-            filters = {k: v for k, v in filters_from(*page_values).items() if v is not None}
-            if chart != "downloads_timeline":
-                filters.pop("granularity", None)
-                filters.pop("compare", None)
-            if chart in ("episode_launch", "campaign_delivery", "campaign_attribution"):
-                for key in ("period", "from", "to", "podcast"):
-                    filters.pop(key, None)
-            expires_at = utcnow() + timedelta(days=int(expiry_days)) if expiry_days else None
-            info = store.create_embed(current_db(), current_context(), {
-                "chart": chart, "filters": filters, "theme": theme, "title": title or "", "expires_at": expires_at,
-                "allowed_origins": origins or ""})
-        except ValidationError as exc:
-            details = "; ".join(f"{name}: {text}" for name, text in exc.fields.items())
-            return kpi.message(f"Not created. {details or exc.message}")
-        except ServiceError as exc:
-            return kpi.message(exc.message)
-        return snippet_panel(embed_url(info.id), info.title)
-
-    return create_embed
+def create_from_page(chart, theme, title, expiry_days, origins, page_filters: dict):
+    """The snippet panel for a new embed of `chart`, or the reason it was not created."""
+    filters = {k: v for k, v in page_filters.items() if v is not None}
+    if chart != "downloads_timeline":
+        filters.pop("granularity", None)
+        filters.pop("compare", None)
+    if chart in ("episode_launch", "campaign_delivery", "campaign_attribution"):
+        for key in ("period", "from", "to", "podcast"):
+            filters.pop(key, None)
+    expires_at = utcnow() + timedelta(days=int(expiry_days)) if expiry_days else None
+    try:
+        info = store.create_embed(current_db(), current_context(), {
+            "chart": chart, "filters": filters, "theme": theme, "title": title or "", "expires_at": expires_at,
+            "allowed_origins": origins or ""})
+    except ValidationError as exc:
+        details = "; ".join(f"{name}: {text}" for name, text in exc.fields.items())
+        return kpi.message(f"Not created. {details or exc.message}")
+    except ServiceError as exc:
+        return kpi.message(exc.message)
+    return snippet_panel(embed_url(info.id), info.title)
 
 
 def register_share(app: Dash, prefix: str, states: list[State], filters_from: Callable[..., dict]) -> None:
     ids = ShareIds(prefix)
     app.callback(Output(ids.BOX, "style"), Output(ids.CHART, "data"), Output(ids.RESULT, "children"),
                  Input({"type": SHARE, "page": prefix, "chart": ALL}, "n_clicks"), Input(ids.CLOSE, "n_clicks"),
-                 prevent_initial_call=True)(open_share)
-    app.callback(Output(ids.RESULT, "children", allow_duplicate=True), Input(ids.CREATE, "n_clicks"),
-                 State(ids.CHART, "data"), State(ids.THEME, "value"), State(ids.TITLE, "value"),
-                 State(ids.EXPIRY, "value"), State(ids.ORIGINS, "value"), *states,
-                 prevent_initial_call=True)(make_create(filters_from))
+                 Input(ids.CREATE, "n_clicks"), State(ids.CHART, "data"), State(ids.THEME, "value"),
+                 State(ids.TITLE, "value"), State(ids.EXPIRY, "value"), State(ids.ORIGINS, "value"), *states,
+                 prevent_initial_call=True)(make_share_form(filters_from))
 
 
 def manage_embeds(_refresh, _revoke_clicks, _delete_clicks):
