@@ -14,7 +14,7 @@ from api.framing import allow_framing
 from api.state import app_state, current_db
 from components.embed_figures import CHART_LABELS, embed_figure, figure_json
 from services.embeds import chart_data, store, tokens
-from services.errors import Gone, NotFound, ServiceError
+from services.errors import NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def show_embed(token: str):
     settings, db = app_state().settings, current_db()
     try:
         embed = store.resolve(db, token, settings.embed_keys)
-    except Gone as exc:
+    except store.EmbedGone as exc:
         # Still framed by the sites the owner allowed, so they show the message rather than a browser error.
         return allow_framing(_message(410, "Embed unavailable", exc.message), exc.embed.allowed_origins)
     except NotFound:

@@ -33,6 +33,14 @@ EXPIRED = "This embed has expired."
 REVOKED = "This embed has been revoked by its owner."
 
 
+class EmbedGone(Gone):
+    """An expired or revoked embed's link; carries the embed, whose allowed sites may still show the message."""
+
+    def __init__(self, message: str, embed: EmbedInfo):
+        super().__init__(message)
+        self.embed = embed
+
+
 @dataclass(frozen=True)
 class EmbedInfo:
     id: int
@@ -249,8 +257,8 @@ def embed_token(embed_id: int, keys: Sequence[tuple[str, str]]) -> str:
 
 
 def resolve(db: Database, token: str, keys: Sequence[tuple[str, str]], now: datetime | None = None) -> EmbedInfo:
-    """The embed a link names, if it still answers: NotFound (tampered, unknown, deleted), Gone (expired or
-    revoked; the exception's `embed` is the embed, for its framing policy)."""
+    """The embed a link names, if it still answers: NotFound (tampered, unknown, deleted), EmbedGone (expired or
+    revoked)."""
     embed_id = tokens.read(token, keys)
     with db.session(system=True) as s:  # no tenant yet: the token names the embed, the row names its tenant
         row = s.get(Embed, embed_id)
@@ -259,9 +267,7 @@ def resolve(db: Database, token: str, keys: Sequence[tuple[str, str]], now: date
         raise NotFound(tokens.INVALID)
     state = info.state(now)
     if state != "active":
-        error = Gone(REVOKED if state == "revoked" else EXPIRED)
-        error.embed = info
-        raise error
+        raise EmbedGone(REVOKED if state == "revoked" else EXPIRED, info)
     return info
 
 

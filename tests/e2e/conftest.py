@@ -17,6 +17,9 @@ from tests.conftest import DEMO_PASSWORD, require_service
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 BROWSER_TIMEOUT_MS = 30_000
+# Seconds `python app.py` may take to answer /healthz: migrating and seeding the demo takes about a minute on a
+# busy 2-core machine.
+START_SECONDS = 180
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -39,7 +42,7 @@ def live_server(tmp_path_factory):
     log = open(instance / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=1)
@@ -50,6 +53,7 @@ def live_server(tmp_path_factory):
             time.sleep(0.3)
     else:
         proc.kill()
+        proc.wait(timeout=10)  # reaped, so the check below reports the failed start
     if proc.poll() is not None:
         pytest.fail(f"app did not start: {(instance / 'server.log').read_text()[-2000:]}")
     yield base

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from services.catalog import podcasts
 from services.dashboards import overview
 from services.embeds import store
 from services.embeds.filters import view_state
@@ -45,7 +46,9 @@ def test_query_strings_never_widen_an_embed(world):
 
 def test_every_chart_draws_or_says_why_not(world):
     ctx, c = owner(world), world["campaigns"]
+    episode = podcasts.list_episodes(world["db"], ctx)[0]["id"]
     cases = {"downloads_timeline": {"granularity": "week"}, "top_apps": {}, "world_map": {},
+             "episode_launch": {"episode": episode},
              "campaign_delivery": {"campaign": c["Morning Ritual Q3"]},
              "campaign_attribution": {"campaign": c["Morning Ritual Q3"]}}
     client = world["app"].test_client()
