@@ -17,8 +17,10 @@ What it does:
           logged in as the owner: the dashboard path the embed shares;
      prints requests/s of both and their ratio (the same-run baseline is the callback);
   4. starts the app as a server and times, --runs times, navigation start -> the embed's chart drawn (plotly.js,
-     served by the app, has drawn: body[data-drawn=true]) in headless Chromium, a fresh browser context each run
-     (cold cache: the 4.8 MB plotly.min.js is loaded every time);
+     served by the app, has drawn: body[data-drawn=true]) in headless Chromium: in a fresh browser context (empty
+     cache: the 4.8 MB plotly.min.js is loaded and parsed), then reloaded there (plotly.min.js cached); and, as the
+     same-run baseline, a floor page on another local port that loads the app's plotly.min.js and draws an empty
+     plot (fresh context); prints each and the ratios embed/floor;
   5. drops the database (unless --keep-db or --reuse).
 """
 from __future__ import annotations
@@ -29,9 +31,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,9 +108,41 @@ def throughput(server, user, token: str, seconds: float) -> tuple[float, float, 
     return counts[0] / spent[0], counts[1] / spent[1], size
 
 
-def first_render(name: str, token: str, runs: int) -> list[float]:
-    """Seconds from navigation start to the embed's chart drawn, a fresh context (empty cache) each run."""
+@contextmanager
+def floor_page(plotly_url: str):
+    """A page on another local port that loads the app's plotly.min.js and draws an empty plot: the floor of any
+    embed's first render (the same-run baseline of the browser figures). Yields its URL."""
+    body = (f'<!doctype html><html><body><div id="chart"></div><script src="{plotly_url}"></script><script>'
+            'Plotly.newPlot("chart", [], {}).then(function () {document.body.setAttribute("data-drawn", "true");});'
+            '</script></body></html>').encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def first_render(name: str, token: str, runs: int) -> dict[str, list[float]]:
+    """Seconds from navigation start to drawn, per run: the embed in a fresh context (empty cache), the embed
+    reloaded in that context (plotly.min.js cached), and the floor page (plotly.min.js, an empty plot; fresh
+    context), alternating run by run."""
     from playwright.sync_api import sync_playwright
+
+    from api.embed import PLOTLY_URL
 
     port = data._free_port()
     env = {**os.environ, "DATABASE_URL": data.APP_URL.format(name=name), "INSTANCE_PATH": tempfile.mkdtemp(),
@@ -115,6 +152,7 @@ def first_render(name: str, token: str, runs: int) -> list[float]:
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    drawn = "body[data-drawn=true]"
     try:
         for _ in range(600):
             try:
@@ -122,16 +160,25 @@ def first_render(name: str, token: str, runs: int) -> list[float]:
                 break
             except OSError:
                 time.sleep(0.2)
-        seconds = []
-        with sync_playwright() as pw:
+        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": []}
+        with sync_playwright() as pw, floor_page(base + PLOTLY_URL) as floor:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
             for _ in range(runs):
                 context = browser.new_context(viewport={"width": 900, "height": 450})
                 page = context.new_page()
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
-                page.wait_for_selector("body[data-drawn=true] #chart .main-svg", timeout=60_000)
-                seconds.append(page.evaluate("performance.now()") / 1000)
+                page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
+                seconds["cold"].append(page.evaluate("performance.now()") / 1000)
+                page.goto(f"{base}/embed/{token}", wait_until="commit")
+                page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
+                seconds["warm"].append(page.evaluate("performance.now()") / 1000)
+                context.close()
+                context = browser.new_context(viewport={"width": 900, "height": 450})
+                page = context.new_page()
+                page.goto(floor, wait_until="commit")
+                page.wait_for_selector(drawn, timeout=60_000)
+                seconds["floor"].append(page.evaluate("performance.now()") / 1000)
                 context.close()
             browser.close()
         return seconds
@@ -166,9 +213,13 @@ def main() -> None:
     print(f"  ratio embed/callback: {embed_rps / callback_rps:.2f} (same run, alternating 1 s slices, "
           f"{args.seconds:g} s each)")
     if render:
-        print("  first render in headless Chromium, navigation start -> chart drawn (cold cache): "
-              + ", ".join(f"{s:.2f}" for s in render) + f" s (median {statistics.median(render):.2f} s)")
-
+        cold, warm, floor = (statistics.median(render[k]) for k in ("cold", "warm", "floor"))
+        print("  first render in headless Chromium, navigation start -> chart drawn, seconds per run:")
+        for label, key in (("embed, empty cache", "cold"), ("embed, plotly.js cached", "warm"),
+                           ("floor: plotly.js + empty plot, empty cache", "floor")):
+            print(f"    {label:44} " + ", ".join(f"{v:.2f}" for v in render[key])
+                  + f" (median {statistics.median(render[key]):.2f})")
+        print(f"  ratio embed/floor (medians, same run): empty cache {cold / floor:.2f}, cached {warm / floor:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -117,6 +117,12 @@ def test_embed_frames_on_an_allowed_origin_only_and_stops_when_revoked(page, bro
         finally:
             context.close()
 
+    page.goto(f"{live_server}/embeds")  # the list shows the embed, revoked
+    row = page.locator("#embeds-table tr", has_text="Apps our listeners use")
+    row.wait_for(timeout=15_000)
+    assert "revoked" in row.inner_text() and "Top apps" in row.inner_text()
+    assert page.errors == []
+
     token = url.rsplit("/", 1)[1]
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     try:
