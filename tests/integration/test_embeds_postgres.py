@@ -125,3 +125,15 @@ def test_sponsor_embed_reads_as_its_sponsor_and_expires(pg_world):
     expired = client.get("/embed/" + store.embed_token(
         past.id, pg_world["app"].extensions["podcast_platform"].settings.embed_keys))
     assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+
+
+def test_migration_0018_down_and_up(pg_url):
+    from services import migrate
+
+    migrate.upgrade(pg_url)
+    migrate.downgrade(pg_url, "0017")
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        assert conn.execute("SELECT to_regclass('embeds')").fetchone()[0] is None
+    migrate.upgrade(pg_url)
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_policies WHERE tablename = 'embeds'").fetchone()[0] == 1

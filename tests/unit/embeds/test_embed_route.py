@@ -128,3 +128,11 @@ def test_every_other_response_refuses_framing(world):
     assert response.status_code == 200
     assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_title_and_data_cannot_break_out_of_the_page(world):
+    _, token = make(world, owner(world), "top_apps", title='</script><script>alert("x")</script>')
+    html = world["app"].test_client().get(f"/embed/{token}").get_data(as_text=True)
+    assert '<script>alert("x")</script>' not in html and "&lt;/script&gt;" in html
+    block = html.split('<script id="figure" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in block  # the figure's JSON escapes <, > and & (episode titles are publisher data)
