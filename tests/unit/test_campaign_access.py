@@ -83,7 +83,7 @@ def sees_management_nav(world, role):
     _, out = cc.nav(world["clients"][role])
     links = [link["props"]["children"] for link in out["shell-nav"]["children"]]
     if role.startswith("sponsor"):
-        assert links == ["Campaigns"]
+        assert links == ["Campaigns", "Embeds"]  # the sponsor portal: their campaigns and their embeds
     return "Sponsors" in links
 
 
