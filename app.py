@@ -10,7 +10,9 @@ from flask import Flask
 
 from api.attribution import init_attribution
 from api.auth import init_auth
+from api.embed import init_embed
 from api.exports import bp as api_exports
+from api.framing import init_framing
 from api.cli import register_cli
 from api.observability import init_observability
 from api.openapi import bp as api_docs
@@ -23,6 +25,7 @@ from api.v1_attribution import bp as api_v1_attribution
 from api.v1_campaigns import bp as api_v1_campaigns
 from api.v1_matchmaking import bp as api_v1_matchmaking
 from api.v1_webhooks import bp as api_v1_webhooks
+from api.v1_embeds import bp as api_v1_embeds
 from api.v1_insights_forecasts import bp as api_v1_insights_forecasts
 from api.v1_insights import bp as api_v1_insights
 from callbacks import register_all
@@ -71,9 +74,13 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     server.register_blueprint(api_v1_insights)
     server.register_blueprint(api_docs)
     init_problems(server)
+    server.register_blueprint(api_v1_embeds)
     init_rate_limits(server, settings, [api_v1, api_v1_campaigns, api_v1_attribution, api_v1_matchmaking,
-                                        api_v1_webhooks, api_v1_insights_forecasts, api_v1_insights, api_exports, api_docs])
+                                        api_v1_webhooks, api_v1_insights_forecasts, api_v1_insights, api_exports, api_docs,
+                                        api_v1_embeds])
     server.register_blueprint(api_exports)
+    init_embed(server)
+    init_framing(server)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)
     register_cli(server)

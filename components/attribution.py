@@ -9,6 +9,7 @@ from dash import dcc, html
 from components import charts
 from components.campaigns import frame_table
 from components.ids import CampaignAttribution as A
+from components.share import share_button
 from components.theme import TEMPLATE_NAME
 
 MODELS = (("first_touch", "First touch"), ("last_touch", "Last touch"), ("linear", "Linear"),
@@ -32,6 +33,7 @@ def attribution_section() -> html.Div:
         dcc.Loading(html.Div(id=A.KPIS), type="dot"),
         html.Div(id=A.USABLE_IP),
         html.Div(id=A.LIFT),
+        html.Div(share_button("campaign", "campaign_attribution"), className="button-row"),
         dcc.Graph(id=A.LAG_CHART, config={"displaylogo": False}),
         html.Div([html.Button(label, id={"type": A.CSV, "view": view}, className="link-button")
                   for view, label in CSV_VIEWS], className="button-row"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from components.forms import DATE_FORMAT, WEEK_START
+from components.share import card_share_button
 from services.dashboards.periods import COMPARISONS, GRANULARITIES, PRESETS, ViewState
 
 RANGE_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "12m": "12 months", "all": "All time",
@@ -77,6 +78,7 @@ def chart_card(ids, chart: str, title: str, body, note: str | None = None) -> ht
             html.Button("Download CSV", id=ids.csv_button(chart), className="link-button csv-button",
                         title=f"Download exactly the data this chart shows: {title}"),
             dcc.Download(id=ids.csv_download(chart)),
+            card_share_button(ids.PREFIX, chart),
         ], className="card-header"),
         html.P(note, id=note_id, className="muted card-note") if note else None,
         dcc.Loading(html.Div(body, role="figure", className="chart-figure",

@@ -308,3 +308,12 @@ class Events:
     EMAILS = "events-emails"
     MESSAGE = "events-message"
     REPLAY = "events-replay"  # pattern-matching: {"type": REPLAY, "index": event id}
+
+
+class EmbedsPage:
+    TABLE = "embeds-table"
+    MESSAGE = "embeds-message"
+    REFRESH = "embeds-refresh"
+    # pattern-matching: {"type": <one of these>, "index": embed id}
+    REVOKE = "embeds-revoke"
+    DELETE = "embeds-delete"

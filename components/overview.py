@@ -4,6 +4,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from components.controls import chart_card, graph
+from components.embeds import share_form
 
 
 def overview_sections(ids) -> list:
@@ -19,4 +20,5 @@ def overview_sections(ids) -> list:
             chart_card(ids, "top-apps", "Top apps", graph(ids.TOP_APPS)),
             chart_card(ids, "top-countries", "Top countries", graph(ids.TOP_COUNTRIES)),
         ], className="card-grid"),
+        share_form(ids.PREFIX),
     ]

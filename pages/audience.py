@@ -3,6 +3,7 @@ and when they listen (weekday x hour in the network's time zone)."""
 from dash import dcc, html, register_page
 
 from components.controls import chart_card, dashboard_controls, graph
+from components.embeds import share_form
 from components.ids import Audience
 from services.dashboards.periods import ViewState
 
@@ -30,4 +31,5 @@ def layout(**query):
         ], className="card-grid"),
         chart_card(Audience, "heatmap", "When they listen: weekday x hour", graph(Audience.HEATMAP, 320),
                    "Downloads by local weekday and hour in the network's time zone (Settings)."),
+        share_form(Audience.PREFIX),
     ])

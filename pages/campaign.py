@@ -5,6 +5,8 @@ from dash import dcc, html, register_page
 from components.attribution import attribution_section
 from components.campaigns import campaign_form, placement_form
 from components.controls import period_controls
+from components.embeds import share_form
+from components.share import share_button
 from components.ids import CampaignPage
 from components.matchmaking import recommendations_panel
 from services.sponsorship.report_window import WHOLE_FLIGHT, parse_range
@@ -33,6 +35,7 @@ def layout(campaign_id=None, **query):
         dcc.Loading(html.Div(id=CampaignPage.KPIS), type="dot"),
         html.Div(id=CampaignPage.SUMMARY),
         html.Div(id=CampaignPage.PACING),
+        html.Div(share_button("campaign", "campaign_delivery"), className="button-row"),
         dcc.Graph(id=CampaignPage.CHART, config={"displaylogo": False}),
         html.Div([_csv_button("day", "CSV: delivery by day"), _csv_button("podcast", "CSV: by show"),
                   _csv_button("episode", "CSV: by episode"), _csv_button("reach", "CSV: reach and frequency"),
@@ -56,4 +59,5 @@ def layout(campaign_id=None, **query):
                  id=CampaignPage.EDIT_BOX, className="panel", style={"display": "none"}),
         html.H2("Status history"),
         html.Div(id=CampaignPage.HISTORY),
+        share_form("campaign"),
     ])

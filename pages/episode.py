@@ -4,6 +4,7 @@ from dash import dcc, html, register_page
 
 from components import kpi
 from components.controls import chart_card, dashboard_controls, graph
+from components.embeds import share_form
 from components.ids import EpisodePage
 from services.dashboards.periods import MAX_COMPARE_EPISODES, ViewState
 
@@ -40,4 +41,5 @@ def layout(episode_id=None, **query):
             chart_card(EpisodePage, "devices", "Devices", graph(EpisodePage.DEVICES)),
             chart_card(EpisodePage, "countries", "Countries", graph(EpisodePage.COUNTRIES)),
         ], className="card-grid"),
+        share_form(EpisodePage.PREFIX),
     ])

@@ -44,3 +44,9 @@ class AuthenticationFailed(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class Gone(ServiceError):
+    """Existed, but no longer answers (an expired or revoked link)."""
+
+    status = 410

@@ -1,6 +1,7 @@
 """Settings: every environment variable the product reads, parsed and validated in one place."""
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
@@ -55,6 +56,9 @@ class Settings:
     # /api rate limits (flask-limiter notation): per API key, and per client IP for requests without a key.
     api_rate_limit: str = "600/minute"
     api_anon_rate_limit: str = "60/minute"
+    # Keys that sign embed links, newest first, as (key id, secret): the first signs, all verify (rotation). Empty:
+    # one key derived from SECRET_KEY (see `embed_keys`).
+    embed_signing_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -65,6 +69,13 @@ class Settings:
     def is_embedded(self) -> bool:
         """Embedded mode: no Redis, jobs run in-process."""
         return self.redis_url is None
+
+    @property
+    def embed_keys(self) -> tuple[tuple[str, str], ...]:
+        """EMBED_SIGNING_KEYS, or one key (id "s0") derived from SECRET_KEY, so embed links need no set-up."""
+        if self.embed_signing_keys:
+            return self.embed_signing_keys
+        return (("s0", hashlib.sha256(b"embed-signing:" + self.secret_key.encode()).hexdigest()),)
 
     @property
     def session_cookie_secure(self) -> bool:
@@ -189,6 +200,25 @@ def _parse_rate_limit(name: str, value: str) -> str:
     return value
 
 
+def _parse_embed_keys(value: str) -> tuple[tuple[str, str], ...]:
+    """`id:secret,id:secret` newest first; ids are short words, secrets at least 16 characters."""
+    keys: list[tuple[str, str]] = []
+    for index, item in enumerate(filter(None, (part.strip() for part in value.split(",")))):
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise ConfigError("EMBED_SIGNING_KEYS", f"item {index + 1} is not id:secret")
+        if not kid.replace("-", "").replace("_", "").isalnum() or len(kid) > 16:
+            raise ConfigError("EMBED_SIGNING_KEYS", f"item {index + 1}: key id {kid!r} must be up to 16 letters, "
+                                                    "digits, - or _")
+        if len(secret) < 16:
+            raise ConfigError("EMBED_SIGNING_KEYS", f"item {index + 1} (key {kid!r}): the secret must be at least 16 "
+                                                    "characters")
+        if kid in (k for k, _ in keys):
+            raise ConfigError("EMBED_SIGNING_KEYS", f"key id {kid!r} appears twice")
+        keys.append((kid, secret))
+    return tuple(keys)
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -248,6 +278,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_rate_limit=_parse_rate_limit("API_RATE_LIMIT", env.get("API_RATE_LIMIT") or Settings.api_rate_limit),
         api_anon_rate_limit=_parse_rate_limit("API_ANON_RATE_LIMIT",
                                               env.get("API_ANON_RATE_LIMIT") or Settings.api_anon_rate_limit),
+        embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
         secret_key_generated=generated,
     )
 

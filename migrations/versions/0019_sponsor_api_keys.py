@@ -2,13 +2,13 @@
 the key goes with its sponsor). api_keys keeps the tenant RLS policy of 0002; a new column needs no new grant.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

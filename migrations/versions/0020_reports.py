@@ -2,14 +2,14 @@
 campaign) and report_runs (one per subscription per period, with its outcome); forced tenant policy as 0002
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 from alembic import context, op
 import sqlalchemy as sa
 from sqlalchemy import text
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -32,6 +32,7 @@ from services.models.campaigns import (
     Sponsor,
 )
 from services.models.catalog import Episode, Podcast
+from services.models.embeds import EMBED_CHARTS, EMBED_THEMES, Embed
 from services.models.events import DomainEvent, EventHandling
 from services.models.matchmaking import CampaignRecommendation, MatchmakingWeights
 from services.models.forecasts import FORECAST_KINDS, Forecast
@@ -65,4 +66,5 @@ __all__ = [
     "AttributionEvent", "AttributionRejection",
     "NETWORK", "Anomaly", "InsightSummary", "CountingDay",
     "REPORT_KINDS", "REPORT_FREQUENCIES", "RUN_STATUSES", "ReportSubscription", "ReportRun",
+    "Embed", "EMBED_CHARTS", "EMBED_THEMES",
 ]

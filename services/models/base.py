@@ -64,4 +64,5 @@ TENANT_OWNED_TABLES = (
     "counting_days",
     "report_subscriptions",
     "report_runs",
+    "embeds",
 )

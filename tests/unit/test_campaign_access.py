@@ -83,7 +83,7 @@ def sees_management_nav(world, role):
     _, out = cc.nav(world["clients"][role])
     links = [link["props"]["children"] for link in out["shell-nav"]["children"]]
     if role.startswith("sponsor"):
-        assert links == ["Campaigns", "API keys"]  # the portal: their campaigns and their own API keys
+        assert links == ["Campaigns", "API keys", "Embeds", "Reports"]  # the portal: campaigns, keys, embeds, reports
     return "Sponsors" in links
 
 

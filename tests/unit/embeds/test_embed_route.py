@@ -1,0 +1,138 @@
+"""/embed/<token>: the chart with its filters locked (query strings ignored), plotly.js served locally, views counted;
+404 for a tampered or unknown link, 410 for an expired or revoked one; frame-ancestors on every response."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.catalog import podcasts
+from services.dashboards import overview
+from services.embeds import store
+from services.embeds.filters import view_state
+from services.models.base import utcnow
+from tests.unit.embeds.conftest import owner
+from tests.unit.embeds.helpers import bars, make
+
+ORIGIN = "http://127.0.0.1:8123"
+
+
+def test_renders_the_locked_chart_with_minimal_chrome(world):
+    podcast = world["podcasts"][0]
+    info, token = make(world, owner(world), "top_countries", {"podcast": podcast, "period": "last_90_days"},
+                       title="Where we are heard", theme="dark", allowed_origins=[ORIGIN])
+    response = world["app"].test_client().get(f"/embed/{token}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Where we are heard" in html and 'class="theme-dark"' in html
+    assert "Powered by" in html and "/methodology" in html
+    assert '<script src="/embed/assets/plotly-' in html and "cdn" not in html.lower()
+    expected = overview.top_countries(world["db"], store.embed_context(info), view_state(info.filters))
+    assert bars(response) == dict(zip(expected["country"], expected["downloads"])) != {}
+    assert response.headers["Content-Security-Policy"] == f"frame-ancestors {ORIGIN}"
+    assert "X-Frame-Options" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_query_strings_never_widen_an_embed(world):
+    first, second = world["podcasts"][:2]
+    _, token = make(world, owner(world), "top_episodes", {"podcast": first, "period": "last_7_days"})
+    client = world["app"].test_client()
+    plain = bars(client.get(f"/embed/{token}"))
+    widened = bars(client.get(f"/embed/{token}?podcast={second}&range=all&period=all_time&tenant_id=999"
+                              f"&from=2000-01-01&to=2100-01-01&chart=top_apps"))
+    assert widened == plain != {}
+    _, other_token = make(world, owner(world), "top_episodes", {"podcast": second, "period": "last_7_days"})
+    assert bars(client.get(f"/embed/{other_token}")) != plain  # the podcast filter does narrow what it shows
+
+
+def test_every_chart_draws_or_says_why_not(world):
+    ctx, c = owner(world), world["campaigns"]
+    episode = podcasts.list_episodes(world["db"], ctx)[0]["id"]
+    cases = {"downloads_timeline": {"granularity": "week"}, "top_apps": {}, "world_map": {},
+             "episode_launch": {"episode": episode},
+             "campaign_delivery": {"campaign": c["Morning Ritual Q3"]},
+             "campaign_attribution": {"campaign": c["Morning Ritual Q3"]}}
+    client = world["app"].test_client()
+    for chart, filters in cases.items():
+        _, token = make(world, ctx, chart, filters)
+        response = client.get(f"/embed/{token}")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, chart
+        assert 'id="figure"' in html or 'class="empty"' in html, chart
+
+
+def test_an_embed_with_no_data_says_so(world):
+    _, token = make(world, owner(world), "top_apps", {"period": "fixed", "from": "2001-01-01", "to": "2001-01-31"})
+    response = world["app"].test_client().get(f"/embed/{token}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "No downloads in this period yet." in html and 'id="figure"' not in html
+
+
+def test_tampered_expired_and_revoked_links(world):
+    client = world["app"].test_client()
+    info, token = make(world, owner(world), "top_apps", allowed_origins=[ORIGIN])
+    for position in (3, len(token) // 2, len(token) - 1):
+        changed = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1:]
+        response = client.get(f"/embed/{changed}")
+        assert response.status_code == 404
+        assert "not valid" in response.get_data(as_text=True)
+    _, expired = make(world, owner(world), "top_apps", now=utcnow() - timedelta(days=3),
+                      expires_at=utcnow() - timedelta(days=2), allowed_origins=[ORIGIN])
+    response = client.get(f"/embed/{expired}")
+    assert response.status_code == 410 and "expired" in response.get_data(as_text=True)
+    assert response.headers["Content-Security-Policy"] == f"frame-ancestors {ORIGIN}"  # shown inside the frame
+    other, other_token = make(world, owner(world), "top_apps")
+    store.revoke_embed(world["db"], owner(world), info.id)
+    response = client.get(f"/embed/{token}")
+    assert response.status_code == 410 and "revoked" in response.get_data(as_text=True)
+    assert client.get(f"/embed/{other_token}").status_code == 200  # revoking one leaves the others
+    store.delete_embed(world["db"], owner(world), other.id)
+    assert client.get(f"/embed/{other_token}").status_code == 404
+    for response in (client.get(f"/embed/{token}"), client.get(f"/embed/{changed}")):
+        assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_views_are_counted_for_drawn_charts_only(world):
+    info, token = make(world, owner(world), "top_apps")
+    client = world["app"].test_client()
+    client.get(f"/embed/{token}")
+    client.get(f"/embed/{token}?x=1")
+    client.get(f"/embed/{token[:-1]}x")
+    seen = store.get_embed(world["db"], owner(world), info.id)
+    assert seen.views == 2 and seen.last_viewed_at is not None
+    store.revoke_embed(world["db"], owner(world), info.id)
+    client.get(f"/embed/{token}")
+    assert store.get_embed(world["db"], owner(world), info.id).views == 2
+
+
+def test_plotly_is_served_by_the_app_without_a_login(world):
+    client = world["app"].test_client()
+    _, token = make(world, owner(world), "top_apps")
+    html = client.get(f"/embed/{token}").get_data(as_text=True)
+    src = html.split('<script src="', 1)[1].split('"', 1)[0]
+    response = client.get(src)
+    assert response.status_code == 200 and len(response.data) > 1_000_000
+    assert response.mimetype == "text/javascript" and b"plotly" in response.data[:2000].lower()
+    assert client.get("/embed/assets/embed.js").status_code == 200
+    assert client.get("/embed/assets/plotly-0.0.0.min.js").status_code == 404
+
+
+def test_every_other_response_refuses_framing(world):
+    client, owner_client = world["app"].test_client(), world["clients"]["owner"]
+    for response in (client.get("/login"), client.get("/healthz"), client.get("/api/v1/me"), owner_client.get("/"),
+                     owner_client.get("/embeds"), client.get("/assets/style.css")):
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'", response.request.path
+        assert response.headers["X-Frame-Options"] == "DENY"
+    _, token = make(world, owner(world), "top_apps")  # no allowed origins: the link opens, no site may frame it
+    response = client.get(f"/embed/{token}")
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_title_and_data_cannot_break_out_of_the_page(world):
+    _, token = make(world, owner(world), "top_apps", title='</script><script>alert("x")</script>')
+    html = world["app"].test_client().get(f"/embed/{token}").get_data(as_text=True)
+    assert '<script>alert("x")</script>' not in html and "&lt;/script&gt;" in html
+    block = html.split('<script id="figure" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in block  # the figure's JSON escapes <, > and & (episode titles are publisher data)
