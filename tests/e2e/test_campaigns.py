@@ -72,7 +72,7 @@ def test_sponsor_campaign_placement_live_then_the_sponsor_portal(page, browser, 
         portal.locator("#campaigns-table").get_by_text("Tea Time").wait_for(timeout=15_000)
         table = portal.locator("#campaigns-table").inner_text()
         assert "Privacy Month" not in table and "Lumen" not in table and "Northwind" not in table
-        assert portal.locator("#shell-nav a").all_inner_texts() == ["Campaigns", "Embeds"]
+        assert portal.locator("#shell-nav a").all_inner_texts() == ["Campaigns", "API keys", "Embeds", "Reports"]
         assert not portal.locator("#campaigns-form-box").is_visible()
         portal.goto(campaign_url)
         portal.locator("#campaign-header .status-badge", has_text="live").wait_for(timeout=15_000)
