@@ -85,7 +85,11 @@ def get_campaign_route(campaign_id: int):
 @bp.patch("/campaigns/<int:campaign_id>")
 @require_key("write")
 def update_campaign_route(campaign_id: int):
-    return jsonify(campaigns.update_campaign(current_db(), api_context(), campaign_id, _body()).as_dict())
+    ctx, body = api_context(), _body()
+    detail = campaigns.update_campaign(current_db(), ctx, campaign_id, body)
+    if "target_countries" in body:  # dynamically inserted ads count only in the targets: measure again
+        enqueue(refresh_campaign_delivery, ctx.tenant_id, campaign_id, queue="measure")
+    return jsonify(detail.as_dict())
 
 
 @bp.post("/campaigns/<int:campaign_id>/placements")

@@ -56,6 +56,8 @@ def _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values):
             campaigns.update_campaign(db, tenant_ctx, campaign_id, dict(zip(CAMPAIGN_FIELDS, edit_values)))
         except ValidationError as exc:
             return kpi.message("Not saved: check the fields marked."), p_errors, exc.fields
+        # The target countries decide which downloads a dynamically inserted ad reached: measure again.
+        enqueue(refresh_campaign_delivery, tenant_ctx.tenant_id, campaign_id, queue="measure")
         return kpi.message("Saved.", "info"), p_errors, e_errors
     return None, p_errors, e_errors
 
