@@ -26,7 +26,7 @@ from services.db import Database
 from services.errors import ValidationError
 from services.models import Campaign, CampaignMetric, CampaignReach, Download, Episode, Placement, Podcast
 from services.models.base import utcnow
-from services.sponsorship.placements import list_placements
+from services.sponsorship.placements import list_placements, served_countries
 from services.tenancy import TenantContext
 
 logger = logging.getLogger(__name__)
@@ -46,14 +46,6 @@ def _utc_day(s: Session, ts):
     if s.get_bind().dialect.name == "postgresql":
         return cast(func.timezone("UTC", ts), Date)
     return func.date(ts)
-
-
-def served_countries(insertion: str | None, target_countries) -> tuple[str, ...] | None:
-    """The countries whose downloads a placement's ad reaches: the campaign's targets for a dynamically inserted ad
-    (None, everywhere, when it targets none), None for an ad baked into the audio (every download hears it)."""
-    if insertion == "baked" or not target_countries:
-        return None
-    return tuple(sorted({str(c).strip().upper() for c in target_countries}))
 
 
 def _carried(d, tenant_id: int, placement: Placement, target_countries=()) -> tuple:

@@ -46,6 +46,14 @@ class PlacementRow:
                 "conflicts": list(self.conflicts)}
 
 
+def served_countries(insertion: str | None, target_countries) -> tuple[str, ...] | None:
+    """The countries whose downloads a placement's ad reaches: the campaign's targets for a dynamically inserted ad
+    (None, everywhere, when it targets none), None for an ad baked into the audio (every download hears it)."""
+    if insertion == "baked" or not target_countries:
+        return None
+    return tuple(sorted({str(c).strip().upper() for c in target_countries}))
+
+
 def clean_placement(data: dict, flight: tuple[date, date]) -> dict:
     """Parse and check a placement; dates default to the campaign's flight and must lie inside it."""
     errors = {name: "unknown field" for name in sorted(set(data) - set(FIELDS))}
