@@ -84,7 +84,8 @@ def campaign_view(campaign_id, _moves, _removes, _add, _save, *values):
     moves = [html.Button(f"Move to {s}", id={"type": CampaignPage.MOVE, "status": s}, className="link-button")
              for s in c.next_statuses] if report.can_manage else []
     figure = (delivery_figure(report.daily, c.goal_impressions, c.start_date, c.end_date, report.pacing.as_of)
-              if len(report.daily) else charts.empty_figure("No delivery yet"))
+              if len(report.daily) else charts.empty_figure("No delivery yet",
+                                                            "add a placement, or wait for the next count of downloads"))
     by_show = frame_table(report.by_show, {"podcast": "Show", "impressions": "Impressions"}, "No impressions yet.")
     by_episode = frame_table(report.by_episode.head(TOP_EPISODES),
                              {"episode": "Episode", "podcast": "Show", "impressions": "Impressions"},
