@@ -203,7 +203,7 @@ def _release_candidates(s: Session, tenant_id: int, campaign: CampaignDetail, pl
                 em.day.between(first, first + timedelta(days=LAUNCH_DAYS - 1)))) or 0)
         share = served_share(s, tenant_id, podcast_id, None,  # a makegood is a dynamic placement
                              served_countries("dynamic", campaign.target_countries), as_of)
-        expected = int(np.median(launches) * share) if launches else 0
+        expected = int(float(np.median(launches)) * share) if launches else 0
         out += [Makegood(podcast_id, title, day, expected) for day in releases]
     return out
 
