@@ -46,6 +46,22 @@ class PlacementRow:
                 "conflicts": list(self.conflicts)}
 
 
+# The rule as the methodology page states it (services.measurement.methodology); served_countries applies it.
+DELIVERY_RULES = (
+    ("Impressions", "an impression is one counted download, inside a placement's flight (UTC days), of an episode "
+                    "the placement carries: the one episode it names, or any episode of its show. Two placements of "
+                    "one campaign on the same download are two impressions."),
+    ("Dynamic insertion", "an ad inserted per download by the ad server is served only where the campaign targets: "
+                          "only downloads from its target countries count (a campaign without target countries "
+                          "counts every country). A download whose country is unknown is not counted."),
+    ("Baked in", "an ad baked into the episode's audio is heard by every download of it, so every download counts, "
+                 "whatever the campaign's target countries."),
+    ("Everything follows", "delivery, reach and frequency, pacing and its forecast (the show's forecast times the "
+                           "target countries' share of its last 28 days), spend and attribution exposures all count "
+                           "by this rule; a change of target countries is measured again at once."),
+)
+
+
 def served_countries(insertion: str | None, target_countries) -> tuple[str, ...] | None:
     """The countries whose downloads a placement's ad reaches: the campaign's targets for a dynamically inserted ad
     (None, everywhere, when it targets none), None for an ad baked into the audio (every download hears it)."""

@@ -156,3 +156,17 @@ def test_another_tenant_or_sponsor_sees_no_country_delivery(built):
     # The other tenant's own rollup holds only its own rows.
     rival = delivery.delivery_by(db, TenantContext(other.tenant_id, "owner"), other.campaigns["targeted"], "country")
     assert int(rival.impressions.sum()) == 40
+
+
+def test_the_methodology_page_states_the_rule(built):
+    from components.methodology import methodology_statement
+    from services.measurement.methodology import methodology
+
+    db, sc = built
+    stated = methodology(db, TenantContext(sc.tenant_id, "viewer"))
+    rules = dict(stated["delivery"])
+    assert "only downloads from its target countries count" in rules["Dynamic insertion"]
+    assert "every download counts" in rules["Baked in"]
+    assert "dynamically inserted ad from one of the campaign's target countries" in stated["attribution"]["exposures"]
+    page = str(methodology_statement(stated))
+    assert "Sponsorship delivery" in page and "Dynamic insertion" in page and "Baked in" in page
