@@ -97,7 +97,11 @@ def get_campaign_route(campaign_id: int):
            tags="campaigns", scope="write", body=CampaignChange, responses={200: Campaign}, extra_errors=(409,),
            resource=visible_campaign)
 def update_campaign_route(campaign_id: int, body: dict):
-    return jsonify(campaigns.update_campaign(current_db(), api_context(), campaign_id, body).as_dict())
+    ctx = api_context()
+    detail = campaigns.update_campaign(current_db(), ctx, campaign_id, body)
+    if "target_countries" in body:  # dynamically inserted ads count only in the targets: measure again
+        enqueue(refresh_campaign_delivery, ctx.tenant_id, campaign_id, queue="measure")
+    return jsonify(detail.as_dict())
 
 
 @operation(bp, "POST", "/campaigns/<int:campaign_id>/placements", summary="Place the campaign on a show or episode",

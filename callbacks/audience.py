@@ -55,7 +55,7 @@ def update_map(preset, start, end, compare, podcast, granularity):
         message = None if not frame.empty else empty_state(bool(podcasts.list_podcasts(db, ctx)))
     except ServiceError as exc:
         return charts.empty_figure(exc.message), kpi.message(exc.message)
-    return (charts.world_map(frame) if not frame.empty else charts.empty_figure("No downloads in this period")), message
+    return (charts.world_map(frame) if not frame.empty else charts.no_downloads_figure()), message
 
 
 def update_regions(country, preset, start, end, compare, podcast, granularity):

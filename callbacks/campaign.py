@@ -61,6 +61,8 @@ def _act(db, tenant_ctx, campaign_id, trigger, placement_values, edit_values):
             campaigns.update_campaign(db, tenant_ctx, campaign_id, dict(zip(CAMPAIGN_FIELDS, edit_values)))
         except ValidationError as exc:
             return kpi.message("Not saved: check the fields marked."), p_errors, exc.fields
+        # The target countries decide which downloads a dynamically inserted ad reached: measure again.
+        enqueue(refresh_campaign_delivery, tenant_ctx.tenant_id, campaign_id, queue="measure")
         return kpi.message("Saved.", "info"), p_errors, e_errors
     return None, p_errors, e_errors
 
@@ -92,7 +94,8 @@ def campaign_view(campaign_id, _moves, _removes, _add, _save, preset, start, end
     moves = [html.Button(f"Move to {s}", id={"type": CampaignPage.MOVE, "status": s}, className="link-button")
              for s in c.next_statuses] if report.can_manage else []
     figure = (delivery_figure(report.daily, c.goal_impressions, c.start_date, c.end_date, report.pacing.as_of)
-              if len(report.daily) else charts.empty_figure("No delivery yet"))
+              if len(report.daily) else charts.empty_figure("No delivery yet",
+                                                            "add a placement, or wait for the next count of downloads"))
     by_show = frame_table(report.by_show, {"podcast": "Show", "impressions": "Impressions"}, "No impressions yet.")
     by_episode = frame_table(report.by_episode.head(TOP_EPISODES),
                              {"episode": "Episode", "podcast": "Show", "impressions": "Impressions"},

@@ -152,5 +152,5 @@ def breakdown_figures(read, dimensions) -> tuple:
             figures.append(charts.empty_figure(exc.message))
             continue
         figures.append(charts.bar_figure(frame, dimension) if not frame.empty
-                       else charts.empty_figure("No downloads in this period"))
+                       else charts.no_downloads_figure())
     return tuple(figures)

@@ -76,7 +76,7 @@ def update_timeline(preset, start, end, compare, podcast, granularity):
     except ServiceError as exc:
         return charts.empty_figure(exc.message)
     if frame.empty or frame["downloads"].sum() == 0:
-        return charts.empty_figure("No downloads in this period yet")
+        return charts.no_downloads_figure("No downloads in this period yet")
     return with_anomaly_markers(charts.timeline_figure(frame, granularity), frame, anomalies, granularity)
 
 
@@ -92,7 +92,7 @@ def update_tops(preset, start, end, compare, podcast, granularity):
     except ServiceError as exc:
         return (charts.empty_figure(exc.message),) * 3
     keys = ("episode", "app", "country")
-    return tuple(charts.bar_figure(f, key) if not f.empty else charts.empty_figure("No downloads in this period")
+    return tuple(charts.bar_figure(f, key) if not f.empty else charts.no_downloads_figure()
                  for f, key in zip(frames, keys))
 
 

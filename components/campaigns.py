@@ -17,11 +17,13 @@ CAMPAIGN_FIELDS = ("sponsor_id", "name", "objective", "start_date", "end_date", 
                    "goal_impressions", "target_categories", "target_countries", "excluded_categories", "landing_url",
                    "promo_code", "lookback_days", "attribution_model", "exclude_prior_customers", "decay_half_life_days",
                    "markov_order")
-PLACEMENT_FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date")
+PLACEMENT_FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date",
+                    "insertion")
 OBJECTIVES = [{"label": o.capitalize(), "value": o} for o in ("awareness", "consideration", "conversion")]
 PRICING = [{"label": "CPM", "value": "cpm"}, {"label": "Flat fee", "value": "flat"}]
 POSITIONS = [{"label": p, "value": p} for p in ("pre", "mid", "post")]
 READ_TYPES = [{"label": "Host-read", "value": "host_read"}, {"label": "Produced", "value": "produced"}]
+INSERTIONS = [{"label": "Dynamic", "value": "dynamic"}, {"label": "Baked in", "value": "baked"}]
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "linear": "Linear",
                 "time_decay": "Time decay", "position_based": "Position based (40/20/40)",
                 "markov": "Markov (removal effect)", "shapley": "Shapley"}
@@ -93,6 +95,8 @@ def placement_form(field_prefix: str, error_prefix: str) -> html.Div:
         field("Start", date_input(f + "start_date", "campaign start"), e + "start_date",
               "empty: the campaign's start"),
         field("End", date_input(f + "end_date", "campaign end"), e + "end_date", "empty: the campaign's end"),
+        field("Insertion", dcc.RadioItems(INSERTIONS, "dynamic", id=f + "insertion", inline=True), e + "insertion",
+              "dynamic: served only in the campaign's target countries; baked in: heard in every download"),
     ])
 
 
@@ -127,12 +131,12 @@ def campaigns_table(summaries) -> html.Table | html.P:
 def placements_table(rows, remove_id: str | None = None) -> html.Table | html.P:
     """The campaign's line items; `remove_id` (the pattern-matching type) adds a Remove button to each."""
     body = [[p.podcast, p.episode or "every episode", p.position, p.read_type.replace("_", "-"),
-             "—" if p.price is None else f"{p.price:,.2f}", f"{p.start_date} – {p.end_date}",
+             "baked in" if p.insertion == "baked" else "dynamic", "—" if p.price is None else f"{p.price:,.2f}", f"{p.start_date} – {p.end_date}",
              html.Span("⚠ competes with " + ", ".join(p.conflicts), className="flag") if p.conflicts else "—"]
             + ([html.Button("Remove", id={"type": remove_id, "index": p.id}, className="link-button")]
                if remove_id else [])
             for p in rows]
-    headers = ["Show", "Episode", "Position", "Read", "Price", "Flight", "Competing sponsor"]
+    headers = ["Show", "Episode", "Position", "Read", "Insertion", "Price", "Flight", "Competing sponsor"]
     return simple_table(headers + ([""] if remove_id else []), body, "No placements yet.")
 
 

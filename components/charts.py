@@ -4,15 +4,34 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from components.numbers import format_number
 from components.theme import TEMPLATE_NAME, template_json
 
+# What to do about an empty chart, by its reason: an empty chart always says why, and what would fill it.
+NO_DOWNLOADS = "No downloads in this period"
+NO_DOWNLOADS_ACTION = "widen the period, or check that the show's feed carries its tracking prefix"
+LABEL_CHARS = 40  # a bar's label longer than this is cut (the hover shows it whole)
+BAR_ROW_PX, BAR_BASE_PX = 26, 90  # one bar's row, and the axes around them, so labels never crowd each other
 
-def empty_figure(message: str) -> go.Figure:
+
+def empty_figure(reason: str, action: str | None = None) -> go.Figure:
+    """A chart with nothing to draw: the reason, and on a second line what to do about it."""
+    text = reason if not action else f"{reason}<br><span style='font-size:12px'>{action[0].upper()}{action[1:]}</span>"
     fig = go.Figure(layout={"template": TEMPLATE_NAME})
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def no_downloads_figure(reason: str = NO_DOWNLOADS) -> go.Figure:
+    return empty_figure(reason, NO_DOWNLOADS_ACTION)
+
+
+def short_label(label: str, limit: int = LABEL_CHARS) -> str:
+    """A label cut to `limit` characters, ending in an ellipsis when cut."""
+    label = " ".join(str(label).split())
+    return label if len(label) <= limit else label[:limit - 1].rstrip() + "…"
 
 
 def figure(data: list[dict], layout: dict) -> go.Figure:
@@ -29,11 +48,13 @@ def timeline_figure(frame: pd.DataFrame, granularity: str = "day") -> go.Figure:
     """Downloads per bucket (bars), the comparison period (line) and episode releases (markers); frame from
     services.dashboards.overview.downloads_timeline: period, downloads, [previous_downloads], releases."""
     data = [{"type": "bar", "x": frame["period"], "y": frame["downloads"], "name": "Downloads",
-             "hovertemplate": "%{y:,} downloads<extra></extra>"}]
+             "customdata": [format_number(v) for v in frame["downloads"]],
+             "hovertemplate": "%{customdata} downloads<extra></extra>"}]
     if "previous_downloads" in frame:
         data.append({"type": "scatter", "x": frame["period"], "y": frame["previous_downloads"],
                      "name": "Comparison period", "mode": "lines", "line": {"dash": "dot", "width": 2},
-                     "hovertemplate": "%{y:,} in the comparison period<extra></extra>"})
+                     "customdata": [format_number(v) for v in frame["previous_downloads"]],
+                     "hovertemplate": "%{customdata} in the comparison period<extra></extra>"})
     released = frame[frame["releases"] != ""]
     if not released.empty:
         data.append({"type": "scatter", "x": released["period"], "y": released["downloads"],
@@ -45,17 +66,25 @@ def timeline_figure(frame: pd.DataFrame, granularity: str = "day") -> go.Figure:
 
 def bar_figure(frame: pd.DataFrame, key: str, title: str | None = None, value: str = "downloads",
                horizontal: bool = True) -> go.Figure:
-    """One bar per row of frame (key, value), most first; horizontal for ranked lists."""
-    labels = frame[key].astype(str)
+    """One bar per row of frame (key, value), most first; horizontal for ranked lists, one row per bar so labels
+    never overlap. Long labels are cut on the axis; the hover shows the whole label and the formatted value."""
+    labels = frame[key].astype(str).tolist()
+    ticks = [short_label(label) for label in labels]
+    hover = [[label, format_number(v)] for label, v in zip(labels, frame[value])]
+    template = f"%{{customdata[0]}}<br>%{{customdata[1]}} {value}<extra></extra>"
     if horizontal:
         trace = {"type": "bar", "x": frame[value], "y": labels, "orientation": "h", "name": value,
-                 "hovertemplate": "%{y}: %{x:,}<extra></extra>"}
-        axes = {"yaxis": {"autorange": "reversed", "automargin": True, "type": "category"},
-                "xaxis": {"title": {"text": value}}}
+                 "customdata": hover, "hovertemplate": template}
+        axes = {"yaxis": {"autorange": "reversed", "automargin": True, "type": "category", "tickvals": labels,
+                          "ticktext": ticks},
+                "xaxis": {"title": {"text": value}, "automargin": True},
+                "height": BAR_BASE_PX + BAR_ROW_PX * max(len(labels), 6)}
     else:
-        trace = {"type": "bar", "x": labels, "y": frame[value], "name": value,
-                 "hovertemplate": "%{x}: %{y:,}<extra></extra>"}
-        axes = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": value}}}
+        trace = {"type": "bar", "x": labels, "y": frame[value], "name": value, "customdata": hover,
+                 "hovertemplate": template}
+        axes = {"xaxis": {"type": "category", "tickvals": labels, "ticktext": ticks, "automargin": True,
+                          "tickangle": -30},
+                "yaxis": {"title": {"text": value}, "automargin": True}}
     return figure([trace], {**_title(title), **axes, "hovermode": "closest", "showlegend": False,
                             "margin": {"l": 8, "r": 16, "t": 32, "b": 40}})
 

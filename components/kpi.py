@@ -3,13 +3,9 @@ from __future__ import annotations
 
 from dash import html
 
+from components.numbers import format_number, format_percent
 
-def format_number(value: float) -> str:
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
-    if abs(value) >= 10_000:
-        return f"{value / 1_000:.1f}k"
-    return f"{value:,.0f}"
+__all__ = ["format_number", "format_percent", "kpi_card", "kpi_row", "message"]
 
 
 def kpi_card(label: str, value: float | None, change: float | None = None, hint: str = "") -> html.Div:
@@ -17,7 +13,7 @@ def kpi_card(label: str, value: float | None, change: float | None = None, hint:
     children = [html.Div(label, className="kpi-label"), html.Div(shown, className="kpi-value")]
     if change is not None:
         direction = "up" if change >= 0 else "down"
-        children.append(html.Div(f"{'▲' if change >= 0 else '▼'} {abs(change):.0%} {hint}".strip(),
+        children.append(html.Div(f"{'▲' if change >= 0 else '▼'} {format_percent(abs(change))} {hint}".strip(),
                                  className=f"kpi-change kpi-{direction}"))
     elif hint:
         children.append(html.Div(hint, className="kpi-change"))

@@ -22,8 +22,15 @@ def methodology_statement(m: dict) -> list:
         html.H2("Listeners"), html.P(m["listener"]),
         html.H2("Geography"), html.P(m["geography"]),
         html.H2("Retention"), html.P(m["retention"]),
+        *delivery_statement(m.get("delivery", [])),
         *attribution_statement(m["attribution"]),
     ]
+
+
+def delivery_statement(rules: list) -> list:
+    """How a campaign's impressions are counted: the targeting rule of dynamic and baked-in ads."""
+    return [html.H2("Sponsorship delivery", id="delivery"),
+            html.Ul([html.Li([html.Strong(name), f": {text}"]) for name, text in rules])]
 
 
 def attribution_statement(a: dict) -> list:

@@ -128,6 +128,8 @@ class PlacementIn(Body):
     price: Number = None
     start_date: Text = Field(None, description="default: the campaign's flight")
     end_date: Text = None
+    insertion: Text = Field(None, description="dynamic (default: counted only in the campaign's target countries) "
+                                               "or baked (baked into the audio: every download)")
 
 
 class Placement(BaseModel):
@@ -142,6 +144,7 @@ class Placement(BaseModel):
     price: float | None
     start_date: str
     end_date: str
+    insertion: str = "dynamic"
     conflicts: list[str]
 
 
@@ -162,7 +165,7 @@ class CampaignDetail(Campaign):
 class DeliveryQuery(FormatQuery):
     from_: Day | None = Field(None, alias="from")
     to: Day | None = None
-    group_by: Literal["day", "podcast", "episode"] = "day"
+    group_by: Literal["day", "podcast", "episode", "country"] = "day"
 
 
 class Pacing(BaseModel):

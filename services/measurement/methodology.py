@@ -21,6 +21,7 @@ WINDOWS = {
 def methodology(db: Database, ctx: TenantContext) -> dict:
     # Imported here: the attribution rules import households.py, which imports RAW_RETENTION_DAYS from this module.
     from services.sponsorship.attribution.methodology import attribution_rules
+    from services.sponsorship.placements import DELIVERY_RULES
 
     with db.session(ctx.tenant_id) as s:
         tenant = s.scalar(select(Tenant).where(Tenant.id == ctx.tenant_id))
@@ -53,4 +54,5 @@ def methodology(db: Database, ctx: TenantContext) -> dict:
         "geography": "country and region from an offline IP database at ingestion time",
         "retention": f"raw requests are kept {RAW_RETENTION_DAYS} days; counted downloads and rollups are kept",
         "attribution": attribution,
+        "delivery": list(DELIVERY_RULES),
     }

@@ -16,6 +16,9 @@ CAMPAIGN_STATUSES = ("draft", "proposed", "approved", "live", "paused", "complet
 PRICING = ("cpm", "flat")
 POSITIONS = ("pre", "mid", "post")
 READ_TYPES = ("host_read", "produced")
+# How a placement's ad is put in the audio: inserted per download by the ad server (only where the campaign targets),
+# or baked into the episode's file (heard by every download).
+INSERTIONS = ("dynamic", "baked")
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
 LOOKBACK_DAYS = (1, 60)  # a conversion reaches exposures this many days back (at most 60: see attribution.households)
 
@@ -77,6 +80,7 @@ class Campaign(Base):
 
 class Placement(Base):
     __tablename__ = "placements"
+    __table_args__ = (CheckConstraint("insertion IN ('dynamic', 'baked')", name="insertion"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -90,10 +94,12 @@ class Placement(Base):
     start_date: Mapped[date]
     end_date: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    insertion: Mapped[str] = mapped_column(String(8), default="dynamic", server_default="dynamic")
 
 
 class CampaignMetric(Base):
-    """Delivery rollup: impressions and distinct listeners per placement, episode and UTC day.
+    """Delivery rollup: impressions and distinct listeners per placement, episode, UTC day and listener country
+    ('ZZ' when unknown); only the downloads that carried the ad (see services.sponsorship.delivery).
 
     Kept by services.sponsorship.delivery.refresh_campaign from the counted downloads; pages and the API read only this and
     CampaignReach, never the downloads."""
@@ -105,6 +111,7 @@ class CampaignMetric(Base):
     placement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     episode_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True, default="ZZ", server_default="ZZ")
     podcast_id: Mapped[int] = mapped_column(BigInteger)
     impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     listeners: Mapped[int] = mapped_column(BigInteger, default=0)

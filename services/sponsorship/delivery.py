@@ -2,10 +2,12 @@
 from them: delivery by day, show and episode; reach and frequency; the campaign page's report (pacing: services.sponsorship.pacing).
 
 An impression is one counted download, inside a placement's flight (UTC days), of an episode the placement carries:
-the one episode it names, or any episode of its show (dynamic insertion: every episode downloaded in the flight).
-Two placements of one campaign on the same download are two impressions (two ad slots); reach counts each listener
-key once per campaign. Listener keys are hashed with a monthly secret, so a flight across months can count one
-household once per month."""
+the one episode it names, or any episode of its show (every episode downloaded in the flight). A dynamically
+inserted ad is served only to downloads from the campaign's target countries (none listed: everywhere), so only
+those count; a download whose country is unknown is not known to be in a target and does not count. An ad baked
+into the audio is heard by every download, so every one counts. Two placements of one campaign on the same download
+are two impressions (two ad slots); reach counts each listener key once per campaign. Listener keys are hashed with
+a monthly secret, so a flight across months can count one household once per month."""
 from __future__ import annotations
 
 import logging
@@ -24,12 +26,13 @@ from services.db import Database
 from services.errors import ValidationError
 from services.models import Campaign, CampaignMetric, CampaignReach, Download, Episode, Placement, Podcast
 from services.models.base import utcnow
-from services.sponsorship.placements import list_placements
+from services.sponsorship.placements import list_placements, served_countries
 from services.tenancy import TenantContext
 
 logger = logging.getLogger(__name__)
 
-GROUPS = ("day", "podcast", "episode")
+GROUPS = ("day", "podcast", "episode", "country")
+UNKNOWN_COUNTRY = "ZZ"  # the rollup's country for a download without one
 
 
 # --- refresh (jobs call these; they read the counted downloads) -------------------------------------------------
@@ -45,12 +48,15 @@ def _utc_day(s: Session, ts):
     return func.date(ts)
 
 
-def _carried(d, tenant_id: int, placement: Placement) -> tuple:
-    """The downloads a placement carries: its episode (or any of its show's), inside its flight's UTC days."""
+def _carried(d, tenant_id: int, placement: Placement, target_countries=()) -> tuple:
+    """The downloads a placement carries: its episode (or any of its show's), inside its flight's UTC days, and for
+    a dynamically inserted ad, from the campaign's target countries."""
     start, end = _bounds(placement.start_date, placement.end_date)
     target = (d.episode_id == placement.episode_id if placement.episode_id is not None
               else d.podcast_id == placement.podcast_id)
-    return d.tenant_id == tenant_id, d.ts >= start, d.ts < end, target
+    countries = served_countries(getattr(placement, "insertion", None), target_countries)
+    served = () if countries is None else (d.country.in_(countries),)
+    return d.tenant_id == tenant_id, d.ts >= start, d.ts < end, *served, target  # target last: matching reverses
 
 
 def refresh_campaign_in_session(s: Session, tenant_id: int, campaign_id: int) -> int:
@@ -61,23 +67,27 @@ def refresh_campaign_in_session(s: Session, tenant_id: int, campaign_id: int) ->
     where the tenant views (keyed on app.tenant_id) show nothing."""
     placements = list(s.scalars(select(Placement).where(Placement.tenant_id == tenant_id,
                                                         Placement.campaign_id == campaign_id)))
+    targets = s.scalar(select(Campaign.target_countries).where(Campaign.tenant_id == tenant_id,
+                                                                Campaign.id == campaign_id)) or []
     s.execute(delete(CampaignMetric).where(CampaignMetric.tenant_id == tenant_id,
                                            CampaignMetric.campaign_id == campaign_id))
     s.execute(delete(CampaignReach).where(CampaignReach.tenant_id == tenant_id,
                                           CampaignReach.campaign_id == campaign_id))
     d = Download.__table__.c
     day = _utc_day(s, d.ts)
-    columns = ["tenant_id", "campaign_id", "placement_id", "episode_id", "day", "podcast_id", "impressions",
-               "listeners"]
+    country = func.coalesce(d.country, UNKNOWN_COUNTRY)
+    columns = ["tenant_id", "campaign_id", "placement_id", "episode_id", "day", "country", "podcast_id",
+               "impressions", "listeners"]
     for p in placements:
         rows = (select(literal(tenant_id, BigInteger), literal(campaign_id, BigInteger), literal(p.id, BigInteger),
-                       d.episode_id, day, d.podcast_id, func.count(), func.count(func.distinct(d.listener_key)))
-                .where(*_carried(d, tenant_id, p)).group_by(d.episode_id, day, d.podcast_id))
+                       d.episode_id, day, country, d.podcast_id, func.count(),
+                       func.count(func.distinct(d.listener_key)))
+                .where(*_carried(d, tenant_id, p, targets)).group_by(d.episode_id, day, country, d.podcast_id))
         s.execute(insert(CampaignMetric).from_select(columns, rows))
     now = utcnow()
     totals = {0: (0, 0)}
     if placements:
-        parts = [select(d.podcast_id, d.listener_key).where(*_carried(d, tenant_id, p)) for p in placements]
+        parts = [select(d.podcast_id, d.listener_key).where(*_carried(d, tenant_id, p, targets)) for p in placements]
         carried = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
         reach_of = func.count(func.distinct(carried.c.listener_key))
         totals[0] = tuple(s.execute(select(func.count(), reach_of).select_from(carried)).one())
@@ -137,9 +147,11 @@ def parse_day(value: str | None, name: str) -> date | None:
 
 def delivery_by(db: Database, ctx: TenantContext, campaign_id: int, group_by: str = "day",
                 first: date | None = None, last: date | None = None) -> pd.DataFrame:
-    """Impressions grouped by day (every flight day present, with distinct listeners per day), podcast or episode."""
+    """Impressions grouped by day (every flight day present, with distinct listeners per day), podcast, episode or
+    listener country ('ZZ': unknown)."""
     if group_by not in GROUPS:
-        raise ValidationError(f"group_by must be one of {', '.join(GROUPS)}", {"group_by": "day, podcast or episode"})
+        raise ValidationError(f"group_by must be one of {', '.join(GROUPS)}",
+                              {"group_by": "day, podcast, episode or country"})
     campaign = get_campaign(db, ctx, campaign_id)
     first, last = _check_range(campaign, first, last)
     m = CampaignMetric
@@ -157,6 +169,10 @@ def delivery_by(db: Database, ctx: TenantContext, campaign_id: int, group_by: st
                              .join(Podcast, Podcast.id == m.podcast_id).where(*where)
                              .group_by(m.podcast_id, Podcast.title).order_by(func.sum(m.impressions).desc())).all()
             frame = pd.DataFrame(rows, columns=["podcast_id", "podcast", "impressions"])
+        elif group_by == "country":
+            rows = s.execute(select(m.country, func.sum(m.impressions)).where(*where).group_by(m.country)
+                             .order_by(func.sum(m.impressions).desc(), m.country)).all()
+            frame = pd.DataFrame(rows, columns=["country", "impressions"])
         else:
             rows = s.execute(select(m.episode_id, Episode.title, Podcast.title, func.sum(m.impressions))
                              .join(Episode, Episode.id == m.episode_id).join(Podcast, Podcast.id == m.podcast_id)

@@ -1,13 +1,17 @@
 """Pacing: delivery against the goal prorated over the flight, a forecast to the flight's end from the shows' and
 episodes' forecasts (services.insights) with its 80% interval and the probability of reaching the goal, spend to date, and when short, makegoods: the upcoming episodes that would cover the shortfall. Reads the
-campaign rollups and the download rollups only; the pure functions here are tested on constructed histories."""
+campaign rollups and the download rollups only; the pure functions here are tested on constructed histories.
+
+A dynamically inserted ad reaches only the campaign's target countries, so its forecast (and a makegood's expected
+impressions) is the show's or episode's forecast times the share of its recent downloads from those countries,
+read from the per-country rollups."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from services.sponsorship.campaigns import CampaignDetail, get_campaign
@@ -15,11 +19,16 @@ from services.db import Database
 from services.insights import forecasts
 from services.insights.forecast_store import placement_expectations
 from services.measurement.store import view
-from services.models import CampaignMetric, CampaignReach, Episode, EpisodeDailyMetric, Placement, Podcast
+from services.models import (
+    CampaignMetric, CampaignReach, Episode, EpisodeDailyMetric, EpisodeGeoDailyMetric, Placement, Podcast,
+    PodcastGeoDailyMetric,
+)
+from services.sponsorship.placements import served_countries
 from services.tenancy import TenantContext
 
 LAUNCH_DAYS = 30  # an upcoming episode is expected to deliver what recent episodes did in their first 30 days
 MAKEGOOD_LIMIT = 8
+SHARE_DAYS = 28  # a show's country mix is read from its last four weeks of downloads
 
 
 def expected_to_date(goal: int, start: date, end: date, as_of: date) -> float:
@@ -110,9 +119,14 @@ def pacing(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | Non
             CampaignMetric.tenant_id == ctx.tenant_id, CampaignMetric.campaign_id == campaign_id,
             CampaignMetric.day <= as_of)) or 0
         placements = s.execute(select(Placement.podcast_id, Placement.episode_id, Placement.start_date,
-                                      Placement.end_date).where(Placement.tenant_id == ctx.tenant_id,
-                                                                Placement.campaign_id == campaign_id)).all()
-        coming = placement_expectations(s, ctx.tenant_id, placements, as_of)
+                                      Placement.end_date, Placement.insertion).where(
+            Placement.tenant_id == ctx.tenant_id, Placement.campaign_id == campaign_id)).all()
+        coming = []
+        for p in placements:  # each placement's forecast, times the share of it its ad reaches
+            share = served_share(s, ctx.tenant_id, p.podcast_id, p.episode_id,
+                                 served_countries(p.insertion, campaign.target_countries), as_of)
+            coming += [replace(e, impressions=e.impressions * share)
+                       for e in placement_expectations(s, ctx.tenant_id, [p], as_of)]
         candidates = _release_candidates(s, ctx.tenant_id, campaign, placements, as_of,
                                          campaign.end_date + timedelta(days=LAUNCH_DAYS))
     impressions, households = (int(totals[0]), int(totals[1])) if totals else (0, 0)
@@ -133,6 +147,30 @@ def pacing(db: Database, ctx: TenantContext, campaign_id: int, as_of: date | Non
                   makegoods=[] if ctx.is_sponsor else makegoods,  # a makegood is the seller's call
                   flight_over=as_of > campaign.end_date, forecast_lower=outlook.lower,
                   forecast_upper=outlook.upper, goal_probability=outlook.probability)
+
+
+def served_share(s: Session, tenant_id: int, podcast_id: int, episode_id: int | None,
+                 countries: tuple[str, ...] | None, as_of: date) -> float:
+    """The share of a show's downloads (or one episode's, once it has some) in the SHARE_DAYS before as_of that come
+    from `countries`: what of its forecast a dynamically inserted ad reaches. 1.0 for None (every download) or no
+    downloads yet to tell."""
+    if countries is None:
+        return 1.0
+    first, last = as_of - timedelta(days=SHARE_DAYS), as_of - timedelta(days=1)
+    scopes = []
+    if episode_id is not None:
+        m = view(EpisodeGeoDailyMetric).c
+        scopes.append((m, m.episode_id == episode_id))
+    m = view(PodcastGeoDailyMetric).c
+    scopes.append((m, m.podcast_id == podcast_id))
+    for m, scope in scopes:
+        total, served = s.execute(select(
+            func.coalesce(func.sum(m.downloads), 0),
+            func.coalesce(func.sum(case((m.country.in_(countries), m.downloads), else_=0)), 0)).where(
+            m.tenant_id == tenant_id, scope, m.day.between(first, last))).one()
+        if total:
+            return float(served) / float(total)
+    return 1.0
 
 
 def _release_candidates(s: Session, tenant_id: int, campaign: CampaignDetail, placements, as_of: date,
@@ -163,7 +201,9 @@ def _release_candidates(s: Session, tenant_id: int, campaign: CampaignDetail, pl
             launches.append(s.scalar(select(func.coalesce(func.sum(em.downloads), 0)).where(
                 em.tenant_id == tenant_id, em.episode_id == episode_id,
                 em.day.between(first, first + timedelta(days=LAUNCH_DAYS - 1)))) or 0)
-        expected = int(np.median(launches)) if launches else 0
+        share = served_share(s, tenant_id, podcast_id, None,  # a makegood is a dynamic placement
+                             served_countries("dynamic", campaign.target_countries), as_of)
+        expected = int(float(np.median(launches)) * share) if launches else 0
         out += [Makegood(podcast_id, title, day, expected) for day in releases]
     return out
 

@@ -1,4 +1,5 @@
-"""Placements (line items) of a campaign: a show or one episode, position, read type, price and flight; and the
+"""Placements (line items) of a campaign: a show or one episode, position, read type, insertion (dynamic or baked),
+price and flight; and the
 brand-safety flag when a competing sponsor of the same industry is on the same episode in the same days."""
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from services.sponsorship.campaign_fields import is_blank, parse_date, parse_int
 from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
 from services.errors import Conflict, NotFound, ValidationError
-from services.models import POSITIONS, READ_TYPES, Campaign, Episode, Placement, Podcast, Sponsor
+from services.models import INSERTIONS, POSITIONS, READ_TYPES, Campaign, Episode, Placement, Podcast, Sponsor
 from services.tenancy import TenantContext, require_role, require_staff
 
-FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date")
+FIELDS = ("podcast_id", "episode_id", "position", "read_type", "price", "start_date", "end_date", "insertion")
 CLOSED = ("completed", "cancelled")
 
 
@@ -35,12 +36,38 @@ class PlacementRow:
     start_date: date
     end_date: date
     conflicts: tuple[str, ...] = ()  # competing sponsors of the same industry on the same episode and days
+    insertion: str = "dynamic"  # dynamic: served to the campaign's target countries only; baked: in every download
 
     def as_dict(self) -> dict:
         return {"id": self.id, "campaign_id": self.campaign_id, "podcast_id": self.podcast_id, "podcast": self.podcast,
                 "episode_id": self.episode_id, "episode": self.episode, "position": self.position,
                 "read_type": self.read_type, "price": self.price, "start_date": self.start_date.isoformat(),
-                "end_date": self.end_date.isoformat(), "conflicts": list(self.conflicts)}
+                "end_date": self.end_date.isoformat(), "insertion": self.insertion,
+                "conflicts": list(self.conflicts)}
+
+
+# The rule as the methodology page states it (services.measurement.methodology); served_countries applies it.
+DELIVERY_RULES = (
+    ("Impressions", "an impression is one counted download, inside a placement's flight (UTC days), of an episode "
+                    "the placement carries: the one episode it names, or any episode of its show. Two placements of "
+                    "one campaign on the same download are two impressions."),
+    ("Dynamic insertion", "an ad inserted per download by the ad server is served only where the campaign targets: "
+                          "only downloads from its target countries count (a campaign without target countries "
+                          "counts every country). A download whose country is unknown is not counted."),
+    ("Baked in", "an ad baked into the episode's audio is heard by every download of it, so every download counts, "
+                 "whatever the campaign's target countries."),
+    ("Everything follows", "delivery, reach and frequency, pacing and its forecast (the show's forecast times the "
+                           "target countries' share of its last 28 days), spend and attribution exposures all count "
+                           "by this rule; a change of target countries is measured again at once."),
+)
+
+
+def served_countries(insertion: str | None, target_countries) -> tuple[str, ...] | None:
+    """The countries whose downloads a placement's ad reaches: the campaign's targets for a dynamically inserted ad
+    (None, everywhere, when it targets none), None for an ad baked into the audio (every download hears it)."""
+    if insertion == "baked" or not target_countries:
+        return None
+    return tuple(sorted({str(c).strip().upper() for c in target_countries}))
 
 
 def clean_placement(data: dict, flight: tuple[date, date]) -> dict:
@@ -61,6 +88,7 @@ def clean_placement(data: dict, flight: tuple[date, date]) -> dict:
     parse("episode_id", parse_int, "choose an episode or leave empty for every episode in the flight")
     parse("position", lambda v: str(v).strip().lower(), "pre, mid or post", "pre")
     parse("read_type", lambda v: str(v).strip().lower().replace("-", "_"), "host_read or produced", "host_read")
+    parse("insertion", lambda v: str(v).strip().lower(), "dynamic or baked", "dynamic")
     parse("price", parse_money, "an amount such as 500")
     parse("start_date", parse_date, "a date as YYYY-MM-DD", flight[0])
     parse("end_date", parse_date, "a date as YYYY-MM-DD", flight[1])
@@ -70,6 +98,8 @@ def clean_placement(data: dict, flight: tuple[date, date]) -> dict:
         errors["position"] = "pre, mid or post"
     if out.get("read_type") not in READ_TYPES and "read_type" not in errors:
         errors["read_type"] = "host_read or produced"
+    if out.get("insertion") not in INSERTIONS and "insertion" not in errors:
+        errors["insertion"] = "dynamic (inserted per download) or baked (in the audio file)"
     if out.get("price") is not None and out["price"] < 0:
         errors["price"] = "cannot be negative"
     start, end = out.get("start_date"), out.get("end_date")
@@ -134,7 +164,7 @@ def list_placements(db: Database, ctx: TenantContext, campaign_id: int) -> list[
             flags = ("another sponsor of your industry",) if flags else ()
         result.append(PlacementRow(p.id, p.campaign_id, p.podcast_id, podcast, p.episode_id, episode, p.position,
                                    p.read_type, None if p.price is None else float(p.price), p.start_date, p.end_date,
-                                   flags))
+                                   flags, p.insertion))
     return result
 
 

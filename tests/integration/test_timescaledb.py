@@ -360,3 +360,31 @@ def test_one_log_imported_into_two_tenants_counts_in_each(timescale, tmp_path):
     counted = counting.count_downloads(db, other.id, at.date(), at.date())
     assert counted.downloads == 8
     assert _sql(db, "SELECT count(*) FROM downloads WHERE tenant_id = :t", t=other.id)[0][0] == 8
+
+
+def test_campaign_delivery_by_country_follows_the_targeting_rule(timescale):
+    """campaign_metrics (a plain table next to the hypertables, with its country dimension since 0021): the demo's
+    dynamically inserted placements count only downloads from their campaign's target countries, read back by
+    country, and the pacing forecast's country share comes from the per-country continuous aggregate."""
+    from services.sponsorship import delivery, pacing
+
+    db, tenant_id = timescale
+    campaign_id, targets = _sql(db, "SELECT id, target_countries::text FROM campaigns WHERE tenant_id = :t "
+                                    "AND name = 'Privacy Month'", t=tenant_id)[0]
+    expected = dict(_sql(db, "SELECT coalesce(d.country, 'ZZ'), count(*) FROM downloads d JOIN placements p "
+                             "ON p.podcast_id = d.podcast_id AND p.campaign_id = :c WHERE d.tenant_id = :t "
+                             "AND d.ts >= p.start_date::timestamptz AND d.ts < (p.end_date + 1)::timestamptz "
+                             "AND d.country IN (SELECT json_array_elements_text(c.target_countries) FROM campaigns c "
+                             "WHERE c.id = :c) GROUP BY 1", c=campaign_id, t=tenant_id))
+    assert set(expected) == {"US", "GB", "CA"} and sum(expected.values()) > 0, targets
+    assert delivery.refresh_campaign(db, tenant_id, campaign_id) == sum(expected.values())
+    ctx = TenantContext(tenant_id, "viewer")
+    got = delivery.delivery_by(db, ctx, campaign_id, "country")
+    assert dict(got.itertuples(index=False, name=None)) == expected
+    p = pacing.pacing(db, ctx, campaign_id)
+    assert p.delivered <= sum(expected.values()) and p.forecast >= p.delivered
+    with db.session(tenant_id) as s:
+        share = pacing.served_share(s, tenant_id, _sql(db, "SELECT podcast_id FROM placements WHERE campaign_id = :c "
+                                                           "ORDER BY id LIMIT 1", c=campaign_id)[0][0], None,
+                                    ("US", "GB", "CA"), p.as_of)
+    assert 0.5 < share < 0.9  # the demo's audience: about 71% from the three targets

@@ -48,7 +48,7 @@ def _campaign_body(sponsor_id, **extra):
 def _demo_downloads(db) -> pd.DataFrame:
     tenant = accounts.get_tenant_by_slug(db, "demo")
     with db.session(tenant.id) as s:
-        frame = pd.DataFrame(s.execute(text("SELECT ts, podcast_id, episode_id, listener_key FROM downloads"))
+        frame = pd.DataFrame(s.execute(text("SELECT ts, podcast_id, episode_id, listener_key, country FROM downloads"))
                              .mappings().all())
     frame["ts"] = pd.to_datetime(frame.ts, utc=True, format="mixed")
     return frame
@@ -91,7 +91,8 @@ def test_create_sponsor_campaign_placement_then_move_it_live(client, db, write_k
     frame = _demo_downloads(db)
     lo = pd.Timestamp(campaign["start_date"], tz="UTC")
     hi = pd.Timestamp(campaign["end_date"], tz="UTC") + pd.Timedelta(days=1)
-    expected = frame[(frame.podcast_id == show["id"]) & (frame.ts >= lo) & (frame.ts < hi)]
+    # A dynamically inserted placement (the default) counts only downloads from the target countries (US).
+    expected = frame[(frame.podcast_id == show["id"]) & (frame.ts >= lo) & (frame.ts < hi) & (frame.country == "US")]
     body = client.get(f"/api/v1/campaigns/{campaign['id']}/delivery?group_by=episode", headers=write_key).get_json()
     assert {r["episode_id"]: r["impressions"] for r in body["data"]} == expected.groupby("episode_id").size().to_dict()
     assert body["summary"]["reach"] == expected.listener_key.nunique()
@@ -124,7 +125,8 @@ def test_demo_delivery_equals_the_downloads_and_csv_equals_json(client, db, read
     lo = pd.Timestamp(privacy["start_date"], tz="UTC")
     hi = pd.Timestamp(privacy["end_date"], tz="UTC") + pd.Timedelta(days=1)
     shows = {p["podcast_id"] for p in detail["placements"]}
-    expected = frame[frame.podcast_id.isin(shows) & (frame.ts >= lo) & (frame.ts < hi)]
+    expected = frame[frame.podcast_id.isin(shows) & (frame.ts >= lo) & (frame.ts < hi)
+                     & frame.country.isin(privacy["target_countries"])]  # its placements are dynamic
     by_podcast = client.get(f"/api/v1/campaigns/{privacy['id']}/delivery?group_by=podcast",
                             headers=read_key).get_json()["data"]
     assert {r["podcast_id"]: r["impressions"] for r in by_podcast} == expected.groupby("podcast_id").size().to_dict()
@@ -156,8 +158,42 @@ def test_read_keys_cannot_write_and_other_tenants_see_nothing(client, read_key, 
     assert client.get("/api/v1/sponsors", headers=acme_key).get_json()["data"] == []
     for method, url in (("get", f"/api/v1/campaigns/{campaign_id}"),
                         ("get", f"/api/v1/campaigns/{campaign_id}/delivery"),
+                        ("get", f"/api/v1/campaigns/{campaign_id}/delivery?group_by=country"),
                         ("patch", f"/api/v1/campaigns/{campaign_id}"),
                         ("post", f"/api/v1/campaigns/{campaign_id}/placements")):
         assert getattr(client, method)(url, json={"name": "x"}, headers=acme_key).status_code == 404, url
     assert client.get("/api/v1/campaigns").status_code == 401
     assert client.get("/api/v1/campaigns/999999", headers=read_key).status_code == 404
+
+
+def test_a_baked_placement_counts_every_country_and_retargeting_measures_again(client, db, write_key):
+    sponsor_id = client.post("/api/v1/sponsors", json={"name": "Acme Tea"}, headers=write_key).get_json()["id"]
+    campaign = client.post("/api/v1/campaigns", json=_campaign_body(sponsor_id), headers=write_key).get_json()
+    show = next(p for p in client.get("/api/v1/podcasts", headers=write_key).get_json()["data"]
+                if p["title"] == "Signal & Noise")
+    url = f"/api/v1/campaigns/{campaign['id']}"
+    refused = client.post(url + "/placements", json={"podcast_id": show["id"], "insertion": "spliced"},
+                          headers=write_key)
+    assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"insertion"}
+    assert client.get(url, headers=write_key).get_json()["placements"] == []  # nothing partial
+    baked = client.post(url + "/placements", json={"podcast_id": show["id"], "insertion": "baked"}, headers=write_key)
+    assert baked.status_code == 201 and baked.get_json()["insertion"] == "baked"
+
+    frame = _demo_downloads(db)
+    lo = pd.Timestamp(campaign["start_date"], tz="UTC")
+    hi = pd.Timestamp(campaign["end_date"], tz="UTC") + pd.Timedelta(days=1)
+    carried = frame[(frame.podcast_id == show["id"]) & (frame.ts >= lo) & (frame.ts < hi)]
+    by_country = client.get(url + "/delivery?group_by=country", headers=write_key).get_json()["data"]
+    assert {r["country"]: r["impressions"] for r in by_country} == \
+        carried.country.fillna("ZZ").value_counts().to_dict()  # baked in: every country, targets or not
+    assert len(by_country) > 1
+
+    # A dynamic placement on the same show counts only the target countries; new targets are measured at once.
+    client.post(url + "/placements", json={"podcast_id": show["id"]}, headers=write_key)
+    body = client.get(url + "/delivery?group_by=country", headers=write_key).get_json()["data"]
+    us = int((carried.country == "US").sum())
+    assert {r["country"]: r["impressions"] for r in body}["US"] == 2 * us
+    assert client.patch(url, json={"target_countries": ["GB"]}, headers=write_key).status_code == 200
+    body = client.get(url + "/delivery?group_by=country", headers=write_key).get_json()["data"]
+    got = {r["country"]: r["impressions"] for r in body}
+    assert got["US"] == us and got["GB"] == 2 * int((carried.country == "GB").sum())

@@ -95,9 +95,14 @@ def test_campaign_page_placement_edit_and_moves(demo_client, db):
         "podcast_id": podcasts["Market Hours"], "end_date": (today + timedelta(days=30)).isoformat()})
     assert "inside the campaign's flight" in out["campaign-placement-error-end_date"]["children"]
     assert out["campaign-placement-error-podcast_id"]["children"] is None
-    _, out = cc.campaign_view(demo_client, campaign_id, placement={"podcast_id": podcasts["Market Hours"]})
+    _, out = cc.campaign_view(demo_client, campaign_id, placement={"podcast_id": podcasts["Market Hours"],
+                                                                   "insertion": "sideways"})
+    assert "dynamic" in out["campaign-placement-error-insertion"]["children"]
+    _, out = cc.campaign_view(demo_client, campaign_id, placement={"podcast_id": podcasts["Market Hours"],
+                                                                   "insertion": "baked"})
     assert "Placement added" in json.dumps(out["campaign-message"])
     assert "Market Hours" in json.dumps(out["campaign-placements"])
+    assert "baked in" in json.dumps(out["campaign-placements"])
     assert "Market Hours" in json.dumps(out["campaign-by-show"])
 
     _, out = cc.load_forms(demo_client, campaign_id)

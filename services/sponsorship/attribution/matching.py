@@ -2,7 +2,8 @@
 
 The rules, as applied:
 - An **exposure** is a counted download of an episode that carries one of the campaign's placements, inside the
-  placement's flight (UTC days): exactly the rule delivery counts impressions by (services.sponsorship.delivery._carried). Two
+  placement's flight (UTC days), and for a dynamically inserted ad from the campaign's target countries: exactly the
+  rule delivery counts impressions by (services.sponsorship.delivery._carried). Two
   placements on one download are two exposures. A download without a household key (counted before keys existed,
   or from a request whose IP gave none) is unusable and left out.
 - A **conversion** is an `attribution_events` row of the campaign's sponsor whose type is neither `pageview` nor
@@ -91,7 +92,8 @@ class Window:
         return self.end + self.lookback.to_pytimedelta()
 
 
-def load_downloads(s: Session, tenant_id: int, placements: list, first: datetime, end: datetime) -> pd.DataFrame:
+def load_downloads(s: Session, tenant_id: int, placements: list, first: datetime, end: datetime,
+                   target_countries=()) -> pd.DataFrame:
     """The campaign's exposures, and the other downloads with a household key of its shows in [first, end) (the
     lift's control candidates), in no particular order: `placement_id` is the placement a row exposes (a download
     on two placements is two rows), or 0 for a download that carries none.
@@ -103,7 +105,7 @@ def load_downloads(s: Session, tenant_id: int, placements: list, first: datetime
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EXPOSURE_KINDS})
     d = _source(s, Download.__table__, TENANT_DOWNLOADS).c
     # The placement's target first: a download fails the other placements' conditions on one comparison.
-    carried = [and_(*reversed(_carried(d, tenant_id, p))) for p in placements]
+    carried = [and_(*reversed(_carried(d, tenant_id, p, target_countries))) for p in placements]
     shows = sorted({p.podcast_id for p in placements})
     key = _match_key(s, d.household_key).label("key")
     show_downloads = (d.tenant_id == tenant_id, d.podcast_id.in_(shows), d.household_key.is_not(None))

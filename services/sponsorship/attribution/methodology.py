@@ -82,7 +82,8 @@ def attribution_rules(s: Session, ctx: TenantContext) -> dict:
                       "after that no key of that epoch can be linked back to an address. Raw IP addresses are never "
                       "stored."),
         "exposures": ("An exposure is a counted download of an episode that carries one of the campaign's placements, "
-                      "inside the placement's flight (UTC days): the same rule as delivery."),
+                      "inside the placement's flight (UTC days), and for a dynamically inserted ad from one of the "
+                      "campaign's target countries: the same rule as delivery."),
         "lookback": (f"A conversion is matched to the household's exposures in the {low}-{high} days before it "
                      f"(default {lookback_default}; {_in_use(settings['lookback_days'], lookback_default)}). A "
                      "conversion before the household's first exposure is not attributed."),

@@ -168,7 +168,7 @@ def _compute(s: Session, tenant_id: int, campaign_id: int, channel: str, report:
     window = matching.Window.of(placements, campaign.lookback_days)
     report(0.05, "reading exposures")
     downloads = matching.load_downloads(s, tenant_id, placements, window.first - window.lookback.to_pytimedelta(),
-                                        window.conversions_end)
+                                        window.conversions_end, campaign.target_countries or ())
     carrying = (downloads["placement_id"] != 0).to_numpy()
     exposures, control_downloads = downloads[carrying], downloads[~carrying]
     del downloads
