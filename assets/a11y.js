@@ -4,6 +4,8 @@
    - a dropdown is reached with Tab on its labelled button (Dash puts a hidden, unnamed input in the tab order that
      passes focus on to the button);
    - a file upload's input is named by the text of its drop zone;
+   - a date picker's outer box is a plain box (Dash gives it popup attributes without a role; its text input,
+     named by the field's label, is what the keyboard and screen readers use);
    - a box that scrolls sideways can be reached with the keyboard;
    - the phone navigation's toggle opens and closes the menu (components/shell.py). */
 (function () {
@@ -59,6 +61,14 @@
     });
   }
 
+  function repairDatePickers(root) {
+    root.querySelectorAll(".dash-datepicker-input-wrapper:not([role])").forEach(function (box) {
+      drop(box, "aria-haspopup");
+      drop(box, "aria-expanded");
+      drop(box, "aria-labelledby");
+    });
+  }
+
   function repairScrollBoxes(root) {
     /* A box that scrolls sideways (a wide table or code block on a phone) takes keyboard focus, so arrow keys
        can scroll it. */
@@ -76,9 +86,11 @@
     repairOptionLists(document);
     repairDropdowns(document);
     repairUploads(document);
+    repairDatePickers(document);
     repairScrollBoxes(document);
     observer.observe(document.body, {childList: true, subtree: true, attributes: true,
-                                     attributeFilter: ["role", "aria-selected", "tabindex"]});
+                                     attributeFilter: ["role", "aria-selected", "tabindex", "aria-expanded",
+                                                       "aria-haspopup"]});
   }
 
   var pending = false;
