@@ -1,6 +1,8 @@
-"""Webhook jobs on the `notify` queue: one job per delivery attempt. With Redis a failed attempt schedules its retry
-with RQ's enqueue_in (workers run with the scheduler); without Redis the next attempt time is recorded and the
-periodic sweep sends what is due. The sweep also catches, with Redis, a retry whose scheduled job was lost."""
+"""Webhook jobs on the `notify` queue: one job per delivery attempt, except the first attempts of a fan-out, which
+the event's handler makes itself (a job each would cost more than the request). With Redis a failed attempt
+schedules its retry with RQ's enqueue_in (workers run with the scheduler); without Redis the next attempt time is
+recorded and the periodic sweep sends what is due. The sweep also catches, with Redis, a retry whose scheduled job
+was lost, and an attempt whose worker died while it was out."""
 from __future__ import annotations
 
 import logging
@@ -17,11 +19,17 @@ logger = logging.getLogger(__name__)
 QUEUE = "notify"
 SWEEP_INTERVAL = 10  # seconds; in embedded mode the 5-second retry waits at most this long
 SWEEP_GRACE_WITH_REDIS = timedelta(minutes=2)  # with Redis the scheduled job normally sends it first
+INLINE_ATTEMPTS = 5  # first attempts a fan-out makes in its own job; an event's further deliveries get a job each
 
 
 def deliver_webhook(tenant_id: int, delivery_id: int) -> dict:
     """One attempt of one delivery (skipped when not due, or another worker holds it); schedules the retry."""
     annotate(tenant_id=tenant_id, delivery_id=delivery_id)
+    return attempt_now(tenant_id, delivery_id)
+
+
+def attempt_now(tenant_id: int, delivery_id: int) -> dict:
+    """One attempt of one delivery in this process, as deliver_webhook makes it (the retry goes to the queue)."""
     settings = get_settings()
     result = attempt_delivery(get_db(), tenant_id, delivery_id, SendOptions.from_settings(settings))
     if result.retry_in is not None and settings.redis_url is not None:
@@ -35,6 +43,16 @@ def enqueue_deliveries(tenant_id: int, delivery_ids: list[int]) -> None:
     """Send these deliveries now, one job each (in this process in embedded mode)."""
     for delivery_id in delivery_ids:
         enqueue(deliver_webhook, tenant_id, delivery_id, queue=QUEUE)
+
+
+def send_deliveries(tenant_id: int, delivery_ids: list[int], inline: int = INLINE_ATTEMPTS) -> None:
+    """A fan-out's first attempts: the first `inline` deliveries here and now, the rest one job each."""
+    for delivery_id in delivery_ids[:inline]:
+        try:
+            attempt_now(tenant_id, delivery_id)
+        except Exception:  # e.g. the database went away: the delivery stays pending and the sweep sends it
+            logger.exception("webhook attempt failed", extra={"tenant_id": tenant_id, "delivery_id": delivery_id})
+    enqueue_deliveries(tenant_id, delivery_ids[inline:])
 
 
 def sweep_due_webhooks() -> int:

@@ -96,17 +96,20 @@ def create_deliveries(db: Database, event: Event) -> list[int]:
     body = message_body(event.type, event.occurred_at, event.payload)
     with db.session(event.tenant_id) as s:
         endpoints = s.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == event.tenant_id)).all()
-        done = set(s.scalars(select(WebhookDelivery.endpoint_id).where(WebhookDelivery.event_id == event.id,
-                                                                       WebhookDelivery.tenant_id == event.tenant_id)))
-        s.add_all(_new_delivery(ep, event.id, event.type, body, now) for ep in endpoints
-                  if ep.id not in done and matches(ep, event.type))
+        made = s.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.id, WebhookDelivery.status).where(
+            WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id)).all()
+        done = {row.endpoint_id for row in made}
+        new = [_new_delivery(ep, event.id, event.type, body, now) for ep in endpoints
+               if ep.id not in done and matches(ep, event.type)]
+        s.add_all(new)
         try:
             s.commit()
         except IntegrityError:  # a concurrent run of the same handler made them first
             s.rollback()
-        return list(s.scalars(select(WebhookDelivery.id).where(
-            WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id,
-            WebhookDelivery.status == "pending").order_by(WebhookDelivery.id)))
+            return list(s.scalars(select(WebhookDelivery.id).where(
+                WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id,
+                WebhookDelivery.status == "pending").order_by(WebhookDelivery.id)))
+        return sorted([row.id for row in made if row.status == "pending"] + [row.id for row in new])
 
 
 def create_test_delivery(db: Database, ctx: TenantContext, endpoint_id: int) -> int:
@@ -159,35 +162,41 @@ def attempt_delivery(db: Database, tenant_id: int, delivery_id: int, options: Se
                      now: datetime | None = None) -> AttemptResult:
     """Claim a due delivery, POST it (outside any transaction), and record the reply and what comes next."""
     now = now or utcnow()
-    if not _claim(db, tenant_id, delivery_id, now, options.timeout):
-        return AttemptResult(delivery_id, "skipped")
     with db.session(tenant_id) as s:
-        delivery = s.get(WebhookDelivery, delivery_id)
-        endpoint = s.get(WebhookEndpoint, delivery.endpoint_id)
+        if not _claim(s, tenant_id, delivery_id, now, options.timeout):
+            return AttemptResult(delivery_id, "skipped")
+        delivery, endpoint = _load(s, tenant_id, delivery_id)
         if not endpoint.enabled and delivery.event_type != TEST_EVENT_TYPE:
             return _give_up(s, delivery, "the endpoint is disabled")
         url, body = endpoint.url, delivery.body
         headers = signed_headers(signing_secrets(endpoint, now), delivery.message_id, int(now.timestamp()), body)
+        s.commit()  # the claim: no other worker sends it while this request is out
     reply, error = _send(url, body, headers, options)
     with db.session(tenant_id) as s:
-        delivery = s.get(WebhookDelivery, delivery_id)
-        if delivery is None:  # its endpoint was deleted while the request was out
+        loaded = _load(s, tenant_id, delivery_id)
+        if loaded is None:  # its endpoint was deleted while the request was out
             return AttemptResult(delivery_id, "skipped")
-        endpoint = s.get(WebhookEndpoint, delivery.endpoint_id)
-        return _record_attempt(s, delivery, endpoint, reply, error, now, options)
+        return _record_attempt(s, *loaded, reply, error, now, options)
 
 
-def _claim(db: Database, tenant_id: int, delivery_id: int, now: datetime, timeout: float) -> bool:
-    """Move a due pending delivery's next attempt past this one's lease; False when it is not due or not pending."""
-    with db.session(tenant_id) as s:
-        result = s.execute(update(WebhookDelivery).where(
-            WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id,
-            WebhookDelivery.status == "pending",
-            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now + CLAIM_SLACK),
-        ).values(next_attempt_at=now + timedelta(seconds=timeout) + LEASE_EXTRA)
-            .execution_options(synchronize_session=False))
-        s.commit()
-        return result.rowcount == 1
+def _claim(s: Session, tenant_id: int, delivery_id: int, now: datetime, timeout: float) -> bool:
+    """Move a due pending delivery's next attempt past this one's lease (the caller commits); False when it is not
+    due or not pending."""
+    result = s.execute(update(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id,
+        WebhookDelivery.status == "pending",
+        or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now + CLAIM_SLACK),
+    ).values(next_attempt_at=now + timedelta(seconds=timeout) + LEASE_EXTRA)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def _load(s: Session, tenant_id: int, delivery_id: int) -> tuple[WebhookDelivery, WebhookEndpoint] | None:
+    """A delivery with its endpoint, in one statement."""
+    row = s.execute(select(WebhookDelivery, WebhookEndpoint)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .where(WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id)).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _send(url: str, body: str, headers: dict, options: SendOptions) -> tuple[Reply | None, str | None]:
