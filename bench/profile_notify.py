@@ -71,11 +71,27 @@ def stats_of(profile: cProfile.Profile) -> pstats.Stats:
     return pstats.Stats(profile)
 
 
+def print_profile(stats: pstats.Stats, events: int, top: int, clock: str) -> None:
+    found = step_times(stats)
+    print(f"{f'inclusive {clock} time per event (profiled: slower than unprofiled)':58s} {'ms/event':>9s} "
+          f"{'calls/event':>12s}")
+    for label, _fragment, _name in STEPS:
+        total, calls = found.get(label, (0.0, 0))
+        print(f"{label:58s} {total / events * 1000:9.2f} {calls / events:12.2f}")
+    if top:
+        print(f"\ntop {top} functions by own time:")
+        stats.sort_stats("tottime").print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--redis-db", type=int, default=6)
     parser.add_argument("--top", type=int, default=25, help="also print this many functions by own time (0: none)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="profile CPU time (time.process_time) instead of wall time: what the worker itself spends")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="time the burst without cProfile (wall and CPU per event only)")
     args = parser.parse_args()
 
     from rq import SimpleWorker
@@ -119,29 +135,26 @@ def main() -> None:
             enqueue(dispatch_events, queue="notify", settings=settings)
         queued = queue.count
         worker = SimpleWorker([queue], connection=client)
-        profile = cProfile.Profile()
-        started = time.perf_counter()
-        profile.enable()
+        profile = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        if not args.no_profile:
+            profile.enable()
         worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
         profile.disable()
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         arrivals = len(__import__("json").loads(urllib.request.urlopen(receiver_url, timeout=30).read()))
         with psycopg.connect(pg) as conn:
             done = conn.execute("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'").fetchone()[0]
             notes = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
-        jobs = step_times(stats_of(profile)).get(STEPS[0][0], (0.0, 0))[1]
+        jobs = queue.finished_job_registry.get_job_count(cleanup=False) + queue.failed_job_registry.get_job_count(
+            cleanup=False)
         print(f"{args.events} events ({queued} jobs queued by the recording commits): one in-process worker ran "
               f"{jobs} jobs ({jobs / args.events:.2f} per event) in {wall:.2f} s = {wall / args.events * 1000:.1f} ms "
-              f"per event ({args.events / wall:.1f} events/s); {done} deliveries succeeded, {arrivals} arrivals, "
+              f"per event ({args.events / wall:.1f} events/s), worker CPU {cpu / args.events * 1000:.1f} ms per event"
+              f"{'' if args.no_profile else ' (profiled)'}; {done} deliveries succeeded, {arrivals} arrivals, "
               f"{notes} notifications", flush=True)
-        stats = stats_of(profile)
-        print(f"{'inclusive time per event (profiled, so slower than wall)':58s} {'ms/event':>9s} {'calls/event':>12s}")
-        for label, _fragment, _name in STEPS:
-            total, calls = step_times(stats).get(label, (0.0, 0))
-            print(f"{label:58s} {total / args.events * 1000:9.2f} {calls / args.events:12.2f}")
-        if args.top:
-            print(f"\ntop {args.top} functions by own time:")
-            stats.sort_stats("tottime").print_stats(args.top)
+        if not args.no_profile:
+            print_profile(stats_of(profile), args.events, args.top, "CPU" if args.cpu else "wall")
         db.dispose()
         context.reset()
     finally:

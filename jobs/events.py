@@ -24,6 +24,9 @@ DISPATCH_QUEUED_TTL = 30  # seconds: a lost dispatch job holds the flag no longe
 # than the handling; a small batch keeps the last event's wait short, and a full one queues the next dispatch first,
 # so every worker takes a batch while a backlog lasts.
 DISPATCH_BATCH = 20
+# Events of a batch handled at once: handling waits on the database and the webhook receivers far more than it
+# computes, so a few threads overlap those waits (each holds at most two pooled connections of the pool's ten).
+DISPATCH_THREADS = 4
 
 
 def dispatch_events() -> int:
@@ -34,7 +37,7 @@ def dispatch_events() -> int:
     if settings.redis_url is None:
         return dispatch.handle_due(get_db(), budget=float("inf"))
     get_redis(settings).delete(DISPATCH_QUEUED_KEY)
-    return dispatch.handle_due(get_db(), limit=DISPATCH_BATCH, more=_queue_dispatch)
+    return dispatch.handle_due(get_db(), limit=DISPATCH_BATCH, more=_queue_dispatch, threads=DISPATCH_THREADS)
 
 
 def _queue_dispatch() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,31 +91,41 @@ def dispatch_due(db: Database, hand_out: Callable[[int], object], now: datetime 
 
 
 def handle_due(db: Database, now: datetime | None = None, limit: int = CLAIM_LIMIT,
-               more: Callable[[], object] | None = None, budget: float = HANDLE_BUDGET) -> int:
-    """Claim up to `limit` due events and handle them here, one after another; returns how many were handled.
+               more: Callable[[], object] | None = None, budget: float = HANDLE_BUDGET, threads: int = 1) -> int:
+    """Claim up to `limit` due events and handle them here, `threads` at a time; returns how many were handled.
 
-    A full claim calls `more()` first (queue another dispatch: other workers take the next batch meanwhile). Past
-    `budget` seconds the rest of the batch is handed back (due again at once) and `more()` called, so slow handlers
-    delay a few events, not a whole batch. An event whose handling raises keeps its lease: the sweep retries it."""
+    A full claim calls `more()` first (queue another dispatch: other workers take the next batch meanwhile). An
+    event not started within `budget` seconds is handed back (due again at once) and `more()` called, so slow
+    handlers delay a few events, not a whole batch. An event whose handling raises keeps its lease: the sweep retries
+    it. Handling mostly waits on the database and the network, so a few threads overlap those waits."""
     claimed_at = now or utcnow()
     ids = claim_due(db, claimed_at, limit)
     if more is not None and len(ids) == limit:
         more()
-    started, handled = time.monotonic(), 0
-    for n, event_id in enumerate(ids):
-        if n and time.monotonic() - started > budget:
-            release(db, ids[n:], claimed_at)
-            if more is not None:
-                more()
-            break
+    deadline = time.monotonic() + budget
+
+    def handle(event_id: int) -> bool:
+        if time.monotonic() > deadline:
+            return False
         try:
             handle_event(db, event_id, now)
         except Exception:  # e.g. the database went away mid-event; the rest of the batch still gets its turn
             logger.exception("event handling failed", extra={"event_id": event_id})
-        handled += 1
+        return True
+
+    if threads > 1 and len(ids) > 1:
+        with ThreadPoolExecutor(min(threads, len(ids)), thread_name_prefix="events") as pool:
+            started = list(pool.map(handle, ids))
+    else:
+        started = [handle(event_id) for event_id in ids]
+    left = [event_id for event_id, went in zip(ids, started, strict=True) if not went]
+    if left:
+        release(db, left, claimed_at)
+        if more is not None:
+            more()
     if ids:
-        logger.info("events handled", extra={"events": handled, "claimed": len(ids)})
-    return handled
+        logger.info("events handled", extra={"events": len(ids) - len(left), "claimed": len(ids)})
+    return len(ids) - len(left)
 
 
 def release(db: Database, ids: list[int], claimed_at: datetime) -> int:
