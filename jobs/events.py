@@ -41,8 +41,8 @@ def dispatch_events() -> int:
 
 
 def _queue_dispatch() -> None:
-    """One waiting dispatch job at most: a burst of commits shares it (it claims up to the claim limit, and the
-    next commit after it starts queues another)."""
+    """One waiting dispatch job at most: a burst of commits shares it (it claims a batch; a commit after it starts,
+    or a full batch, queues another)."""
     settings = get_settings()
     if settings.redis_url is not None and not get_redis(settings).set(DISPATCH_QUEUED_KEY, "1", nx=True,
                                                                         ex=DISPATCH_QUEUED_TTL):

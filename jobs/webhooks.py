@@ -12,7 +12,10 @@ from jobs.context import get_db, get_settings
 from jobs.progress import annotate
 from jobs.queues import FAILURE_TTL, RESULT_TTL, enqueue, get_queue
 from services.models.base import utcnow
-from services.notify.webhooks.deliveries import SendOptions, attempt_delivery, due_deliveries
+from services.db import Database
+from services.events.outbox import Event
+from services.notify.webhooks.deliveries import (AttemptResult, SendOptions, attempt_delivery, due_deliveries,
+                                                 send_claimed, start_deliveries)
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +28,15 @@ INLINE_ATTEMPTS = 5  # first attempts a fan-out makes in its own job; an event's
 def deliver_webhook(tenant_id: int, delivery_id: int) -> dict:
     """One attempt of one delivery (skipped when not due, or another worker holds it); schedules the retry."""
     annotate(tenant_id=tenant_id, delivery_id=delivery_id)
-    return attempt_now(tenant_id, delivery_id)
-
-
-def attempt_now(tenant_id: int, delivery_id: int) -> dict:
-    """One attempt of one delivery in this process, as deliver_webhook makes it (the retry goes to the queue)."""
     settings = get_settings()
     result = attempt_delivery(get_db(), tenant_id, delivery_id, SendOptions.from_settings(settings))
+    return _after_attempt(settings, tenant_id, result)
+
+
+def _after_attempt(settings, tenant_id: int, result: AttemptResult) -> dict:
     if result.retry_in is not None and settings.redis_url is not None:
         get_queue(QUEUE, settings).enqueue_in(timedelta(seconds=result.retry_in), deliver_webhook, tenant_id,
-                                              delivery_id, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+                                              result.delivery_id, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
     logger.info("webhook attempt", extra=result.as_dict())
     return result.as_dict()
 
@@ -45,14 +47,20 @@ def enqueue_deliveries(tenant_id: int, delivery_ids: list[int]) -> None:
         enqueue(deliver_webhook, tenant_id, delivery_id, queue=QUEUE)
 
 
-def send_deliveries(tenant_id: int, delivery_ids: list[int], inline: int = INLINE_ATTEMPTS) -> None:
-    """A fan-out's first attempts: the first `inline` deliveries here and now, the rest one job each."""
-    for delivery_id in delivery_ids[:inline]:
+def fan_out(db: Database, event: Event, inline: int = INLINE_ATTEMPTS) -> int:
+    """The webhooks step of an event's handling: create its deliveries, make the first attempts of up to `inline`
+    of them here (created already claimed, so no other worker sends them meanwhile), and queue a job for each other
+    one waiting; returns how many deliveries were sent or queued."""
+    settings = get_settings()
+    options = SendOptions.from_settings(settings)
+    claimed, waiting = start_deliveries(db, event, inline, options.timeout)
+    for delivery in claimed:
         try:
-            attempt_now(tenant_id, delivery_id)
+            _after_attempt(settings, event.tenant_id, send_claimed(db, event.tenant_id, delivery, options))
         except Exception:  # e.g. the database went away: the delivery stays pending and the sweep sends it
-            logger.exception("webhook attempt failed", extra={"tenant_id": tenant_id, "delivery_id": delivery_id})
-    enqueue_deliveries(tenant_id, delivery_ids[inline:])
+            logger.exception("webhook attempt failed", extra={"event_id": event.id, "delivery_id": delivery.delivery_id})
+    enqueue_deliveries(event.tenant_id, waiting)
+    return len(claimed) + len(waiting)
 
 
 def sweep_due_webhooks() -> int:

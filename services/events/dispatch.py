@@ -95,7 +95,7 @@ def handle_due(db: Database, now: datetime | None = None, limit: int = CLAIM_LIM
     """Claim up to `limit` due events and handle them here, `threads` at a time; returns how many were handled.
 
     A full claim calls `more()` first (queue another dispatch: other workers take the next batch meanwhile). An
-    event not started within `budget` seconds is handed back (due again at once) and `more()` called, so slow
+    event (after the first) not started within `budget` seconds is handed back (due again at once) and `more()` called, so slow
     handlers delay a few events, not a whole batch. An event whose handling raises keeps its lease: the sweep retries
     it. Handling mostly waits on the database and the network, so a few threads overlap those waits."""
     claimed_at = now or utcnow()
@@ -105,7 +105,7 @@ def handle_due(db: Database, now: datetime | None = None, limit: int = CLAIM_LIM
     deadline = time.monotonic() + budget
 
     def handle(event_id: int) -> bool:
-        if time.monotonic() > deadline:
+        if event_id != ids[0] and time.monotonic() > deadline:
             return False
         try:
             handle_event(db, event_id, now)

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,27 +89,61 @@ def _new_delivery(endpoint: WebhookEndpoint, event_id: int | None, event_type: s
                            attempts=0, next_attempt_at=now, created_at=now)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed for one attempt (no other worker sends it until the lease runs out), with what it sends."""
+
+    delivery_id: int
+    url: str
+    body: str
+    headers: dict[str, str]
+    at: datetime
+
+
+def _lease(now: datetime, timeout: float) -> datetime:
+    return now + timedelta(seconds=timeout) + LEASE_EXTRA
+
+
 def create_deliveries(db: Database, event: Event) -> list[int]:
     """A delivery per enabled endpoint of the event's tenant whose filters match, once per (endpoint, event);
     returns the event's deliveries still waiting to be sent (so a repeated call sends what the first did not)."""
+    return start_deliveries(db, event)[1]
+
+
+def start_deliveries(db: Database, event: Event, claim: int = 0,
+                     timeout: float = 15.0) -> tuple[list[Claimed], list[int]]:
+    """As create_deliveries, in one transaction; the first `claim` new deliveries are created claimed for their
+    first attempt (a lease of `timeout` plus LEASE_EXTRA: a worker that dies before recording it leaves it to the
+    sweep). Returns those claimed ones, and the ids of the event's other deliveries waiting to be sent."""
     now = utcnow()
     body = message_body(event.type, event.occurred_at, event.payload)
     with db.session(event.tenant_id) as s:
-        endpoints = s.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == event.tenant_id)).all()
-        made = s.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.id, WebhookDelivery.status).where(
-            WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id)).all()
-        done = {row.endpoint_id for row in made}
-        new = [_new_delivery(ep, event.id, event.type, body, now) for ep in endpoints
-               if ep.id not in done and matches(ep, event.type)]
-        s.add_all(new)
+        rows = s.execute(select(WebhookEndpoint, WebhookDelivery.id, WebhookDelivery.status).outerjoin(
+            WebhookDelivery, and_(WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+                                  WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id))
+            .where(WebhookEndpoint.tenant_id == event.tenant_id).order_by(WebhookEndpoint.id)).all()
+        waiting = [delivery_id for _, delivery_id, status in rows if status == "pending"]
+        new = [(ep, _new_delivery(ep, event.id, event.type, body, now)) for ep, delivery_id, _ in rows
+               if delivery_id is None and matches(ep, event.type)]
+        claimed = []
+        for n, (endpoint, delivery) in enumerate(new):
+            if n < claim:
+                delivery.next_attempt_at = _lease(now, timeout)
+                claimed.append((endpoint, delivery))
+        s.add_all(delivery for _, delivery in new)
         try:
             s.commit()
         except IntegrityError:  # a concurrent run of the same handler made them first
             s.rollback()
-            return list(s.scalars(select(WebhookDelivery.id).where(
+            return [], list(s.scalars(select(WebhookDelivery.id).where(
                 WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id,
                 WebhookDelivery.status == "pending").order_by(WebhookDelivery.id)))
-        return sorted([row.id for row in made if row.status == "pending"] + [row.id for row in new])
+        return ([Claimed(d.id, ep.url, d.body, _headers(ep, d, now), now) for ep, d in claimed],
+                sorted(waiting + [d.id for _, d in new[claim:]]))
+
+
+def _headers(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime) -> dict[str, str]:
+    return signed_headers(signing_secrets(endpoint, now), delivery.message_id, int(now.timestamp()), delivery.body)
 
 
 def create_test_delivery(db: Database, ctx: TenantContext, endpoint_id: int) -> int:
@@ -168,15 +202,19 @@ def attempt_delivery(db: Database, tenant_id: int, delivery_id: int, options: Se
         delivery, endpoint = _load(s, tenant_id, delivery_id)
         if not endpoint.enabled and delivery.event_type != TEST_EVENT_TYPE:
             return _give_up(s, delivery, "the endpoint is disabled")
-        url, body = endpoint.url, delivery.body
-        headers = signed_headers(signing_secrets(endpoint, now), delivery.message_id, int(now.timestamp()), body)
+        claimed = Claimed(delivery_id, endpoint.url, delivery.body, _headers(endpoint, delivery, now), now)
         s.commit()  # the claim: no other worker sends it while this request is out
-    reply, error = _send(url, body, headers, options)
+    return send_claimed(db, tenant_id, claimed, options)
+
+
+def send_claimed(db: Database, tenant_id: int, claimed: Claimed, options: SendOptions) -> AttemptResult:
+    """POST a claimed delivery (outside any transaction) and record the reply and what comes next."""
+    reply, error = _send(claimed.url, claimed.body, claimed.headers, options)
     with db.session(tenant_id) as s:
-        loaded = _load(s, tenant_id, delivery_id)
+        loaded = _load(s, tenant_id, claimed.delivery_id)
         if loaded is None:  # its endpoint was deleted while the request was out
-            return AttemptResult(delivery_id, "skipped")
-        return _record_attempt(s, *loaded, reply, error, now, options)
+            return AttemptResult(claimed.delivery_id, "skipped")
+        return _record_attempt(s, *loaded, reply, error, claimed.at, options)
 
 
 def _claim(s: Session, tenant_id: int, delivery_id: int, now: datetime, timeout: float) -> bool:
@@ -186,7 +224,7 @@ def _claim(s: Session, tenant_id: int, delivery_id: int, now: datetime, timeout:
         WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id,
         WebhookDelivery.status == "pending",
         or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now + CLAIM_SLACK),
-    ).values(next_attempt_at=now + timedelta(seconds=timeout) + LEASE_EXTRA)
+    ).values(next_attempt_at=_lease(now, timeout))
         .execution_options(synchronize_session=False))
     return result.rowcount == 1
 
