@@ -33,6 +33,9 @@ MAX_ATTEMPTS = 5  # a handler that fails this many times is parked
 RETRY_DELAYS = (300, 30, 120, 600, 1800)
 MAX_ERROR = 2000
 CLAIM_LIMIT = 100
+# A claim (FOR UPDATE SKIP LOCKED) locks, until it commits, the rows it passes over that another claim has just
+# taken; holding an event skips a locked row, so a pending, locked event is tried again after these pauses.
+HOLD_RETRIES = (0.02, 0.05, 0.1, 0.2, 0.5)
 HANDLE_BUDGET = 10.0  # seconds handle_due works through its batch before handing the rest back
 
 
@@ -146,6 +149,11 @@ def _held_event(db: Database, event_id: int) -> Iterator[tuple[Session, DomainEv
         if db.is_postgres:
             stmt = stmt.with_for_update(key_share=True, skip_locked=True)
         row = s.scalar(stmt)
+        for pause in HOLD_RETRIES if db.is_postgres else ():
+            if row is not None or s.scalar(select(DomainEvent.status).where(DomainEvent.id == event_id)) != "pending":
+                break
+            time.sleep(pause)  # locked: maybe only for the moment a concurrent claim passes over the row
+            row = s.scalar(stmt)
         ledger = {} if row is None else {h.handler: h for h in s.scalars(
             select(EventHandling).where(EventHandling.event_id == event_id))}
         if not db.is_postgres:
