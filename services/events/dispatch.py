@@ -7,12 +7,14 @@ event's row (FOR NO KEY UPDATE, so the ledger's foreign key does not wait on it)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.db import Database
@@ -31,6 +33,10 @@ MAX_ATTEMPTS = 5  # a handler that fails this many times is parked
 RETRY_DELAYS = (300, 30, 120, 600, 1800)
 MAX_ERROR = 2000
 CLAIM_LIMIT = 100
+# A claim (FOR UPDATE SKIP LOCKED) locks, until it commits, the rows it passes over that another claim has just
+# taken; holding an event skips a locked row, so a pending, locked event is tried again after these pauses.
+HOLD_RETRIES = (0.02, 0.05, 0.1, 0.2, 0.5)
+HANDLE_BUDGET = 10.0  # seconds handle_due works through its batch before handing the rest back
 
 
 @dataclass(frozen=True)
@@ -87,70 +93,128 @@ def dispatch_due(db: Database, hand_out: Callable[[int], object], now: datetime 
     return len(ids)
 
 
+def handle_due(db: Database, now: datetime | None = None, limit: int = CLAIM_LIMIT,
+               more: Callable[[], object] | None = None, budget: float = HANDLE_BUDGET, threads: int = 1) -> int:
+    """Claim up to `limit` due events and handle them here, `threads` at a time; returns how many were handled.
+
+    A full claim calls `more()` first (queue another dispatch: other workers take the next batch meanwhile). An
+    event (after the first) not started within `budget` seconds is handed back (due again at once) and `more()` called, so slow
+    handlers delay a few events, not a whole batch. An event whose handling raises keeps its lease: the sweep retries
+    it. Handling mostly waits on the database and the network, so a few threads overlap those waits."""
+    claimed_at = now or utcnow()
+    ids = claim_due(db, claimed_at, limit)
+    if more is not None and len(ids) == limit:
+        more()
+    deadline = time.monotonic() + budget
+
+    def handle(event_id: int) -> bool:
+        if event_id != ids[0] and time.monotonic() > deadline:
+            return False
+        try:
+            handle_event(db, event_id, now)
+        except Exception:  # e.g. the database went away mid-event; the rest of the batch still gets its turn
+            logger.exception("event handling failed", extra={"event_id": event_id})
+        return True
+
+    if threads > 1 and len(ids) > 1:
+        with ThreadPoolExecutor(min(threads, len(ids)), thread_name_prefix="events") as pool:
+            started = list(pool.map(handle, ids))
+    else:
+        started = [handle(event_id) for event_id in ids]
+    left = [event_id for event_id, went in zip(ids, started, strict=True) if not went]
+    if left:
+        release(db, left, claimed_at)
+        if more is not None:
+            more()
+    if ids:
+        logger.info("events handled", extra={"events": len(ids) - len(left), "claimed": len(ids)})
+    return len(ids) - len(left)
+
+
+def release(db: Database, ids: list[int], claimed_at: datetime) -> int:
+    """Hand claimed events back unhandled (due again at once); only those still pending under this claim."""
+    with db.session(system=True) as s:
+        result = s.execute(update(DomainEvent).where(
+            DomainEvent.id.in_(ids), DomainEvent.status == "pending", DomainEvent.dispatched_at == claimed_at,
+        ).values(dispatched_at=None).execution_options(synchronize_session=False))
+        s.commit()
+        return result.rowcount
+
+
 @contextmanager
-def _held_event(db: Database, event_id: int) -> Iterator[tuple[Session, DomainEvent | None]]:
-    """The event row, held for this worker (None when another holds it or it is gone)."""
+def _held_event(db: Database, event_id: int) -> Iterator[tuple[Session, DomainEvent | None, dict[str, EventHandling]]]:
+    """The event row, held for this worker (None when another holds it or it is gone), with its ledger by handler."""
     with db.session(system=True) as s:
         stmt = select(DomainEvent).where(DomainEvent.id == event_id)
         if db.is_postgres:
             stmt = stmt.with_for_update(key_share=True, skip_locked=True)
         row = s.scalar(stmt)
+        for pause in HOLD_RETRIES if db.is_postgres else ():
+            if row is not None or s.scalar(select(DomainEvent.status).where(DomainEvent.id == event_id)) != "pending":
+                break
+            time.sleep(pause)  # locked: maybe only for the moment a concurrent claim passes over the row
+            row = s.scalar(stmt)
+        ledger = {} if row is None else {h.handler: h for h in s.scalars(
+            select(EventHandling).where(EventHandling.event_id == event_id))}
         if not db.is_postgres:
             s.commit()  # SQLite: end the read, so the handlers' own writes are not blocked by it
-        yield s, row
+        yield s, row, ledger
 
 
 def handle_event(db: Database, event_id: int, now: datetime | None = None,
                  chains: list[tuple[str, ...]] | None = None, handlers: dict | None = None) -> str | None:
     """Run the event's handlers that have not yet succeeded; returns the event's status afterwards, or None when the
-    event is gone, already settled, or held by another worker."""
-    with _held_event(db, event_id) as (s, row):
+    event is gone, already settled, or held by another worker.
+
+    The ledger is read with the held row and written with its settlement, in that one transaction: a worker that
+    dies in between leaves no ledger entry, so the (idempotent) handlers run again on the next round."""
+    with _held_event(db, event_id) as (s, row, ledger):
         if row is None or row.status != "pending":
             return None
         event = Event.of(row)
         outcomes: dict[str, tuple[str, str | None]] = {}
         for chain in chains if chains is not None else workflow.chains_for(event.type):
-            _run_chain(db, event, chain, handlers, outcomes)
+            _run_chain(db, s, event, ledger, chain, handlers, outcomes)
         _settle(row, outcomes, now or utcnow())
         s.commit()
         logger.info("event handled", extra={"event_id": event_id, "type": event.type, "status": row.status})
         return row.status
 
 
-def _run_chain(db: Database, event: Event, chain: tuple[str, ...], handlers: dict | None,
-               outcomes: dict[str, tuple[str, str | None]]) -> None:
+def _run_chain(db: Database, s: Session, event: Event, ledger: dict[str, EventHandling], chain: tuple[str, ...],
+               handlers: dict | None, outcomes: dict[str, tuple[str, str | None]]) -> None:
     for name in chain:
         if name not in outcomes:
-            outcomes[name] = _run_handler(db, event, name, handlers)
+            outcomes[name] = _run_handler(db, s, event, ledger, name, handlers)
         if outcomes[name][0] != "done":
             return  # the rest of the chain waits for this one
 
 
-def _run_handler(db: Database, event: Event, name: str, handlers: dict | None) -> tuple[str, str | None]:
-    with db.session(system=True) as s:
-        done = s.get(EventHandling, (event.id, name))
-        if done is not None and done.status in ("done", "parked"):
-            return done.status, done.error
+def _run_handler(db: Database, s: Session, event: Event, ledger: dict[str, EventHandling], name: str,
+                 handlers: dict | None) -> tuple[str, str | None]:
+    done = ledger.get(name)
+    if done is not None and done.status in ("done", "parked"):
+        return done.status, done.error
     try:
         workflow.resolve(name, handlers)(db, event)
     except Exception as exc:  # any failure of a handler is recorded, retried, then parked
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
         logger.warning("event handler failed", extra={"event_id": event.id, "handler": name, "error": error})
-        return _record_handling(db, event, name, error)
-    return _record_handling(db, event, name, None)
+        return _record_handling(s, event, ledger, name, error)
+    return _record_handling(s, event, ledger, name, None)
 
 
-def _record_handling(db: Database, event: Event, name: str, error: str | None) -> tuple[str, str | None]:
-    with db.session(system=True) as s:
-        row = s.get(EventHandling, (event.id, name))
-        if row is None:
-            row = EventHandling(event_id=event.id, handler=name, tenant_id=event.tenant_id, attempts=0)
-            s.add(row)
-        row.attempts += 1
-        row.error, row.updated_at = error, utcnow()
-        row.status = "done" if error is None else ("parked" if row.attempts >= MAX_ATTEMPTS else "failed")
-        s.commit()
-        return row.status, row.error
+def _record_handling(s: Session, event: Event, ledger: dict[str, EventHandling], name: str,
+                     error: str | None) -> tuple[str, str | None]:
+    """Note the handler's outcome in the held session (it commits with the event's settlement)."""
+    row = ledger.get(name)
+    if row is None:
+        row = ledger[name] = EventHandling(event_id=event.id, handler=name, tenant_id=event.tenant_id, attempts=0)
+        s.add(row)
+    row.attempts += 1
+    row.error, row.updated_at = error, utcnow()
+    row.status = "done" if error is None else ("parked" if row.attempts >= MAX_ATTEMPTS else "failed")
+    return row.status, row.error
 
 
 def _settle(row: DomainEvent, outcomes: dict[str, tuple[str, str | None]], now: datetime) -> None:

@@ -5,6 +5,7 @@ tenant's endpoints and deliveries to itself."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -24,10 +25,14 @@ from tests.webhook_receiver import Receiver
 
 @pytest.fixture
 def webhook_env(pg_jobs, monkeypatch):
-    """pg_jobs, with the worker allowed to reach the local receiver (the worker inherits this environment)."""
+    """pg_jobs, with the worker allowed to reach the local receiver (the worker inherits this environment), and so
+    this process too (the webhooks step makes first attempts where it runs)."""
     monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", "true")
     monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "5")
-    return pg_jobs
+    settings, db = pg_jobs
+    settings = replace(settings, webhook_allow_private=True, webhook_timeout_seconds=5)
+    job_context.set_settings(settings)
+    return settings, db
 
 
 def _owner(tenant_id: int) -> TenantContext:
@@ -63,9 +68,9 @@ def test_receiver_down_then_back_gets_every_event_once(webhook_env):
     other = Receiver().start()
     _, other.secret = _add(db, beta, other.url)
     try:
+        # The webhooks step makes the first attempts itself (here, in this process); their retries go to the queue.
         events = [_record_and_hand_over(db, alpha, "campaign.created", {"campaign_id": n}) for n in range(3)]
         started = time.monotonic()
-        burst_worker(settings, "notify")
         with db.session(alpha) as s:
             rows = s.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)).all()
             assert [(r.status, r.attempts) for r in rows] == [("pending", 1)] * 3
@@ -79,7 +84,9 @@ def test_receiver_down_then_back_gets_every_event_once(webhook_env):
         back = Receiver(secret=secret, port=port).start()  # the receiver is back, on the same address
         try:
             time.sleep(max(0.0, SCHEDULE[1] * (1 + JITTER) + 0.5 - (time.monotonic() - started)))
-            burst_worker(settings, "notify")  # the scheduler part enqueues the due retries, the worker runs them
+            # The worker dispatches the recorded events (their deliveries exist: nothing new is sent); its scheduler
+            # part enqueues the due retries, and it runs them.
+            burst_worker(settings, "notify")
             assert all(r.verified for r in back.requests), back.dump()
             assert sorted(b["data"]["campaign_id"] for b in back.bodies()) == [0, 1, 2]
             assert len(back.processed) == 3 and back.duplicates == 0

@@ -10,15 +10,11 @@ logger = logging.getLogger(__name__)
 
 
 def on_event(db, event: Event) -> None:
-    """Create a delivery per enabled, matching endpoint of the event's tenant (once per endpoint and event), and
-    hand them to the notify queue, which sends them now and retries on the schedule."""
-    from services.notify.webhooks.deliveries import create_deliveries
+    """Create a delivery per enabled, matching endpoint of the event's tenant (once per endpoint and event) and make
+    the first attempts now (a few here, any more as jobs on the notify queue, which retries on the schedule)."""
+    # Sending and retrying are the notify queue's work; imported here because jobs build on services, not the other
+    # way round.
+    from jobs.webhooks import fan_out
 
-    delivery_ids = create_deliveries(db, event)
-    if delivery_ids:
-        # Sending is the notify queue's work (one job per delivery, retries scheduled there); imported here because
-        # jobs build on services, not the other way round.
-        from jobs.webhooks import enqueue_deliveries
-
-        enqueue_deliveries(event.tenant_id, delivery_ids)
-    logger.info("webhook fan-out", extra={"event_id": event.id, "deliveries": len(delivery_ids)})
+    deliveries = fan_out(db, event)
+    logger.info("webhook fan-out", extra={"event_id": event.id, "deliveries": deliveries})

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,24 +89,61 @@ def _new_delivery(endpoint: WebhookEndpoint, event_id: int | None, event_type: s
                            attempts=0, next_attempt_at=now, created_at=now)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed for one attempt (no other worker sends it until the lease runs out), with what it sends."""
+
+    delivery_id: int
+    url: str
+    body: str
+    headers: dict[str, str]
+    at: datetime
+
+
+def _lease(now: datetime, timeout: float) -> datetime:
+    return now + timedelta(seconds=timeout) + LEASE_EXTRA
+
+
 def create_deliveries(db: Database, event: Event) -> list[int]:
     """A delivery per enabled endpoint of the event's tenant whose filters match, once per (endpoint, event);
     returns the event's deliveries still waiting to be sent (so a repeated call sends what the first did not)."""
+    return start_deliveries(db, event)[1]
+
+
+def start_deliveries(db: Database, event: Event, claim: int = 0,
+                     timeout: float = 15.0) -> tuple[list[Claimed], list[int]]:
+    """As create_deliveries, in one transaction; the first `claim` new deliveries are created claimed for their
+    first attempt (a lease of `timeout` plus LEASE_EXTRA: a worker that dies before recording it leaves it to the
+    sweep). Returns those claimed ones, and the ids of the event's other deliveries waiting to be sent."""
     now = utcnow()
     body = message_body(event.type, event.occurred_at, event.payload)
     with db.session(event.tenant_id) as s:
-        endpoints = s.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == event.tenant_id)).all()
-        done = set(s.scalars(select(WebhookDelivery.endpoint_id).where(WebhookDelivery.event_id == event.id,
-                                                                       WebhookDelivery.tenant_id == event.tenant_id)))
-        s.add_all(_new_delivery(ep, event.id, event.type, body, now) for ep in endpoints
-                  if ep.id not in done and matches(ep, event.type))
+        rows = s.execute(select(WebhookEndpoint, WebhookDelivery.id, WebhookDelivery.status).outerjoin(
+            WebhookDelivery, and_(WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+                                  WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id))
+            .where(WebhookEndpoint.tenant_id == event.tenant_id).order_by(WebhookEndpoint.id)).all()
+        waiting = [delivery_id for _, delivery_id, status in rows if status == "pending"]
+        new = [(ep, _new_delivery(ep, event.id, event.type, body, now)) for ep, delivery_id, _ in rows
+               if delivery_id is None and matches(ep, event.type)]
+        claimed = []
+        for n, (endpoint, delivery) in enumerate(new):
+            if n < claim:
+                delivery.next_attempt_at = _lease(now, timeout)
+                claimed.append((endpoint, delivery))
+        s.add_all(delivery for _, delivery in new)
         try:
             s.commit()
         except IntegrityError:  # a concurrent run of the same handler made them first
             s.rollback()
-        return list(s.scalars(select(WebhookDelivery.id).where(
-            WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id,
-            WebhookDelivery.status == "pending").order_by(WebhookDelivery.id)))
+            return [], list(s.scalars(select(WebhookDelivery.id).where(
+                WebhookDelivery.event_id == event.id, WebhookDelivery.tenant_id == event.tenant_id,
+                WebhookDelivery.status == "pending").order_by(WebhookDelivery.id)))
+        return ([Claimed(d.id, ep.url, d.body, _headers(ep, d, now), now) for ep, d in claimed],
+                sorted(waiting + [d.id for _, d in new[claim:]]))
+
+
+def _headers(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime) -> dict[str, str]:
+    return signed_headers(signing_secrets(endpoint, now), delivery.message_id, int(now.timestamp()), delivery.body)
 
 
 def create_test_delivery(db: Database, ctx: TenantContext, endpoint_id: int) -> int:
@@ -159,35 +196,45 @@ def attempt_delivery(db: Database, tenant_id: int, delivery_id: int, options: Se
                      now: datetime | None = None) -> AttemptResult:
     """Claim a due delivery, POST it (outside any transaction), and record the reply and what comes next."""
     now = now or utcnow()
-    if not _claim(db, tenant_id, delivery_id, now, options.timeout):
-        return AttemptResult(delivery_id, "skipped")
     with db.session(tenant_id) as s:
-        delivery = s.get(WebhookDelivery, delivery_id)
-        endpoint = s.get(WebhookEndpoint, delivery.endpoint_id)
+        if not _claim(s, tenant_id, delivery_id, now, options.timeout):
+            return AttemptResult(delivery_id, "skipped")
+        delivery, endpoint = _load(s, tenant_id, delivery_id)
         if not endpoint.enabled and delivery.event_type != TEST_EVENT_TYPE:
             return _give_up(s, delivery, "the endpoint is disabled")
-        url, body = endpoint.url, delivery.body
-        headers = signed_headers(signing_secrets(endpoint, now), delivery.message_id, int(now.timestamp()), body)
-    reply, error = _send(url, body, headers, options)
-    with db.session(tenant_id) as s:
-        delivery = s.get(WebhookDelivery, delivery_id)
-        if delivery is None:  # its endpoint was deleted while the request was out
-            return AttemptResult(delivery_id, "skipped")
-        endpoint = s.get(WebhookEndpoint, delivery.endpoint_id)
-        return _record_attempt(s, delivery, endpoint, reply, error, now, options)
+        claimed = Claimed(delivery_id, endpoint.url, delivery.body, _headers(endpoint, delivery, now), now)
+        s.commit()  # the claim: no other worker sends it while this request is out
+    return send_claimed(db, tenant_id, claimed, options)
 
 
-def _claim(db: Database, tenant_id: int, delivery_id: int, now: datetime, timeout: float) -> bool:
-    """Move a due pending delivery's next attempt past this one's lease; False when it is not due or not pending."""
+def send_claimed(db: Database, tenant_id: int, claimed: Claimed, options: SendOptions) -> AttemptResult:
+    """POST a claimed delivery (outside any transaction) and record the reply and what comes next."""
+    reply, error = _send(claimed.url, claimed.body, claimed.headers, options)
     with db.session(tenant_id) as s:
-        result = s.execute(update(WebhookDelivery).where(
-            WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id,
-            WebhookDelivery.status == "pending",
-            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now + CLAIM_SLACK),
-        ).values(next_attempt_at=now + timedelta(seconds=timeout) + LEASE_EXTRA)
-            .execution_options(synchronize_session=False))
-        s.commit()
-        return result.rowcount == 1
+        loaded = _load(s, tenant_id, claimed.delivery_id)
+        if loaded is None:  # its endpoint was deleted while the request was out
+            return AttemptResult(claimed.delivery_id, "skipped")
+        return _record_attempt(s, *loaded, reply, error, claimed.at, options)
+
+
+def _claim(s: Session, tenant_id: int, delivery_id: int, now: datetime, timeout: float) -> bool:
+    """Move a due pending delivery's next attempt past this one's lease (the caller commits); False when it is not
+    due or not pending."""
+    result = s.execute(update(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id,
+        WebhookDelivery.status == "pending",
+        or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now + CLAIM_SLACK),
+    ).values(next_attempt_at=_lease(now, timeout))
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def _load(s: Session, tenant_id: int, delivery_id: int) -> tuple[WebhookDelivery, WebhookEndpoint] | None:
+    """A delivery with its endpoint, in one statement."""
+    row = s.execute(select(WebhookDelivery, WebhookEndpoint)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .where(WebhookDelivery.id == delivery_id, WebhookDelivery.tenant_id == tenant_id)).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _send(url: str, body: str, headers: dict, options: SendOptions) -> tuple[Reply | None, str | None]:

@@ -31,7 +31,12 @@ class Target:
 
 
 def system_resolver(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to, via the system resolver, within DNS_TIMEOUT seconds."""
+    """Every address `host` resolves to, via the system resolver, within DNS_TIMEOUT seconds (an IP address is
+    itself, with no lookup)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     found: dict = {}
 
     def lookup() -> None:
