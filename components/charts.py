@@ -1,6 +1,8 @@
 """Figures for the dashboards, built from the DataFrames the services return."""
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -10,13 +12,19 @@ from components.theme import TEMPLATE_NAME, template_json
 # What to do about an empty chart, by its reason: an empty chart always says why, and what would fill it.
 NO_DOWNLOADS = "No downloads in this period"
 NO_DOWNLOADS_ACTION = "widen the period, or check that the show's feed carries its tracking prefix"
+EMPTY_LINE_CHARS = 40  # an empty chart's advice is broken into lines of at most this
 LABEL_CHARS = 40  # a bar's label longer than this is cut (the hover shows it whole)
 BAR_ROW_PX, BAR_BASE_PX = 26, 90  # one bar's row, and the axes around them, so labels never crowd each other
 
 
 def empty_figure(reason: str, action: str | None = None) -> go.Figure:
-    """A chart with nothing to draw: the reason, and on a second line what to do about it."""
-    text = reason if not action else f"{reason}<br><span style='font-size:12px'>{action[0].upper()}{action[1:]}</span>"
+    """A chart with nothing to draw: the reason, and below it what to do about it, in lines short enough for a
+    phone-wide chart (an annotation does not wrap by itself)."""
+    if action:
+        lines = textwrap.wrap(action[0].upper() + action[1:], EMPTY_LINE_CHARS)
+        text = f"{reason}<br><span style='font-size:12px'>{'<br>'.join(lines)}</span>"
+    else:
+        text = reason
     fig = go.Figure(layout={"template": TEMPLATE_NAME})
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)

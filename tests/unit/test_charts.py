@@ -73,6 +73,8 @@ def test_an_empty_chart_says_why_and_what_to_do():
     assert note.text.startswith("No downloads in this period<br>")
     assert "Widen the period" in note.text and "tracking prefix" in note.text
     assert fig.layout.xaxis.visible is False
+    advice = note.text.split("<br>", 1)[1]
+    assert all(len(line) <= 40 + len("<span style='font-size:12px'>") for line in advice.split("<br>"))  # phone-wide
     plain = charts.empty_figure("Click a country on the map")
     assert plain.layout.annotations[0].text == "Click a country on the map"
 
