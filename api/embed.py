@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, render_template_string, send_file
 from api.framing import allow_framing
 from api.state import app_state, current_db
 from components.embed_figures import CHART_LABELS, embed_figure, figure_json
-from services.embeds import chart_data, store, tokens
+from services.sharing import chart_data, store, tokens
 from services.errors import NotFound, ServiceError
 
 logger = logging.getLogger(__name__)

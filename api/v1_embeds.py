@@ -11,7 +11,7 @@ from api.schemas.embeds import EmbedCreate, EmbedCreated, EmbedList, EmbedOut
 from api.spec import operation
 from api.state import app_state, current_db
 from api.v1 import api_context, not_allowed_response, not_found_response, service_error_response
-from services.embeds import store
+from services.sharing import store
 from services.errors import ServiceError
 
 logger = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ def owner_and_embed(server):
     """The first tenant's owner, and a new downloads_timeline embed of that tenant with its token."""
     from sqlalchemy import select, text
 
-    from services.embeds import store
+    from services.sharing import store
     from services.models import User
     from services.tenancy import TenantContext
 

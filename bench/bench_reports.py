@@ -1,6 +1,6 @@
 """Benchmark: the cost of drawing and checking a scheduled report's charts, the slow part of sending one.
 
-For `--reports` reports of two charts each (downloads per day over 31 days, top apps), as services/reports/ draws
+For `--reports` reports of two charts each (downloads per day over 31 days, top apps), as services/notify/reports/ draws
 them, it times:
 - drawing: kaleido with the Debian Chromium, one browser session per report (as each send job does);
 - checking: decoding each PNG with the project's decoder and checking its size and that something is drawn;
@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.reports.charts import bar_chart, kaleido_renderer, render_charts  # noqa: E402
-from services.reports.content import Kpi, ReportContent, Table  # noqa: E402
-from services.reports.email_render import build_message  # noqa: E402
-from services.reports.png import check_chart_png  # noqa: E402
+from services.notify.reports.charts import bar_chart, kaleido_renderer, render_charts  # noqa: E402
+from services.notify.reports.content import Kpi, ReportContent, Table  # noqa: E402
+from services.notify.reports.email_render import build_message  # noqa: E402
+from services.notify.reports.png import check_chart_png  # noqa: E402
 
 
 def baseline() -> float:

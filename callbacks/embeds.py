@@ -16,8 +16,8 @@ from components import kpi
 from components.embeds import embeds_table, snippet_panel
 from components.ids import Audience, CampaignPage, EmbedsPage, EpisodePage, Overview, PodcastPage
 from components.share import SHARE, ShareIds
-from services.embeds import store
-from services.embeds.filters import describe
+from services.sharing import store
+from services.sharing.filters import describe
 from services.errors import ServiceError, ValidationError
 from services.models.base import utcnow
 

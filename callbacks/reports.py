@@ -12,9 +12,9 @@ from components.reports import (
     FIELDS, NEW_VALUES, Reports, day_options, history_table, options, preview_frame, subscriptions_table,
 )
 from services.errors import ServiceError, ValidationError
-from services.reports import sending
-from services.reports import subscriptions as subs
-from services.reports.charts import ChartRenderError
+from services.notify.reports import sending
+from services.notify.reports import subscriptions as subs
+from services.notify.reports.charts import ChartRenderError
 
 NO_ERRORS = [None] * len(FIELDS)
 KEEP_FORM = (no_update, no_update, [no_update] * len(FIELDS))  # editing id, form title, field values

@@ -23,7 +23,7 @@ DARK = {"paper_bgcolor": "#111827", "plot_bgcolor": "#111827", "font": {"color":
 
 
 def embed_figure(chart) -> go.Figure:
-    """The figure of an EmbedChart (services.embeds.chart_data), as the dashboard page draws it."""
+    """The figure of an EmbedChart (services.sharing.chart_data), as the dashboard page draws it."""
     frame, meta = chart.frame, chart.meta
     if chart.chart == "downloads_timeline":
         return charts.timeline_figure(frame, meta.get("granularity", "day"))

@@ -6,7 +6,7 @@ from dash import dcc, html
 
 from components.forms import field, form_grid
 from components.tables import simple_table
-from services.reports.schedule import WEEKDAYS
+from services.notify.reports.schedule import WEEKDAYS
 
 FIELDS = ("kind", "target_id", "frequency", "day", "hour")
 NEW_VALUES = ["network", None, "weekly", 1, 8]  # in FIELDS order

@@ -10,7 +10,7 @@ from rq import Retry, get_current_job
 from jobs.context import get_db, get_settings
 from jobs.progress import annotate
 from jobs.queues import JobHandle, enqueue
-from services.reports import sending
+from services.notify.reports import sending
 
 logger = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Notifications: in-app, email, webhooks (Standard Webhooks) and alert rules."""
+"""Notifications: in-app, email, webhooks (Standard Webhooks), alert rules and scheduled email reports (`reports`)."""

@@ -13,8 +13,8 @@ from sqlalchemy.exc import ProgrammingError
 from app import create_app
 from services import accounts, api_keys, demo
 from services.dashboards import overview
-from services.embeds import store
-from services.embeds.filters import view_state
+from services.sharing import store
+from services.sharing.filters import view_state
 from services.models import Campaign, Embed, Podcast, Sponsor
 from services.errors import NotFound
 from services.models.base import utcnow

@@ -24,8 +24,8 @@ from services.models import (
     Episode, EpisodeDailyMetric, Podcast, PodcastAppDailyMetric, PodcastDailyMetric, PodcastGeoDailyMetric, ReportRun,
     ReportSubscription, Tenant,
 )
-from services.reports import subscriptions as subs
-from services.reports.png import check_chart_png
+from services.notify.reports import subscriptions as subs
+from services.notify.reports.png import check_chart_png
 from tests.conftest import make_settings
 from tests.integration.workers import burst_worker
 from tests.unit.notify.smtp_server import Inbox, smtp_server

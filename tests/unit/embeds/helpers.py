@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from services.embeds import store
+from services.sharing import store
 
 FIGURE = re.compile(r'<script id="figure" type="application/json">(.*?)</script>', re.S)
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from services.catalog import podcasts
 from services.dashboards import overview
-from services.embeds import store
-from services.embeds.filters import view_state
+from services.sharing import store
+from services.sharing.filters import view_state
 from services.models.base import utcnow
 from tests.unit.embeds.conftest import owner
 from tests.unit.embeds.helpers import bars, make

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.embeds import store
+from services.sharing import store
 from services.errors import NotFound, PermissionDenied, ValidationError
 from services.tenancy import TenantContext
 from tests.dash_client import call_callback, control_inputs

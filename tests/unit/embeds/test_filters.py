@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from services.dashboards.periods import resolve_period
-from services.embeds.filters import describe, lock_filters, view_state
+from services.sharing.filters import describe, lock_filters, view_state
 from services.errors import ValidationError
 
 

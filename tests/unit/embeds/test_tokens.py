@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from services.embeds import tokens
+from services.sharing import tokens
 from services.errors import ConfigError, NotFound
 from tests.conftest import make_settings
 

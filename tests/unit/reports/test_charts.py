@@ -9,8 +9,8 @@ import zlib
 import pytest
 
 from services.errors import ConfigError
-from services.reports.charts import ChartRenderError, bar_chart, kaleido_renderer, render_charts
-from services.reports.png import InvalidImage, check_chart_png, decode
+from services.notify.reports.charts import ChartRenderError, bar_chart, kaleido_renderer, render_charts
+from services.notify.reports.png import InvalidImage, check_chart_png, decode
 from services.settings import load_settings
 from tests.unit.reports.pngs import blank_renderer, crashing_renderer, good_renderer, make_png
 

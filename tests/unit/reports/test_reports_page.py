@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from components.reports import FIELDS
-from services.reports import subscriptions as subs
+from services.notify.reports import subscriptions as subs
 from tests.dash_client import call_callback
 from tests.unit.notify.people import login
 from tests.unit.reports.conftest import WEEKLY_NETWORK, campaign_of
@@ -73,10 +73,10 @@ def test_a_user_saves_edits_previews_and_deletes_their_own_report(app, db, peopl
     assert "Network report" not in _text(acme_view["reports-table"])
     assert _preview(owner_client, sub.id)["reports-preview"]["children"] is None
 
-    monkeypatch.setattr("services.reports.charts.kaleido_renderer", good_renderer)
+    monkeypatch.setattr("services.notify.reports.charts.kaleido_renderer", good_renderer)
     preview = _text(_preview(admin_client, sub.id))
     assert "data:image/png;base64," in preview and "cid:" not in preview and "Weekly report: Demo Network" in preview
-    monkeypatch.setattr("services.reports.charts.kaleido_renderer", blank_renderer)
+    monkeypatch.setattr("services.notify.reports.charts.kaleido_renderer", blank_renderer)
     assert "would not be sent" in _text(_preview(admin_client, sub.id)["reports-preview-message"])
 
     gone = _view(admin_client, action=("reports-delete", sub.id), ids=[sub.id])

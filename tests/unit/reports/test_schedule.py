@@ -2,7 +2,7 @@
 clamped to the month's end, across clock changes) and the period it reports on."""
 from datetime import date, datetime, timezone
 
-from services.reports.schedule import describe, is_due, latest_occurrence
+from services.notify.reports.schedule import describe, is_due, latest_occurrence
 
 
 def utc(*args) -> datetime:

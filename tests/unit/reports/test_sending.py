@@ -15,10 +15,10 @@ from jobs import reports as report_jobs
 from services import api_keys
 from services.models import Notification
 from services.notify import inapp
-from services.reports import content, sending
-from services.reports import subscriptions as subs
-from services.reports.png import check_chart_png
-from services.reports.schedule import latest_occurrence
+from services.notify.reports import content, sending
+from services.notify.reports import subscriptions as subs
+from services.notify.reports.png import check_chart_png
+from services.notify.reports.schedule import latest_occurrence
 from tests.unit.notify.smtp_server import Inbox, free_port, smtp_server
 from tests.unit.reports.conftest import WEEKLY_NETWORK, backdate, campaign_of, runs
 from tests.unit.reports.pngs import blank_renderer, crashing_renderer, good_renderer
@@ -50,7 +50,7 @@ def test_a_due_report_is_recorded_once_and_sent_once_to_its_subscriber_only(db, 
     assert (run.period_start, run.period_end, run.status) == (expected.period_start, expected.period_end, "queued")
 
     inbox = Inbox()
-    monkeypatch.setattr("services.reports.charts.kaleido_renderer", good_renderer)
+    monkeypatch.setattr("services.notify.reports.charts.kaleido_renderer", good_renderer)
     with smtp_server(inbox) as url:
         settings = replace(demo_settings, smtp_url=url, mail_from="Reports <reports@network.test>")
         assert sending.send_run(db, settings, run.id).status == "sent"
@@ -124,7 +124,7 @@ def test_a_sponsor_users_campaign_report_holds_only_their_campaign_and_goes_to_t
     sub = subs.create_subscription(db, coffee, {"kind": "campaign", "target_id": campaign_id,
                                                 "frequency": "monthly", "day": 1, "hour": 0})
     backdate(db, sub.id, days=80)
-    monkeypatch.setattr("services.reports.charts.kaleido_renderer", good_renderer)
+    monkeypatch.setattr("services.notify.reports.charts.kaleido_renderer", good_renderer)
     (run_id,) = sending.record_due_runs(db, datetime.now(timezone.utc))
     assert sending.send_run(db, demo_settings, run_id).status == "written"  # no SMTP_URL: the outbox folder
     (eml,) = (demo_settings.instance_path / "outbox").glob("report-*.eml")
@@ -148,7 +148,7 @@ def test_an_empty_period_says_so_in_words_and_draws_no_chart(db, people):
 def test_the_periodic_job_queues_and_sends_due_reports_in_process(db, people, demo_settings, monkeypatch):
     job_context.set_settings(demo_settings)
     job_context.set_db(db)
-    monkeypatch.setattr("services.reports.charts.kaleido_renderer", good_renderer)
+    monkeypatch.setattr("services.notify.reports.charts.kaleido_renderer", good_renderer)
     sub = subs.create_subscription(db, people.ctx("owner"), WEEKLY_NETWORK)
     backdate(db, sub.id)
     assert report_jobs.queue_due_reports() == 1
@@ -159,7 +159,7 @@ def test_the_periodic_job_queues_and_sends_due_reports_in_process(db, people, de
 
 
 def test_an_unreachable_server_is_retried_and_the_report_sent_once_after(db, people, demo_settings, monkeypatch):
-    monkeypatch.setattr("services.reports.charts.kaleido_renderer", good_renderer)
+    monkeypatch.setattr("services.notify.reports.charts.kaleido_renderer", good_renderer)
     sub = subs.create_subscription(db, people.ctx("owner"), WEEKLY_NETWORK)
     backdate(db, sub.id)
     (run_id,) = sending.record_due_runs(db, datetime.now(timezone.utc))

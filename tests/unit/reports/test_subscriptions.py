@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.errors import NotFound, PermissionDenied, ValidationError
-from services.reports import subscriptions as subs
+from services.notify.reports import subscriptions as subs
 from services.tenancy import TenantContext
 from tests.unit.reports.conftest import WEEKLY_NETWORK, campaign_of, first_show
 

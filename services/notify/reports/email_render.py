@@ -9,7 +9,7 @@ import io
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate
 
-from services.reports.content import Kpi, ReportContent
+from services.notify.reports.content import Kpi, ReportContent
 
 FONT = "font-family: Arial, Helvetica, sans-serif; color: #1f2937"
 CELL = "padding: 6px 10px; border-bottom: 1px solid #e5e7eb; text-align: left"

@@ -19,11 +19,11 @@ from services.models.base import utcnow
 from services.notify import inapp
 from services.notify.email import DeliveryFailure, transmit
 from services.notify.recipients import Recipient
-from services.reports import content as report_content
-from services.reports.charts import ChartRenderError, Renderer, render_charts
-from services.reports.email_render import build_message, preview_html
-from services.reports.schedule import Occurrence, is_due, latest_occurrence
-from services.reports.subscriptions import _own, _target_name, tenant_timezone
+from services.notify.reports import content as report_content
+from services.notify.reports.charts import ChartRenderError, Renderer, render_charts
+from services.notify.reports.email_render import build_message, preview_html
+from services.notify.reports.schedule import Occurrence, is_due, latest_occurrence
+from services.notify.reports.subscriptions import _own, _target_name, tenant_timezone
 from services.settings import Settings
 from services.tenancy import TenantContext
 

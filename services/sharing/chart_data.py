@@ -9,8 +9,8 @@ import pandas as pd
 
 from services.dashboards import audience, overview
 from services.db import Database
-from services.embeds.filters import view_state
-from services.embeds.store import EmbedInfo, embed_context
+from services.sharing.filters import view_state
+from services.sharing.store import EmbedInfo, embed_context
 from services.insights import forecast_store
 from services.sponsorship import campaigns, delivery
 from services.sponsorship.attribution import report as attribution

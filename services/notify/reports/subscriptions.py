@@ -12,7 +12,7 @@ from services.db import Database
 from services.errors import NotFound, PermissionDenied, ValidationError
 from services.models import Podcast, ReportRun, ReportSubscription, Tenant
 from services.models.reports import REPORT_FREQUENCIES, REPORT_KINDS
-from services.reports.schedule import describe
+from services.notify.reports.schedule import describe
 from services.sponsorship.campaigns import list_campaigns, visible_campaign
 from services.tenancy import TenantContext
 

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from services import audit
 from services.dashboards.common import check_podcast, owned_episode
 from services.db import Database
-from services.embeds import filters as embed_filters
-from services.embeds import tokens
+from services.sharing import filters as embed_filters
+from services.sharing import tokens
 from services.errors import Gone, NotFound, PermissionDenied, ValidationError
 from services.models import Embed
 from services.models.base import utcnow

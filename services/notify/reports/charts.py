@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from services.reports.png import InvalidImage, check_chart_png
+from services.notify.reports.png import InvalidImage, check_chart_png
 
 logger = logging.getLogger(__name__)
 

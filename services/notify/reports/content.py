@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from services.dashboards import overview
 from services.dashboards.periods import ViewState
 from services.db import Database
-from services.reports.charts import Chart, bar_chart
-from services.reports.schedule import Occurrence
+from services.notify.reports.charts import Chart, bar_chart
+from services.notify.reports.schedule import Occurrence
 from services.sponsorship import delivery, pacing
 from services.sponsorship.attribution.report import attribution_report
 from services.sponsorship.campaigns import get_campaign
