@@ -127,3 +127,13 @@ def production(tmp_path_factory):
 
     with production_stack(tmp_path_factory.mktemp("e2e-production")) as stack:
         yield stack
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of this tier 'e2e', so `-m e2e` selects the tier and `-m "not e2e"` leaves it out.
+
+    Pytest hands every collected item to each conftest's hook: only this directory's are marked."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
