@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from jobs import attribution as attribution_jobs
 from jobs.attribution import attribute_campaign, enqueue_campaign
-from jobs.queues import get_queue, job_status
+from jobs.queues import get_queue, get_redis, job_status
 from services.errors import NotFound
 from services.models.attribution import AttributionRun
 from services.sponsorship.attribution import report
@@ -123,6 +123,11 @@ def test_a_burst_of_conversions_runs_once_at_once_and_once_at_the_windows_end_on
     settings, db = pg
     brew = scenario.build(db)
     monkeypatch.setattr(attribution_jobs, "THROTTLE_SECONDS", 2)
+    # Tenant and sponsor ids repeat in each test's fresh database, and an earlier test's window may still be open in
+    # the session's Redis: start from none.
+    redis = get_redis(settings)
+    for key in redis.scan_iter(f"attribution:throttle:{brew.tenant_id}:{brew.sponsor_id}*"):
+        redis.delete(key)
     first = attribution_jobs.conversions_arrived(brew.tenant_id, brew.sponsor_id)
     trailing = attribution_jobs.conversions_arrived(brew.tenant_id, brew.sponsor_id)
     assert attribution_jobs.conversions_arrived(brew.tenant_id, brew.sponsor_id) is None
