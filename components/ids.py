@@ -317,3 +317,14 @@ class EmbedsPage:
     # pattern-matching: {"type": <one of these>, "index": embed id}
     REVOKE = "embeds-revoke"
     DELETE = "embeds-delete"
+
+
+class Audit:
+    FAMILY = "audit-family"
+    WHO = "audit-who"
+    DATES = "audit-dates"
+    TABLE = "audit-table"
+    MESSAGE = "audit-message"
+    COUNT = "audit-count"
+    CSV = "audit-csv"
+    DOWNLOAD = "audit-download"

@@ -161,8 +161,12 @@ def authenticate(db: Database, email: str, password: str) -> User:
         user = s.scalar(select(User).where(User.email == email))
         ok = verify_password(user.password_hash if user else None, password or "")
         if not ok or user is None or not user.is_active:
+            if user is not None:  # a known account: its tenants' audit logs show the failure
+                audit.record_for_user(s, user.id, "login.failed", {"reason": "inactive" if ok else "password"})
+                s.commit()
             raise AuthenticationFailed("wrong email or password")
         user.last_login_at = utcnow()
+        audit.record_for_user(s, user.id, "login.succeeded")
         s.commit()
         return user
 
