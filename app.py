@@ -16,6 +16,7 @@ from api.framing import init_framing
 from api.cli import register_cli
 from api.observability import init_observability
 from api.openapi import bp as api_docs
+from api.privacy import init_privacy
 from api.problems import init_problems
 from api.ratelimit import init_rate_limits
 from api.state import init_state
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     init_framing(server)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)
+    init_privacy(server)
     register_cli(server)
 
     dash.page_registry.clear()

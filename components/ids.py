@@ -328,3 +328,14 @@ class Audit:
     COUNT = "audit-count"
     CSV = "audit-csv"
     DOWNLOAD = "audit-download"
+
+
+class Privacy:
+    EXPORT = "privacy-export"
+    EXPORT_JOB = "privacy-export-job"
+    EXPORT_POLL = "privacy-export-poll"
+    EXPORT_PROGRESS = "privacy-export-progress"
+    EXPORT_STATUS = "privacy-export-status"
+    SLUG = "privacy-slug"
+    DELETE = "privacy-delete"
+    DELETE_STATUS = "privacy-delete-status"
