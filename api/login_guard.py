@@ -3,16 +3,20 @@ backoff per account (services/login_throttle.py; in Redis when REDIS_URL is set)
 unknown emails."""
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from flask import Flask, current_app
 from limits import parse_many
+from redis import RedisError
 
 from api.ratelimit import limiter, request_ip
 from api.state import EXTENSION as STATE_EXTENSION, app_state, current_db
 from services.errors import AuthenticationFailed
 from services.login_throttle import FailureCounter, MemoryFailureCounter, RedisFailureCounter, record_lockout
+
+logger = logging.getLogger(__name__)
 
 EXTENSION = "podcast_login_guard"
 
@@ -48,7 +52,15 @@ def failure_counter() -> FailureCounter:
 
 
 def check(email: str) -> None:
-    """Count this attempt against the client IP's limit; raise LoginThrottled over it or while the account is locked."""
+    """Count this attempt against the client IP's limit; raise LoginThrottled over it or while the account is locked.
+    With Redis unreachable the attempt goes on unthrottled (the password is still checked) and a warning is logged."""
+    try:
+        _check(email)
+    except RedisError as exc:
+        logger.warning("login throttling unavailable: %s", exc)
+
+
+def _check(email: str) -> None:
     limits = limiter().limiter
     ip = request_ip()
     for item in parse_many(app_state().settings.login_rate_limit_ip):
@@ -62,13 +74,17 @@ def check(email: str) -> None:
 
 def record(email: str, error: AuthenticationFailed | None = None) -> None:
     """After an attempt: a success resets the account's run; a wrong password extends it (and may lock it)."""
-    counter = failure_counter()
-    if error is None:
-        counter.succeeded(email)
-        return
     if isinstance(error, LoginThrottled):
         return  # refused before any password was checked
-    failure = counter.failed(email)
+    counter = failure_counter()
+    try:
+        if error is None:
+            counter.succeeded(email)
+            return
+        failure = counter.failed(email)
+    except RedisError as exc:
+        logger.warning("login failure not counted: %s", exc)
+        return
     if failure.locked_for:
         record_lockout(current_db(), email, failure)
 

@@ -109,3 +109,18 @@ def test_the_lockout_shows_in_the_owners_notifications(client, db, clock):
     user = accounts.authenticate(db, demo.DEMO_EMAIL, DEMO_PASSWORD)
     notes = inapp.list_notifications(db, accounts.resolve_context(db, user.id))
     assert [n.kind for n in notes if n.kind == LOCKOUT_KIND] == [LOCKOUT_KIND]
+
+
+def test_sign_in_still_works_when_redis_is_unreachable(tmp_path, seeded_sqlite, caplog):
+    shutil.copy(seeded_sqlite, tmp_path / "podcast.db")
+    server = create_app(make_settings(tmp_path, REDIS_URL="redis://127.0.0.1:1/0?socket_connect_timeout=1"))
+    try:
+        client = server.test_client()
+        with caplog.at_level("WARNING", logger="api.login_guard"):
+            assert _attempt(client, demo.DEMO_EMAIL, "wrong-password", "127.0.0.1").status_code == 401
+            assert _attempt(client, demo.DEMO_EMAIL, DEMO_PASSWORD, "127.0.0.1").status_code == 302
+        assert any("login throttling unavailable" in r.getMessage() for r in caplog.records)
+        assert any("login failure not counted" in r.getMessage() for r in caplog.records)
+    finally:
+        server.extensions["podcast_platform"].db.dispose()
+        job_context.reset()
