@@ -8,6 +8,7 @@ import threading
 import dash
 from flask import Flask
 
+from api.account_links import init_account_links
 from api.attribution import init_attribution
 from api.auth import init_auth
 from api.embed import init_embed
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)
     init_privacy(server)
+    init_account_links(server)
     register_cli(server)
 
     dash.page_registry.clear()

@@ -145,4 +145,5 @@ LOGIN_PAGE = """<!doctype html>
 <input type="hidden" name="next" value="{{ next }}">
 <label for="email">Email</label><input id="email" name="email" type="email" value="{{ email }}" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button></form></main></body></html>"""
+<button type="submit">Sign in</button></form>
+<p class="muted"><a href="/login/forgot">Forgot your password?</a></p></main></body></html>"""

@@ -339,3 +339,15 @@ class Privacy:
     SLUG = "privacy-slug"
     DELETE = "privacy-delete"
     DELETE_STATUS = "privacy-delete-status"
+
+
+class Team:
+    TABLE = "team-table"
+    MESSAGE = "team-message"
+    ROLE = "team-role"  # pattern-matching: {"type": ROLE, "index": user id}
+    SAVE = "team-save"  # pattern-matching: {"type": SAVE, "index": user id}
+    INVITE_EMAIL = "team-invite-email"
+    INVITE_ROLE = "team-invite-role"
+    INVITE_SPONSOR = "team-invite-sponsor"
+    INVITE = "team-invite"
+    PENDING = "team-pending"

@@ -5,6 +5,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
@@ -251,3 +252,25 @@ def change_role(db: Database, ctx: TenantContext, user_id: int, role: str) -> Me
     if before != role:
         logger.info("role changed", extra={"member_user_id": user_id, "role": role})
     return next(m for m in memberships_for_user(db, user_id) if m.tenant_id == ctx.tenant_id)
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    email: str
+    name: str
+    role: str
+    sponsor: str | None
+    last_login_at: datetime | None
+
+
+def list_members(db: Database, ctx: TenantContext) -> list[Member]:
+    """The tenant's members, owners first (tenant staff only)."""
+    require_role(ctx, "viewer")
+    with db.session(ctx.tenant_id) as s:
+        rows = s.execute(select(User.id, User.email, User.name, Membership.role, Sponsor.name, User.last_login_at)
+                         .join(Membership, Membership.user_id == User.id)
+                         .outerjoin(Sponsor, Sponsor.id == Membership.sponsor_id)
+                         .where(Membership.tenant_id == ctx.tenant_id)).all()
+    order = {r: i for i, r in enumerate(("owner", "admin", "editor", "viewer", "sponsor"))}
+    return sorted((Member(*r) for r in rows), key=lambda m: (order[m.role], m.email))
