@@ -16,7 +16,6 @@ from services import account_links, accounts
 from services.models import AccountToken, Membership, User
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
-from tests.dash_client import call_callback
 from tests.unit.notify.smtp_server import Inbox, smtp_server
 from tests.worlds import PASSWORD
 
