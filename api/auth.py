@@ -93,6 +93,9 @@ def login():
         if request.accept_mimetypes.best == "application/json":
             return jsonify(error=exc.message), 401
         return render_template_string(LOGIN_PAGE, error=exc.message, email=email, next=next_url), 401
+    from api.mfa import second_step  # here, not at the top: api.mfa builds on this module
+    if (ask_for_code := second_step(user, next_url)) is not None:
+        return ask_for_code  # MFA is on: not signed in until /login/mfa accepts a code
     session.clear()
     login_user(SessionUser(user.id, user.email, user.name))
     memberships = accounts.memberships_for_user(current_db(), user.id)

@@ -1,4 +1,4 @@
-"""Settings: the network's measurement settings (dedupe window, time zone)."""
+"""Settings: the network's measurement settings (dedupe window, time zone) and its sign-in policy."""
 from dash import dcc, html, register_page
 
 from components.ids import Settings
@@ -23,4 +23,13 @@ def layout(**_kwargs):
         dcc.Input(id=Settings.TIMEZONE, placeholder="e.g. Europe/Berlin", className="text-input", debounce=True),
         html.Div(html.Button("Save", id=Settings.SAVE, className="primary-button"), className="form-row"),
         html.Div(id=Settings.MESSAGE),
+        html.H2("Sign-in"),
+        html.P(["Owners can require two-factor sign-in: members without it are sent to set it up after they sign "
+                "in and reach nothing else until they have. Your own: ",
+                html.A("Account security", href="/account/security"), "."], className="muted"),
+        dcc.Checklist([{"label": "Require two-factor sign-in for every member", "value": "required"}],
+                      id=Settings.REQUIRE_MFA, className="stacked-radio"),
+        html.Div(html.Button("Save sign-in policy", id=Settings.MFA_SAVE, className="primary-button"),
+                 className="form-row"),
+        html.Div(id=Settings.MFA_MESSAGE),
     ])
