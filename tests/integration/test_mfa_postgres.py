@@ -141,3 +141,21 @@ def test_the_requirement_and_the_audit_stay_inside_their_tenant(pg_app):
     owner_id = _uid(db, "owner@south.test")
     assert {("tenant.mfa_required", owner_id), ("mfa.enabled", owner_id)} <= rows
     assert {uid for _, uid in rows} <= south_users
+
+
+def test_migration_0022_down_and_up_keeps_the_tenant_policy(pg_url):
+    import psycopg
+
+    from services import migrate
+
+    migrate.upgrade(pg_url)
+    migrate.downgrade(pg_url, "0021")
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        assert conn.execute("SELECT to_regclass('mfa_recovery_codes')").fetchone()[0] is None
+    migrate.upgrade(pg_url)
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        forced = conn.execute("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class "
+                              "WHERE relname = 'tenants'").fetchone()[0]
+        column = conn.execute("SELECT column_default FROM information_schema.columns "
+                              "WHERE table_name = 'tenants' AND column_name = 'require_mfa'").fetchone()[0]
+    assert forced and column == "false"
