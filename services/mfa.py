@@ -113,13 +113,31 @@ def disable(db: Database, user_id: int, code: str = "", password: str = "", at: 
     """Turn MFA off; needs a current code (or recovery code) or the account password."""
     _prove(db, user_id, code, password, at)
     with db.session(system=True) as s:
-        user = _user(s, user_id)
-        user.mfa_secret = user.mfa_pending_secret = user.mfa_enabled_at = user.mfa_last_timestep = None
-        user.mfa_generation += 1  # remembered devices stop counting
-        s.query(MfaRecoveryCode).filter(MfaRecoveryCode.user_id == user_id).delete()
-        _audit(s, user_id, "mfa.disabled")
+        _turn_off(s, _user(s, user_id), "mfa.disabled")
         s.commit()
         logger.info("mfa disabled", extra={"mfa_user_id": user_id})
+
+
+def reset(db: Database, email: str) -> None:
+    """Operators: turn MFA off for a user who lost both their device and their recovery codes."""
+    email = (email or "").strip().lower()
+    with db.session(system=True) as s:
+        user = s.scalar(select(User).where(User.email == email))
+        if user is None:
+            raise NotFound(f"no user {email!r}")
+        if user.mfa_secret is None:
+            raise Conflict(f"two-factor sign-in is not on for {email}")
+        _turn_off(s, user, "mfa.reset")
+        s.commit()
+        logger.info("mfa reset", extra={"mfa_user_id": user.id})
+
+
+def _turn_off(s: Session, user: User, action: str) -> None:
+    user.mfa_secret = user.mfa_pending_secret = user.mfa_enabled_at = user.mfa_last_timestep = None
+    user.mfa_generation += 1  # remembered devices stop counting
+    user.mfa_failures, user.mfa_failed_at = 0, None
+    s.query(MfaRecoveryCode).filter(MfaRecoveryCode.user_id == user.id).delete()
+    _audit(s, user.id, action)
 
 
 def regenerate_recovery_codes(db: Database, user_id: int, code: str = "", password: str = "",

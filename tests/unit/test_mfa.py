@@ -163,3 +163,17 @@ def test_only_an_owner_with_mfa_requires_it_and_only_for_their_tenant(db):
     with db.session(system=True) as s:
         rows = s.execute(select(AuditLog.tenant_id, AuditLog.detail).where(AuditLog.action == "tenant.mfa_required")).all()
     assert [(r.tenant_id, r.detail) for r in rows] == [(demo_id, {"required": True})]
+
+
+def test_operators_reset_a_users_mfa_from_the_command_line(app, db):
+    uid = _user_id(db)
+    enrol(db, uid)
+    binding = mfa.device_binding(db, uid)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["reset-mfa", DEMO_EMAIL.upper()])
+    assert result.exit_code == 0 and "off for demo@example.com" in result.output
+    assert not mfa.is_enabled(db, uid) and mfa.status(db, uid).recovery_codes_left == 0 and binding
+    assert _actions(db, uid) == ["mfa.enabled", "mfa.reset"]
+    for args, message in ((["reset-mfa", DEMO_EMAIL], "not on"), (["reset-mfa", "nobody@x.test"], "no user")):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1 and message in result.output
