@@ -1,5 +1,6 @@
 """Two-factor sign-in in the browser: set it up from the header's Security link with the QR page's key, then sign in
-again with a code from the authenticator, without console errors."""
+again with a code from the authenticator, without console errors; both pages pass axe-core's serious and critical
+rules."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,9 @@ import pyotp
 import pytest
 
 from services.settings import PROJECT_ROOT
+from tests.conftest import require_service
 from tests.e2e.conftest import LIVE_INSTANCES, login
+from tests.e2e.test_accessibility import AXE, AXE_RUN, FAILING_IMPACTS
 
 EMAIL, PASSWORD = "mfa-viewer@demo.test", "mfa-password-1"
 
@@ -24,14 +27,21 @@ def _create_user(base: str) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def _serious_violations(page) -> list:
+    return [v for v in page.evaluate(AXE_RUN) if v["impact"] in FAILING_IMPACTS]
+
+
 @pytest.mark.timeout(420)  # run alone, it also waits for the app's start (the demo seeds ~1 min)
 def test_enrol_then_sign_in_with_a_totp_code(page, live_server):
+    require_service(AXE.exists(), f"axe-core not installed at {AXE} (npm ci --prefix tools/axe)")
+    page.context.add_init_script(path=str(AXE))
     _create_user(live_server)
     login(page, live_server, EMAIL, PASSWORD)
     page.get_by_role("link", name="Security").click()
     page.wait_for_url(f"{live_server}/account/security")
     assert page.locator("#mfa-qr").is_visible()
     assert page.locator("#mfa-qr").get_attribute("src").startswith("data:image/svg+xml")
+    assert _serious_violations(page) == []
     totp = pyotp.TOTP(page.locator("#mfa-secret").inner_text())
     page.get_by_label("Code from the app").fill(totp.now())
     page.get_by_role("button", name="Turn on").click()
@@ -44,6 +54,7 @@ def test_enrol_then_sign_in_with_a_totp_code(page, live_server):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server}/login/mfa")
+    assert _serious_violations(page) == []
     page.get_by_label("Code", exact=True).fill(totp.at(time.time() + 30))  # a later step than enrolment's code
     page.get_by_label("Remember this device for 30 days").check()
     page.get_by_role("button", name="Verify").click()
