@@ -14,6 +14,7 @@ from api.auth import init_auth
 from api.embed import init_embed
 from api.exports import bp as api_exports
 from api.framing import init_framing
+from api.mfa import init_mfa
 from api.cli import register_cli
 from api.observability import init_observability
 from api.openapi import bp as api_docs
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     init_observability(server, metrics=make_metrics(lambda: job_counts(settings), ops),
                        readiness_checks=_readiness_checks(settings, db))
     init_auth(server)
+    init_mfa(server)
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
     server.register_blueprint(api_v1_attribution)

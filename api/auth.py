@@ -100,6 +100,14 @@ def login():
             return jsonify(error=exc.message), status, headers
         return render_template_string(LOGIN_PAGE, error=exc.message, email=email, next=next_url), status, headers
     login_guard.record(email)
+    from api.mfa import second_step  # here, not at the top: api.mfa builds on this module
+    if (ask_for_code := second_step(user, next_url)) is not None:
+        return ask_for_code  # MFA is on: not signed in until /login/mfa accepts a code
+    return finish_login(user, next_url, request.accept_mimetypes.best == "application/json")
+
+
+def finish_login(user, next_url: str, json: bool):
+    """Sign the user in on a new session (after the password, or after the second factor) and answer."""
     sessions.begin(user)  # a new session: nothing from before sign-in survives
     login_user(SessionUser(user.id, user.email, user.name))
     memberships = accounts.memberships_for_user(current_db(), user.id)
@@ -107,7 +115,7 @@ def login():
     if next_url == "/" and memberships and memberships[0].role == "sponsor":
         next_url = PORTAL_HOME  # the tenant overview is staff-only; a sponsor's home is their campaigns
     logger.info("login", extra={"login_user_id": user.id})
-    if request.accept_mimetypes.best == "application/json":
+    if json:
         return jsonify(user={"id": user.id, "email": user.email}, tenant_id=session["tenant_id"])
     return redirect(next_url)
 

@@ -36,6 +36,9 @@ class Settings:
     TIMEZONE = "settings-timezone"
     SAVE = "settings-save"
     MESSAGE = "settings-message"
+    REQUIRE_MFA = "settings-require-mfa"
+    MFA_SAVE = "settings-mfa-save"
+    MFA_MESSAGE = "settings-mfa-message"
 
 
 class Podcasts:

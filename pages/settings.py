@@ -1,4 +1,5 @@
-"""Settings: the network's measurement settings (dedupe window, time zone), and the user's own sessions."""
+"""Settings: the network's measurement settings (dedupe window, time zone), its sign-in policy, and the user's own
+sessions."""
 from dash import dcc, html, register_page
 
 from components.ids import Settings
@@ -24,6 +25,15 @@ def layout(**_kwargs):
         html.Div(html.Button("Save", id=Settings.SAVE, className="primary-button"), className="form-row"),
         html.Div(id=Settings.MESSAGE),
         sessions_section(),
+        html.H2("Sign-in"),
+        html.P(["Owners can require two-factor sign-in: members without it are sent to set it up after they sign "
+                "in and reach nothing else until they have. Your own: ",
+                html.A("Account security", href="/account/security"), "."], className="muted"),
+        dcc.Checklist([{"label": "Require two-factor sign-in for every member", "value": "required"}],
+                      id=Settings.REQUIRE_MFA, className="stacked-radio"),
+        html.Div(html.Button("Save sign-in policy", id=Settings.MFA_SAVE, className="primary-button"),
+                 className="form-row"),
+        html.Div(id=Settings.MFA_MESSAGE),
     ])
 
 

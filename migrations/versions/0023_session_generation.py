@@ -3,13 +3,13 @@ refused, so "sign out everywhere" and a role change end every session the user h
 (login reads it across tenants); a new column needs no new grant.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
