@@ -22,8 +22,8 @@ What it does:
      installed, else the plotly package's 4.8 MB full one; api/embed_assets.py), then reloaded there (plotly.js
      cached); and, as the same-run baselines, floor pages on another local port that load a plotly.js bundle from
      the app and draw an empty plot (fresh context): the bundle the embed page loads, and the plotly package's full
-     bundle (what every embed loaded before the partial bundles); prints each, the bundle served, and the ratios
-     embed/floor;
+     bundle (what every embed loaded before the partial bundles); prints each (and, for the empty cache, when the
+     page's first byte and the end of plotly.js's download came), the bundle served, and the ratios embed/floor;
   5. drops the database (unless --keep-db or --reuse).
 """
 from __future__ import annotations
@@ -163,7 +163,7 @@ def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: st
                 break
             except OSError:
                 time.sleep(0.2)
-        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "full": []}
+        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "full": [], "html": [], "js": []}
         with sync_playwright() as pw, floor_page(base + bundle_url) as floor, floor_page(base + full_url) as full:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
@@ -173,6 +173,11 @@ def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: st
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
                 page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
                 seconds["cold"].append(page.evaluate("performance.now()") / 1000)
+                html, js = page.evaluate(  # where the empty-cache time went: the page's first byte, plotly.js loaded
+                    "[performance.getEntriesByType('navigation')[0].responseStart, performance.getEntriesByType("
+                    "'resource').find(e => e.name.includes('/plotly/')).responseEnd]")
+                seconds["html"].append(html / 1000)
+                seconds["js"].append(js / 1000)
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
                 page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
                 seconds["warm"].append(page.evaluate("performance.now()") / 1000)
@@ -223,7 +228,8 @@ def main() -> None:
         print(f"  first render in headless Chromium, navigation start -> chart drawn, seconds per run (plotly.js "
               f"bundle: {bundle.name}, {bundle.path.stat().st_size:,} bytes; full: "
               f"{bundles['full'].path.stat().st_size:,} bytes):")
-        for label, key in (("embed, empty cache", "cold"), ("embed, plotly.js cached", "warm"),
+        for label, key in (("embed, empty cache", "cold"), ("  of which: the page's first byte", "html"),
+                           ("  of which: plotly.js downloaded", "js"), ("embed, plotly.js cached", "warm"),
                            ("floor: its bundle + empty plot, empty cache", "floor"),
                            ("floor: full bundle + empty plot, empty cache", "full")):
             print(f"    {label:44} " + ", ".join(f"{v:.2f}" for v in render[key])
