@@ -148,7 +148,8 @@ def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: st
     from playwright.sync_api import sync_playwright
 
     port = data._free_port()
-    env = {**os.environ, "DATABASE_URL": data.APP_URL.format(name=name), "INSTANCE_PATH": tempfile.mkdtemp(),
+    instance = tempfile.TemporaryDirectory()  # removed when the server stops
+    env = {**os.environ, "DATABASE_URL": data.APP_URL.format(name=name), "INSTANCE_PATH": instance.name,
            "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
     code = f"from app import create_app; create_app().run(host='127.0.0.1', port={port}, threaded=True)"
@@ -194,6 +195,7 @@ def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: st
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        instance.cleanup()
 
 
 def main() -> None:
