@@ -51,8 +51,8 @@ def download_csv(n_clicks, family, who, start, end):
 def register(app: Dash) -> None:
     app.callback(Output(Audit.TABLE, "children"), Output(Audit.COUNT, "children"), Output(Audit.MESSAGE, "children"),
                  Output(Audit.FAMILY, "options"),
-                 Input(Audit.FAMILY, "value"), Input(Audit.WHO, "value"), Input(Audit.DATES, "start_date"),
-                 Input(Audit.DATES, "end_date"))(show_entries)
+                 Input(Audit.FAMILY, "value"), Input(Audit.WHO, "value"), Input(Audit.START, "value"),
+                 Input(Audit.END, "value"))(show_entries)
     app.callback(Output(Audit.DOWNLOAD, "data"), Input(Audit.CSV, "n_clicks"), State(Audit.FAMILY, "value"), State(Audit.WHO, "value"),
-                 State(Audit.DATES, "start_date"), State(Audit.DATES, "end_date"),
+                 State(Audit.START, "value"), State(Audit.END, "value"),
                  prevent_initial_call=True)(download_csv)

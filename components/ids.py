@@ -325,7 +325,8 @@ class EmbedsPage:
 class Audit:
     FAMILY = "audit-family"
     WHO = "audit-who"
-    DATES = "audit-dates"
+    START = "audit-start"
+    END = "audit-end"
     TABLE = "audit-table"
     MESSAGE = "audit-message"
     COUNT = "audit-count"

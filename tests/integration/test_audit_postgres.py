@@ -42,10 +42,10 @@ def test_each_owner_sees_only_their_tenants_sign_ins(app_pg):
     assert list(frames["beta"]["action"]) == ["login.succeeded", "login.failed"]
     assert set(frames["beta"]["who"]) == {"owner@beta.test"}
     status, out = call_callback(alpha, OUTPUTS, [("audit-family", "value", None), ("audit-who", "value", "beta"),
-                                                 ("audit-dates", "start_date", None),
-                                                 ("audit-dates", "end_date", None)])
+                                                 ("audit-start", "value", None),
+                                                 ("audit-end", "value", None)])
     assert status == 200 and out["audit-count"]["children"] == "0 entries"
     status, out = call_callback(beta, OUTPUTS, [("audit-family", "value", "login"), ("audit-who", "value", None),
-                                                ("audit-dates", "start_date", None),
-                                                ("audit-dates", "end_date", None)])
+                                                ("audit-start", "value", None),
+                                                ("audit-end", "value", None)])
     assert status == 200 and out["audit-count"]["children"] == "2 entries"

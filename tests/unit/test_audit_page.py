@@ -32,8 +32,8 @@ def world(tmp_path_factory, seeded_sqlite):
 
 def _list(client, family=None, who=None, start=None, end=None):
     status, out = call_callback(client, OUTPUTS, [("audit-family", "value", family), ("audit-who", "value", who),
-                                                   ("audit-dates", "start_date", start),
-                                                   ("audit-dates", "end_date", end)])
+                                                   ("audit-start", "value", start),
+                                                   ("audit-end", "value", end)])
     assert status == 200
     return out
 
@@ -49,7 +49,7 @@ def _text(node) -> str:
 def _csv(client, family=None, who=None) -> pd.DataFrame:
     status, out = call_callback(client, [("audit-download", "data")], [("audit-csv", "n_clicks", 1)],
                                 [("audit-family", "value", family), ("audit-who", "value", who),
-                                 ("audit-dates", "start_date", None), ("audit-dates", "end_date", None)])
+                                 ("audit-start", "value", None), ("audit-end", "value", None)])
     assert status == 200
     data = out["audit-download"]["data"]
     raw = base64.b64decode(data["content"]).decode() if data.get("base64") else data["content"]
@@ -100,7 +100,7 @@ def test_csv_lists_the_same_entries_as_the_page(world):
     assert frame["action"].str.startswith("login.").all()
     status, out = call_callback(world["clients"]["viewer"], [("audit-download", "data")], [("audit-csv", "n_clicks", 1)],
                                 [("audit-family", "value", None), ("audit-who", "value", None),
-                                 ("audit-dates", "start_date", None), ("audit-dates", "end_date", None)])
+                                 ("audit-start", "value", None), ("audit-end", "value", None)])
     assert status == 204 or (status == 200 and "audit-download" not in out)
 
 
@@ -121,6 +121,6 @@ def test_unknown_address_writes_nothing_and_page_needs_login(world):
     anonymous = world["app"].test_client()
     assert anonymous.get("/settings/audit").status_code == 302
     status, _ = call_callback(anonymous, OUTPUTS, [("audit-family", "value", None), ("audit-who", "value", None),
-                                                    ("audit-dates", "start_date", None),
-                                                    ("audit-dates", "end_date", None)])
+                                                    ("audit-start", "value", None),
+                                                    ("audit-end", "value", None)])
     assert status == 401
