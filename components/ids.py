@@ -317,3 +317,14 @@ class EmbedsPage:
     # pattern-matching: {"type": <one of these>, "index": embed id}
     REVOKE = "embeds-revoke"
     DELETE = "embeds-delete"
+
+
+class Live:
+    POLL = "live-poll"
+    MESSAGE = "live-message"
+    KPIS = "live-kpis"
+    CHART = "live-chart"
+    EPISODES = "live-episodes"
+    APPS = "live-apps"
+    COUNTRIES = "live-countries"
+    RECENT = "live-recent"
