@@ -83,6 +83,9 @@ class MemoryBus:
         with self._lock:
             self._handlers.append(handler)
 
+    def close(self) -> None:
+        pass
+
 
 class RedisBus:
     """Production: state in Redis, messages by PUBLISH on `live:<db>:<tenant id>` (pub/sub is not per database,
@@ -94,6 +97,9 @@ class RedisBus:
         db = redis_client.connection_pool.connection_kwargs.get("db", 0)
         self.channel_prefix = f"live:{db}:"
         self._publish = redis_client.register_script(_PUBLISH)
+        self._handlers: list[tuple[Handler, Callable[[], None]]] = []
+        self._listen_lock = threading.Lock()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @staticmethod
@@ -126,32 +132,44 @@ class RedisBus:
                 "recent": [json.loads(e) for e in reversed(recent)]}
 
     def listen(self, handler: Handler, on_reset: Callable[[], None]) -> None:
-        """Subscribe in a daemon thread; after a lost connection `on_reset` is called (messages may have been
-        missed, so subscribers reload their snapshots) and the thread subscribes again."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._listen, args=(handler, on_reset), name="live-subscriber",
-                                        daemon=True)
-        self._thread.start()
+        """Add a handler; the first starts the subscription, in a daemon thread. After a lost connection every
+        `on_reset` is called (messages may have been missed, so subscribers reload their snapshots) and the thread
+        subscribes again."""
+        with self._listen_lock:
+            self._handlers.append((handler, on_reset))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._listen, name="live-subscriber", daemon=True)
+                self._thread.start()
 
-    def _listen(self, handler: Handler, on_reset: Callable[[], None]) -> None:
+    def close(self) -> None:
+        """Stop the subscription thread (it notices within a second)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _listen(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stop.is_set():
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.psubscribe(self.channel_prefix + "*")
                 backoff = 0.1
-                while True:
+                while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
                     tenant_id = int(message["channel"].decode().rsplit(":", 1)[1])
                     seq, body = message["data"].decode().split(" ", 1)
-                    handler(tenant_id, int(seq), json.loads(body))
+                    decoded = json.loads(body)
+                    for handler, _ in list(self._handlers):
+                        handler(tenant_id, int(seq), decoded)
             except Exception as exc:  # noqa: BLE001 - any failure: resubscribe, and let subscribers reload
+                if self._stop.is_set():
+                    break
                 logger.warning("live subscription lost: resubscribing (%s)", exc)
-                on_reset()
-                time.sleep(backoff)
+                for _, on_reset in list(self._handlers):
+                    on_reset()
+                self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
                 try:
