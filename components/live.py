@@ -8,6 +8,7 @@ from dash import html
 
 from components import kpi
 from components.charts import figure, short_label
+from components.ids import Live
 from components.tables import simple_table
 from services.live.board import NOW_MINUTES, LiveView
 
@@ -25,14 +26,18 @@ def minutes_figure(view: LiveView) -> go.Figure:
                          "xaxis": {"type": "date"}, "bargap": 0.1, "uirevision": "live"})
 
 
+def _count_card(label: str, value: int, card_id: str) -> html.Div:
+    return html.Div([html.Div(label, className="kpi-label"), html.Div(str(value), className="kpi-value", id=card_id)],
+                    className="kpi-card")
+
+
 def live_kpis(view: LiveView) -> html.Div:
-    last = view.minutes[-1] if view.minutes else (None, 0, 0)
+    """Plain counts (never abbreviated: a count that moves by one must show it)."""
     return kpi.kpi_row([
-        html.Div([html.Div("Hits this minute", className="kpi-label"),
-                  html.Div(str(last[1]), className="kpi-value", id="live-hits-this-minute")], className="kpi-card"),
-        kpi.kpi_card(f"Hits, last {NOW_MINUTES} minutes", view.hits_now),
-        kpi.kpi_card("Hits, last 60 minutes", sum(hits for _, hits, _ in view.minutes)),
-        kpi.kpi_card("Conversions, last 60 minutes", sum(c for _, _, c in view.minutes)),
+        _count_card("Hits this minute", view.minutes[-1][1] if view.minutes else 0, Live.HITS_MINUTE),
+        _count_card(f"Hits, last {NOW_MINUTES} minutes", view.hits_now, Live.HITS_NOW),
+        _count_card("Hits, last 60 minutes", sum(hits for _, hits, _ in view.minutes), Live.HITS_HOUR),
+        _count_card("Conversions, last 60 minutes", sum(c for _, _, c in view.minutes), Live.CONVERSIONS_HOUR),
     ])
 
 
@@ -52,10 +57,11 @@ def recent_table(events: list[dict]) -> html.Div | html.P:
     for event in events:
         if event.get("kind") == "conversion":
             value = f" {event['value']} {event['currency']}".rstrip() if event.get("value") else ""
-            what = f"{event.get('sponsor', '')}: {event.get('type') or 'conversion'}{value}"
-            rows.append([_when(event["t"]), "Conversion", short_label(what), "", "", event.get("key", "")])
+            rows.append([_when(event["t"]), "Conversion", short_label(event.get("sponsor", "")),
+                         short_label(f"{event.get('type') or 'conversion'}{value}"), "", "", event.get("key", "")])
         else:
-            rows.append([_when(event["t"]), "Hit", short_label(f"{event.get('show', '')}: {event.get('episode', '')}"),
-                         event.get("app", ""), event.get("country", ""), event.get("key", "")])
-    return simple_table(["Time (UTC)", "Kind", "What", "App", "Country", "Listener key"], rows,
-                        "No hits yet: they show here within seconds of arriving.")
+            rows.append([_when(event["t"]), "Hit", short_label(event.get("show", "")),
+                         short_label(event.get("episode", "")), event.get("app", ""), event.get("country", ""),
+                         event.get("key", "")])
+    return simple_table(["Time (UTC)", "Kind", "Show or sponsor", "Episode or event", "App", "Country",
+                         "Listener key"], rows, "No hits yet: they show here within seconds of arriving.")

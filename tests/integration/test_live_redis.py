@@ -8,7 +8,6 @@ import time
 
 import pytest
 import redis
-from sqlalchemy import select
 
 from app import create_app
 from services import accounts

@@ -93,7 +93,7 @@ def test_pixel_conversions_show_in_the_recent_list(app, demo_client, acme, demo_
     flush(app)
     status, out = live(demo_client)
     text = json.dumps(out)
-    assert "Conversion" in text and f"{sponsor.name}: purchase 25.00 USD" in text and "203.0.113.50" not in text
+    assert "Conversion" in text and sponsor.name in text and "purchase 25.00 USD" in text and "203.0.113.50" not in text
     assert "purchase" not in json.dumps(live(acme)[1])
 
 
