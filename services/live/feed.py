@@ -26,6 +26,7 @@ from services.sponsorship.attribution.pixel import RECORD_KIND
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60.0  # how long a podcast's episodes and a sponsor's pixel key are remembered
+CACHE_ENTRIES = 10_000  # a cache past this is cleared: pixel keys arrive unchecked, so garbage keys must not pile up
 KEY_CHARS = 12  # a shown key is the start of the listener key (or the household hash): enough to tell apart
 UNKNOWN = "Unknown"
 
@@ -53,6 +54,8 @@ class LiveResolver:
     def show(self, prefix_key: str) -> Show | None:
         cached = self._shows.get(prefix_key)
         if cached is None or cached[0] < self._clock():
+            if len(self._shows) >= CACHE_ENTRIES:
+                self._shows.clear()
             cached = self._shows[prefix_key] = (self._clock() + CACHE_SECONDS, self._load_show(prefix_key))
         return cached[1]
 
@@ -81,6 +84,8 @@ class LiveResolver:
     def sponsor(self, pixel_key: str) -> tuple[int, str] | None:
         cached = self._sponsors.get(pixel_key)
         if cached is None or cached[0] < self._clock():
+            if len(self._sponsors) >= CACHE_ENTRIES:
+                self._sponsors.clear()
             with self.db.session(system=True) as s:
                 row = s.execute(select(Sponsor.tenant_id, Sponsor.name).where(Sponsor.pixel_key == pixel_key)).first()
             cached = self._sponsors[pixel_key] = (self._clock() + CACHE_SECONDS, tuple(row) if row else None)
