@@ -17,8 +17,10 @@ def refresh_live(_n):
         view = current_app.extensions[EXTENSION].view_for(current_context())
     except ServiceError as exc:
         return (kpi.message(exc.message),) + (no_update,) * 6
-    return (None, live.live_kpis(view), live.minutes_figure(view), live.top_table("Episodes right now", view.episodes),
-            live.top_table("Apps right now", view.apps), live.top_table("Countries right now", view.countries),
+    return (None, live.live_kpis(view), live.minutes_figure(view),
+            live.top_table("Episodes right now", "Episode", view.episodes),
+            live.top_table("Apps right now", "App", view.apps),
+            live.top_table("Countries right now", "Country", view.countries),
             live.recent_table(view.recent))
 
 

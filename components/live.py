@@ -41,8 +41,8 @@ def live_kpis(view: LiveView) -> html.Div:
     ])
 
 
-def top_table(heading: str, rows: list[tuple[str, int]]) -> html.Div:
-    return html.Div([html.H2(heading), simple_table(["", "Hits"], [[short_label(name), n] for name, n in rows],
+def top_table(heading: str, column: str, rows: list[tuple[str, int]]) -> html.Div:
+    return html.Div([html.H2(heading), simple_table([column, "Hits"], [[short_label(name), n] for name, n in rows],
                                                    f"Nothing in the last {NOW_MINUTES} minutes.")],
                     className="live-top")
 

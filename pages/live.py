@@ -21,5 +21,5 @@ def layout(**_kwargs):
         html.Div([html.Div(id=Live.EPISODES), html.Div(id=Live.APPS), html.Div(id=Live.COUNTRIES)],
                  className="live-now"),
         html.H2("Latest hits and conversions"),
-        html.Div(id=Live.RECENT, **{"aria-live": "polite"}),
+        html.Div(id=Live.RECENT),
     ])
