@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
                          index_string=INDEX_STRING)
     dash_app.layout = lambda: app_shell(list(dash.page_registry.values()), dash.page_container)
     register_all(dash_app)
+    server.extensions["podcast_dash"] = dash_app  # its registries: pages and callbacks
     provider = tracing.configure(settings.traces_exporter, tracer_provider, database=db)
     if provider is not None:
         tracing.instrument_app(server, dash_app, provider)
