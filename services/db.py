@@ -113,15 +113,19 @@ class Database:
         event.listen(self._factory, "after_rollback", lambda s: s.info.pop(_CHANGED, None))
 
     @contextmanager
-    def session(self, tenant_id: int | None = None, *, system: bool = False) -> Iterator[Session]:
+    def session(self, tenant_id: int | None = None, *, system: bool = False,
+                bookkeeping: bool = False) -> Iterator[Session]:
         """A unit of work: commit explicitly with `session.commit()`; anything uncommitted rolls back.
 
         `tenant_id` scopes PostgreSQL row-level security to that tenant. `system=True` is for the few
         cross-tenant paths (login, API key lookup, operator commands, schedulers); services still filter.
+        `bookkeeping=True`: its writes are nothing the request reads back (an API key's last use), so they leave
+        the request's reads on the replica.
         """
         session = self._factory()
         session.info["tenant_id"] = tenant_id
         session.info["system"] = system
+        session.info["bookkeeping"] = bookkeeping
         session.info["cache"] = self.cache
         try:
             yield session
@@ -148,20 +152,22 @@ class Database:
         store = self.request_store() if self.request_store else None
         return store is not None and not getattr(store, WROTE, False)
 
-    def _pin_request(self) -> None:
+    def _pin_request(self, session: Session) -> None:
+        if session.info.get("bookkeeping"):
+            return
         store = self.request_store() if self.request_store else None
         if store is not None:
             setattr(store, WROTE, True)
 
     def _after_flush(self, session: Session, _context) -> None:
-        self._pin_request()
+        self._pin_request(session)
         for obj in (*session.new, *session.dirty, *session.deleted):
             table = getattr(obj, "__tablename__", None)
             if table in DASHBOARD_TABLES:
                 tenant_data_changed(session, obj.id if table == "tenants" else obj.tenant_id)
 
     def _after_commit(self, session: Session) -> None:
-        self._pin_request()
+        self._pin_request(session)
         if session.info.get("timescale_refresh"):
             return  # the continuous aggregates refresh after this commit; run_pending_changes follows them
         run_pending_changes(session)

@@ -168,3 +168,27 @@ def test_flask_requests_pin_to_the_primary_after_a_write(databases):
             assert episodes.episode_info(db, ctx, episode_id).podcast == REPLICA_TITLE
     finally:
         db.dispose()
+
+
+def test_the_api_reads_from_the_replica_and_another_tenant_sees_nothing(databases, tmp_path):
+    from app import create_app
+    from jobs import context
+    from services import api_keys
+    from tests.conftest import make_settings
+
+    url, replica_url, tenant_id, acme_id = databases
+    server = create_app(make_settings(tmp_path, DATABASE_URL=url, DATABASE_READ_URL=replica_url))
+    db = server.extensions["podcast_platform"].db
+    try:
+        assert db.read_engine is not None and db.cache is not None  # memory cache: no REDIS_URL
+        _, demo_key = api_keys.create_api_key(db, TenantContext(tenant_id=tenant_id, role="owner"), "demo")
+        _, acme_key = api_keys.create_api_key(db, TenantContext(tenant_id=acme_id, role="owner"), "acme")
+        client = server.test_client()
+        listed = client.get("/api/v1/podcasts", headers={"Authorization": f"Bearer {demo_key}"})
+        assert listed.status_code == 200
+        assert REPLICA_TITLE in [p["title"] for p in listed.get_json()["data"]]  # the replica answered
+        other = client.get("/api/v1/podcasts", headers={"Authorization": f"Bearer {acme_key}"})
+        assert other.status_code == 200 and other.get_json()["data"] == []
+    finally:
+        context.reset()
+        db.dispose()
