@@ -191,7 +191,11 @@ def cached(func):
         tenant = _tenant_row(db, ctx.tenant_id)
         if tenant is None:
             return func(db, ctx, *args, **kwargs)
-        generation = cache.generation(ctx.tenant_id)
+        try:
+            generation = cache.generation(ctx.tenant_id)
+        except Exception:  # noqa: BLE001 - without its generation no answer can be trusted: ask the database
+            logger.warning("dashboard cache unavailable", exc_info=True)
+            return func(db, ctx, *args, **kwargs)
         today = bound.arguments.get("today") or _today(tenant.timezone)
         if takes_today:
             bound.arguments["today"] = today

@@ -199,3 +199,14 @@ def test_cache_modes():
         make_cache("redis", "sqlite://")
     with pytest.raises(ConfigError):
         make_cache("sometimes", "sqlite://")
+
+
+class _BrokenStore(MemoryStore):
+    def generation(self, tenant_id):
+        raise ConnectionError("the cache's server is down")
+
+
+def test_a_cache_that_is_down_answers_from_the_database(cached_db):
+    db, ctx = cached_db, _ctx(cached_db)
+    db.cache = DashboardCache(_BrokenStore(), "broken")
+    assert overview.overview_kpis(db, ctx, ALL).current.downloads > 0
