@@ -21,7 +21,7 @@ from api.openapi import bp as api_docs
 from api.privacy import init_privacy
 from api.problems import init_problems
 from api.ratelimit import init_rate_limits
-from api.state import init_state
+from api.state import init_state, request_store
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
 from api.v1_attribution import bp as api_v1_attribution
@@ -37,6 +37,7 @@ from jobs import context
 from jobs.queues import get_redis, job_counts
 from jobs.scheduler import run_in_process
 from services import demo, migrate, tracing
+from services.dashboards.cache import make_cache
 from services.db import Database
 from services.errors import ConfigError
 from services.observability import configure_logging, make_metrics
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
     )
     migrate.upgrade(settings.database_url, app_role=settings.db_app_role)
-    db = Database(settings.database_url, settings.db_app_role)
+    cache = make_cache(settings.dashboard_cache, settings.database_url,
+                       get_redis(settings) if settings.redis_url else None)
+    db = Database(settings.database_url, settings.db_app_role, read_url=settings.database_read_url, cache=cache,
+                  request_store=request_store)
     init_state(server, settings, db)
     context.set_settings(settings)  # jobs run in this process (embedded mode) use this app's database
     context.set_db(db)

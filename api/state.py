@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 
 from services.db import Database
 from services.settings import Settings
@@ -29,3 +29,8 @@ def app_state() -> AppState:
 
 def current_db() -> Database:
     return app_state().db
+
+
+def request_store():
+    """The current request's store (flask.g) for Database's read-your-writes pin; None outside a request."""
+    return g if has_request_context() else None

@@ -21,6 +21,11 @@ What it does, for each of the two sizes (--small first, then --rows):
   6. at the largest size, starts the app as a server and times the overview's first full render in headless
      Chromium (login first; then navigation start -> KPI cards and every chart drawn);
   7. drops the databases (unless --keep-db). Prints the table and the 10M/100k ratio of the p95s.
+Steps 5's size comparison runs with DASHBOARD_CACHE=off, so it measures the queries. Then, at the largest size, the
+same callbacks with the answer cache (DASHBOARD_CACHE=memory), in the same run and alternating call by call: off,
+a miss (the tenant's generation bumped before each call: the query plus keying and storing), and a hit.
+
+A quick run (a few minutes): python bench/bench_dashboards.py --rows 1000000 --small 100000 --calls 10 --no-browser
 """
 from __future__ import annotations
 
@@ -242,9 +247,11 @@ def callbacks_to_time(episode_id: int, compare: list[int], podcast_id: int):
     ]
 
 
-def time_callbacks(names: list[str], calls: int) -> list[dict[str, tuple[float, float]]]:
-    """p50 and p95 (ms) per callback per database. The databases' calls alternate (small, large, small, ...), so a
-    burst of load from elsewhere on the machine lands on both sizes alike rather than skewing their ratio."""
+def time_callbacks(names: list[str], calls: int,
+                   caches: list[tuple[str, bool]] | None = None) -> list[dict[str, tuple[float, float]]]:
+    """p50 and p95 (ms) per callback per target. The targets' calls alternate (small, large, small, ...), so a
+    burst of load from elsewhere on the machine lands on all alike rather than skewing their ratio. `caches`: per
+    target, (DASHBOARD_CACHE, bump the tenant's generation before each call); default: the cache off."""
     from flask_login import login_user
     from sqlalchemy import select, text
 
@@ -255,9 +262,10 @@ def time_callbacks(names: list[str], calls: int) -> list[dict[str, tuple[float, 
 
     targets = []
     with tempfile.TemporaryDirectory() as instance:
-        for name in names:
+        for name, (cache, bump) in zip(names, caches or [("off", False)] * len(names)):
             settings = load_settings({"INSTANCE_PATH": instance, "SECRET_KEY": "bench-secret-key-0123456789",
-                                      "LOG_LEVEL": "WARNING", "DATABASE_URL": APP_URL.format(name=name)})
+                                      "LOG_LEVEL": "WARNING", "DATABASE_URL": APP_URL.format(name=name),
+                                      "DASHBOARD_CACHE": cache})
             server = create_app(settings)
             db = server.extensions["podcast_platform"].db
             with db.session(system=True) as s:
@@ -266,12 +274,14 @@ def time_callbacks(names: list[str], calls: int) -> list[dict[str, tuple[float, 
                 recent = s.execute(text("SELECT id FROM episodes WHERE tenant_id = :t ORDER BY published_at DESC "
                                         "LIMIT 3 OFFSET 20"), {"t": tenant_id}).scalars().all()
                 podcast_id = s.execute(text("SELECT podcast_id FROM episodes WHERE id = :e"), {"e": recent[0]}).scalar()
-            targets.append((server, db, user, callbacks_to_time(recent[0], recent[1:], podcast_id)))
+            targets.append((server, db, user, callbacks_to_time(recent[0], recent[1:], podcast_id), tenant_id, bump))
         results: list[dict] = [{} for _ in targets]
         for index, (label, _call) in enumerate(targets[0][3]):
             samples: list[list[float]] = [[] for _ in targets]
             for _ in range(calls + 2):
-                for which, (server, _db, user, calls_of) in enumerate(targets):
+                for which, (server, db, user, calls_of, tenant_id, bump) in enumerate(targets):
+                    if bump:
+                        db.cache.bump(tenant_id)
                     with server.test_request_context("/_dash-update-component", method="POST"):
                         login_user(SessionUser(user.id, user.email, user.name))
                         t = time.perf_counter()
@@ -280,8 +290,8 @@ def time_callbacks(names: list[str], calls: int) -> list[dict[str, tuple[float, 
             for which, values in enumerate(samples):
                 values = values[2:]  # the first two warm caches (plans, imports)
                 results[which][label] = (statistics.median(values), float(np.percentile(values, 95)))
-        for _server, db, _user, _calls in targets:
-            db.dispose()
+        for target in targets:
+            target[1].dispose()
     return results
 
 
@@ -358,6 +368,7 @@ def main() -> None:
             names = [build(rows, last_day)[0] for rows in (args.small, args.rows)]
             timed = names
         results[args.small], results[args.rows] = time_callbacks(timed, args.calls)
+        cached = time_callbacks([timed[1]] * 3, args.calls, [("off", False), ("memory", True), ("memory", False)])
         render = None if args.no_browser else time_first_render(timed[1])
     finally:
         if not args.keep_db:
@@ -377,6 +388,14 @@ def main() -> None:
     ratio = max(large[k][1] / small[k][1] for k in large)
     print(f"\nworst p95 at {args.rows:,}: {worst:.1f} ms (target <= 100); worst p95 ratio {args.rows:,}/{args.small:,}: "
           f"{ratio:.2f} (target <= 2)")
+    print(f"\nThe answer cache at {args.rows:,} downloads, same run, ms over {args.calls} calls (p50 / p95)")
+    head = f"{'callback':40} {'cache off':>16} {'miss':>16} {'hit':>16}"
+    print(head)
+    print("-" * len(head))
+    for label in cached[0]:
+        print(f"{label:40} " + " ".join(f"{c[label][0]:7.1f} / {c[label][1]:6.1f}" for c in cached))
+    total = [sum(c[label][0] for label in c) for c in cached]
+    print(f"{'sum of p50s':40} " + " ".join(f"{t:16.1f}" for t in total))
     if render:
         print(f"overview first full render in headless Chromium at {args.rows:,} downloads (90 days): "
               + ", ".join(f"{s:.2f}" for s in render) + f" s (median {statistics.median(render):.2f} s; target < 2 s)")

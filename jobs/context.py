@@ -32,10 +32,19 @@ def get_db() -> Database:
             _state["db"] = None
         if _state["db"] is None:
             settings = get_settings()
-            _state["db"] = Database(settings.database_url, settings.db_app_role)
+            _state["db"] = Database(settings.database_url, settings.db_app_role, cache=_dashboard_cache(settings))
             _state["pid"] = os.getpid()
             _watch_events(_state["db"])
         return _state["db"]
+
+
+def _dashboard_cache(settings: Settings):
+    """The dashboards' cache the web processes read, so a job's count moves its tenant to a new generation there."""
+    from jobs.queues import get_redis
+    from services.dashboards.cache import make_cache
+
+    return make_cache(settings.dashboard_cache, settings.database_url,
+                      get_redis(settings) if settings.redis_url else None)
 
 
 def set_settings(settings: Settings | None) -> None:

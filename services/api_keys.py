@@ -97,7 +97,7 @@ def authenticate_api_key(db: Database, plaintext: str) -> tuple[TenantContext, A
     """The tenant context a bearer key grants; AuthenticationFailed when unknown or revoked."""
     if not plaintext or not plaintext.startswith(KEY_PREFIX):
         raise AuthenticationFailed("missing or malformed API key")
-    with db.session(system=True) as s:
+    with db.session(system=True, bookkeeping=True) as s:  # last use: not a write the request reads back
         row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
                         .where(ApiKey.key_hash == _hash(plaintext))).first()
         if row is None or row.ApiKey.revoked_at is not None:

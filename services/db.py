@@ -1,8 +1,9 @@
-"""Database engine and units of work; on PostgreSQL every transaction carries the tenant for row-level security."""
+"""Database engine and units of work; on PostgreSQL every transaction carries the tenant for row-level security.
+An optional read replica answers read-only sessions; a request that wrote reads its own writes from the primary."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event, text
@@ -77,34 +78,129 @@ def _set_app_role(dbapi_conn, app_role: str) -> None:
         dbapi_conn.autocommit = autocommit
 
 
-class Database:
-    """Owns the engine; hands out sessions scoped to one tenant (or to the system, for cross-tenant work)."""
+# Tables whose rows the dashboards' answers show besides the rollups: a flushed change to one of them changes the
+# tenant's data (an episode renamed, a podcast added, the time zone), as a count or a rollup refresh does.
+DASHBOARD_TABLES = frozenset({"tenants", "podcasts", "episodes"})
+_CHANGED = "changed_tenants"
 
-    def __init__(self, url: str, app_role: str | None = None):
+
+class Database:
+    """Owns the engine; hands out sessions scoped to one tenant (or to the system, for cross-tenant work).
+
+    `read_url`: a read replica for `read_session` (None: reads use the primary). `cache`: the dashboards' answer
+    cache (services.dashboards.cache), told after each commit which tenants' data changed. `request_store`: returns
+    the current request's attribute store (flask.g) or None outside a request; a primary session that flushes or
+    commits marks it, so the rest of that request reads from the primary (its own writes), never the replica."""
+
+    def __init__(self, url: str, app_role: str | None = None, *, read_url: str | None = None, cache=None,
+                 request_store: Callable[[], object | None] | None = None):
         self.url = url
         self.engine = make_engine(url, app_role)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine = make_engine(read_url, app_role) if read_url else None
+        self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False) if read_url else None
+        self.cache = cache
+        self.request_store = request_store
         if self.is_postgres:
             event.listen(self._factory, "after_begin", _apply_scope)
+        if self._read_factory is not None and self.read_engine.dialect.name == "postgresql":
+            event.listen(self._read_factory, "after_begin", _apply_scope)
+        if self._read_factory is not None:
+            event.listen(self._read_factory, "before_flush", _refuse_write)
+        event.listen(self._factory, "after_flush", self._after_flush)
+        event.listen(self._factory, "after_commit", self._after_commit)
+        event.listen(self._factory, "after_rollback", lambda s: s.info.pop(_CHANGED, None))
 
     @contextmanager
-    def session(self, tenant_id: int | None = None, *, system: bool = False) -> Iterator[Session]:
+    def session(self, tenant_id: int | None = None, *, system: bool = False,
+                bookkeeping: bool = False) -> Iterator[Session]:
         """A unit of work: commit explicitly with `session.commit()`; anything uncommitted rolls back.
 
         `tenant_id` scopes PostgreSQL row-level security to that tenant. `system=True` is for the few
         cross-tenant paths (login, API key lookup, operator commands, schedulers); services still filter.
+        `bookkeeping=True`: its writes are nothing the request reads back (an API key's last use), so they leave
+        the request's reads on the replica.
         """
         session = self._factory()
         session.info["tenant_id"] = tenant_id
         session.info["system"] = system
+        session.info["bookkeeping"] = bookkeeping
+        session.info["cache"] = self.cache
         try:
             yield session
         finally:
             session.close()  # rolls back whatever was not committed; loaded objects stay readable
 
+    @contextmanager
+    def read_session(self, tenant_id: int | None = None) -> Iterator[Session]:
+        """A session for reading only (dashboards, API GETs): on the replica when one is configured, inside a request
+        that has not written; otherwise on the primary (outside a request nothing says the replica has caught up with
+        what the caller just wrote). A flush on a replica session raises."""
+        if self._read_factory is None or not self._replica_allowed():
+            with self.session(tenant_id) as session:
+                yield session
+            return
+        session = self._read_factory()
+        session.info.update(tenant_id=tenant_id, system=False, replica=True)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def _replica_allowed(self) -> bool:
+        store = self.request_store() if self.request_store else None
+        return store is not None and not getattr(store, WROTE, False)
+
+    def _pin_request(self, session: Session) -> None:
+        if session.info.get("bookkeeping"):
+            return
+        store = self.request_store() if self.request_store else None
+        if store is not None:
+            setattr(store, WROTE, True)
+
+    def _after_flush(self, session: Session, _context) -> None:
+        self._pin_request(session)
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            table = getattr(obj, "__tablename__", None)
+            if table in DASHBOARD_TABLES:
+                tenant_data_changed(session, obj.id if table == "tenants" else obj.tenant_id)
+
+    def _after_commit(self, session: Session) -> None:
+        self._pin_request(session)
+        if session.info.get("timescale_refresh"):
+            return  # the continuous aggregates refresh after this commit; run_pending_changes follows them
+        run_pending_changes(session)
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()
+
+
+WROTE = "db_wrote"  # the request-store attribute: this request wrote on the primary
+
+
+def tenant_data_changed(session: Session, tenant_id: int | None) -> None:
+    """Record that this transaction changes what the tenant's dashboards show (counted downloads, rollups, catalog):
+    after it commits, the Database's cache moves that tenant to a new generation. Nothing happens on rollback."""
+    if tenant_id is not None:
+        session.info.setdefault(_CHANGED, set()).add(int(tenant_id))
+
+
+def run_pending_changes(session: Session) -> None:
+    """Tell the cache about the tenants this committed transaction changed (the after-commit step; the TimescaleDB
+    refresh calls it once the continuous aggregates are current, so no answer is cached from before them)."""
+    tenants = session.info.pop(_CHANGED, None)
+    cache = session.info.get("cache")
+    if tenants and cache is not None:
+        for tenant_id in sorted(tenants):
+            cache.bump(tenant_id)
+
+
+def _refuse_write(session: Session, _context, _instances) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only session (the replica) cannot write; use Database.session")
 
 
 def _apply_scope(session: Session, _transaction, connection) -> None:

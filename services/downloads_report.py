@@ -67,7 +67,7 @@ def downloads_by(db: Database, ctx: TenantContext, group_by: str, first: date, l
                               {"group_by": "not available per episode"})
     model = EpisodeDailyMetric if episode_id is not None else grouping.model
     v = view(model).c
-    with db.session(ctx.tenant_id) as s:
+    with db.read_session(ctx.tenant_id) as s:
         _check_owned(s, ctx, podcast_id, episode_id)
         key = getattr(v, grouping.key)
         stmt = select(key.label(grouping.label), func.sum(v.downloads).label("downloads"),

@@ -63,6 +63,10 @@ class Settings:
     # Keys that sign embed links, newest first, as (key id, secret): the first signs, all verify (rotation). Empty:
     # one key derived from SECRET_KEY (see `embed_keys`).
     embed_signing_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # A read replica of DATABASE_URL for dashboard and API reads (None: every read goes to the primary).
+    database_read_url: str | None = field(default=None, repr=False)
+    # The dashboards' answer cache: auto (Redis with REDIS_URL, memory without), off, memory or redis.
+    dashboard_cache: str = "auto"
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -93,6 +97,26 @@ def _parse_database_url(value: str) -> str:
     if scheme == "postgresql":  # the driver we ship is psycopg 3
         value = "postgresql+psycopg" + value[len("postgresql"):]
     return value
+
+
+def _parse_read_url(value: str | None, database_url: str) -> str | None:
+    if not value:
+        return None
+    value = _parse_database_url(value)
+    if value.startswith("sqlite") != database_url.startswith("sqlite"):
+        raise ConfigError("DATABASE_READ_URL", "must be the same kind of database as DATABASE_URL")
+    return value
+
+
+def _parse_dashboard_cache(value: str, redis_url: str | None) -> str:
+    mode = (value or "auto").strip().lower()
+    if mode not in ("auto", "off", "memory", "redis"):
+        raise ConfigError("DASHBOARD_CACHE", f"expected auto, off, memory or redis, got {value!r}")
+    if mode == "redis" and redis_url is None:
+        raise ConfigError("DASHBOARD_CACHE", "redis needs REDIS_URL")
+    if mode == "memory" and redis_url is not None:  # workers in other processes could not move its generations
+        raise ConfigError("DASHBOARD_CACHE", "memory is for the embedded mode; with REDIS_URL use redis (or off)")
+    return mode
 
 
 def _parse_redis_url(value: str) -> str:
@@ -296,6 +320,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                                               env.get("LOGIN_RATE_LIMIT_IP") or Settings.login_rate_limit_ip),
         session_idle_minutes=_parse_minutes("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES") or "120"),
         embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
+        database_read_url=_parse_read_url(env.get("DATABASE_READ_URL"), database_url),
+        dashboard_cache=_parse_dashboard_cache(env.get("DASHBOARD_CACHE") or "auto", redis_url),
         secret_key_generated=generated,
     )
 

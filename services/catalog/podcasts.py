@@ -176,7 +176,7 @@ class PodcastRow:
 
 def list_podcasts(db: Database, ctx: TenantContext) -> list[PodcastRow]:
     require_staff(ctx)
-    with db.session(ctx.tenant_id) as s:
+    with db.read_session(ctx.tenant_id) as s:
         counts = select(Episode.podcast_id, func.count(Episode.id).label("n")).group_by(Episode.podcast_id).subquery()
         rows = s.execute(select(Podcast.id, Podcast.title, Podcast.feed_url, Podcast.prefix_key,
                                 func.coalesce(counts.c.n, 0), Podcast.feed_checked_at, Podcast.feed_error)
@@ -187,7 +187,7 @@ def list_podcasts(db: Database, ctx: TenantContext) -> list[PodcastRow]:
 
 def list_episodes(db: Database, ctx: TenantContext, podcast_id: int | None = None) -> list[dict]:
     require_staff(ctx)
-    with db.session(ctx.tenant_id) as s:
+    with db.read_session(ctx.tenant_id) as s:
         stmt = select(Episode.id, Episode.guid, Episode.title, Episode.podcast_id, Episode.published_at,
                       Episode.enclosure_url, Episode.duration_seconds).where(Episode.tenant_id == ctx.tenant_id)
         if podcast_id is not None:

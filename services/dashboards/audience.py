@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 from sqlalchemy import func, select
 
+from services.dashboards.cache import cached
 from services.dashboards.common import dashboard_scope, filtered
 from services.dashboards.periods import ViewState, zone
 from services.db import Database
@@ -24,6 +25,7 @@ DIMENSIONS = {"country": PodcastGeoDailyMetric, "region": PodcastGeoDailyMetric,
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+@cached
 def breakdown(db: Database, ctx: TenantContext, state: ViewState, dimension: str,
               today: date | None = None) -> pd.DataFrame:
     """Downloads by one dimension over the view's period: columns <dimension>, downloads, listeners (daily
@@ -45,6 +47,7 @@ def breakdown(db: Database, ctx: TenantContext, state: ViewState, dimension: str
         {"downloads": "int64", "listeners": "int64"})
 
 
+@cached
 def weekday_hour(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> pd.DataFrame:
     """All 168 cells: weekday (Mon..Sun), hour (0..23) in the tenant's time zone, downloads over the period's local
     days; frame.attrs["timezone"] names the zone."""

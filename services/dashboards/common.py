@@ -39,7 +39,7 @@ class Scope:
 def dashboard_scope(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> Iterator[Scope]:
     """Staff only (a sponsor user gets PermissionDenied); another tenant's podcast id is NotFound."""
     require_staff(ctx)
-    with db.session(ctx.tenant_id) as s:
+    with db.read_session(ctx.tenant_id) as s:
         check_podcast(s, ctx, state.podcast)
         tz = s.scalar(select(Tenant.timezone).where(Tenant.id == ctx.tenant_id)) or "UTC"
         today = today or today_in(tz)
@@ -49,7 +49,7 @@ def dashboard_scope(db: Database, ctx: TenantContext, state: ViewState, today: d
 
 def tenant_today(db: Database, ctx: TenantContext) -> date:
     """Today in the tenant's time zone: where the presets end and the date pickers open."""
-    with db.session(ctx.tenant_id) as s:
+    with db.read_session(ctx.tenant_id) as s:
         return today_in(s.scalar(select(Tenant.timezone).where(Tenant.id == ctx.tenant_id)))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import case, func, select
 
+from services.dashboards.cache import cached
 from services.dashboards.common import (
     Scope, as_date, dashboard_scope, days_after, first_days, owned_episode, release_day,
 )
@@ -30,6 +31,7 @@ EPISODE_DIMENSIONS = {"app": EpisodeAppDailyMetric, "device": EpisodeDeviceDaily
                       "country": EpisodeGeoDailyMetric}
 
 
+@cached
 def episode_grid(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> pd.DataFrame:
     """One row per episode released in the view's period (every episode for "all time"), of the tenant or of the
     filtered podcast, newest first (GRID_COLUMNS).
@@ -112,6 +114,7 @@ class EpisodeInfo:
     released: date | None
 
 
+@cached
 def episode_info(db: Database, ctx: TenantContext, episode_id: int) -> EpisodeInfo:
     with dashboard_scope(db, ctx, ViewState()) as scope:
         episode = owned_episode(scope.session, ctx, episode_id)
@@ -120,6 +123,7 @@ def episode_info(db: Database, ctx: TenantContext, episode_id: int) -> EpisodeIn
         return EpisodeInfo(episode.id, episode.title, episode.podcast_id, podcast.title, released)
 
 
+@cached
 def episode_choices(db: Database, ctx: TenantContext, podcast_id: int | None = None) -> list[dict]:
     """{"label", "value"} for the tenant's episodes, newest first (the compare picker)."""
     with dashboard_scope(db, ctx, ViewState(range="all", podcast=podcast_id)) as scope:
@@ -127,6 +131,7 @@ def episode_choices(db: Database, ctx: TenantContext, podcast_id: int | None = N
     return [{"label": f"{r.episode} ({r.podcast})", "value": int(r.episode_id)} for r in frame.itertuples()]
 
 
+@cached
 def launch_curves(db: Database, ctx: TenantContext, episode_id: int, compare: tuple[int, ...] = (),
                   today: date | None = None, days: int = LAUNCH_DAYS) -> pd.DataFrame:
     """Cumulative downloads by day since release (day 1 = release day, UTC days), long format: series, kind
@@ -181,6 +186,7 @@ def _long(values: pd.Series, series: str, kind: str, episode_id) -> pd.DataFrame
                          "downloads": values.to_numpy()})
 
 
+@cached
 def episode_breakdown(db: Database, ctx: TenantContext, episode_id: int, dimension: str, state: ViewState,
                       today: date | None = None) -> pd.DataFrame:
     """One episode's downloads by app, device or country over the view's period: columns <dimension>, downloads,

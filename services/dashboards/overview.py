@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import case, func, select
 
+from services.dashboards.cache import cached
 from services.dashboards.common import (
     Scope, as_date, dashboard_scope, days_after, filtered, first_days, release_day,
 )
@@ -50,6 +51,7 @@ class OverviewKpis:
         return (now - before) / before
 
 
+@cached
 def overview_kpis(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> OverviewKpis:
     with dashboard_scope(db, ctx, state, today) as scope:
         p = scope.period
@@ -92,6 +94,7 @@ def _median_downloads(scope: Scope, first: date, last: date) -> tuple[int, dict[
     return len(totals), result
 
 
+@cached
 def downloads_timeline(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None) -> pd.DataFrame:
     """Downloads per bucket of the view's granularity: columns period, downloads, [previous_downloads] (the
     comparison period shifted onto this one), releases (titles of episodes released in the bucket, "; "-joined).
@@ -165,6 +168,7 @@ def _release_labels(periods: pd.Series, releases: pd.DataFrame, granularity: str
     return ["; ".join(labels[p]) for p in periods]
 
 
+@cached
 def top_episodes(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None,
                  limit: int = TOP_N) -> pd.DataFrame:
     """Columns episode_id, episode, podcast, downloads, listeners (summed daily); most downloaded first."""
@@ -181,11 +185,13 @@ def top_episodes(db: Database, ctx: TenantContext, state: ViewState, today: date
     return frame.astype({"episode_id": "int64", "downloads": "int64", "listeners": "int64"})
 
 
+@cached
 def top_apps(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None,
              limit: int = TOP_N) -> pd.DataFrame:
     return _top(db, ctx, state, today, PodcastAppDailyMetric, "app", limit)
 
 
+@cached
 def top_countries(db: Database, ctx: TenantContext, state: ViewState, today: date | None = None,
                   limit: int = TOP_N) -> pd.DataFrame:
     return _top(db, ctx, state, today, PodcastGeoDailyMetric, "country", limit)

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.bulk import CopyOut, insert_frame
+from services.db import run_pending_changes, tenant_data_changed
 from services.models import (
     FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, Download, EpisodeAppDailyMetric,
     EpisodeDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric,
@@ -59,6 +60,7 @@ def replace_downloads(session: Session, tenant_id: int, first: date, last: date,
     on TimescaleDB the continuous aggregates follow by refresh_rollups instead, so nothing is written here.
     On PostgreSQL a recount that changes nothing (the usual case) rewrites no download: deleting and
     re-inserting the same rows costs the server far more than reading them back to compare."""
+    tenant_data_changed(session, tenant_id)
     start, end = day_bounds(first, last)
     if not frame.empty:
         # In primary-key order: PostgreSQL's index inserts then go mostly to the rightmost pages (3x faster).
@@ -187,6 +189,7 @@ def _delete_rollups(session: Session, tenant_id: int, first: date, last: date) -
 
 def refresh_rollups(session: Session, tenant_id: int, first: date, last: date) -> None:
     """Bring every rollup up to date for the tenant's days first..last."""
+    tenant_data_changed(session, tenant_id)
     start, end = day_bounds(first, last)
     if is_timescale(session):
         # Continuous aggregates refresh by time range for all tenants; refreshing twice is harmless. The CALL cannot
@@ -264,6 +267,7 @@ def replace_rollups(session: Session, tenant_id: int, first: date, last: date, d
 
     On PostgreSQL a rollup whose stored rows for those days are already exactly these (a recount that changes
     nothing) is left alone: reading its rows back costs far less than deleting and re-indexing them."""
+    tenant_data_changed(session, tenant_id)
     postgres = session.get_bind().dialect.name == "postgresql"
     for (model, keys, _bit), (_model, rows) in zip(ROLLUP_SPECS, rollup_frames(downloads)):
         if postgres and not rows.empty and _stored_rollup_equal(session, model, keys, tenant_id, first, last, rows):
@@ -363,6 +367,7 @@ def refresh_after_commit(session: Session, start: datetime, end: datetime,
 def _refresh_pending(session: Session) -> None:
     raw, ranges = session.info.pop("timescale_refresh", (None, []))
     if not ranges:
+        run_pending_changes(session)
         return
     autocommit = raw.autocommit
     try:
@@ -374,6 +379,7 @@ def _refresh_pending(session: Session) -> None:
         logger.exception("refreshing continuous aggregates after commit failed")
     finally:
         raw.autocommit = autocommit
+    run_pending_changes(session)  # the dashboards' cache moves on once the aggregates are current
 
 
 def downloads_span(session: Session, tenant_id: int) -> tuple[date, date] | None:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 from services import demo, downloads_report, migrate
 from services.dashboards import overview
+from services.dashboards.cache import DashboardCache, MemoryStore
 from services.dashboards.periods import ViewState
 from services.db import Database
 from services.measurement import counting, store
@@ -257,6 +258,47 @@ def test_rollups_follow_a_change_below_the_watermark(timescale):
     assert changed.downloads.sum() < original.downloads.sum()
     counting.count_downloads(db, tenant_id, day, day)  # the recount restores the day
     pd.testing.assert_frame_equal(downloads_report.downloads_by(db, ctx, "day", day, day), original)
+
+
+
+class _LoggingStore(MemoryStore):
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def bump(self, tenant_id):
+        self.log.append("bump")
+        return super().bump(tenant_id)
+
+
+def test_the_dashboard_cache_moves_on_only_after_the_aggregates_refresh(timescale, monkeypatch):
+    """On TimescaleDB the generation is bumped after the post-commit refresh of the continuous aggregates, so an
+    answer read between the commit and the refresh can never be cached as current."""
+    db, tenant_id = timescale
+    ctx = TenantContext(tenant_id=tenant_id, role="owner")
+    day = datetime.now(timezone.utc).date() - timedelta(days=6)
+    state = ViewState(range="custom", start=day, end=day, compare="none")
+    log: list[str] = []
+    refresh = store._refresh_pending
+    monkeypatch.setattr(store, "_refresh_pending", lambda session: (log.append("refresh"), refresh(session)))
+    db.cache = DashboardCache(_LoggingStore(log), "timescale")
+    try:
+        before = overview.overview_kpis(db, ctx, state)
+        assert overview.overview_kpis(db, ctx, state) == before and db.cache.hits == 1
+        with db.session(tenant_id) as s:
+            s.execute(text("DELETE FROM downloads WHERE tenant_id = :t AND ts >= :start AND ts < :end "
+                           "AND episode_id = (SELECT min(episode_id) FROM downloads WHERE tenant_id = :t "
+                           "AND ts >= :start AND ts < :end)"), {"t": tenant_id, **_bounds(day, day)})
+            store.refresh_rollups(s, tenant_id, day, day)
+            s.commit()
+        assert log == ["refresh", "bump"]  # the bump runs after the aggregates' refresh, not before it
+        changed = overview.overview_kpis(db, ctx, state)
+        assert changed.current.downloads < before.current.downloads
+        assert changed == overview.overview_kpis.uncached(db, ctx, state)
+        counting.count_downloads(db, tenant_id, day, day)
+        assert overview.overview_kpis(db, ctx, state) == before
+    finally:
+        db.cache = None
 
 
 def test_tenant_views_hide_everything_without_a_tenant(timescale):

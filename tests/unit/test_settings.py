@@ -64,3 +64,17 @@ def test_login_limit_and_idle_timeout_are_read_and_checked(tmp_path):
         with pytest.raises(ConfigError) as err:
             load_settings({"INSTANCE_PATH": str(tmp_path), name: value})
         assert err.value.variable == name
+
+
+def test_dashboard_cache_and_read_replica_settings(tmp_path):
+    s = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert (s.dashboard_cache, s.database_read_url) == ("auto", None)
+    s = load_settings({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgresql://u@db/x",
+                       "DATABASE_READ_URL": "postgresql://u@replica/x", "DASHBOARD_CACHE": "OFF"})
+    assert (s.dashboard_cache, s.database_read_url) == ("off", "postgresql+psycopg://u@replica/x")
+    for env in ({"DASHBOARD_CACHE": "sometimes"}, {"DASHBOARD_CACHE": "redis"},
+                {"DASHBOARD_CACHE": "memory", "REDIS_URL": "redis://r:6379/0"},
+                {"DATABASE_READ_URL": "postgresql://u@replica/x"}):  # a PostgreSQL replica of a SQLite primary
+        with pytest.raises(ConfigError) as raised:
+            load_settings({"INSTANCE_PATH": str(tmp_path), **env})
+        assert raised.value.variable == next(iter(env))
