@@ -18,6 +18,7 @@ from api.observability import init_observability
 from api.openapi import bp as api_docs
 from api.problems import init_problems
 from api.ratelimit import init_rate_limits
+from api.security_headers import init_security_headers
 from api.state import init_state
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     context.set_db(db)
     ops = (lambda: read_ops(db, get_redis(settings))) if settings.redis_url else (lambda: read_ops(db))
     init_observability(server, metrics=make_metrics(lambda: job_counts(settings), ops),
-                       readiness_checks=_readiness_checks(settings, db))
+                       readiness_checks=_readiness_checks(settings, db), metrics_token=settings.metrics_token)
     init_auth(server)
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
                          index_string=INDEX_STRING)
     dash_app.layout = lambda: app_shell(list(dash.page_registry.values()), dash.page_container)
     register_all(dash_app)
+    init_security_headers(server, dash_app, settings.trusted_proxies)
     provider = tracing.configure(settings.traces_exporter, tracer_provider, database=db)
     if provider is not None:
         tracing.instrument_app(server, dash_app, provider)

@@ -59,6 +59,8 @@ class Settings:
     # Keys that sign embed links, newest first, as (key id, secret): the first signs, all verify (rotation). Empty:
     # one key derived from SECRET_KEY (see `embed_keys`).
     embed_signing_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # When set, /metrics answers only `Authorization: Bearer <this token>` (a scraper's credential); None: open.
+    metrics_token: str | None = field(default=None, repr=False)
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -219,6 +221,14 @@ def _parse_embed_keys(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(keys)
 
 
+def _parse_metrics_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) < 16 or any(c.isspace() for c in value) or not value.isascii():
+        raise ConfigError("METRICS_TOKEN", "must be at least 16 characters, ASCII, without spaces")
+    return value
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -279,6 +289,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_anon_rate_limit=_parse_rate_limit("API_ANON_RATE_LIMIT",
                                               env.get("API_ANON_RATE_LIMIT") or Settings.api_anon_rate_limit),
         embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
+        metrics_token=_parse_metrics_token(env.get("METRICS_TOKEN")),
         secret_key_generated=generated,
     )
 
