@@ -14,6 +14,7 @@ from api.embed import init_embed
 from api.exports import bp as api_exports
 from api.framing import init_framing
 from api.cli import register_cli
+from api.csrf import init_csrf
 from api.observability import init_observability
 from api.openapi import bp as api_docs
 from api.problems import init_problems
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     ops = (lambda: read_ops(db, get_redis(settings))) if settings.redis_url else (lambda: read_ops(db))
     init_observability(server, metrics=make_metrics(lambda: job_counts(settings), ops),
                        readiness_checks=_readiness_checks(settings, db), metrics_token=settings.metrics_token)
+    init_csrf(server)
     init_auth(server)
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
