@@ -43,7 +43,8 @@ def script_hash(source: str) -> str:
 
 def content_security_policy(script_hashes: Sequence[str] = ()) -> str:
     """The policy without frame-ancestors (api/framing.py adds that per response)."""
-    directives = [FIXED_DIRECTIVES[0], ("script-src", " ".join(("'self'", *script_hashes))), *FIXED_DIRECTIVES[1:]]
+    scripts = " ".join(("'self'", *dict.fromkeys(script_hashes)))  # one clientside function may be inlined twice
+    directives = [FIXED_DIRECTIVES[0], ("script-src", scripts), *FIXED_DIRECTIVES[1:]]
     return "; ".join(f"{name} {value}" for name, value in directives)
 
 

@@ -20,9 +20,9 @@ DASHBOARD_PAGES = ("/", "/episodes", "/audience", "/podcasts", "/insights", "/ca
 
 
 @pytest.fixture
-def csp_page(page):
-    page.add_init_script(RECORD_VIOLATIONS)
-    return page
+def strict_page(csp_page):
+    csp_page.add_init_script(RECORD_VIOLATIONS)
+    return csp_page
 
 
 def violations(page) -> list[str]:
@@ -38,8 +38,8 @@ def open_and_settle(page, url: str):
 
 
 @pytest.mark.timeout(420)  # the first test of a run also waits for the app's start (the demo seeds ~1 min)
-def test_login_and_dashboard_pages_load_without_csp_violations(csp_page, live_server):
-    page = csp_page
+def test_login_and_dashboard_pages_load_without_csp_violations(strict_page, live_server):
+    page = strict_page
     response = open_and_settle(page, f"{live_server}/login")
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "'unsafe-eval'" not in policy and "frame-ancestors 'none'" in policy
@@ -58,8 +58,8 @@ def test_login_and_dashboard_pages_load_without_csp_violations(csp_page, live_se
 
 
 @pytest.mark.timeout(300)
-def test_the_api_docs_and_an_embed_load_without_csp_violations(csp_page, live_server):
-    page = csp_page
+def test_the_api_docs_and_an_embed_load_without_csp_violations(strict_page, live_server):
+    page = strict_page
     response = open_and_settle(page, f"{live_server}/api/docs")
     assert response.status == 200 and "default-src 'self'" in response.headers["content-security-policy"]
     assert page.get_by_role("heading", name="Operations").is_visible()
