@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, g, jsonify, redirect, render_template_string, request, session
+from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template_string, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from services import accounts
@@ -12,6 +12,7 @@ from services.errors import AuthenticationFailed, PermissionDenied
 from services.tenancy import TenantContext
 from api.observability import bind_identity
 from api.state import current_db
+from api import csrf
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,12 @@ def _require_login():
     return redirect(f"/login?next={request.full_path.rstrip('?')}")
 
 
+def _same_origin() -> bool:
+    """Form posts must come from our own pages. api/csrf.py already refuses every cross-site state-changing request
+    before any route runs; this asks the same rule, for routes that say so where they change state."""
+    return csrf.request_cross_site_reason() is None
+
+
 def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
@@ -75,6 +82,8 @@ def login_form():
 
 @bp.post("/login")
 def login():
+    if not _same_origin():
+        abort(403)
     email = request.form.get("email", "")
     next_url = _safe_next(request.form.get("next") or request.args.get("next"))
     try:
@@ -98,6 +107,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if not _same_origin():
+        abort(403)
     logout_user()
     session.clear()
     return redirect("/login")

@@ -57,15 +57,20 @@ def _exempt(path: str) -> bool:
     return path.startswith("/api/") and "Authorization" in request.headers
 
 
-def _refuse_cross_site():
-    if request.method not in STATE_CHANGING or _exempt(request.path):
-        return None
+def request_cross_site_reason() -> str | None:
+    """`cross_site_reason` for the current request (None: it may pass)."""
     own_hosts = {request.host.lower()}
     public = _host_of(app_state().settings.public_base_url)
     if public:
         own_hosts.add(public)
-    reason = cross_site_reason(request.method, request.headers.get("Origin"), request.headers.get("Referer"),
-                               request.headers.get("Sec-Fetch-Site"), own_hosts)
+    return cross_site_reason(request.method, request.headers.get("Origin"), request.headers.get("Referer"),
+                             request.headers.get("Sec-Fetch-Site"), own_hosts)
+
+
+def _refuse_cross_site():
+    if request.method not in STATE_CHANGING or _exempt(request.path):
+        return None
+    reason = request_cross_site_reason()
     if reason is None:
         return None
     logger.warning("cross-site request refused", extra={"path": request.path, "reason": reason})
