@@ -8,15 +8,18 @@ import threading
 import dash
 from flask import Flask
 
+from api.account_links import init_account_links
 from api.attribution import init_attribution
 from api.auth import init_auth
 from api.embed import init_embed
 from api.exports import bp as api_exports
 from api.framing import init_framing
+from api.mfa import init_mfa
 from api.cli import register_cli
 from api.csrf import init_csrf
 from api.observability import init_observability
 from api.openapi import bp as api_docs
+from api.privacy import init_privacy
 from api.problems import init_problems
 from api.ratelimit import init_rate_limits
 from api.security_headers import init_security_headers
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
                        readiness_checks=_readiness_checks(settings, db), metrics_token=settings.metrics_token)
     init_csrf(server)
     init_auth(server)
+    init_mfa(server)
     server.register_blueprint(api_v1)
     server.register_blueprint(api_v1_campaigns)
     server.register_blueprint(api_v1_attribution)
@@ -86,6 +90,8 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     init_framing(server)
     init_tracking(server, record_stores=RECORD_STORES)
     init_attribution(server)
+    init_privacy(server)
+    init_account_links(server)
     register_cli(server)
 
     dash.page_registry.clear()

@@ -10,6 +10,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from services import accounts
 from services.errors import AuthenticationFailed, PermissionDenied
 from services.tenancy import TenantContext
+from api import login_guard, sessions
 from api.observability import bind_identity
 from api.state import current_db
 from api import csrf
@@ -38,7 +39,7 @@ class SessionUser(UserMixin):
 @login_manager.user_loader
 def _load_user(user_id: str) -> SessionUser | None:
     user = accounts.get_user(current_db(), int(user_id))
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not sessions.is_current(user):
         return None
     return SessionUser(user.id, user.email, user.name)
 
@@ -46,6 +47,8 @@ def _load_user(user_id: str) -> SessionUser | None:
 def init_auth(server: Flask) -> None:
     login_manager.init_app(server)
     server.register_blueprint(bp)
+    login_guard.init_login_guard(server)
+    sessions.init_sessions(server)  # the idle check runs before the login check
     server.before_request(_require_login)
 
 
@@ -87,20 +90,32 @@ def login():
     email = request.form.get("email", "")
     next_url = _safe_next(request.form.get("next") or request.args.get("next"))
     try:
+        login_guard.check(email)  # over the IP limit or while the account backs off: 429
         user = accounts.authenticate(current_db(), email, request.form.get("password", ""))
     except AuthenticationFailed as exc:
+        login_guard.record(email, exc)
         logger.info("login failed")
+        status, headers = exc.status, login_guard.answer_headers(exc)
         if request.accept_mimetypes.best == "application/json":
-            return jsonify(error=exc.message), 401
-        return render_template_string(LOGIN_PAGE, error=exc.message, email=email, next=next_url), 401
-    session.clear()
+            return jsonify(error=exc.message), status, headers
+        return render_template_string(LOGIN_PAGE, error=exc.message, email=email, next=next_url), status, headers
+    login_guard.record(email)
+    from api.mfa import second_step  # here, not at the top: api.mfa builds on this module
+    if (ask_for_code := second_step(user, next_url)) is not None:
+        return ask_for_code  # MFA is on: not signed in until /login/mfa accepts a code
+    return finish_login(user, next_url, request.accept_mimetypes.best == "application/json")
+
+
+def finish_login(user, next_url: str, json: bool):
+    """Sign the user in on a new session (after the password, or after the second factor) and answer."""
+    sessions.begin(user)  # a new session: nothing from before sign-in survives
     login_user(SessionUser(user.id, user.email, user.name))
     memberships = accounts.memberships_for_user(current_db(), user.id)
     session["tenant_id"] = memberships[0].tenant_id if memberships else None
     if next_url == "/" and memberships and memberships[0].role == "sponsor":
         next_url = PORTAL_HOME  # the tenant overview is staff-only; a sponsor's home is their campaigns
     logger.info("login", extra={"login_user_id": user.id})
-    if request.accept_mimetypes.best == "application/json":
+    if json:
         return jsonify(user={"id": user.id, "email": user.email}, tenant_id=session["tenant_id"])
     return redirect(next_url)
 
@@ -138,4 +153,5 @@ LOGIN_PAGE = """<!doctype html>
 <input type="hidden" name="next" value="{{ next }}">
 <label for="email">Email</label><input id="email" name="email" type="email" value="{{ email }}" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button></form></main></body></html>"""
+<button type="submit">Sign in</button></form>
+<p class="muted"><a href="/login/forgot">Forgot your password?</a></p></main></body></html>"""

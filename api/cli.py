@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from api.state import app_state
-from services import accounts, api_keys, demo, migrate
+from services import accounts, api_keys, demo, mfa, migrate
 from services.catalog import podcasts
 from services.catalog.prefix import own_hosts
 from services.measurement import counting, log_import
@@ -244,8 +244,21 @@ def seed_demo(password: str | None) -> None:
     click.echo(f"login: {result['email']}" + (f" / {result['password']}" if result["password"] else ""))
 
 
+@click.command("reset-mfa")
+@with_appcontext
+@click.argument("email")
+def reset_mfa(email: str) -> None:
+    """Turn two-factor sign-in off for a user who lost their device and recovery codes (they sign in with the
+    password alone, or set it up again; a network that requires it sends them to set-up)."""
+    try:
+        mfa.reset(app_state().db, email)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"two-factor sign-in is off for {email.strip().lower()}")
+
+
 def register_cli(server: Flask) -> None:
     server.cli.add_command(db_cli)
     for command in (create_tenant, create_user, create_api_key, revoke_api_key, seed_demo, configure_tenant,
-                    count_downloads_command, import_feed_command, import_logs_command, attribute_command):
+                    count_downloads_command, import_feed_command, import_logs_command, attribute_command, reset_mfa):
         server.cli.add_command(command)

@@ -1,15 +1,15 @@
 """The public embed route: /embed/<token> draws one chart with minimal chrome, no login, with plotly.js served by
-the app itself (no CDN); expired or revoked links answer 410, tampered or unknown ones 404, in words.
+the app itself (no CDN; the smallest bundle that draws the chart, api/embed_assets.py); expired or revoked links
+answer 410, tampered or unknown ones 404, in words.
 
 Nothing of the request but the token is read: the embed's locked filters alone decide what it shows."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import plotly
-from flask import Blueprint, Flask, Response, render_template_string, send_file
+from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 
+from api import embed_assets
 from api.framing import allow_framing
 from api.state import app_state, current_db
 from components.embed_figures import CHART_LABELS, embed_figure, figure_json
@@ -19,8 +19,7 @@ from services.errors import NotFound, ServiceError
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("embed", __name__)
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # the installed plotly's own build
-PLOTLY_URL = f"/embed/assets/plotly-{plotly.__version__}.min.js"
+BUNDLES = "embed_plotly_bundles"  # the app's extensions key: name -> embed_assets.Bundle
 SCRIPT_URL = "/embed/assets/embed.js"
 TOPOJSON_URL = "/assets/topojson/"
 
@@ -37,11 +36,12 @@ EMBED_JS = """(function () {
 """
 
 
-@bp.get("/embed/assets/plotly-<version>.min.js")
-def plotly_js(version: str):
-    if version != plotly.__version__:
+@bp.get(embed_assets.URL_PREFIX + "<file_name>")
+def plotly_js(file_name: str):
+    bundle = embed_assets.bundle_by_file(current_app.extensions[BUNDLES], file_name)
+    if bundle is None:  # another version's URL, or none at all
         return _message(404, "Not found", "No such file.")
-    return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=7 * 86400)
+    return embed_assets.bundle_response(bundle, request)
 
 
 @bp.get(SCRIPT_URL)
@@ -68,10 +68,11 @@ def show_embed(token: str):
         return allow_framing(_message(404, "Chart unavailable", "The chart this link shows is no longer "
                                                                  "available."), embed.allowed_origins)
     store.record_view(db, embed)
+    bundle = embed_assets.bundle_for(current_app.extensions[BUNDLES], embed.chart)
     body = render_template_string(
         EMBED_PAGE, theme=embed.theme, title=embed.title, label=CHART_LABELS[embed.chart], empty=chart.empty,
-        figure=None if chart.empty else figure_json(embed_figure(chart), embed.theme), plotly_url=PLOTLY_URL,
-        script_url=SCRIPT_URL, topojson_url=TOPOJSON_URL,
+        figure=None if chart.empty else figure_json(embed_figure(chart), embed.theme), plotly_url=bundle.url,
+        plotly_bundle=bundle.name, script_url=SCRIPT_URL, topojson_url=TOPOJSON_URL,
         methodology_url=f"{settings.public_base_url}/methodology", home_url=f"{settings.public_base_url}/")
     response = Response(body, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"  # a revoked link must stop at once, not after a cache's lifetime
@@ -88,6 +89,7 @@ def _message(status: int, heading: str, text: str) -> Response:
 
 
 def init_embed(server: Flask) -> None:
+    server.extensions[BUNDLES] = embed_assets.find_bundles()
     server.register_blueprint(bp)
 
 
@@ -108,7 +110,8 @@ EMBED_PAGE = """<!doctype html>
 <meta name="robots" content="noindex"><title>{{ title or label }} · Podcast Analytics</title>""" + STYLE + """
 </head><body class="theme-{{ theme }}" data-topojson="{{ topojson_url }}">
 {% if title %}<h1>{{ title }}</h1>{% endif %}
-{% if empty %}<p class="empty" role="status">{{ empty }}</p>{% else %}<div id="chart" aria-label="{{ label }}"></div>
+{% if empty %}<p class="empty" role="status">{{ empty }}</p>{% else %}<div id="chart" aria-label="{{ label }}"
+data-plotly-bundle="{{ plotly_bundle }}"></div>
 <script id="figure" type="application/json">{{ figure | safe }}</script>
 <script src="{{ plotly_url }}"></script><script src="{{ script_url }}"></script>{% endif %}
 <footer>Powered by <a href="{{ home_url }}" target="_blank" rel="noopener">Podcast Analytics</a> ·

@@ -18,9 +18,12 @@ What it does:
      prints requests/s of both and their ratio (the same-run baseline is the callback);
   4. starts the app as a server and times, --runs times, navigation start -> the embed's chart drawn (plotly.js,
      served by the app, has drawn: body[data-drawn=true]) in headless Chromium: in a fresh browser context (empty
-     cache: the 4.8 MB plotly.min.js is loaded and parsed), then reloaded there (plotly.min.js cached); and, as the
-     same-run baseline, a floor page on another local port that loads the app's plotly.min.js and draws an empty
-     plot (fresh context); prints each and the ratios embed/floor;
+     cache: the page's plotly.js bundle is loaded and parsed: the 1.2 MB basic partial bundle when tools/plotly is
+     installed, else the plotly package's 4.8 MB full one; api/embed_assets.py), then reloaded there (plotly.js
+     cached); and, as the same-run baselines, floor pages on another local port that load a plotly.js bundle from
+     the app and draw an empty plot (fresh context): the bundle the embed page loads, and the plotly package's full
+     bundle (what every embed loaded before the partial bundles); prints each (and, for the empty cache, when the
+     page's first byte and the end of plotly.js's download came), the bundle served, and the ratios embed/floor;
   5. drops the database (unless --keep-db or --reuse).
 """
 from __future__ import annotations
@@ -44,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_dashboards as data  # noqa: E402  (the dashboards bench's data and helpers)
+from api import embed_assets  # noqa: E402
+from api.embed import BUNDLES  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789"
 FILTERS = {"period": "last_90_days", "granularity": "day", "compare": "none"}
@@ -136,16 +141,15 @@ def floor_page(plotly_url: str):
         server.server_close()
 
 
-def first_render(name: str, token: str, runs: int) -> dict[str, list[float]]:
+def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: str) -> dict[str, list[float]]:
     """Seconds from navigation start to drawn, per run: the embed in a fresh context (empty cache), the embed
-    reloaded in that context (plotly.min.js cached), and the floor page (plotly.min.js, an empty plot; fresh
-    context), alternating run by run."""
+    reloaded in that context (plotly.js cached), and the floor pages (the embed's plotly.js bundle, then the full
+    one, each drawing an empty plot in a fresh context), alternating run by run."""
     from playwright.sync_api import sync_playwright
 
-    from api.embed import PLOTLY_URL
-
     port = data._free_port()
-    env = {**os.environ, "DATABASE_URL": data.APP_URL.format(name=name), "INSTANCE_PATH": tempfile.mkdtemp(),
+    instance = tempfile.TemporaryDirectory()  # removed when the server stops
+    env = {**os.environ, "DATABASE_URL": data.APP_URL.format(name=name), "INSTANCE_PATH": instance.name,
            "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
     code = f"from app import create_app; create_app().run(host='127.0.0.1', port={port}, threaded=True)"
@@ -160,8 +164,8 @@ def first_render(name: str, token: str, runs: int) -> dict[str, list[float]]:
                 break
             except OSError:
                 time.sleep(0.2)
-        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": []}
-        with sync_playwright() as pw, floor_page(base + PLOTLY_URL) as floor:
+        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "full": [], "html": [], "js": []}
+        with sync_playwright() as pw, floor_page(base + bundle_url) as floor, floor_page(base + full_url) as full:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
             for _ in range(runs):
@@ -170,21 +174,28 @@ def first_render(name: str, token: str, runs: int) -> dict[str, list[float]]:
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
                 page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
                 seconds["cold"].append(page.evaluate("performance.now()") / 1000)
+                html, js = page.evaluate(  # where the empty-cache time went: the page's first byte, plotly.js loaded
+                    "[performance.getEntriesByType('navigation')[0].responseStart, performance.getEntriesByType("
+                    "'resource').find(e => e.name.includes('/plotly/')).responseEnd]")
+                seconds["html"].append(html / 1000)
+                seconds["js"].append(js / 1000)
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
                 page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
                 seconds["warm"].append(page.evaluate("performance.now()") / 1000)
                 context.close()
-                context = browser.new_context(viewport={"width": 900, "height": 450})
-                page = context.new_page()
-                page.goto(floor, wait_until="commit")
-                page.wait_for_selector(drawn, timeout=60_000)
-                seconds["floor"].append(page.evaluate("performance.now()") / 1000)
-                context.close()
+                for key, url in (("floor", floor), ("full", full)):
+                    context = browser.new_context(viewport={"width": 900, "height": 450})
+                    page = context.new_page()
+                    page.goto(url, wait_until="commit")
+                    page.wait_for_selector(drawn, timeout=60_000)
+                    seconds[key].append(page.evaluate("performance.now()") / 1000)
+                    context.close()
             browser.close()
         return seconds
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        instance.cleanup()
 
 
 def main() -> None:
@@ -201,9 +212,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as instance:
             server = make_app(name, instance)
             user, token = owner_and_embed(server)
+            bundles = server.extensions[BUNDLES]
+            bundle = embed_assets.bundle_for(bundles, "downloads_timeline")
             embed_rps, callback_rps, size = throughput(server, user, token, args.seconds)
             server.extensions["podcast_platform"].db.dispose()
-        render = None if args.no_browser else first_render(name, token, args.runs)
+        render = None if args.no_browser else first_render(name, token, args.runs, bundle.url, bundles["full"].url)
     finally:
         if not args.keep_db and not args.reuse:
             data.drop_database(name)
@@ -214,12 +227,17 @@ def main() -> None:
           f"{args.seconds:g} s each)")
     if render:
         cold, warm, floor = (statistics.median(render[k]) for k in ("cold", "warm", "floor"))
-        print("  first render in headless Chromium, navigation start -> chart drawn, seconds per run:")
-        for label, key in (("embed, empty cache", "cold"), ("embed, plotly.js cached", "warm"),
-                           ("floor: plotly.js + empty plot, empty cache", "floor")):
+        print(f"  first render in headless Chromium, navigation start -> chart drawn, seconds per run (plotly.js "
+              f"bundle: {bundle.name}, {bundle.path.stat().st_size:,} bytes; full: "
+              f"{bundles['full'].path.stat().st_size:,} bytes):")
+        for label, key in (("embed, empty cache", "cold"), ("  of which: the page's first byte", "html"),
+                           ("  of which: plotly.js downloaded", "js"), ("embed, plotly.js cached", "warm"),
+                           ("floor: its bundle + empty plot, empty cache", "floor"),
+                           ("floor: full bundle + empty plot, empty cache", "full")):
             print(f"    {label:44} " + ", ".join(f"{v:.2f}" for v in render[key])
                   + f" (median {statistics.median(render[key]):.2f})")
-        print(f"  ratio embed/floor (medians, same run): empty cache {cold / floor:.2f}, cached {warm / floor:.2f}")
+        print(f"  ratio embed/floor (medians, same run): empty cache {cold / floor:.2f}, cached {warm / floor:.2f}; "
+              f"embed empty cache / full-bundle floor {cold / statistics.median(render['full']):.2f}")
 
 if __name__ == "__main__":
     main()

@@ -36,6 +36,9 @@ class Settings:
     TIMEZONE = "settings-timezone"
     SAVE = "settings-save"
     MESSAGE = "settings-message"
+    REQUIRE_MFA = "settings-require-mfa"
+    MFA_SAVE = "settings-mfa-save"
+    MFA_MESSAGE = "settings-mfa-message"
 
 
 class Podcasts:
@@ -317,3 +320,38 @@ class EmbedsPage:
     # pattern-matching: {"type": <one of these>, "index": embed id}
     REVOKE = "embeds-revoke"
     DELETE = "embeds-delete"
+
+
+class Audit:
+    FAMILY = "audit-family"
+    WHO = "audit-who"
+    START = "audit-start"
+    END = "audit-end"
+    TABLE = "audit-table"
+    MESSAGE = "audit-message"
+    COUNT = "audit-count"
+    CSV = "audit-csv"
+    DOWNLOAD = "audit-download"
+
+
+class Privacy:
+    EXPORT = "privacy-export"
+    EXPORT_JOB = "privacy-export-job"
+    EXPORT_POLL = "privacy-export-poll"
+    EXPORT_PROGRESS = "privacy-export-progress"
+    EXPORT_STATUS = "privacy-export-status"
+    SLUG = "privacy-slug"
+    DELETE = "privacy-delete"
+    DELETE_STATUS = "privacy-delete-status"
+
+
+class Team:
+    TABLE = "team-table"
+    MESSAGE = "team-message"
+    ROLE = "team-role"  # pattern-matching: {"type": ROLE, "index": user id}
+    SAVE = "team-save"  # pattern-matching: {"type": SAVE, "index": user id}
+    INVITE_EMAIL = "team-invite-email"
+    INVITE_ROLE = "team-invite-role"
+    INVITE_SPONSOR = "team-invite-sponsor"
+    INVITE = "team-invite"
+    PENDING = "team-pending"

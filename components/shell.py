@@ -65,6 +65,7 @@ def app_shell(pages: list[dict], content) -> html.Div:
             notification_bell(0),
             dcc.Interval(id=Shell.BELL_POLL, interval=60_000),
             html.Span(id=Shell.USER, className="user-email"),
+            html.A("Security", href="/account/security", className="link-button", title="Two-factor sign-in"),
             html.Form(html.Button("Sign out", type="submit", className="link-button"),
                       method="post", action="/logout", className="logout-form"),
         ], className="user-menu"),

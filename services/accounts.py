@@ -5,15 +5,16 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.db import Database
-from services.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from services.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationError
 from services import audit
 from services.models import DEDUPE_WINDOWS, ROLES, Membership, Sponsor, Tenant, User
 from services.models.base import utcnow
@@ -161,8 +162,12 @@ def authenticate(db: Database, email: str, password: str) -> User:
         user = s.scalar(select(User).where(User.email == email))
         ok = verify_password(user.password_hash if user else None, password or "")
         if not ok or user is None or not user.is_active:
+            if user is not None:  # a known account: its tenants' audit logs show the failure
+                audit.record_for_user(s, user.id, "login.failed", {"reason": "inactive" if ok else "password"})
+                s.commit()
             raise AuthenticationFailed("wrong email or password")
         user.last_login_at = utcnow()
+        audit.record_for_user(s, user.id, "login.succeeded")
         s.commit()
         return user
 
@@ -196,3 +201,76 @@ def resolve_context(db: Database, user_id: int, tenant_id: int | None = None) ->
 def count_users(db: Database) -> int:
     with db.session(system=True) as s:
         return s.scalar(select(func.count(User.id))) or 0
+
+
+def session_generation(db: Database, user_id: int) -> int | None:
+    """The number every live session of this user must carry (None: no such user)."""
+    with db.session(system=True) as s:
+        return s.scalar(select(User.session_generation).where(User.id == user_id))
+
+
+def _bump_generation(s, user_id: int) -> None:
+    s.execute(update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1))
+
+
+def sign_out_everywhere(db: Database, user_id: int, ctx: TenantContext | None = None) -> None:
+    """End every session of this user, on every device (the next request of each is signed out); audited in the
+    asking tenant when there is one."""
+    with db.session(ctx.tenant_id if ctx else None, system=ctx is None) as s:
+        _bump_generation(s, user_id)
+        if ctx is not None:
+            audit.record(s, ctx, "user.signed_out_everywhere", "user", user_id)
+        s.commit()
+    logger.info("signed out everywhere", extra={"login_user_id": user_id})
+
+
+def change_role(db: Database, ctx: TenantContext, user_id: int, role: str) -> MembershipInfo:
+    """Change a member's role in the asking tenant (owners and admins; only an owner grants or takes away 'owner',
+    and the last owner stays). The member's sessions end, so the new role applies from their next sign-in."""
+    require_role(ctx, "admin")
+    if role not in ROLES or role == "sponsor":
+        raise ValidationError(f"role must be one of {', '.join(r for r in ROLES if r != 'sponsor')}",
+                              {"role": "unknown role"})
+    with db.session(ctx.tenant_id) as s:
+        member = s.scalar(select(Membership).where(Membership.tenant_id == ctx.tenant_id,
+                                                   Membership.user_id == user_id))
+        if member is None:
+            raise NotFound(f"no member {user_id} in this tenant")
+        if member.role == "sponsor":
+            raise ValidationError("a sponsor user's role is tied to their sponsor", {"role": "sponsor user"})
+        if "owner" in (role, member.role) and ctx.role != "owner":
+            raise PermissionDenied("only an owner may grant or take away the owner role")
+        if member.role == "owner" and role != "owner" and (s.scalar(select(func.count(Membership.id)).where(
+                Membership.tenant_id == ctx.tenant_id, Membership.role == "owner")) or 0) <= 1:
+            raise Conflict("the tenant's last owner keeps the owner role")
+        before = member.role
+        if before != role:
+            member.role = role
+            _bump_generation(s, user_id)
+            audit.record(s, ctx, "membership.role_changed", "user", user_id, {"role": [before, role]})
+        s.commit()
+    if before != role:
+        logger.info("role changed", extra={"member_user_id": user_id, "role": role})
+    return next(m for m in memberships_for_user(db, user_id) if m.tenant_id == ctx.tenant_id)
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    email: str
+    name: str
+    role: str
+    sponsor: str | None
+    last_login_at: datetime | None
+
+
+def list_members(db: Database, ctx: TenantContext) -> list[Member]:
+    """The tenant's members, owners first (tenant staff only)."""
+    require_role(ctx, "viewer")
+    with db.session(ctx.tenant_id) as s:
+        rows = s.execute(select(User.id, User.email, User.name, Membership.role, Sponsor.name, User.last_login_at)
+                         .join(Membership, Membership.user_id == User.id)
+                         .outerjoin(Sponsor, Sponsor.id == Membership.sponsor_id)
+                         .where(Membership.tenant_id == ctx.tenant_id)).all()
+    order = {r: i for i, r in enumerate(("owner", "admin", "editor", "viewer", "sponsor"))}
+    return sorted((Member(*r) for r in rows), key=lambda m: (order[m.role], m.email))

@@ -56,6 +56,10 @@ class Settings:
     # /api rate limits (flask-limiter notation): per API key, and per client IP for requests without a key.
     api_rate_limit: str = "600/minute"
     api_anon_rate_limit: str = "60/minute"
+    # Sign-in attempts (POST /login) per client IP, flask-limiter notation; per account a backoff applies as well.
+    login_rate_limit_ip: str = "30/minute"
+    # A signed-in session idle longer than this many minutes is signed out; 0 turns the idle timeout off.
+    session_idle_minutes: int = 120
     # Keys that sign embed links, newest first, as (key id, secret): the first signs, all verify (rotation). Empty:
     # one key derived from SECRET_KEY (see `embed_keys`).
     embed_signing_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -202,6 +206,16 @@ def _parse_rate_limit(name: str, value: str) -> str:
     return value
 
 
+def _parse_minutes(name: str, value: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number of minutes (0 for off), got {value!r}") from None
+    if not 0 <= minutes <= 60 * 24 * 30:
+        raise ConfigError(name, f"{minutes} is outside 0-43200 minutes (30 days)")
+    return minutes
+
+
 def _parse_embed_keys(value: str) -> tuple[tuple[str, str], ...]:
     """`id:secret,id:secret` newest first; ids are short words, secrets at least 16 characters."""
     keys: list[tuple[str, str]] = []
@@ -288,6 +302,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_rate_limit=_parse_rate_limit("API_RATE_LIMIT", env.get("API_RATE_LIMIT") or Settings.api_rate_limit),
         api_anon_rate_limit=_parse_rate_limit("API_ANON_RATE_LIMIT",
                                               env.get("API_ANON_RATE_LIMIT") or Settings.api_anon_rate_limit),
+        login_rate_limit_ip=_parse_rate_limit("LOGIN_RATE_LIMIT_IP",
+                                              env.get("LOGIN_RATE_LIMIT_IP") or Settings.login_rate_limit_ip),
+        session_idle_minutes=_parse_minutes("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES") or "120"),
         embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
         metrics_token=_parse_metrics_token(env.get("METRICS_TOKEN")),
         secret_key_generated=generated,

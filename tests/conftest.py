@@ -34,7 +34,10 @@ def require_service(available: bool, reason: str) -> None:
 
 
 def make_settings(instance: Path, **env: str) -> Settings:
-    base = {"INSTANCE_PATH": str(instance), "SECRET_KEY": "test-secret-key-0123456789", "LOG_LEVEL": "WARNING"}
+    # Every test signs in from 127.0.0.1, and the integration tier's apps share one Redis: the per-IP sign-in limit
+    # is raised here so unrelated tests never throttle each other (the throttling tests set their own limits).
+    base = {"INSTANCE_PATH": str(instance), "SECRET_KEY": "test-secret-key-0123456789", "LOG_LEVEL": "WARNING",
+            "LOGIN_RATE_LIMIT_IP": "600/minute"}
     return load_settings({**base, **env})
 
 

@@ -1,5 +1,7 @@
 """The product's relational and time-series models, one module per domain."""
-from services.models.accounts import DEDUPE_WINDOWS, ROLES, ApiKey, AuditLog, Membership, Tenant, User
+from services.models.accounts import (
+    DEDUPE_WINDOWS, ROLES, AccountToken, ApiKey, AuditLog, Membership, MfaRecoveryCode, Tenant, User,
+)
 from services.models.alerts import (
     ALERT_CHANNELS,
     ALERT_CONDITIONS,
@@ -50,7 +52,7 @@ from services.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, Webhook
 
 __all__ = [
     "Base", "TENANT_OWNED_TABLES", "TIME_SERIES_TABLES", "ROLLUPS", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
-    "Tenant", "User", "Membership", "ApiKey", "AuditLog",
+    "Tenant", "User", "Membership", "ApiKey", "AuditLog", "AccountToken", "MfaRecoveryCode",
     "Podcast", "Episode", "Sponsor", "Campaign", "Placement", "CampaignMetric", "CampaignReach",
     "PRICING", "POSITIONS", "READ_TYPES", "INSERTIONS",
     "DownloadRequest", "Download", "PodcastHourlyMetric", "PodcastDailyMetric", "EpisodeDailyMetric",

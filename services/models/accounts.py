@@ -1,9 +1,9 @@
-"""Tenants, users, memberships, API keys and the audit log."""
+"""Tenants, users, memberships, API keys, MFA recovery codes and the audit log."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.models.base import Base, BigId, utcnow
@@ -20,6 +20,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     dedupe_window: Mapped[str] = mapped_column(String(16), default="calendar")
+    # Owners may require every member to sign in with a second factor (TOTP).
+    require_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -33,6 +35,19 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Stored in each login session; raising it ends every session that carries an older number.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # TOTP second factor: the confirmed secret (None while MFA is off), the secret shown during enrolment until a
+    # code confirms it, the last accepted time step (a code is refused twice), and a generation that changes on
+    # every enable/disable so remembered devices of an earlier state stop counting.
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enabled_at: Mapped[datetime | None]
+    mfa_last_timestep: Mapped[int | None] = mapped_column(BigInteger)
+    mfa_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Wrong second-factor codes since the last right one; after a few, codes are refused for a while.
+    mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    mfa_failed_at: Mapped[datetime | None]
 
 
 class Membership(Base):
@@ -46,6 +61,17 @@ class Membership(Base):
     # Set only for role 'sponsor': the one sponsor whose rows this user may see.
     sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("sponsors.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MfaRecoveryCode(Base):
+    """A single-use recovery code of a user's second factor; only its hash is kept."""
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):
@@ -76,3 +102,23 @@ class AuditLog(Base):
     entity_id: Mapped[int | None] = mapped_column(BigId)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AccountToken(Base):
+    """A single-use link sent by email: an invitation to join a tenant, or a password reset. Only a hash of the
+    token is stored; `used_at` is set once, atomically."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str | None] = mapped_column(String(16))
+    sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("sponsors.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -65,4 +65,5 @@ TENANT_OWNED_TABLES = (
     "report_subscriptions",
     "report_runs",
     "embeds",
+    "account_tokens",
 )

@@ -183,7 +183,7 @@ def production_stack(instance: Path, **extra_env: str) -> Iterator[Stack]:
         receiver = stack.enter_context(Receiver())
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": E2E_REDIS_URL, "INSTANCE_PATH": str(instance),
                "PORT": str(port), "DEMO_PASSWORD": DEMO_PASSWORD, "LOG_LEVEL": "WARNING",
-               "SECRET_KEY": "e2e-production-stack-" + "k" * 16,
+               "SECRET_KEY": "e2e-production-stack-" + "k" * 16, "LOGIN_RATE_LIMIT_IP": "600/minute",
                "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "MAIL_FROM": "Podcast Analytics <alerts@example.com>",
                "WEBHOOK_ALLOW_PRIVATE": "true", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                "PYTHONPATH": str(PROJECT_ROOT), **extra_env}

@@ -130,3 +130,49 @@ def test_embed_frames_on_an_allowed_origin_only_and_stops_when_revoked(page, bro
         raise AssertionError("a tampered link opened")
     except urllib.error.HTTPError as exc:
         assert exc.code == 404 and b"not valid" in exc.read()
+
+
+def _post(url: str, key: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        assert response.status == 201
+        return json.loads(response.read())
+
+
+@pytest.mark.timeout(420)
+def test_every_embed_chart_draws_with_the_smallest_plotly_bundle(page, browser, live_server):
+    """Each chart type draws in a fresh context with no console error, from the partial bundle that has its trace
+    types (geo for the world map, basic for the rest) when tools/plotly is installed, else the full bundle."""
+    from api.embed_assets import PARTIAL_FILES, PARTIALS_DIR
+
+    login(page, live_server)
+    key = _write_key(page, live_server)
+    episode = _api("GET", f"{live_server}/api/v1/episodes", key)[1]["data"][0]["id"]
+    campaigns = {c["name"]: c["id"] for c in _api("GET", f"{live_server}/api/v1/campaigns", key)[1]["data"]}
+    campaign = campaigns.get("Morning Ritual Q3") or next(iter(campaigns.values()))
+    cases = {"downloads_timeline": {"granularity": "week", "compare": "previous"}, "top_episodes": {},
+             "top_apps": {}, "top_countries": {}, "world_map": {}, "episode_launch": {"episode": episode},
+             "campaign_delivery": {"campaign": campaign}, "campaign_attribution": {"campaign": campaign}}
+    installed = {name for name, file in PARTIAL_FILES.items() if (PARTIALS_DIR / file).is_file()}
+    context = browser.new_context(viewport={"width": 800, "height": 420})
+    try:
+        for chart, filters in cases.items():
+            url = _post(f"{live_server}/api/v1/embeds", key, {"chart": chart, "filters": filters})["url"]
+            framed = context.new_page()
+            console: list[str] = []
+            framed.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+            framed.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
+            framed.goto(url)
+            framed.locator("body[data-drawn=true] #chart .main-svg").first.wait_for(timeout=30_000)
+            wanted = "geo" if chart == "world_map" else "basic"
+            bundle = framed.locator("#chart").get_attribute("data-plotly-bundle")
+            assert bundle == (wanted if wanted in installed else "full"), (chart, bundle, installed)
+            if chart == "world_map":
+                assert framed.locator("#chart .choroplethlocation").count() > 10, chart
+            else:
+                assert framed.locator("#chart .point, #chart .scatterlayer path.js-line").count() > 0, chart
+            assert [line for line in console if line.startswith(("error", "warning", "pageerror"))] == [], chart
+            framed.close()
+    finally:
+        context.close()

@@ -388,3 +388,49 @@ def test_campaign_delivery_by_country_follows_the_targeting_rule(timescale):
                                                            "ORDER BY id LIMIT 1", c=campaign_id)[0][0], None,
                                     ("US", "GB", "CA"), p.as_of)
     assert 0.5 < share < 0.9  # the demo's audience: about 71% from the three targets
+
+
+def test_a_deleted_tenant_leaves_no_row_in_hypertables_or_aggregates(timescale):
+    """Tenant deletion on TimescaleDB: its rows go from the hypertables and the plain tables, its continuous
+    aggregates are refreshed to nothing, and the demo tenant's figures do not move."""
+    from services import accounts, privacy
+    from services.models import Episode, Podcast
+
+    db, demo_id = timescale
+    day = date.today() - timedelta(days=2)
+    gone = accounts.create_tenant(db, "gone", "Gone Network")
+    with db.session(system=True) as s:
+        podcast = Podcast(tenant_id=gone.id, title="Gone show", prefix_key="kgone")
+        s.add(podcast)
+        s.flush()
+        episode = Episode(tenant_id=gone.id, podcast_id=podcast.id, guid="gone-1", title="Gone #1",
+                          published_at=datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc))
+        s.add(episode)
+        s.commit()
+        ids = (podcast.id, episode.id)
+    ts = pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=8)
+    frame = pd.DataFrame({"ts": [ts + pd.Timedelta(minutes=n) for n in range(5)], "tenant_id": gone.id,
+                          "podcast_id": ids[0], "episode_id": ids[1], "listener_key": [f"g{n}" for n in range(5)],
+                          "app": "Overcast", "device": "phone", "os": "iOS", "country": "US", "region": None,
+                          "referrer": None})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "insert_frame", _insert_frame_without_copy)
+        with db.session(gone.id) as s:
+            store.replace_downloads(s, gone.id, day, day, frame)
+            store.refresh_rollups(s, gone.id, day, day)
+            s.commit()
+    aggregates = privacy._continuous_aggregates(db)
+    assert {"podcast_daily_metrics", "episode_daily_metrics"} <= aggregates
+    assert _sql(db, "SELECT sum(downloads) FROM podcast_daily_metrics WHERE tenant_id = :t", t=gone.id)[0][0] == 5
+    tables = [r[0] for r in _sql(db, "SELECT DISTINCT table_name FROM information_schema.columns "
+                                     "WHERE column_name = 'tenant_id' AND table_schema = 'public'")]
+    assert aggregates <= set(tables)
+
+    def counts(tenant_id):
+        return {t: _sql(db, f"SELECT count(*) FROM {t} WHERE tenant_id = :t", t=tenant_id)[0][0] for t in tables}
+
+    demo_before = counts(demo_id)
+    privacy.purge_tenant(db, gone.id)
+    assert {t: n for t, n in counts(gone.id).items() if n} == {}
+    assert _sql(db, "SELECT count(*) FROM tenants WHERE id = :t", t=gone.id)[0][0] == 0
+    assert counts(demo_id) == demo_before

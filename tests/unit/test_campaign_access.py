@@ -6,58 +6,27 @@ no API keys, so their rows of the matrix are the pages and callbacks."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from jobs import context as job_context
 from services import accounts, api_keys
 from services.sponsorship import campaigns, placements
-from services.models import Campaign, Podcast, Sponsor
+from services.models import Campaign, Podcast
 from services.tenancy import TenantContext
 from tests import campaign_client as cc
-from tests.conftest import DEMO_PASSWORD, make_settings
-
-ROLES = ("owner", "admin", "editor", "viewer", "sponsor_own", "sponsor_other", "other_tenant")
-PASSWORD = "password-123"
+from tests.worlds import PASSWORD, ROLES, demo_world
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, seeded_sqlite):
     """One app for the module, with a login per role; the target is Northwind Coffee's "Holiday Blend"."""
-    from app import create_app
-
-    instance = tmp_path_factory.mktemp("access")
-    shutil.copy(seeded_sqlite, instance / "podcast.db")
-    server = create_app(make_settings(instance))
-    server.config["TESTING"] = True
-    db = server.extensions["podcast_platform"].db
-    demo = accounts.get_tenant_by_slug(db, "demo")
-    with db.session(demo.id) as s:
-        sponsor_ids = dict(s.execute(select(Sponsor.name, Sponsor.id)).all())
-        target = s.scalar(select(Campaign.id).where(Campaign.name == "Holiday Blend"))
-    accounts.create_tenant(db, "acme", "Acme")
-    users = {"owner": ("demo@example.com", DEMO_PASSWORD)}
-    for role in ("admin", "editor", "viewer"):
-        accounts.create_user(db, f"{role}@demo.test", "demo", role, password=PASSWORD)
-        users[role] = (f"{role}@demo.test", PASSWORD)
-    accounts.create_user(db, "coffee@demo.test", "demo", "sponsor", password=PASSWORD,
-                         sponsor_id=sponsor_ids["Northwind Coffee"])
-    accounts.create_user(db, "vpn@demo.test", "demo", "sponsor", password=PASSWORD, sponsor_id=sponsor_ids["Lumen VPN"])
-    accounts.create_user(db, "owner@acme.test", "acme", "owner", password=PASSWORD)
-    users.update(sponsor_own=("coffee@demo.test", PASSWORD), sponsor_other=("vpn@demo.test", PASSWORD),
-                 other_tenant=("owner@acme.test", PASSWORD))
-    clients = {}
-    for role, (email, password) in users.items():
-        client = server.test_client()
-        assert client.post("/login", data={"email": email, "password": password}).status_code == 302
-        clients[role] = client
-    yield {"app": server, "db": db, "clients": clients, "target": target, "tenant_id": demo.id,
-           "sponsors": sponsor_ids}
-    db.dispose()
-    job_context.reset()
+    with demo_world(tmp_path_factory, seeded_sqlite, "access") as w:
+        with w["db"].session(w["demo"]) as s:
+            target = s.scalar(select(Campaign.id).where(Campaign.name == "Holiday Blend"))
+        yield {"app": w["app"], "db": w["db"], "clients": w["clients"], "target": target, "tenant_id": w["demo"],
+               "sponsors": w["sponsors"]}
 
 
 def _draft(world) -> int:

@@ -57,3 +57,16 @@ def test_metrics_token_is_optional_and_kept_out_of_reprs(tmp_path):
     assert load_settings({"INSTANCE_PATH": str(tmp_path)}).metrics_token is None
     s = load_settings({"INSTANCE_PATH": str(tmp_path), "METRICS_TOKEN": "scrape-token-0123456789"})
     assert s.metrics_token == "scrape-token-0123456789" and "scrape-token" not in repr(s)
+
+
+def test_login_limit_and_idle_timeout_are_read_and_checked(tmp_path):
+    s = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert (s.login_rate_limit_ip, s.session_idle_minutes) == ("30/minute", 120)
+    s = load_settings({"INSTANCE_PATH": str(tmp_path), "LOGIN_RATE_LIMIT_IP": "5/minute;100/hour",
+                       "SESSION_IDLE_MINUTES": "0"})
+    assert (s.login_rate_limit_ip, s.session_idle_minutes) == ("5/minute;100/hour", 0)
+    for name, value in (("LOGIN_RATE_LIMIT_IP", "many"), ("SESSION_IDLE_MINUTES", "an hour"),
+                        ("SESSION_IDLE_MINUTES", "-5")):
+        with pytest.raises(ConfigError) as err:
+            load_settings({"INSTANCE_PATH": str(tmp_path), name: value})
+        assert err.value.variable == name

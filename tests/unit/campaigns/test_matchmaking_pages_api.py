@@ -4,21 +4,17 @@ or another's) and another tenant see no panel and no data; API keys of another t
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from jobs import context as job_context
-from services import accounts, api_keys
-from services.models import Campaign, Placement, Podcast, Sponsor
+from services import api_keys
+from services.models import Campaign, Placement, Podcast
 from services.sponsorship import campaigns, match_scoring, match_weights
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
 from tests.dash_client import call_callback
-
-PASSWORD = "password-123"
+from tests.worlds import demo_world
 FACTORS = match_scoring.FACTORS
 PANEL = [("campaign-match-box", "style"), ("campaign-match-message", "children"),
          ("campaign-match-computed", "children"), ("campaign-match-list", "children"),
@@ -31,47 +27,22 @@ PANEL += [("campaign-match-weight-error-" + n, "children") for n in (*FACTORS, "
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, seeded_sqlite):
     """One app, a login per role, and a Northwind Coffee draft that excludes Business (Market Hours)."""
-    from app import create_app
-
-    instance = tmp_path_factory.mktemp("matchmaking")
-    shutil.copy(seeded_sqlite, instance / "podcast.db")
-    server = create_app(make_settings(instance))
-    server.config["TESTING"] = True
-    db = server.extensions["podcast_platform"].db
-    demo = accounts.get_tenant_by_slug(db, "demo")
-    with db.session(demo.id) as s:
-        sponsors = dict(s.execute(select(Sponsor.name, Sponsor.id)).all())
-        shows = dict(s.execute(select(Podcast.title, Podcast.id)).all())
-    today = date.today()
-    campaign = campaigns.create_campaign(db, TenantContext(demo.id, "owner"), {
-        "sponsor_id": sponsors["Northwind Coffee"], "name": "Matchmaking", "start_date": today.isoformat(),
-        "end_date": (today + timedelta(days=30)).isoformat(), "cpm": 20, "goal_impressions": 20000,
-        "budget": 1000, "target_categories": ["Technology"], "target_countries": ["US"],
-        "excluded_categories": ["Business"]}).id
-    acme = accounts.create_tenant(db, "acme", "Acme")
-    users = {"owner": ("demo@example.com", DEMO_PASSWORD)}
-    for role in ("admin", "editor", "viewer"):
-        accounts.create_user(db, f"{role}@demo.test", "demo", role, password=PASSWORD)
-        users[role] = (f"{role}@demo.test", PASSWORD)
-    accounts.create_user(db, "coffee@demo.test", "demo", "sponsor", password=PASSWORD,
-                         sponsor_id=sponsors["Northwind Coffee"])
-    accounts.create_user(db, "vpn@demo.test", "demo", "sponsor", password=PASSWORD, sponsor_id=sponsors["Lumen VPN"])
-    accounts.create_user(db, "owner@acme.test", "acme", "owner", password=PASSWORD)
-    users.update(sponsor_own=("coffee@demo.test", PASSWORD), sponsor_other=("vpn@demo.test", PASSWORD),
-                 other_tenant=("owner@acme.test", PASSWORD))
-    clients = {}
-    for role, (email, password) in users.items():
-        client = server.test_client()
-        assert client.post("/login", data={"email": email, "password": password}).status_code == 302
-        clients[role] = client
-    keys = {}
-    for name, tenant_id in (("demo", demo.id), ("acme", acme.id)):
-        _, key = api_keys.create_api_key(db, TenantContext(tenant_id, "owner"), "match", ("read",))
-        keys[name] = {"Authorization": f"Bearer {key}"}
-    yield {"db": db, "clients": clients, "campaign": campaign, "tenant_id": demo.id, "shows": shows, "keys": keys,
-           "sponsors": sponsors, "client": server.test_client()}
-    db.dispose()
-    job_context.reset()
+    with demo_world(tmp_path_factory, seeded_sqlite, "matchmaking") as w:
+        db, sponsors = w["db"], w["sponsors"]
+        with db.session(w["demo"]) as s:
+            shows = dict(s.execute(select(Podcast.title, Podcast.id)).all())
+        today = date.today()
+        campaign = campaigns.create_campaign(db, TenantContext(w["demo"], "owner"), {
+            "sponsor_id": sponsors["Northwind Coffee"], "name": "Matchmaking", "start_date": today.isoformat(),
+            "end_date": (today + timedelta(days=30)).isoformat(), "cpm": 20, "goal_impressions": 20000,
+            "budget": 1000, "target_categories": ["Technology"], "target_countries": ["US"],
+            "excluded_categories": ["Business"]}).id
+        keys = {}
+        for name, tenant_id in (("demo", w["demo"]), ("acme", w["acme"])):
+            _, key = api_keys.create_api_key(db, TenantContext(tenant_id, "owner"), "match", ("read",))
+            keys[name] = {"Authorization": f"Bearer {key}"}
+        yield {"db": db, "clients": w["clients"], "campaign": campaign, "tenant_id": w["demo"], "shows": shows,
+               "keys": keys, "sponsors": sponsors, "client": w["app"].test_client()}
 
 
 def _changed(component_id) -> list[str]:

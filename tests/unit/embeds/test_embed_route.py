@@ -1,9 +1,11 @@
-"""/embed/<token>: the chart with its filters locked (query strings ignored), plotly.js served locally, views counted;
-404 for a tampered or unknown link, 410 for an expired or revoked one; frame-ancestors on every response."""
+"""/embed/<token>: the chart with its filters locked (query strings ignored), plotly.js served locally (which bundle
+and how: test_embed_assets.py), views counted; 404 for a tampered or unknown link, 410 for an expired or revoked
+one; frame-ancestors on every response."""
 from __future__ import annotations
 
 from datetime import timedelta
 
+from api.embed import BUNDLES
 from api.framing import DENY, frame_ancestors_of
 from services.catalog import podcasts
 from services.dashboards import overview
@@ -25,7 +27,7 @@ def test_renders_the_locked_chart_with_minimal_chrome(world):
     html = response.get_data(as_text=True)
     assert "Where we are heard" in html and 'class="theme-dark"' in html
     assert "Powered by" in html and "/methodology" in html
-    assert '<script src="/embed/assets/plotly-' in html and "cdn" not in html.lower()
+    assert '<script src="/embed/assets/plotly/plotly-' in html and "cdn" not in html.lower()
     expected = overview.top_countries(world["db"], store.embed_context(info), view_state(info.filters))
     assert bars(response) == dict(zip(expected["country"], expected["downloads"])) != {}
     assert frame_ancestors_of(response.headers["Content-Security-Policy"]) == f"frame-ancestors {ORIGIN}"
@@ -112,11 +114,13 @@ def test_plotly_is_served_by_the_app_without_a_login(world):
     _, token = make(world, owner(world), "top_apps")
     html = client.get(f"/embed/{token}").get_data(as_text=True)
     src = html.split('<script src="', 1)[1].split('"', 1)[0]
+    name = html.split('data-plotly-bundle="', 1)[1].split('"', 1)[0]
+    assert src.startswith(f"/embed/assets/plotly/plotly-{name}.") and name in world["app"].extensions[BUNDLES]
     response = client.get(src)
     assert response.status_code == 200 and len(response.data) > 1_000_000
     assert response.mimetype == "text/javascript" and b"plotly" in response.data[:2000].lower()
     assert client.get("/embed/assets/embed.js").status_code == 200
-    assert client.get("/embed/assets/plotly-0.0.0.min.js").status_code == 404
+    assert client.get("/embed/assets/plotly/plotly-full.0000000000000000.min.js").status_code == 404
 
 
 def test_every_other_response_refuses_framing(world):
