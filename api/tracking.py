@@ -15,6 +15,9 @@ from flask.sessions import SessionInterface
 
 from services.catalog.prefix import destination_hosts, own_hosts
 from services.db import Database
+from services.live.board import EXTENSION as LIVE_EXTENSION, LiveBoard
+from services.live.bus import MemoryBus, RedisBus
+from services.live.feed import LiveFeed, LiveResolver
 from services.measurement import ingest, journal
 from services.measurement.requests import client_ip
 from services.measurement.urls import PrefixRequestError, parse_prefix_request
@@ -137,12 +140,21 @@ def init_tracking(server: Flask, record_stores: dict | None = None) -> None:
     state = server.extensions[STATE_EXTENSION]
     settings = state.settings
     spool = ingest.Spool(Path(settings.instance_path) / "spool")
+    # The live view: what the journal's shipper (or the embedded writer) hands on is published per tenant, off the
+    # request path (services.live); the Live page reads the board its subscription keeps.
     if settings.redis_url:
         # Hits go to a local journal before the 302; a background thread ships it to Redis (journal.JournalSink).
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=0.25)
-        sink = journal.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool)
+        bus = RedisBus(client)
+        feed = LiveFeed(bus, LiveResolver(state.db))
+        sink = journal.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool,
+                                   observer=feed.offer)
     else:
-        sink = ingest.ThreadedSink(state.db, functools.partial(ingest.store_records, stores=record_stores), spool)
+        bus = MemoryBus()
+        feed = LiveFeed(bus, LiveResolver(state.db))
+        sink = ingest.ThreadedSink(state.db, functools.partial(ingest.store_records, stores=record_stores), spool,
+                                   observer=feed.offer)
+    server.extensions[LIVE_EXTENSION] = LiveBoard(bus, feed)
     tracker = server.extensions[EXTENSION] = Tracker(sink, own_hosts(settings), settings, state.db)
     server.session_interface = PrefixWithoutSession(server.session_interface)
     server.register_blueprint(bp)

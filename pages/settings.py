@@ -24,7 +24,6 @@ def layout(**_kwargs):
         dcc.Input(id=Settings.TIMEZONE, placeholder="e.g. Europe/Berlin", className="text-input", debounce=True),
         html.Div(html.Button("Save", id=Settings.SAVE, className="primary-button"), className="form-row"),
         html.Div(id=Settings.MESSAGE),
-        sessions_section(),
         html.H2("Sign-in"),
         html.P(["Owners can require two-factor sign-in: members without it are sent to set it up after they sign "
                 "in and reach nothing else until they have. Your own: ",
@@ -34,6 +33,7 @@ def layout(**_kwargs):
         html.Div(html.Button("Save sign-in policy", id=Settings.MFA_SAVE, className="primary-button"),
                  className="form-row"),
         html.Div(id=Settings.MFA_MESSAGE),
+        sessions_section(),
     ])
 
 

@@ -133,8 +133,10 @@ class RedisSink:
 class ThreadedSink:
     """Embedded mode (no Redis): a background thread writes hits to the database in small batches."""
 
-    def __init__(self, db: Database, store: Callable[[Database, list[dict]], int], spool: Spool):
+    def __init__(self, db: Database, store: Callable[[Database, list[dict]], int], spool: Spool,
+                 observer: Callable[[list[dict]], None] | None = None):
         self.db, self.store, self.spool = db, store, spool
+        self.observer = observer  # told each written batch (the live feed); must not block
         self.queue: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="hit-writer", daemon=True)
         self.thread.start()
@@ -162,6 +164,11 @@ class ThreadedSink:
             logger.exception("storing hits failed: spooled")
             for hit in hits:
                 self.spool.append(hit)
+        try:
+            if self.observer is not None:
+                self.observer(hits)
+        except Exception:  # noqa: BLE001 - the live view must never hold up storing
+            logger.warning("hit observer failed", exc_info=True)
         finally:
             for _ in hits:
                 self.queue.task_done()

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from services.measurement.ingest import BUFFER_KEY, Spool
@@ -38,8 +39,10 @@ class JournalSink:
     app that forks workers gives each worker its own owner."""
 
     def __init__(self, redis_client, directory: Path, interval: float = 0.005, batch: int = 2000,
-                 rotate_bytes: int = 4 << 20, sync_interval: float = 1.0, legacy_spool: Spool | None = None):
+                 rotate_bytes: int = 4 << 20, sync_interval: float = 1.0, legacy_spool: Spool | None = None,
+                 observer: Callable[[list[bytes]], None] | None = None):
         self.redis = redis_client
+        self.observer = observer  # told each shipped batch's lines (the live feed); must not block
         self.directory = Path(directory)
         self.interval, self.batch, self.rotate_bytes, self.sync_interval = interval, batch, rotate_bytes, sync_interval
         self.legacy_spool = legacy_spool
@@ -140,6 +143,11 @@ class JournalSink:
         for start in range(0, len(lines), 1000):
             pipe.rpush(BUFFER_KEY, *lines[start:start + 1000])
         pipe.execute()
+        if self.observer is not None:
+            try:
+                self.observer(lines)
+            except Exception:  # noqa: BLE001 - the live view must never hold up shipping
+                logger.warning("hit observer failed", exc_info=True)
 
     def _ship_file(self, path: Path, offset: int, limit: int | None = None) -> int:
         """Push the whole lines of `path` from `offset` (up to `limit` bytes into the file); new offset."""
