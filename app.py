@@ -16,11 +16,13 @@ from api.exports import bp as api_exports
 from api.framing import init_framing
 from api.mfa import init_mfa
 from api.cli import register_cli
+from api.csrf import init_csrf
 from api.observability import init_observability
 from api.openapi import bp as api_docs
 from api.privacy import init_privacy
 from api.problems import init_problems
 from api.ratelimit import init_rate_limits
+from api.security_headers import init_security_headers
 from api.state import init_state, request_store
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
@@ -70,7 +72,8 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     context.set_db(db)
     ops = (lambda: read_ops(db, get_redis(settings))) if settings.redis_url else (lambda: read_ops(db))
     init_observability(server, metrics=make_metrics(lambda: job_counts(settings), ops),
-                       readiness_checks=_readiness_checks(settings, db))
+                       readiness_checks=_readiness_checks(settings, db), metrics_token=settings.metrics_token)
+    init_csrf(server)
     init_auth(server)
     init_mfa(server)
     server.register_blueprint(api_v1)
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     dash_app.layout = lambda: app_shell(list(dash.page_registry.values()), dash.page_container)
     register_all(dash_app)
     server.extensions["podcast_dash"] = dash_app  # its registries: pages and callbacks
+    init_security_headers(server, dash_app, settings.trusted_proxies)
     provider = tracing.configure(settings.traces_exporter, tracer_provider, database=db)
     if provider is not None:
         tracing.instrument_app(server, dash_app, provider)

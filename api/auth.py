@@ -3,7 +3,6 @@ tenant context each request resolves once."""
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template_string, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -14,6 +13,7 @@ from services.tenancy import TenantContext
 from api import login_guard, sessions
 from api.observability import bind_identity
 from api.state import current_db
+from api import csrf
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ def _require_login():
 
 
 def _same_origin() -> bool:
-    """Form posts must come from our own pages: reject a cross-site Origin (login CSRF)."""
-    origin = request.headers.get("Origin")
-    return origin is None or urlparse(origin).netloc == request.host
+    """Form posts must come from our own pages. api/csrf.py already refuses every cross-site state-changing request
+    before any route runs; this asks the same rule, for routes that say so where they change state."""
+    return csrf.request_cross_site_reason() is None
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,5 +1,6 @@
 """Who may frame our pages: nobody (`frame-ancestors 'none'` and `X-Frame-Options: DENY` on every response), except
-an embed's own response, which names the origins its owner allowed (`allow_framing`)."""
+an embed's own response, which names the origins its owner allowed (`allow_framing`). The rest of the
+Content-Security-Policy is api/security_headers.py's; this module owns only its frame-ancestors directive."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,6 +14,14 @@ CSP = "Content-Security-Policy"
 def frame_ancestors(origins: Sequence[str]) -> str:
     """The CSP directive for an allowlist; an empty list allows no one."""
     return f"frame-ancestors {' '.join(origins)}" if origins else DENY
+
+
+def frame_ancestors_of(policy: str | None) -> str | None:
+    """The frame-ancestors directive of a Content-Security-Policy value, or None when it has none."""
+    for directive in (policy or "").split(";"):
+        if directive.strip().startswith("frame-ancestors"):
+            return directive.strip()
+    return None
 
 
 def allow_framing(response: Response, origins: Sequence[str] | str) -> Response:
@@ -32,7 +41,7 @@ def _deny_framing(response: Response) -> Response:
     existing = response.headers.get(CSP)
     if not existing:
         response.headers[CSP] = DENY
-    elif "frame-ancestors" not in existing:
+    elif frame_ancestors_of(existing) is None:
         response.headers[CSP] = f"{existing}; {DENY}"
     response.headers["X-Frame-Options"] = "DENY"
     return response

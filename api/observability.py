@@ -1,6 +1,7 @@
 """Request ids, one JSON log line per request, request metrics, and the /healthz, /readyz and /metrics routes."""
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -32,11 +33,14 @@ ReadinessCheck = Callable[[], None]
 class Observability:
     metrics: Metrics
     readiness_checks: dict[str, ReadinessCheck]
+    metrics_token: str | None = None
 
 
-def init_observability(server: Flask, *, metrics: Metrics, readiness_checks: dict[str, ReadinessCheck]) -> None:
-    """Wire request ids, request logs and metrics into `server` and register the health routes."""
-    server.extensions[EXTENSION] = Observability(metrics, dict(readiness_checks))
+def init_observability(server: Flask, *, metrics: Metrics, readiness_checks: dict[str, ReadinessCheck],
+                       metrics_token: str | None = None) -> None:
+    """Wire request ids, request logs and metrics into `server` and register the health routes. With
+    `metrics_token`, /metrics answers only a request bearing it."""
+    server.extensions[EXTENSION] = Observability(metrics, dict(readiness_checks), metrics_token)
     # First in, so the id is bound before any other hook (auth) logs; first registered after_request runs
     # last, so it sees the final status.
     server.before_request_funcs.setdefault(None, []).insert(0, _start_request)
@@ -117,8 +121,18 @@ def readyz() -> tuple[Response, int]:
     return _no_store(jsonify(status="ready", checks=checks)), 200
 
 
+def bearer_matches(header: str | None, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time (the time taken tells nothing of the token)."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     state: Observability = current_app.extensions[EXTENSION]
+    if state.metrics_token and not bearer_matches(request.headers.get("Authorization"), state.metrics_token):
+        response = Response("metrics need Authorization: Bearer <METRICS_TOKEN>\n", status=401, mimetype="text/plain")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return _no_store(response)
     body, content_type = state.metrics.render()
     return Response(body, content_type=content_type)

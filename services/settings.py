@@ -67,6 +67,8 @@ class Settings:
     database_read_url: str | None = field(default=None, repr=False)
     # The dashboards' answer cache: auto (Redis with REDIS_URL, memory without), off, memory or redis.
     dashboard_cache: str = "auto"
+    # When set, /metrics answers only `Authorization: Bearer <this token>` (a scraper's credential); None: open.
+    metrics_token: str | None = field(default=None, repr=False)
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -257,6 +259,14 @@ def _parse_embed_keys(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(keys)
 
 
+def _parse_metrics_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) < 16 or any(c.isspace() for c in value) or not value.isascii():
+        raise ConfigError("METRICS_TOKEN", "must be at least 16 characters, ASCII, without spaces")
+    return value
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -322,6 +332,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
         database_read_url=_parse_read_url(env.get("DATABASE_READ_URL"), database_url),
         dashboard_cache=_parse_dashboard_cache(env.get("DASHBOARD_CACHE") or "auto", redis_url),
+        metrics_token=_parse_metrics_token(env.get("METRICS_TOKEN")),
         secret_key_generated=generated,
     )
 

@@ -102,8 +102,22 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser context; console errors and page errors are collected in page.errors."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    """A fresh browser context; console errors and page errors are collected in page.errors.
+
+    The app's Content-Security-Policy is bypassed here: Playwright's own tools (wait_for_function's string
+    predicates, the axe-core script tag) evaluate code in the page, which the policy rightly forbids. The policy
+    itself is checked, enforced, with `csp_page` (tests/e2e/test_security_headers.py)."""
+    yield from _page(browser, request, bypass_csp=True)
+
+
+@pytest.fixture
+def csp_page(browser, request):
+    """Like `page`, with the app's Content-Security-Policy enforced."""
+    yield from _page(browser, request, bypass_csp=False)
+
+
+def _page(browser, request, bypass_csp: bool):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=bypass_csp)
     context.set_default_timeout(BROWSER_TIMEOUT_MS)  # every wait for an element or a navigation ends in an error
     context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()

@@ -61,6 +61,19 @@ def test_compose_sets_only_settings_the_app_reads_and_documents():
     assert services["web"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
 
 
+def test_prometheus_sends_the_metrics_token_compose_gives_the_web_process():
+    services, configs = compose()["services"], compose()["configs"]
+    assert {"METRICS_TOKEN"} <= settings_read() & settings_documented()
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
+    mounted = {c["source"]: c["target"] for c in services["prometheus"]["configs"]}
+    assert configs["metrics_token"]["content"] == "${METRICS_TOKEN:-}"
+    prometheus = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": mounted["metrics_token"]}
+
+
 def test_the_image_runs_as_a_non_root_user_with_a_health_check():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     users = re.findall(r"^USER (\S+)", dockerfile, re.M)

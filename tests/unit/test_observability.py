@@ -41,11 +41,12 @@ def fake_job_counts() -> dict[tuple[str, str], int]:
     return {("measure", "queued"): 3, ("notify", "failed"): 1}
 
 
-def build_app(checks: FakeChecks, job_counts=fake_job_counts) -> Flask:
+def build_app(checks: FakeChecks, job_counts=fake_job_counts, metrics_token: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config["TESTING"] = True
     init_observability(app, metrics=make_metrics(job_counts),
-                       readiness_checks={"database": checks.database, "redis": checks.redis})
+                       readiness_checks={"database": checks.database, "redis": checks.redis},
+                       metrics_token=metrics_token)
 
     @app.get("/episodes/<int:episode_id>")
     def episode(episode_id: int) -> dict:
@@ -118,6 +119,40 @@ def test_metrics_count_requests_by_route_and_report_jobs(client: FlaskClient) ->
     assert 'http_request_duration_seconds_count{route="/episodes/<int:episode_id>"} 2.0' in text
     assert 'jobs{queue="measure",state="queued"} 3.0' in text
     assert 'jobs{queue="notify",state="failed"} 1.0' in text
+
+
+TOKEN = "scrape-token-0123456789"
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer wrong-token-0123456789", f"Basic {TOKEN}",
+                                    f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}"])
+def test_metrics_with_a_token_refuse_a_missing_or_wrong_bearer(checks: FakeChecks, header: str | None) -> None:
+    client = build_app(checks, metrics_token=TOKEN).test_client()
+    response = client.get("/metrics", headers={"Authorization": header} if header is not None else {})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert "http_requests_total" not in response.get_data(as_text=True)
+
+
+def test_metrics_with_a_token_answer_the_bearer(checks: FakeChecks) -> None:
+    client = build_app(checks, metrics_token=TOKEN).test_client()
+    for scheme in ("Bearer", "bearer"):
+        response = client.get("/metrics", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert response.status_code == 200 and "http_requests_total" in response.get_data(as_text=True)
+    assert client.get("/healthz").status_code == 200  # the probes stay open
+
+
+def test_metrics_without_a_token_stay_open(client: FlaskClient) -> None:
+    assert client.get("/metrics", headers={"Authorization": "Bearer anything"}).status_code == 200
+
+
+def test_bearer_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.observability as module
+
+    compared = []
+    monkeypatch.setattr(module.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or a == b)
+    assert module.bearer_matches(f"Bearer {TOKEN}", TOKEN)
+    assert compared == [(TOKEN.encode(), TOKEN.encode())]
 
 
 def test_failing_view_is_counted_and_gets_a_request_id(checks: FakeChecks) -> None:

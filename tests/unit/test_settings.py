@@ -33,7 +33,7 @@ def test_production_values(tmp_path):
 @pytest.mark.parametrize("variable,value", [
     ("DATABASE_URL", "mysql://x"), ("REDIS_URL", "http://x"), ("LOG_LEVEL", "LOUD"), ("PORT", "eighty"),
     ("PORT", "70000"), ("PUBLIC_BASE_URL", "example.com"), ("TRUSTED_PROXIES", "10.0.0.300"),
-    ("SECRET_KEY", "short"),
+    ("SECRET_KEY", "short"), ("METRICS_TOKEN", "short"), ("METRICS_TOKEN", "has a space in it, so no"),
 ])
 def test_bad_values_name_the_variable(tmp_path, variable, value):
     with pytest.raises(ConfigError) as err:
@@ -51,6 +51,12 @@ def test_api_rate_limits_are_read_and_checked(tmp_path):
         with pytest.raises(ConfigError) as err:
             load_settings({"INSTANCE_PATH": str(tmp_path), name: "lots"})
         assert err.value.variable == name
+
+
+def test_metrics_token_is_optional_and_kept_out_of_reprs(tmp_path):
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)}).metrics_token is None
+    s = load_settings({"INSTANCE_PATH": str(tmp_path), "METRICS_TOKEN": "scrape-token-0123456789"})
+    assert s.metrics_token == "scrape-token-0123456789" and "scrape-token" not in repr(s)
 
 
 def test_login_limit_and_idle_timeout_are_read_and_checked(tmp_path):
