@@ -187,9 +187,11 @@ def test_the_phone_menu_and_a_dropdown_work_from_the_keyboard(browser, live_serv
         page.keyboard.press("ArrowDown")
         page.get_by_role("option").first.wait_for()
         for _ in range(6):
-            if page.evaluate("() => document.activeElement.value") == "year":  # the option "Previous year"
+            focused = page.evaluate("() => document.activeElement.value")
+            if focused == "year":  # the option "Previous year"
                 break
-            page.keyboard.press("ArrowDown")
+            page.keyboard.press("ArrowDown")  # then wait until the focus has moved on, so no press overshoots
+            page.wait_for_function("(before) => document.activeElement.value !== before", arg=focused)
         page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r"compare=year"))
         assert "Previous year" in page.locator("#overview-compare").inner_text()
