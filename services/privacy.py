@@ -44,9 +44,10 @@ def _continuous_aggregates(db: Database) -> set[str]:
                    .scalars())
 
 
-def _stored_tables(db: Database) -> list[Table]:
-    present = set(inspect(db.engine).get_table_names())
-    return [t for t in tenant_tables() if t.name in present or t.name in _continuous_aggregates(db)]
+def _stored_tables(db: Database, aggregates: set[str]) -> list[Table]:
+    """The tenant tables this database holds: its tables, and on TimescaleDB the continuous aggregates (views)."""
+    present = set(inspect(db.engine).get_table_names()) | aggregates
+    return [t for t in tenant_tables() if t.name in present]
 
 
 # -- export -------------------------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def export_tenant(db: Database, tenant_id: int, out_dir: Path, progress: Progres
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{about['slug']}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.zip"
     partial = out_dir / (name + ".partial")
-    tables = _stored_tables(db)
+    tables = _stored_tables(db, _continuous_aggregates(db))
     counts = {}
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -164,7 +165,7 @@ def purge_tenant(db: Database, tenant_id: int, progress: Progress | None = None)
     alone, then the tenant; refresh TimescaleDB's continuous aggregates afterwards. Returns rows deleted per table."""
     report = progress or (lambda _f, _m: None)
     aggregates = _continuous_aggregates(db)
-    tables = [t for t in reversed(_stored_tables(db)) if t.name not in aggregates]
+    tables = [t for t in reversed(_stored_tables(db, aggregates)) if t.name not in aggregates]
     deleted: dict[str, int] = {}
     with db.session(system=True) as s:
         if s.get(Tenant, tenant_id) is None:
