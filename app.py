@@ -36,6 +36,7 @@ from api.v1_insights import bp as api_v1_insights
 from callbacks import register_all
 from components.shell import INDEX_STRING, app_shell
 from jobs import context
+from jobs.events import watch as watch_events
 from jobs.queues import get_redis, job_counts
 from jobs.scheduler import run_in_process
 from services import demo, migrate, tracing
@@ -62,14 +63,21 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
     )
-    migrate.upgrade(settings.database_url, app_role=settings.db_app_role)
+    migrate.upgrade(settings.database_url, app_role=settings.db_app_role, worker_role=settings.db_worker_role)
     cache = make_cache(settings.dashboard_cache, settings.database_url,
                        get_redis(settings) if settings.redis_url else None)
-    db = Database(settings.database_url, settings.db_app_role, read_url=settings.database_read_url, cache=cache,
-                  request_store=request_store)
+    db = Database(settings.database_url, settings.db_app_role, worker_role=settings.db_worker_role,
+                  read_url=settings.database_read_url, cache=cache, request_store=request_store)
     init_state(server, settings, db)
-    context.set_settings(settings)  # jobs run in this process (embedded mode) use this app's database
-    context.set_db(db)
+    context.set_settings(settings)  # jobs run in this process (no REDIS_URL) run as the workers would
+    if db.is_postgres:  # as the worker role, like an RQ worker; the web's own commits still enqueue their events
+        jobs_db = Database(settings.database_url, settings.db_worker_role, worker_role=settings.db_worker_role,
+                           cache=cache)
+        db.companions.append(jobs_db)
+        context.set_db(jobs_db)
+        watch_events(db.engine)
+    else:
+        context.set_db(db)
     ops = (lambda: read_ops(db, get_redis(settings))) if settings.redis_url else (lambda: read_ops(db))
     init_observability(server, metrics=make_metrics(lambda: job_counts(settings), ops),
                        readiness_checks=_readiness_checks(settings, db), metrics_token=settings.metrics_token)
@@ -129,7 +137,7 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc.message}")
     server = create_app(settings)
-    seeded = demo.seed_demo(server.extensions["podcast_platform"].db, settings.demo_password)
+    seeded = demo.seed_demo(context.get_db(), settings.demo_password)  # as the jobs do: the worker role
     password_file = settings.instance_path / "demo_password"
     if seeded["password"]:  # generated once: keep it beside the database so later starts can print it again
         password_file.write_text(seeded["password"])

@@ -8,6 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from api.state import app_state
+from jobs import context as job_context
 from services import accounts, api_keys, demo, mfa, migrate
 from services.catalog import podcasts
 from services.catalog.prefix import own_hosts
@@ -29,7 +30,7 @@ def _fail(exc: ServiceError) -> None:
 def db_upgrade(revision: str) -> None:
     """Migrate the schema up to REVISION (default: head)."""
     settings = app_state().settings
-    migrate.upgrade(settings.database_url, revision, settings.db_app_role)
+    migrate.upgrade(settings.database_url, revision, settings.db_app_role, settings.db_worker_role)
     click.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
 
 
@@ -38,7 +39,7 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrate the schema down to REVISION ('base' removes everything)."""
     settings = app_state().settings
-    migrate.downgrade(settings.database_url, revision, settings.db_app_role)
+    migrate.downgrade(settings.database_url, revision, settings.db_app_role, settings.db_worker_role)
     click.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
 
 
@@ -48,6 +49,12 @@ def db_current() -> None:
     click.echo(migrate.current_revision(app_state().settings.database_url) or "empty")
 
 
+def operator_db():
+    """Operator commands do the workers' work (imports, counting, seeding, cross-tenant lookups): on PostgreSQL as
+    the worker role, through the database this process's jobs use."""
+    return job_context.get_db()
+
+
 @click.command("create-tenant")
 @with_appcontext
 @click.argument("slug")
@@ -55,7 +62,7 @@ def db_current() -> None:
 def create_tenant(slug: str, name: str) -> None:
     """Create a tenant (a podcast network) with a URL-safe SLUG and a display NAME."""
     try:
-        tenant = accounts.create_tenant(app_state().db, slug, name)
+        tenant = accounts.create_tenant(operator_db(), slug, name)
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"created tenant {tenant.slug} (id {tenant.id})")
@@ -71,7 +78,7 @@ def create_tenant(slug: str, name: str) -> None:
 def create_user(email: str, tenant_slug: str, role: str, password: str | None, sponsor_id: int | None) -> None:
     """Create a user (or add an existing one) to a tenant with a role."""
     try:
-        user, generated = accounts.create_user(app_state().db, email, tenant_slug, role, password, sponsor_id)
+        user, generated = accounts.create_user(operator_db(), email, tenant_slug, role, password, sponsor_id)
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"user {user.email} is {role} in {tenant_slug}")
@@ -87,7 +94,7 @@ def create_user(email: str, tenant_slug: str, role: str, password: str | None, s
               type=click.Choice(api_keys.SCOPES), help="Repeat for several scopes.")
 def create_api_key(tenant_slug: str, name: str, scopes: tuple[str, ...]) -> None:
     """Create an API key and print it; it is shown this once and stored only hashed."""
-    db = app_state().db
+    db = operator_db()
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
         operator = TenantContext(tenant_id=tenant.id, role="owner", tenant_slug=tenant.slug)
@@ -104,7 +111,7 @@ def create_api_key(tenant_slug: str, name: str, scopes: tuple[str, ...]) -> None
 @click.argument("key_id", type=int)
 def revoke_api_key(tenant_slug: str, key_id: int) -> None:
     """Revoke an API key by id."""
-    db = app_state().db
+    db = operator_db()
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
         api_keys.revoke_api_key(db, TenantContext(tenant_id=tenant.id, role="owner"), key_id)
@@ -122,7 +129,7 @@ def revoke_api_key(tenant_slug: str, key_id: int) -> None:
 def configure_tenant(slug: str, dedupe_window: str | None, timezone: str | None) -> None:
     """Change a tenant's measurement settings."""
     try:
-        tenant = accounts.configure_tenant(app_state().db, slug, dedupe_window, timezone)
+        tenant = accounts.configure_tenant(operator_db(), slug, dedupe_window, timezone)
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"{tenant.slug}: dedupe window {tenant.dedupe_window}, time zone {tenant.timezone}")
@@ -138,7 +145,7 @@ def configure_tenant(slug: str, dedupe_window: str | None, timezone: str | None)
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last UTC day to (re)count.")
 def count_downloads_command(tenant_slug: str, first, last) -> None:
     """Count raw requests into downloads and rollups (default: since the last count). Safe to repeat."""
-    db = app_state().db
+    db = operator_db()
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
         report = counting.count_downloads(db, tenant.id, first and first.date(), last and last.date())
@@ -160,7 +167,7 @@ def count_downloads_command(tenant_slug: str, first, last) -> None:
               "placements).")
 def attribute_command(tenant_slug: str, campaign_id: int | None) -> None:
     """Match conversions to exposed households and credit them under every model, now. Safe to repeat."""
-    db = app_state().db
+    db = operator_db()
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
         ids = [campaign_id] if campaign_id is not None else attribution_results.campaigns_to_attribute(db, tenant.id)
@@ -188,9 +195,9 @@ def import_feed_command(source: str, tenant_slug: str) -> None:
     """Import a podcast feed (an http(s) URL or a file) into a tenant's catalog; run again to update it."""
     state = app_state()
     try:
-        tenant = accounts.get_tenant_by_slug(state.db, tenant_slug)
+        tenant = accounts.get_tenant_by_slug(operator_db(), tenant_slug)
         operator = TenantContext(tenant_id=tenant.id, role="owner", tenant_slug=tenant.slug)
-        result = podcasts.import_feed(state.db, operator, source, own_hosts=own_hosts(state.settings))
+        result = podcasts.import_feed(operator_db(), operator, source, own_hosts=own_hosts(state.settings))
     except ServiceError as exc:
         _fail(exc)
     verb = "created" if result.new_podcast else "updated"
@@ -209,7 +216,7 @@ def import_feed_command(source: str, tenant_slug: str) -> None:
 @click.option("--no-count", is_flag=True, help="Only store the requests; count later.")
 def import_logs_command(path: str, tenant_slug: str, fmt: str, host: str | None, no_count: bool) -> None:
     """Import an access log into raw requests (once per file), then count the days it covers."""
-    db = app_state().db
+    db = operator_db()
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
         operator = TenantContext(tenant_id=tenant.id, role="owner", tenant_slug=tenant.slug)
@@ -236,7 +243,7 @@ def import_logs_command(path: str, tenant_slug: str, fmt: str, host: str | None,
 def seed_demo(password: str | None) -> None:
     """Create the Demo Network tenant and its data (does nothing if it exists)."""
     state = app_state()
-    result = demo.seed_demo(state.db, password or state.settings.demo_password)
+    result = demo.seed_demo(operator_db(), password or state.settings.demo_password)
     if not result["created"]:
         click.echo("demo tenant already exists")
         return
@@ -251,7 +258,7 @@ def reset_mfa(email: str) -> None:
     """Turn two-factor sign-in off for a user who lost their device and recovery codes (they sign in with the
     password alone, or set it up again; a network that requires it sends them to set-up)."""
     try:
-        mfa.reset(app_state().db, email)
+        mfa.reset(operator_db(), email)
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"two-factor sign-in is off for {email.strip().lower()}")

@@ -32,7 +32,9 @@ def get_db() -> Database:
             _state["db"] = None
         if _state["db"] is None:
             settings = get_settings()
-            _state["db"] = Database(settings.database_url, settings.db_app_role, cache=_dashboard_cache(settings))
+            # Jobs (ingestion, counting, rollups, retention, cross-tenant schedules) run as the worker role.
+            _state["db"] = Database(settings.database_url, settings.db_worker_role, worker_role=settings.db_worker_role,
+                                    cache=_dashboard_cache(settings))
             _state["pid"] = os.getpid()
             _watch_events(_state["db"])
         return _state["db"]

@@ -20,7 +20,7 @@ def refresh_rollups(tenant_id: int, since_iso: str | None = None) -> int:
     Returns the row count the service reports (episode-days written)."""
     since = date.fromisoformat(since_iso) if since_iso else None
     report_progress(0.0, "refreshing rollups")
-    with get_db().session(tenant_id) as session:
+    with get_db().session(tenant_id, worker=True) as session:
         rows = store.refresh_tenant(session, tenant_id, since)
         session.commit()
     report_progress(1.0, "rollups refreshed")

@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 # Seconds to wait for a PostgreSQL connection unless DATABASE_URL says otherwise (`?connect_timeout=N`): a server
 # that does not answer is an error after this long, not a request or job that waits forever.
 CONNECT_TIMEOUT = 10
+# The role of workers' and system sessions (DB_WORKER_ROLE): ingestion, counting, rollups, cross-tenant work.
+DEFAULT_WORKER_ROLE = "podcast_worker"
 
 
 def make_engine(url: str, app_role: str | None = None) -> Engine:
@@ -62,17 +64,23 @@ def _driver_options(url: str) -> tuple[URL, dict]:
 
 
 def _set_app_role(dbapi_conn, app_role: str) -> None:
+    """Run the connection as `app_role`: always from a superuser or BYPASSRLS login (which must not run queries as
+    itself), and from a plain login that is a member of it; a plain login that is not runs as itself."""
     autocommit = dbapi_conn.autocommit
     dbapi_conn.autocommit = True
     try:
         cur = dbapi_conn.cursor()
-        cur.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        privileged = cur.fetchone()[0]
-        if privileged:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,))
-            if cur.fetchone() is None:
-                raise ConfigError("DATABASE_URL", f"role {app_role!r} is missing; run `flask --app app db upgrade`")
-            cur.execute(f'SET ROLE "{app_role}"')
+        cur.execute("SELECT rolsuper OR rolbypassrls, current_user = %s, "
+                    "EXISTS (SELECT FROM pg_roles WHERE rolname = %s) FROM pg_roles WHERE rolname = current_user",
+                    (app_role, app_role))
+        privileged, already, exists = cur.fetchone()
+        if privileged and not exists:
+            raise ConfigError("DATABASE_URL", f"role {app_role!r} is missing; run `flask --app app db upgrade`")
+        if not already and exists:
+            cur.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (app_role,))
+            member = cur.fetchone()[0]
+            if privileged or member:
+                cur.execute(f'SET ROLE "{app_role}"')
         cur.close()
     finally:
         dbapi_conn.autocommit = autocommit
@@ -92,37 +100,47 @@ class Database:
     the current request's attribute store (flask.g) or None outside a request; a primary session that flushes or
     commits marks it, so the rest of that request reads from the primary (its own writes), never the replica."""
 
-    def __init__(self, url: str, app_role: str | None = None, *, read_url: str | None = None, cache=None,
-                 request_store: Callable[[], object | None] | None = None):
+    def __init__(self, url: str, app_role: str | None = None, *, worker_role: str | None = DEFAULT_WORKER_ROLE,
+                 read_url: str | None = None, cache=None, request_store: Callable[[], object | None] | None = None):
         self.url = url
         self.engine = make_engine(url, app_role)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        # System sessions (cross-tenant work) run as the worker role: the policies honour `app.system` for it only.
+        separate = self.is_postgres and app_role is not None and worker_role not in (None, app_role)
+        self.worker_engine = make_engine(url, worker_role) if separate else self.engine
+        self._system_factory = sessionmaker(self.worker_engine, expire_on_commit=False) if separate else self._factory
         self.read_engine = make_engine(read_url, app_role) if read_url else None
         self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False) if read_url else None
         self.cache = cache
         self.request_store = request_store
-        if self.is_postgres:
-            event.listen(self._factory, "after_begin", _apply_scope)
+        self.companions: list[Database] = []  # disposed with this one (the web's database for in-process jobs)
+        factories = (self._factory,) if self._system_factory is self._factory else (self._factory, self._system_factory)
+        for factory in factories:
+            if self.is_postgres:
+                event.listen(factory, "after_begin", _apply_scope)
+            event.listen(factory, "after_flush", self._after_flush)
+            event.listen(factory, "after_commit", self._after_commit)
+            event.listen(factory, "after_rollback", lambda s: s.info.pop(_CHANGED, None))
         if self._read_factory is not None and self.read_engine.dialect.name == "postgresql":
             event.listen(self._read_factory, "after_begin", _apply_scope)
         if self._read_factory is not None:
             event.listen(self._read_factory, "before_flush", _refuse_write)
-        event.listen(self._factory, "after_flush", self._after_flush)
-        event.listen(self._factory, "after_commit", self._after_commit)
-        event.listen(self._factory, "after_rollback", lambda s: s.info.pop(_CHANGED, None))
 
     @contextmanager
-    def session(self, tenant_id: int | None = None, *, system: bool = False,
+    def session(self, tenant_id: int | None = None, *, system: bool = False, worker: bool = False,
                 bookkeeping: bool = False) -> Iterator[Session]:
         """A unit of work: commit explicitly with `session.commit()`; anything uncommitted rolls back.
 
         `tenant_id` scopes PostgreSQL row-level security to that tenant. `system=True` is for the few
-        cross-tenant paths (login, API key lookup, operator commands, schedulers); services still filter.
+        cross-tenant paths (login, API key lookup, operator commands, schedulers); services still filter. On
+        PostgreSQL those run as the worker role (its own pooled connections), the only role the policies let see
+        across tenants. `worker=True`: the worker role within one tenant, for the workers' work on the time series
+        (ingestion, counting, rollups, attribution), which the web role may only read through the tenant views.
         `bookkeeping=True`: its writes are nothing the request reads back (an API key's last use), so they leave
         the request's reads on the replica.
         """
-        session = self._factory()
+        session = (self._system_factory if system or worker else self._factory)()
         session.info["tenant_id"] = tenant_id
         session.info["system"] = system
         session.info["bookkeeping"] = bookkeeping
@@ -173,7 +191,11 @@ class Database:
         run_pending_changes(session)
 
     def dispose(self) -> None:
+        for companion in self.companions:
+            companion.dispose()
         self.engine.dispose()
+        if self.worker_engine is not self.engine:
+            self.worker_engine.dispose()
         if self.read_engine is not None:
             self.read_engine.dispose()
 

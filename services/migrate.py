@@ -17,19 +17,21 @@ logger = logging.getLogger(__name__)
 MIGRATION_LOCK = 7_201_104  # arbitrary, constant advisory-lock key for schema migrations
 
 
-def alembic_config(database_url: str, app_role: str = "podcast_app") -> Config:
+def alembic_config(database_url: str, app_role: str = "podcast_app", worker_role: str = "podcast_worker") -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     cfg.attributes["app_role"] = app_role
+    cfg.attributes["worker_role"] = worker_role
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_app") -> None:
+def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_app",
+            worker_role: str = "podcast_worker") -> None:
     """Bring the schema to `revision`, as the login user of DATABASE_URL (not the app role).
 
     On PostgreSQL an advisory lock serialises concurrent starts (several web workers at once)."""
-    cfg = alembic_config(database_url, app_role)
+    cfg = alembic_config(database_url, app_role, worker_role)
     if not database_url.startswith("postgresql"):
         command.upgrade(cfg, revision)
         return
@@ -40,6 +42,7 @@ def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_
             conn.commit()
             try:
                 check_app_role(conn, app_role)
+                check_worker_role(conn, worker_role)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 conn.commit()
@@ -85,8 +88,39 @@ def check_app_role(conn, app_role: str) -> None:
                                      f"\"{me.current_user}\"; or set DB_APP_ROLE to a role it is a member of")
 
 
-def downgrade(database_url: str, revision: str, app_role: str = "podcast_app") -> None:
-    command.downgrade(alembic_config(database_url, app_role), revision)
+def check_worker_role(conn, worker_role: str) -> None:
+    """Raise ConfigError, before any change, when the worker role (DB_WORKER_ROLE) cannot be made or used: the
+    migrations create it when the login may, and grant it to the login, whose system sessions run as it."""
+    me = conn.execute(text(
+        "SELECT current_user, rolsuper, rolcreaterole, EXISTS (SELECT FROM pg_roles WHERE rolname = :role) "
+        "FROM pg_roles WHERE rolname = current_user"), {"role": worker_role}).one()
+    conn.commit()
+    user, superuser, createrole, exists = me
+    if superuser or user == worker_role:
+        return
+    if not exists:
+        if createrole:
+            return  # migration 0030 creates it and grants it to this login
+        raise ConfigError("DB_WORKER_ROLE", f"role {worker_role!r} does not exist and {user!r} may not create it; as a "
+                                            f"superuser run: CREATE ROLE \"{worker_role}\" NOLOGIN NOSUPERUSER "
+                                            f"NOBYPASSRLS; GRANT \"{worker_role}\" TO \"{user}\";")
+    member, admin = conn.execute(text(
+        "SELECT pg_has_role(current_user, :role, 'MEMBER'), pg_has_role(current_user, :role, 'MEMBER WITH ADMIN OPTION')"),
+        {"role": worker_role}).one()
+    conn.commit()
+    createrole_grants = createrole and int(conn.execute(text("SHOW server_version_num")).scalar()) < 160000
+    conn.commit()
+    if member or admin or createrole_grants:
+        return
+    raise ConfigError("DB_WORKER_ROLE", f"the workers' and system sessions run as {worker_role!r}, which already exists "
+                                        f"and is not granted to {user!r}; as a superuser (or a holder of its admin "
+                                        f"option) run: GRANT \"{worker_role}\" TO \"{user}\"; or set DB_WORKER_ROLE "
+                                        f"to a role it is a member of")
+
+
+def downgrade(database_url: str, revision: str, app_role: str = "podcast_app",
+              worker_role: str = "podcast_worker") -> None:
+    command.downgrade(alembic_config(database_url, app_role, worker_role), revision)
 
 
 def current_revision(database_url: str) -> str | None:

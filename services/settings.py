@@ -33,6 +33,7 @@ class Settings:
     demo_password: str | None = None
     # Role the app's sessions run as on PostgreSQL; it has no BYPASSRLS, so row-level security holds.
     db_app_role: str = "podcast_app"
+    db_worker_role: str = "podcast_worker"
     # A live campaign that has delivered under this share of its expected delivery to date is under pacing.
     alert_pacing_behind: float = 0.9
     # Webhooks: whether endpoints may resolve to loopback/private addresses (tests, closed networks), and how long
@@ -282,6 +283,12 @@ def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     return key, True
 
 
+def _parse_role(name: str, role: str) -> str:
+    if not role.replace("_", "").isalnum():
+        raise ConfigError(name, f"{role!r} is not a plain SQL identifier")
+    return role
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from the environment (or a given mapping); raise ConfigError naming a bad variable."""
     env = dict(os.environ if env is None else env)
@@ -294,9 +301,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     host = env.get("HOST") or "127.0.0.1"
     port = _parse_port(env.get("PORT") or "8050")
     public_base_url = _parse_base_url(env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}")
-    role = env.get("DB_APP_ROLE") or "podcast_app"
-    if not role.replace("_", "").isalnum():
-        raise ConfigError("DB_APP_ROLE", f"{role!r} is not a plain SQL identifier")
+    role = _parse_role("DB_APP_ROLE", env.get("DB_APP_ROLE") or "podcast_app")
+    worker_role = _parse_role("DB_WORKER_ROLE", env.get("DB_WORKER_ROLE") or "podcast_worker")
+    if worker_role == role:
+        raise ConfigError("DB_WORKER_ROLE", f"must differ from DB_APP_ROLE ({role!r}): the web role may not do the "
+                                            "workers' cross-tenant work")
     secret_key, generated = _secret_key(instance_path, env.get("SECRET_KEY"))
     if database_url.startswith("sqlite"):
         instance_path.mkdir(parents=True, exist_ok=True)
@@ -312,6 +321,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         demo_password=env.get("DEMO_PASSWORD") or None,
         db_app_role=role,
+        db_worker_role=worker_role,
         alert_pacing_behind=_parse_share("ALERT_PACING_BEHIND", env.get("ALERT_PACING_BEHIND") or "0.9"),
         webhook_allow_private=_parse_bool("WEBHOOK_ALLOW_PRIVATE", env.get("WEBHOOK_ALLOW_PRIVATE") or ""),
         webhook_timeout_seconds=_parse_seconds("WEBHOOK_TIMEOUT_SECONDS", env.get("WEBHOOK_TIMEOUT_SECONDS") or "15"),

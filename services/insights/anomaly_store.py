@@ -78,7 +78,7 @@ def detect_and_store(db: Database, tenant_id: int, first: date | None = None, la
     `anomaly.detected` events). `last` defaults to the newest complete day with downloads (never today, still being
     counted); the days judged are at least the week ending `last` and at most MAX_DETECT_DAYS."""
     yesterday = (today or datetime.now(timezone.utc).date()) - timedelta(days=1)
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         newest = _newest_day(s, tenant_id)
         if newest is None:
             return []

@@ -115,7 +115,7 @@ def refresh_tenant_forecasts(db: Database, tenant_id: int, as_of: date | None = 
     as_of = as_of or last_complete_day()
     report = progress or (lambda _f, _m: None)
     rows = []
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         shows = list(s.scalars(select(Podcast.id).where(Podcast.tenant_id == tenant_id).order_by(Podcast.id)))
         for n, podcast_id in enumerate(shows, start=1):
             rows.append(_row(tenant_id, "podcast", podcast_id, as_of, compute_show(s, tenant_id, podcast_id, as_of)))

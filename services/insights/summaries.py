@@ -112,7 +112,7 @@ def refresh_tenant_summaries(db: Database, tenant_id: int, since: date | None = 
     then write this week's for the network, every show and every campaign flying this week. Returns how many."""
     first, last = this_week(today)
     ctx = TenantContext(tenant_id, "owner")
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         if since is not None:
             s.execute(delete(InsightSummary).where(InsightSummary.tenant_id == tenant_id,
                                                    InsightSummary.last_day >= since))
@@ -236,7 +236,7 @@ def _value(value) -> str:
 # --- the cache --------------------------------------------------------------------------------------------------
 
 def _cached(db: Database, tenant_id: int, scope: str, scope_id: int | None, first: date, last: date) -> Summary | None:
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         row = s.scalar(select(InsightSummary).where(*_key(tenant_id, scope, scope_id, first, last)))
         if row is None:
             return None
@@ -251,7 +251,7 @@ def _key(tenant_id: int, scope: str, scope_id: int | None, first: date, last: da
 
 def _store(db: Database, tenant_id: int, summary: Summary) -> None:
     """Replace the cached row of this scope and period (one transaction: never two rows, never none)."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         s.execute(delete(InsightSummary).where(*_key(tenant_id, summary.scope, summary.scope_id, summary.first,
                                                      summary.last)))
         s.add(InsightSummary(tenant_id=tenant_id, scope=summary.scope, scope_id=summary.scope_id or NETWORK,

@@ -316,7 +316,7 @@ def count_downloads(db: Database, tenant_id: int, first: date | None = None, las
     """Count the tenant's raw requests on days first..last (default: from the last counted day to the newest
     request) into downloads and rollups, in one transaction. Idempotent: counting the same days again changes
     nothing."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         report = count_in_session(s, tenant_id, first, last, progress)
         s.commit()
     logger.info("downloads counted", extra=report.as_dict())

@@ -66,7 +66,7 @@ def import_log(db: Database, ctx: TenantContext, path: str | Path, fmt: str, hos
             return ImportReport(done.id, done.filename, done.lines_total, 0, done.lines_rejected, 0, True)
     total_lines = max(count_lines(path), 1)
     try:
-        with db.session(ctx.tenant_id) as s:
+        with db.session(ctx.tenant_id, worker=True) as s:
             report = _import(s, ctx, path, fmt, host, name, fingerprint, total_lines, progress)
             outbox.record(s, ctx.tenant_id, "import.completed",
                           {"source": "log", "import_id": report.import_id, "filename": name, "lines": report.lines,

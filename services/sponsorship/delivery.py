@@ -102,7 +102,7 @@ def refresh_campaign_in_session(s: Session, tenant_id: int, campaign_id: int) ->
 
 def refresh_campaign(db: Database, tenant_id: int, campaign_id: int) -> int:
     """Idempotent: the campaign's delivery rows are deleted and rebuilt in one transaction."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         impressions = refresh_campaign_in_session(s, tenant_id, campaign_id)
         s.commit()
     logger.info("campaign delivery refreshed", extra={"tenant_id": tenant_id, "campaign_id": campaign_id,
@@ -112,7 +112,7 @@ def refresh_campaign(db: Database, tenant_id: int, campaign_id: int) -> int:
 
 def campaigns_to_refresh(db: Database, tenant_id: int, since: date | None = None) -> list[int]:
     """Campaigns with a placement whose flight reaches `since` or later (all of them when None)."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         stmt = select(Placement.campaign_id).where(Placement.tenant_id == tenant_id).distinct()
         if since is not None:
             stmt = stmt.where(Placement.end_date >= since)

@@ -146,7 +146,7 @@ def recompute_in_session(s: Session, tenant_id: int, campaign_id: int, as_of: da
 
 def recompute(db: Database, tenant_id: int, campaign_id: int, as_of: date | None = None) -> int:
     """Idempotent: the campaign's rows are deleted and written again in one transaction."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         stored = recompute_in_session(s, tenant_id, campaign_id, as_of)
         s.commit()
     logger.info("campaign recommendations stored", extra={"tenant_id": tenant_id, "campaign_id": campaign_id,
@@ -277,7 +277,7 @@ def _better(candidate: Candidate, held: Candidate, weights: dict[str, float]) ->
 
 def recommendations_ready_message(db: Database, tenant_id: int, campaign_id: int) -> tuple[str, str, str]:
     """The notification when a campaign's recommendations are stored: (title, body, link)."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         name = s.scalar(select(Campaign.name).where(Campaign.id == campaign_id, Campaign.tenant_id == tenant_id))
         if name is None:
             raise NotFound(f"no campaign {campaign_id}")

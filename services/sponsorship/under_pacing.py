@@ -68,14 +68,14 @@ def record_under_pacing(db: Database, tenant_id: int, campaign_ids: list[int], t
 def _live_in_flight(db: Database, tenant_id: int, campaign_ids: list[int], today: date) -> list[tuple[int, str]]:
     if not campaign_ids:
         return []
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         return [(int(i), n) for i, n in s.execute(select(Campaign.id, Campaign.name).where(
             Campaign.tenant_id == tenant_id, Campaign.id.in_(campaign_ids), Campaign.status == "live",
             Campaign.start_date <= today, Campaign.end_date >= today).order_by(Campaign.id)).all()]
 
 
 def _noticed(db: Database, tenant_id: int, campaign_id: int, today: date) -> bool:
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         return s.scalar(select(PacingNotice.event_id).where(PacingNotice.tenant_id == tenant_id,
                                                             PacingNotice.campaign_id == campaign_id,
                                                             PacingNotice.day == today)) is not None
@@ -83,7 +83,7 @@ def _noticed(db: Database, tenant_id: int, campaign_id: int, today: date) -> boo
 
 def _record(db: Database, tenant_id: int, campaign_id: int, today: date, payload: dict) -> bool:
     """The event and its day's notice in one transaction; a concurrent refresh that recorded it first wins."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         event = outbox.record(s, tenant_id, EVENT_TYPE, payload)
         s.add(PacingNotice(campaign_id=campaign_id, day=today, tenant_id=tenant_id, event_id=event.id))
         try:

@@ -145,7 +145,7 @@ def test_demo_seed_and_overview_on_postgres(pg_db):
     with pg_db.session(ctx.tenant_id) as s:
         first, last = s.execute(text("SELECT current_date - 89, current_date")).one()
         expected = s.execute(text(
-            "SELECT count(*) FROM downloads WHERE (ts AT TIME ZONE 'UTC')::date "
+            "SELECT count(*) FROM tenant_downloads WHERE (ts AT TIME ZONE 'UTC')::date "
             "BETWEEN current_date - 89 AND current_date")).scalar()
     state = ViewState.from_controls("custom", first.isoformat(), last.isoformat(), compare="none")
     assert overview.overview_kpis(pg_db, ctx, state, today=last).current.downloads == expected > 0

@@ -137,7 +137,7 @@ def _count_rejections(s: Session, rejected: Counter) -> None:
 
 def rejection_counts(db: Database, tenant_id: int, sponsor_id: int) -> dict[str, int]:
     """The sponsor's rejected pixel calls by reason, all days summed (for the sponsor's pixel page)."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         rows = s.execute(select(AttributionRejection.reason, AttributionRejection.count).where(
             AttributionRejection.tenant_id == tenant_id, AttributionRejection.sponsor_id == sponsor_id))
         totals: Counter = Counter()

@@ -64,7 +64,7 @@ class AttributionOutcome:
 
 def campaigns_to_attribute(db: Database, tenant_id: int, sponsor_id: int | None = None) -> list[int]:
     """The tenant's campaigns with at least one placement (one sponsor's only, when given)."""
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         stmt = (select(Placement.campaign_id).join(Campaign, Campaign.id == Placement.campaign_id)
                 .where(Placement.tenant_id == tenant_id).distinct())
         if sponsor_id is not None:
@@ -78,7 +78,7 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
     report = progress or (lambda _f, _m: None)
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:
         campaign = s.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.tenant_id == tenant_id))
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} not found")
@@ -89,7 +89,7 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
         s.commit()
         run_id = run.id
     try:
-        with db.session(tenant_id) as s:
+        with db.session(tenant_id, worker=True) as s:
             frame, counts = _compute(s, tenant_id, campaign_id, channel, report)
             report(0.9, f"storing {len(frame)} touchpoints")
             stored = _stored_span(s, tenant_id, campaign_id)
@@ -105,7 +105,7 @@ def attribute_campaign(db: Database, tenant_id: int, campaign_id: int, channel: 
                            "channel": channel, "conversions": counts["conversions"], "touchpoints": len(frame)})
             s.commit()
     except Exception as exc:
-        with db.session(tenant_id) as s:
+        with db.session(tenant_id, worker=True) as s:
             run = s.get(AttributionRun, run_id)
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
             s.commit()
