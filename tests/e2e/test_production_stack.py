@@ -1,11 +1,19 @@
 """Browser journeys on the production stack: the app on PostgreSQL (row-level security, the app role) with Redis
-and a real RQ worker, as operators run it, instead of the embedded default."""
+and a real RQ worker, as operators run it, instead of the embedded default: sign-in and the dashboards, a campaign
+through the whole workflow."""
 from datetime import date, timedelta
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from standardwebhooks import Webhook
 
 from tests.e2e.conftest import choose, login, pick_date
+
+# The traces Plotly drew in a graph, as the browser holds them (typed arrays made plain), so a test reads the numbers
+# a person sees instead of counting SVG shapes.
+TRACES = """id => Array.from(document.querySelector('#' + id + ' .js-plotly-plot')?._fullData || [], t => ({
+    type: t.type, name: t.name, orientation: t.orientation || 'v',
+    x: t.x ? Array.from(t.x) : [], y: t.y ? Array.from(t.y) : [],
+    z: t.z ? Array.from(t.z, v => (v !== null && typeof v === 'object' ? Array.from(v) : v)) : [], locations: t.locations ? Array.from(t.locations) : []}))"""
 
 
 def test_login_and_overview_on_postgres_with_redis_and_a_worker(page, production):
@@ -74,4 +82,88 @@ def test_a_campaign_saved_in_the_form_runs_the_whole_workflow(page, production):
     assert verified["data"] == {"campaign_id": campaign_id, "name": "Workflow Launch",
                                 "sponsor_id": verified["data"]["sponsor_id"]}
     assert delivery.headers["webhook-id"] and delivery.headers["webhook-signature"].startswith("v1,")
+    assert page.errors == []
+
+
+def _traces(page, graph_id: str, kind: str = "bar", timeout: float = 30_000) -> list[dict]:
+    """The graph's traces once it has drawn one of type `kind` (its first render has none; a period without
+    downloads draws none either, so an empty chart ends in a timeout here)."""
+    page.wait_for_function(f"({TRACES})('{graph_id}').some(t => t.type === '{kind}')", timeout=timeout)
+    return page.evaluate(TRACES, graph_id)
+
+
+def _bars(page, graph_id: str) -> dict[str, float]:
+    """A bar chart's values by label: categories on y for ranked lists (horizontal), on x for timelines."""
+    bar = next(t for t in _traces(page, graph_id) if t["type"] == "bar")
+    labels, values = (bar["y"], bar["x"]) if bar["orientation"] == "h" else (bar["x"], bar["y"])
+    return dict(zip(labels, values))
+
+
+def _wait_for_bars(page, graph_id: str, count: int) -> dict[str, float]:
+    page.wait_for_function(f"({TRACES})('{graph_id}').some(t => t.type === 'bar' && t.x.length === {count})",
+                           timeout=30_000)
+    return _bars(page, graph_id)
+
+
+def _kpi(page, label: str) -> str:
+    card = page.locator("#overview-kpis .kpi-card").filter(has=page.locator(".kpi-label", has_text=label)).first
+    return card.locator(".kpi-value").inner_text()
+
+
+def test_the_dashboards_show_the_demo_data_and_follow_the_period(page, production):
+    """Every dashboard page, reached through the navigation, draws the demo network's numbers from PostgreSQL (the
+    dashboard cache in Redis in between); a longer period redraws the charts with more downloads."""
+    login(page, production.base)
+    month = _wait_for_bars(page, "overview-downloads-chart", 30)
+    assert sum(month.values()) > 1000 and all(v >= 0 for v in month.values())
+    page.locator("#overview-kpis .kpi-card").nth(4).wait_for(timeout=15_000)
+    assert _kpi(page, "Downloads") not in ("—", "0") and _kpi(page, "Listeners (avg per day)") not in ("—", "0")
+    top_apps = _bars(page, "overview-top-apps")
+    assert "Apple Podcasts" in top_apps and min(top_apps.values()) > 0
+    assert len(_bars(page, "overview-top-episodes")) >= 5
+    assert min(_bars(page, "overview-top-countries").values()) > 0
+
+    page.get_by_label("90 days").check()
+    quarter = _wait_for_bars(page, "overview-downloads-chart", 90)
+    page.wait_for_function("location.search === '?range=90d'")
+    assert sum(quarter.values()) > sum(month.values())
+    page.wait_for_function("[...document.querySelectorAll('#overview-kpis .kpi-change')].some("
+                           "c => c.textContent.includes('vs previous period'))")
+    assert page.errors == []
+
+    page.get_by_role("link", name="Audience").click()
+    page.wait_for_url(f"{production.base}/audience*")
+    world = next(t for t in _traces(page, "audience-map", "choropleth") if t["type"] == "choropleth")
+    assert "USA" in world["locations"] and sum(world["z"]) > 0
+    apps = _bars(page, "audience-apps")
+    assert {"Apple Podcasts", "Spotify"} <= set(apps) and min(apps.values()) > 0
+    assert "mobile" in _bars(page, "audience-devices") and "iOS" in _bars(page, "audience-os")
+    heatmap = next(t for t in _traces(page, "audience-heatmap", "heatmap") if t["type"] == "heatmap")
+    assert len(heatmap["z"]) == 7 and sum(v or 0 for row in heatmap["z"] for v in row) > 0
+    page.get_by_label("7 days").check()  # a shorter period: the same apps with fewer downloads each
+    page.wait_for_function("location.search.includes('range=7d')")
+    page.wait_for_function(f"({TRACES})('audience-apps').some(t => t.type === 'bar' && "
+                           f"t.x.reduce((a, b) => a + b, 0) < {sum(apps.values())})", timeout=30_000)
+    week = _bars(page, "audience-apps")
+    assert "Apple Podcasts" in week and week["Apple Podcasts"] < apps["Apple Podcasts"]
+    assert page.errors == []
+
+    page.get_by_role("link", name="Episodes").click()
+    page.wait_for_url(f"{production.base}/episodes?range=7d")  # the period goes along with the navigation
+    page.locator(".ag-row").first.wait_for(timeout=20_000)  # the week's releases, before the period changes
+    page.get_by_label("12 months").check()
+    page.wait_for_function("location.search === '?range=12m'")
+    page.locator(".ag-row").nth(10).wait_for(timeout=20_000)
+    first = page.locator(".ag-row").first
+    title = first.locator("[col-id=episode]").inner_text()
+    assert title and "#" in title
+    first.locator("[col-id=episode]").click()
+    page.wait_for_function("location.pathname.startsWith('/episodes/')")
+    page.get_by_role("heading", name=title).wait_for(timeout=20_000)
+    curves = {t["name"]: t for t in _traces(page, "episode-launch-chart", "scatter") if t["type"] == "scatter"}
+    assert title in curves and "Show median" in curves
+    launch = curves[title]["y"]
+    assert launch and launch[0] > 0 and launch == sorted(launch)  # a launch curve is cumulative
+    assert min(_bars(page, "episode-apps").values()) > 0 and "mobile" in _bars(page, "episode-devices")
+    assert min(_bars(page, "episode-countries").values()) > 0
     assert page.errors == []
