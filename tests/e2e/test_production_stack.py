@@ -1,9 +1,11 @@
 """Browser journeys on the production stack: the app on PostgreSQL (row-level security, the app role) with Redis
 and a real RQ worker, as operators run it, instead of the embedded default: sign-in and the dashboards, a campaign
-through the whole workflow."""
+through the whole workflow, and a log import counted by the worker."""
 from datetime import date, timedelta
 
+import redis
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from rq import Queue
 from standardwebhooks import Webhook
 
 from tests.e2e.conftest import choose, login, pick_date
@@ -166,4 +168,64 @@ def test_the_dashboards_show_the_demo_data_and_follow_the_period(page, productio
     assert launch and launch[0] > 0 and launch == sorted(launch)  # a launch curve is cumulative
     assert min(_bars(page, "episode-apps").values()) > 0 and "mobile" in _bars(page, "episode-devices")
     assert min(_bars(page, "episode-countries").values()) > 0
+    assert page.errors == []
+
+
+LOG_LINE = ('198.51.100.{i} - - [{day:%d/%b/%Y}:12:{i:02d}:00 +0000] "GET /market-hours/0050.mp3 HTTP/1.1" 200 3000000 '
+            '"-" "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"')
+LISTENERS = 40  # one download each: their own address, a whole minute of the episode
+
+# Keeps every value the progress bar and the status line take, so the test sees the steps between two of its reads.
+WATCH_PROGRESS = """() => {
+    window.progressSeen = [];
+    const bar = document.getElementById('logs-progress'), status = document.getElementById('logs-status');
+    const note = () => window.progressSeen.push([Number(bar.value), status.innerText]);
+    new MutationObserver(note).observe(bar, {attributes: true});
+    new MutationObserver(note).observe(status, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def _day_downloads(page, base: str, day: date) -> float:
+    """The network's downloads on `day`, as the overview's chart draws them for that one day."""
+    page.goto(f"{base}/?range=custom&from={day.isoformat()}&to={day.isoformat()}")
+    return sum(_wait_for_bars(page, "overview-downloads-chart", 1).values())
+
+
+def test_an_uploaded_log_is_counted_by_the_worker_with_progress(page, production, tmp_path):
+    """The log import page on the production stack: the upload becomes a job on the `imports` queue that the real
+    worker runs; the page's progress bar follows it to the end; the day it covers then counts the log's listeners."""
+    day = date.today() - timedelta(days=3)  # after the episode's release, inside the demo's history
+    imports = Queue("imports", connection=redis.Redis.from_url(production.redis_url))
+    login(page, production.base)
+    before = _day_downloads(page, production.base, day)
+    assert before > 0
+
+    page.get_by_role("link", name="Log import").click()
+    page.wait_for_url(f"{production.base}/logs")
+    page.locator("#logs-table table, #logs-table p").first.wait_for(timeout=15_000)  # the page is live
+    log = tmp_path / "cdn-access.log"
+    log.write_text("\n".join(LOG_LINE.format(i=i, day=day) for i in range(1, LISTENERS + 1)) + "\nnot a log line\n")
+    page.locator("#logs-upload input[type=file]").set_input_files(str(log))
+    page.get_by_placeholder("media host, if the log has none").fill("media.example.com")
+    assert page.locator("#logs-progress").evaluate("bar => bar.value") == 0
+    page.evaluate(WATCH_PROGRESS)
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_function("Number(document.getElementById('logs-progress').value) === 1", timeout=60_000)
+    status = page.locator("#logs-status")
+    status.get_by_text(f"{LISTENERS} requests stored").wait_for(timeout=15_000)
+    text = status.inner_text()
+    assert f"cdn-access.log: {LISTENERS + 1} lines, {LISTENERS} requests stored, 0 matched no episode, 1 bad lines" in text
+    assert f"now count {before + LISTENERS} downloads" in text and f"line {LISTENERS + 1}: unparseable line" in text
+    seen = page.evaluate("window.progressSeen")
+    values = [value for value, _ in seen]
+    assert values == sorted(values) and values[-1] == 1  # the bar only moves forwards, to the end
+    assert [message for value, message in seen if value < 1 and message], seen  # it showed the job under way
+    page.locator("#logs-table tbody tr").filter(has_text="cdn-access.log").wait_for(timeout=15_000)
+
+    jobs = [imports.fetch_job(job_id) for job_id in imports.finished_job_registry.get_job_ids()]
+    ran = [job for job in jobs if job and (job.return_value() or {}).get("filename") == "cdn-access.log"]
+    assert len(ran) == 1 and ran[0].worker_name  # the worker ran it, not the web process
+    assert ran[0].return_value()["imported"] == LISTENERS and ran[0].meta["progress"] == 1.0
+
+    assert _day_downloads(page, production.base, day) == before + LISTENERS  # no stale answer from the cache
     assert page.errors == []
