@@ -124,6 +124,7 @@ class Stack:
     mailbox: Mailbox
     receiver: Receiver
     instance: Path
+    env: dict[str, str]  # the processes' environment, for running the CLI against the same database and Redis
 
 
 def _free_port() -> int:
@@ -194,4 +195,4 @@ def production_stack(instance: Path, **extra_env: str) -> Iterator[Stack]:
         worker = _process([sys.executable, "-m", "jobs.worker"], env, instance / "worker.log")
         stack.callback(_stop, worker)
         yield Stack(base=base, database_url=url, redis_url=E2E_REDIS_URL, mailbox=mailbox, receiver=receiver,
-                    instance=instance)
+                    instance=instance, env=env)
