@@ -10,6 +10,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, redirect, request, session
+from flask_login import current_user
 from joserfc.errors import JoseError
 
 from api import auth, login_guard
@@ -59,7 +60,10 @@ def _back_to_login(code: str):
 @bp.get("")
 def start():
     client = _client()
-    session[NEXT_KEY] = auth._safe_next(request.args.get("next"))
+    next_url = auth._safe_next(request.args.get("next"))
+    if current_user.is_authenticated:  # as /login does
+        return redirect(next_url)
+    session[NEXT_KEY] = next_url
     redirect_uri = app_state().settings.public_base_url + CALLBACK_PATH
     try:
         return client.authorize_redirect(redirect_uri)

@@ -98,6 +98,7 @@ def test_an_existing_user_signs_in_by_verified_email_on_a_new_session(site):
     response = sign_in(client, "/podcasts")
     assert response.status_code == 302 and response.headers["Location"] == "/podcasts"
     assert _signed_in_as(client) == uid and client.get("/_dash-layout").status_code == 200
+    assert client.get("/login/oidc?next=/sponsors").headers["Location"] == "/sponsors"  # signed in: as /login does
     with client.session_transaction() as session:  # a new session: the flow's state and next are gone
         assert session["sid"] and not [k for k in session if k.startswith("_state_") or k == "oidc_next"]
     request = provider.token_requests[-1]
@@ -268,3 +269,16 @@ def test_membership_rows_of_the_inviting_tenant_only(site):
         rows = s.execute(select(Membership.tenant_id, Membership.role).join(User, User.id == Membership.user_id)
                          .where(User.email == "twice@acme.test")).all()
     assert rows == [(site["acme"], "editor")]  # the newest invitation
+
+
+def test_refusals_count_towards_the_same_account_backoff_as_wrong_passwords(site):
+    db = site["db"]
+    accounts.create_user(db, "backoff@demo.test", "demo", "viewer", password=PASSWORD)
+    for attempt in range(10):
+        assert sign_in(_as(site, "backoff@demo.test", f"sub-backoff-{attempt}", False)).status_code == 302
+    client = _as(site, "backoff@demo.test", "sub-backoff")
+    locked = sign_in(client)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "Too many sign-in attempts" in locked.get_data(as_text=True) and _signed_in_as(client) is None
+    password = site["app"].test_client().post("/login", data={"email": "backoff@demo.test", "password": PASSWORD})
+    assert password.status_code == 429  # one account, one backoff, whichever way it signs in
