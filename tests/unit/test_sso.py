@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -242,18 +243,24 @@ def test_a_sponsor_user_lands_in_the_portal_and_sees_only_their_sponsor(site):
     assert status == 200 and "Holiday Blend" in text and "Lumen VPN" not in text
 
 
-def test_an_unreachable_provider_sends_back_to_login(tmp_path, seeded_sqlite):
+def test_a_provider_that_never_answers_times_out_back_to_login(tmp_path, seeded_sqlite):
     from app import create_app
 
     shutil.copy(seeded_sqlite, tmp_path / "podcast.db")
-    server = create_app(make_settings(tmp_path, OIDC_ISSUER="http://127.0.0.1:9", OIDC_CLIENT_ID="x",
-                                      OIDC_CLIENT_SECRET="y", OIDC_TIMEOUT_SECONDS="2"))
+    silent = socket.socket()  # accepts connections (the backlog) and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    server = create_app(make_settings(tmp_path, OIDC_ISSUER=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                                      OIDC_CLIENT_ID="x", OIDC_CLIENT_SECRET="y", OIDC_TIMEOUT_SECONDS="1"))
     try:
         client = server.test_client()
+        began = time.monotonic()
         response = client.get("/login/oidc")
+        assert time.monotonic() - began < 10
         assert response.status_code == 302 and response.headers["Location"] == "/login?sso=unavailable"
         assert "SSO could not be reached" in client.get("/login?sso=unavailable").get_data(as_text=True)
     finally:
+        silent.close()
         server.extensions["podcast_platform"].db.dispose()
         job_context.reset()
 
