@@ -125,3 +125,26 @@ def test_a_sponsor_user_sees_only_their_sponsor(pg_site):
     _, nav = cc.nav(client)
     assert [link["props"]["children"] for link in nav["shell-nav"]["children"]][0] == "Campaigns"
     assert "North" in cc.text_of(nav["shell-tenant"])
+
+
+def test_migration_0028_down_and_up_under_the_app_role(pg_url):
+    import psycopg
+
+    from services import migrate
+    from services.db import Database
+
+    migrate.upgrade(pg_url)
+    migrate.downgrade(pg_url, "0027")
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        assert conn.execute("SELECT to_regclass('user_identities')").fetchone()[0] is None
+    migrate.upgrade(pg_url)
+    db = Database(pg_url, "podcast_app")
+    try:
+        tenant = accounts.create_tenant(db, "solo", "Solo")
+        user, _ = accounts.create_user(db, "solo@solo.test", "solo", "owner", password=PASSWORD)
+        with db.session(tenant.id) as s:  # the app role reads and writes links (users are not tenant-owned)
+            s.add(UserIdentity(user_id=user.id, issuer="https://idp.test", subject="s", email="solo@solo.test"))
+            s.commit()
+            assert s.scalar(select(UserIdentity.subject).where(UserIdentity.user_id == user.id)) == "s"
+    finally:
+        db.dispose()
