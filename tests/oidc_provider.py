@@ -37,6 +37,7 @@ class OidcProvider:
         self.access_tokens: dict[str, dict] = {}
         self.token_requests: list[dict] = []
         self.id_token_claims: dict = {}  # extra or overriding claims for the next ID tokens
+        self.id_token_omits: tuple[str, ...] = ()  # claims left to the userinfo endpoint
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -101,6 +102,7 @@ class OidcProvider:
         now = int(time.time())
         claims = {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300, "nonce": grant["nonce"],
                   **grant["identity"], **self.id_token_claims}
+        claims = {k: v for k, v in claims.items() if k not in self.id_token_omits}
         id_token = jwt.encode({"alg": "RS256", "kid": "test-key"}, claims, self.key).decode()
         return 200, {"access_token": access_token, "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
 

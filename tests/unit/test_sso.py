@@ -51,7 +51,7 @@ def site(tmp_path_factory, seeded_sqlite):
 
 def _as(site, email, sub, verified=True):
     site["provider"].identity = {"sub": sub, "email": email, "email_verified": verified, "name": email.split("@")[0]}
-    site["provider"].id_token_claims = {}
+    site["provider"].id_token_claims, site["provider"].id_token_omits = {}, ()
     return site["app"].test_client()
 
 
@@ -216,6 +216,24 @@ def test_an_id_token_with_another_nonce_is_refused(site):
     site["provider"].id_token_claims = {"nonce": "replayed-nonce"}
     assert sign_in(client).headers["Location"] == "/login?sso=failed"
     assert _signed_in_as(client) is None
+
+
+def test_an_id_token_from_another_issuer_is_refused(site):
+    client = _as(site, "demo@example.com", "sub-demo")
+    site["provider"].id_token_claims = {"iss": "https://elsewhere.example.com"}
+    assert sign_in(client).headers["Location"] == "/login?sso=failed"
+    assert _signed_in_as(client) is None
+
+
+def test_the_address_may_come_from_userinfo_instead_of_the_id_token(site):
+    accounts.create_user(site["db"], "userinfo@demo.test", "demo", "viewer", password=PASSWORD)
+    client = _as(site, "userinfo@demo.test", "sub-userinfo")  # not linked yet: only the address can decide
+    site["provider"].id_token_omits = ("email", "email_verified")
+    assert sign_in(client).headers["Location"] == "/"
+    assert _signed_in_as(client) == _user_id(site["db"], "userinfo@demo.test")
+    unlinked = _as(site, "owner@acme.test", "sub-userinfo-unverified", False)
+    site["provider"].id_token_omits = ("email", "email_verified")
+    assert sign_in(unlinked).headers["Location"] == "/login?sso=refused"  # userinfo's unverified address counts too
 
 
 def test_the_identity_link_wins_over_a_changed_email(site):
