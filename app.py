@@ -23,6 +23,7 @@ from api.privacy import init_privacy
 from api.problems import init_problems
 from api.ratelimit import init_rate_limits
 from api.security_headers import init_security_headers
+from api.sso import init_sso
 from api.state import init_state, request_store
 from api.tracking import init_tracking
 from api.v1 import bp as api_v1
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     init_attribution(server)
     init_privacy(server)
     init_account_links(server)
+    init_sso(server)
     register_cli(server)
 
     dash.page_registry.clear()

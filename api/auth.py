@@ -12,7 +12,7 @@ from services.errors import AuthenticationFailed, PermissionDenied
 from services.tenancy import TenantContext
 from api import login_guard, sessions
 from api.observability import bind_identity
-from api.state import current_db
+from api.state import app_state, current_db
 from api import csrf
 
 logger = logging.getLogger(__name__)
@@ -76,11 +76,30 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+# What /login?sso=<code> says after single sign-on sent the browser back: fixed texts, none telling whether an address
+# has an account.
+SSO_MESSAGES = {
+    "refused": "We could not sign you in with {name}. If you should have access, ask an admin of your network to "
+               "invite this email address, then try again.",
+    "failed": "Signing in with {name} did not complete. Please try again.",
+    "unavailable": "{name} could not be reached. Please try again later, or sign in with your password.",
+}
+
+
+def login_page(error: str | None = None, email: str = "", next_url: str = "/") -> str:
+    """The sign-in page; with single sign-on configured it offers "Sign in with <name>" as well."""
+    settings = app_state().settings
+    return render_template_string(LOGIN_PAGE, error=error, email=email, next=next_url,
+                                  sso_name=settings.oidc_name if settings.sso_enabled else None)
+
+
 @bp.get("/login")
 def login_form():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
-    return render_template_string(LOGIN_PAGE, error=None, email="", next=request.args.get("next", "/"))
+    settings = app_state().settings
+    message = SSO_MESSAGES.get(request.args.get("sso", "")) if settings.sso_enabled else None
+    return login_page(message.format(name=settings.oidc_name) if message else None, "", request.args.get("next", "/"))
 
 
 @bp.post("/login")
@@ -98,7 +117,7 @@ def login():
         status, headers = exc.status, login_guard.answer_headers(exc)
         if request.accept_mimetypes.best == "application/json":
             return jsonify(error=exc.message), status, headers
-        return render_template_string(LOGIN_PAGE, error=exc.message, email=email, next=next_url), status, headers
+        return login_page(exc.message, email, next_url), status, headers
     login_guard.record(email)
     from api.mfa import second_step  # here, not at the top: api.mfa builds on this module
     if (ask_for_code := second_step(user, next_url)) is not None:
@@ -154,4 +173,6 @@ LOGIN_PAGE = """<!doctype html>
 <label for="email">Email</label><input id="email" name="email" type="email" value="{{ email }}" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
 <button type="submit">Sign in</button></form>
-<p class="muted"><a href="/login/forgot">Forgot your password?</a></p></main></body></html>"""
+{% if sso_name %}<p class="login-divider muted">or</p>
+<a class="button sso-button" id="sso-button" href="/login/oidc?next={{ next | urlencode }}">Sign in with {{ sso_name }}</a>
+{% endif %}<p class="muted"><a href="/login/forgot">Forgot your password?</a></p></main></body></html>"""

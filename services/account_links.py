@@ -145,6 +145,29 @@ def accept_invite(db: Database, token: str, password: str, name: str = "") -> Us
         return user
 
 
+def join_by_verified_email(s, email: str, name: str = "") -> User | None:
+    """Single sign-on for an address with no account yet: when it holds a pending, unexpired invitation, accept it
+    (the newest, if several) as the invitation link would, creating the user in that tenant only, without a password
+    (a reset link can set one later). None when there is no such invitation. Runs in the caller's system session;
+    the caller commits."""
+    row = s.scalar(select(AccountToken).where(AccountToken.email == email, AccountToken.purpose == "invite",
+                                              AccountToken.used_at.is_(None), AccountToken.expires_at > _now())
+                   .order_by(AccountToken.id.desc()).limit(1))
+    if row is None:
+        return None
+    claimed = s.execute(update(AccountToken).where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
+                        .values(used_at=_now())).rowcount
+    if claimed != 1:
+        return None  # accepted by a racing request a moment ago
+    user = User(email=row.email, name=(name or "").strip()[:200], password_hash=None)
+    s.add(user)
+    s.flush()
+    s.add(Membership(tenant_id=row.tenant_id, user_id=user.id, role=row.role, sponsor_id=row.sponsor_id))
+    audit.record(s, TenantContext(row.tenant_id, "owner", user_id=user.id), "member.joined", "user", user.id,
+                 {"role": row.role, "invited_by": row.created_by_user_id, "method": "oidc"})
+    return user
+
+
 def request_reset(db: Database, email: str) -> None:
     """Email a reset link when the address has an active account in some tenant; nothing otherwise. The caller
     answers the same either way."""

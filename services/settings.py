@@ -70,6 +70,12 @@ class Settings:
     dashboard_cache: str = "auto"
     # When set, /metrics answers only `Authorization: Bearer <this token>` (a scraper's credential); None: open.
     metrics_token: str | None = field(default=None, repr=False)
+    # Single sign-on with an OpenID Connect provider: all None turns it off (no button, its routes answer 404).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_name: str = "SSO"
+    oidc_timeout_seconds: float = 10.0
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -87,6 +93,10 @@ class Settings:
         if self.embed_signing_keys:
             return self.embed_signing_keys
         return (("s0", hashlib.sha256(b"embed-signing:" + self.secret_key.encode()).hexdigest()),)
+
+    @property
+    def sso_enabled(self) -> bool:
+        return self.oidc_issuer is not None
 
     @property
     def session_cookie_secure(self) -> bool:
@@ -268,6 +278,37 @@ def _parse_metrics_token(value: str | None) -> str | None:
     return value
 
 
+OIDC_VARIABLES = ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_NAME", "OIDC_TIMEOUT_SECONDS")
+
+
+def _parse_oidc(env: Mapping[str, str]) -> dict:
+    """OIDC_ISSUER turns single sign-on on and needs a client id and secret; the others alone are a mistake."""
+    issuer = (env.get("OIDC_ISSUER") or "").strip()
+    if not issuer:
+        stray = next((name for name in OIDC_VARIABLES if env.get(name)), None)
+        if stray:
+            raise ConfigError("OIDC_ISSUER", f"{stray} is set but single sign-on is off without OIDC_ISSUER")
+        return {}
+    parsed = urlparse(issuer)
+    loopback = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+    if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback) or not parsed.hostname \
+            or parsed.query or parsed.fragment:
+        raise ConfigError("OIDC_ISSUER", f"expected the provider's https:// issuer URL (http:// only on this machine), "
+                                         f"got {issuer!r}")
+    client_id = (env.get("OIDC_CLIENT_ID") or "").strip()
+    if not client_id:
+        raise ConfigError("OIDC_CLIENT_ID", "required when OIDC_ISSUER is set")
+    secret = env.get("OIDC_CLIENT_SECRET") or ""
+    if not secret:
+        raise ConfigError("OIDC_CLIENT_SECRET", "required when OIDC_ISSUER is set")
+    name = (env.get("OIDC_NAME") or "SSO").strip()
+    if not name or len(name) > 40 or any(not c.isprintable() for c in name):
+        raise ConfigError("OIDC_NAME", "must be 1-40 printable characters (the sign-in button's label)")
+    return {"oidc_issuer": issuer, "oidc_client_id": client_id, "oidc_client_secret": secret,
+            "oidc_name": name,
+            "oidc_timeout_seconds": _parse_seconds("OIDC_TIMEOUT_SECONDS", env.get("OIDC_TIMEOUT_SECONDS") or "10")}
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -343,6 +384,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_read_url=_parse_read_url(env.get("DATABASE_READ_URL"), database_url),
         dashboard_cache=_parse_dashboard_cache(env.get("DASHBOARD_CACHE") or "auto", redis_url),
         metrics_token=_parse_metrics_token(env.get("METRICS_TOKEN")),
+        **_parse_oidc(env),
         secret_key_generated=generated,
     )
 

@@ -1,6 +1,7 @@
 """The product's relational and time-series models, one module per domain."""
 from services.models.accounts import (
     DEDUPE_WINDOWS, ROLES, AccountToken, ApiKey, AuditLog, Membership, MfaRecoveryCode, Tenant, User,
+    UserIdentity,
 )
 from services.models.alerts import (
     ALERT_CHANNELS,
@@ -52,7 +53,7 @@ from services.models.webhooks import DELIVERY_STATUSES, WebhookDelivery, Webhook
 
 __all__ = [
     "Base", "TENANT_OWNED_TABLES", "TIME_SERIES_TABLES", "ROLLUPS", "ROLES", "DEDUPE_WINDOWS", "CAMPAIGN_STATUSES",
-    "Tenant", "User", "Membership", "ApiKey", "AuditLog", "AccountToken", "MfaRecoveryCode",
+    "Tenant", "User", "Membership", "ApiKey", "AuditLog", "AccountToken", "MfaRecoveryCode", "UserIdentity",
     "Podcast", "Episode", "Sponsor", "Campaign", "Placement", "CampaignMetric", "CampaignReach",
     "PRICING", "POSITIONS", "READ_TYPES", "INSERTIONS",
     "DownloadRequest", "Download", "PodcastHourlyMetric", "PodcastDailyMetric", "EpisodeDailyMetric",

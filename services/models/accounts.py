@@ -1,4 +1,4 @@
-"""Tenants, users, memberships, API keys, MFA recovery codes and the audit log."""
+"""Tenants, users, memberships, API keys, MFA recovery codes, single sign-on identities and the audit log."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -72,6 +72,21 @@ class MfaRecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
+
+
+class UserIdentity(Base):
+    """A user's account at the single sign-on provider, linked on first use: (issuer, subject) keeps signing in the
+    same user even if the provider's email for it changes later. Per user, not tenant-owned, like users."""
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))  # the address it was linked by
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):

@@ -24,6 +24,7 @@ from services import accounts, demo
 from services.models import Campaign, Episode, Podcast, Sponsor
 from tests.conftest import DEMO_PASSWORD, make_settings
 from tests.integration.conftest import create_database, drop_database
+from tests.oidc_provider import OidcProvider
 
 ROLES = ("owner", "admin", "editor", "viewer", "sponsor_own", "sponsor_other", "other_tenant", "anonymous")
 PASSWORD = "password-123"
@@ -52,6 +53,7 @@ ROUTES = {
     "auth.login_form": "public", "auth.login": "public", "auth.logout": "public",
     "account_links.forgot": "public", "account_links.invite": "public", "account_links.reset": "public",
     "mfa.mfa_form": "public", "mfa.mfa_submit": "public",
+    "sso.start": "public", "sso.callback": "public",
 }
 API_PREFIXES = ("api_v1", "api_exports")
 # Signing out ends the client's session: these are called by anonymous clients only here (tests/unit/test_sessions.py
@@ -71,8 +73,9 @@ def _endpoint_class(rule) -> str | None:
 @pytest.fixture(scope="module")
 def world(postgres_available, tmp_path_factory):
     name, url = create_database()
+    provider = OidcProvider().__enter__()  # single sign-on on, so its routes answer as in a deployment that uses it
     server = create_app(make_settings(tmp_path_factory.mktemp("matrix"), DATABASE_URL=url,
-                                      API_ANON_RATE_LIMIT="100000/minute"))
+                                      API_ANON_RATE_LIMIT="100000/minute", **provider.settings_env()))
     server.config["TESTING"] = True
     server.config["PROPAGATE_EXCEPTIONS"] = False  # a failing callback answers 500, as it would to a browser
     db = server.extensions["podcast_platform"].db
@@ -112,6 +115,7 @@ def world(postgres_available, tmp_path_factory):
            "markers": markers, "ids": ids}
     db.dispose()
     drop_database(name)
+    provider.__exit__(None, None, None)
 
 
 def _walk(node):

@@ -84,3 +84,34 @@ def test_dashboard_cache_and_read_replica_settings(tmp_path):
         with pytest.raises(ConfigError) as raised:
             load_settings({"INSTANCE_PATH": str(tmp_path), **env})
         assert raised.value.variable == next(iter(env))
+
+
+SSO = {"OIDC_ISSUER": "https://login.example.com/tenant", "OIDC_CLIENT_ID": "podcast-analytics",
+       "OIDC_CLIENT_SECRET": "s3cret"}
+
+
+def test_single_sign_on_is_off_by_default_and_on_with_issuer_client_and_secret(tmp_path):
+    off = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert not off.sso_enabled and off.oidc_issuer is None
+    on = load_settings({"INSTANCE_PATH": str(tmp_path), **SSO})
+    assert on.sso_enabled and (on.oidc_issuer, on.oidc_client_id, on.oidc_name, on.oidc_timeout_seconds) == (
+        "https://login.example.com/tenant", "podcast-analytics", "SSO", 10.0)
+    assert "s3cret" not in repr(on)
+    local = load_settings({"INSTANCE_PATH": str(tmp_path), **SSO, "OIDC_ISSUER": "http://127.0.0.1:9000",
+                           "OIDC_NAME": "Okta"})
+    assert local.oidc_name == "Okta"
+
+
+@pytest.mark.parametrize("changes,variable", [
+    ({"OIDC_CLIENT_ID": ""}, "OIDC_CLIENT_ID"),
+    ({"OIDC_CLIENT_SECRET": ""}, "OIDC_CLIENT_SECRET"),
+    ({"OIDC_ISSUER": ""}, "OIDC_ISSUER"),  # a client id alone: SSO would silently be off
+    ({"OIDC_ISSUER": "http://login.example.com"}, "OIDC_ISSUER"),  # plain http only on this machine
+    ({"OIDC_ISSUER": "login.example.com"}, "OIDC_ISSUER"),
+    ({"OIDC_NAME": "x" * 41}, "OIDC_NAME"),
+    ({"OIDC_TIMEOUT_SECONDS": "0"}, "OIDC_TIMEOUT_SECONDS"),
+])
+def test_bad_single_sign_on_settings_name_the_variable(tmp_path, changes, variable):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"INSTANCE_PATH": str(tmp_path), **SSO, **changes})
+    assert err.value.variable == variable
