@@ -3,13 +3,13 @@ privilege on the base time-series tables (it reads them through the tenant views
 opens any policy
 
 Revision ID: 0030
-Revises: 0027
+Revises: 0028
 """
 from alembic import context, op
 from sqlalchemy import text
 
 revision = "0030"
-down_revision = "0027"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
