@@ -11,7 +11,7 @@ from api.state import app_state
 from services import accounts, api_keys, demo, mfa, migrate
 from services.catalog import podcasts
 from services.catalog.prefix import own_hosts
-from services.measurement import counting, log_import
+from services.measurement import counting, engines, log_import
 from services.errors import ServiceError
 from services.sponsorship.attribution import results as attribution_results
 from services.tenancy import TenantContext
@@ -141,7 +141,9 @@ def count_downloads_command(tenant_slug: str, first, last) -> None:
     db = app_state().db
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
-        report = counting.count_downloads(db, tenant.id, first and first.date(), last and last.date())
+        with engines.open_engine(app_state().settings.counting_engine) as engine:
+            report = counting.count_downloads(db, tenant.id, first and first.date(), last and last.date(),
+                                              engine=engine)
     except ServiceError as exc:
         _fail(exc)
     if report.first_day is None:

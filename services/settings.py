@@ -69,6 +69,8 @@ class Settings:
     dashboard_cache: str = "auto"
     # When set, /metrics answers only `Authorization: Bearer <this token>` (a scraper's credential); None: open.
     metrics_token: str | None = field(default=None, repr=False)
+    # Where counting's rules run: "local" (this process) or a Dask scheduler, "tcp://host:port".
+    counting_engine: str = "local"
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -267,6 +269,22 @@ def _parse_metrics_token(value: str | None) -> str | None:
     return value
 
 
+def _parse_counting_engine(value: str) -> str:
+    value = value.strip()
+    if value.lower() == "local":
+        return "local"
+    parsed = urlparse(value)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "tcp" or not parsed.hostname or not port or parsed.path not in ("", "/") \
+            or parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise ConfigError("COUNTING_ENGINE", f"expected local or a Dask scheduler address tcp://host:port, "
+                                             f"got {value!r}")
+    return f"tcp://{parsed.netloc}"
+
+
 def _secret_key(instance_path: Path, value: str | None) -> tuple[str, bool]:
     if value:
         if len(value) < 16:
@@ -333,6 +351,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_read_url=_parse_read_url(env.get("DATABASE_READ_URL"), database_url),
         dashboard_cache=_parse_dashboard_cache(env.get("DASHBOARD_CACHE") or "auto", redis_url),
         metrics_token=_parse_metrics_token(env.get("METRICS_TOKEN")),
+        counting_engine=_parse_counting_engine(env.get("COUNTING_ENGINE") or "local"),
         secret_key_generated=generated,
     )
 
