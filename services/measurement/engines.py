@@ -130,11 +130,11 @@ class DaskEngine:
 
     lookahead = 1  # the next slab is read here while the workers count this one
 
-    def __init__(self, address: str, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
-                 gather_timeout: float = GATHER_TIMEOUT_SECONDS, partitions_per_thread: int = PARTITIONS_PER_THREAD):
+    def __init__(self, address: str, connect_timeout: float | None = None, gather_timeout: float | None = None,
+                 partitions_per_thread: int = PARTITIONS_PER_THREAD):
         self.address = address
-        self.connect_timeout = connect_timeout
-        self.gather_timeout = gather_timeout
+        self.connect_timeout = connect_timeout or CONNECT_TIMEOUT_SECONDS
+        self.gather_timeout = gather_timeout or GATHER_TIMEOUT_SECONDS
         self.partitions_per_thread = partitions_per_thread
         self._client = None
         self._episodes: tuple[object, object] | None = None  # (EpisodeIndex, its future on every worker)
