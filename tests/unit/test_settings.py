@@ -97,4 +97,3 @@ def test_dashboard_cache_and_read_replica_settings(tmp_path):
         with pytest.raises(ConfigError) as raised:
             load_settings({"INSTANCE_PATH": str(tmp_path), **env})
         assert raised.value.variable == next(iter(env))
-
