@@ -12,7 +12,7 @@ from jobs import context as job_context
 from services import accounts, api_keys, demo, mfa, migrate
 from services.catalog import podcasts
 from services.catalog.prefix import own_hosts
-from services.measurement import counting, log_import
+from services.measurement import counting, engines, log_import
 from services.errors import ServiceError
 from services.sponsorship.attribution import results as attribution_results
 from services.tenancy import TenantContext
@@ -148,7 +148,9 @@ def count_downloads_command(tenant_slug: str, first, last) -> None:
     db = operator_db()
     try:
         tenant = accounts.get_tenant_by_slug(db, tenant_slug)
-        report = counting.count_downloads(db, tenant.id, first and first.date(), last and last.date())
+        with engines.open_engine(app_state().settings.counting_engine) as engine:
+            report = counting.count_downloads(db, tenant.id, first and first.date(), last and last.date(),
+                                              engine=engine)
     except ServiceError as exc:
         _fail(exc)
     if report.first_day is None:

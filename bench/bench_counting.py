@@ -5,7 +5,7 @@ Issue targets: >= 200,000 raw rows/s on one core and < 2 GB peak memory, countin
 Run from the project root:
     python bench/bench_counting.py [--rows 5000000] [--days 90] [--episodes 2000] [--listeners 1000000]
                                    [--window calendar|first-touch|last-touch] [--profile /tmp/counting.prof]
-                                   [--keep-db]
+                                   [--engine local|dask] [--workers 1,2] [--keep-db]
 
 What it does, in order:
   1. creates a fresh database on 127.0.0.1:5432 (user postgres), runs services.migrate.upgrade(url);
@@ -22,7 +22,11 @@ What it does, in order:
   5. baseline in the same run: pandas drop_duplicates over the same number of (episode_id, listener_key, day) rows;
   6. the input/output floor in the same run (bench/counting_floor.py): PostgreSQL alone handing over the raw rows
      and taking the rows the count wrote, the wall-clock bound no counting process can beat on this host;
-  7. drops the database (unless --keep-db).
+  7. with --engine dask, for each --workers count in turn: starts a distributed.LocalCluster of that many
+     single-threaded worker processes on this host (tables loaded on the workers before the clock starts), empties
+     what counting wrote, and times count_downloads with the Dask engine over the same days (a first count, like
+     the local one it is compared with); its downloads and rollups must equal the local count's;
+  8. drops the database (unless --keep-db).
 
 Machine speed drifts, so the ratio to the baseline measured in the same run is the figure to compare.
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -188,6 +193,8 @@ def count_child() -> None:
                             "vmhwm_mb": rss_mb("VmHWM"), "requests": report.requests, "downloads": report.downloads,
                             "dropped": dict(report.dropped), "slabs": slabs,
                             "table": downloads_fingerprint(dsn, args.tenant)})
+    if args.engine == "dask":
+        out["dask_runs"] = dask_runs(args, db, dsn, first, last)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -201,6 +208,53 @@ def count_child() -> None:
         out["profile_text"] = buf.getvalue()
     db.dispose()
     print("RESULT " + json.dumps(out, default=str))
+
+
+def empty_counts(dsn: str) -> None:
+    """Empty what counting writes (the bench database holds one tenant), so the next count is a first count."""
+    from services.measurement import store
+
+    tables = ["downloads", "counting_days", "counting_state"] + [m.__tablename__ for m, _k, _b in store.ROLLUP_SPECS]
+    with psycopg.connect(dsn) as conn:
+        plain = [t for t in tables if conn.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                                                   (t,)).fetchone() in (("r",), ("p",))]  # not continuous aggregates
+        conn.execute(f"TRUNCATE {', '.join(plain)}")
+        conn.commit()
+
+
+def dask_runs(args, db, dsn: str, first: date, last: date) -> list[dict]:
+    """count_downloads on a Dask engine: a LocalCluster of n single-threaded worker processes for each n in
+    args.workers, each a first count of the same days."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from services.measurement import counting, engines
+    from services.measurement.useragents import default_classifier
+
+    runs = []
+    for workers in args.workers:
+        with dask.config.set({"distributed.comm.timeouts.connect": "30s"}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   host="127.0.0.1", death_timeout=60, silence_logs=logging.ERROR)
+        try:
+            with Client(cluster, timeout=30, set_as_default=False) as client:
+                client.wait_for_workers(workers, timeout=120)
+                client.run(lambda: default_classifier() and None)  # OPAWG tables loaded, as in the local run
+            empty_counts(dsn)
+            engine = engines.DaskEngine(cluster.scheduler_address)
+            try:
+                reset_peak_rss()
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                report = counting.count_downloads(db, args.tenant, first, last, engine=engine)
+                elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            finally:
+                engine.close()
+            runs.append({"workers": workers, "seconds": elapsed, "cpu_seconds": cpu, "vmhwm_mb": rss_mb("VmHWM"),
+                         "requests": report.requests, "downloads": report.downloads,
+                         "dropped": dict(report.dropped), "table": downloads_fingerprint(dsn, args.tenant)})
+        finally:
+            cluster.close(timeout=60)
+    return runs
 
 
 # --- baseline -----------------------------------------------------------------------------------------------------
@@ -230,9 +284,20 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500_000, help="rows generated and COPYed per chunk")
     parser.add_argument("--window", default="calendar", choices=["calendar", "first-touch", "last-touch"])
     parser.add_argument("--profile", help="also run a recount under cProfile and save the stats here")
+    parser.add_argument("--engine", default="local", choices=["local", "dask"],
+                        help="dask: also count on a Dask LocalCluster for each --workers count (local: the baseline)")
+    parser.add_argument("--workers", default="1,2", help="worker processes per Dask run, comma-separated (--engine dask)")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:
+        args.workers = [int(n) for n in args.workers.split(",")]
+    except ValueError:
+        parser.error(f"--workers: expected whole numbers separated by commas, got {args.workers!r}")
+    if not args.workers or min(args.workers) < 1:
+        parser.error("--workers: each count must be at least 1")
+    if args.rows < 1:
+        parser.error("--rows: must be at least 1")
     if args.child:
         count_child()
         return
@@ -255,7 +320,7 @@ def main() -> None:
               f"{base_s:.2f} s = {base_rows / base_s:,.0f} rows/s ({base_kept:,} kept)", flush=True)
 
         job = {"db_name": name, "tenant": info["tenant_id"], "first": info["first"], "last": info["last"],
-               "profile": args.profile}
+               "profile": args.profile, "engine": args.engine, "workers": args.workers}
         print(f"counting {info['first']} .. {info['last']} in the counting process ...", flush=True)
         stdout, stderr = child.communicate(json.dumps(job) + "\n")
         if child.returncode != 0:
@@ -303,9 +368,28 @@ def report(result: dict, baseline_rate: float, args) -> None:
         print("(peak RSS could not be reset between runs: ru_maxrss is cumulative over the child process)")
     same = first["table"] == again["table"] and first["downloads"] == again["downloads"]
     print(f"recount idempotent: {'yes' if same else 'NO'} (downloads table {first['table']} -> {again['table']})")
+    if result.get("dask_runs"):
+        report_engines(first, result["dask_runs"])
     if "profile_text" in result:
         print(f"\ncProfile of a further recount (saved to {args.profile}):")
         print(result["profile_text"])
+
+
+def report_engines(local: dict, runs: list[dict]) -> None:
+    """The Dask runs against the local engine's first count of the same days, in this run."""
+    print(f"engines (same data, same run, each a first count of {local['requests']:,} requests; "
+          f"host load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}):")
+    print(f"  local, 1 process         : {local['seconds']:8.2f} s = {local['requests'] / local['seconds']:>10,.0f} "
+          f"rows/s (baseline)")
+    for run in runs:
+        same = run["table"] == local["table"] and (run["downloads"], run["dropped"]) == (local["downloads"],
+                                                                                        local["dropped"])
+        print(f"  dask, {run['workers']} worker process{'es' if run['workers'] > 1 else '  '}: {run['seconds']:8.2f} s = "
+              f"{run['requests'] / run['seconds']:>10,.0f} rows/s; {local['seconds'] / run['seconds']:.2f}x the local "
+              f"speed; calling process cpu {run['cpu_seconds']:.2f} s, peak {run['vmhwm_mb']:,.0f} MiB; "
+              f"downloads and rollups identical to local: {'yes' if same else 'NO'}")
+        if not same:
+            print(f"    local {local['table']} vs dask {run['table']}")
 
 
 if __name__ == "__main__":

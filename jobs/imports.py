@@ -5,10 +5,10 @@ import logging
 from pathlib import Path
 
 from jobs.campaigns import refresh_tenant_delivery
-from jobs.context import get_db
+from jobs.context import get_db, get_settings
 from jobs.progress import annotate, report_progress
 from jobs.queues import enqueue
-from services.measurement import counting, log_import
+from services.measurement import counting, engines, log_import
 from services.tenancy import TenantContext
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,9 @@ def import_log_file(tenant_id: int, user_id: int | None, path: str, fmt: str, ho
     counted = None
     if report.imported:
         report_progress(0.92, "counting downloads")
-        counted = counting.count_downloads(db, tenant_id, report.first_day, report.last_day).downloads
+        with engines.open_engine(get_settings().counting_engine) as engine:
+            counted = counting.count_downloads(db, tenant_id, report.first_day, report.last_day,
+                                               engine=engine).downloads
         enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure")
     report_progress(1.0, "done")
     return {"tenant_id": tenant_id, "filename": report.filename, "lines": report.lines, "imported": report.imported,

@@ -11,7 +11,7 @@ from jobs.forecasts import refresh_forecasts
 from jobs.progress import report_progress
 from jobs.queues import enqueue, get_redis
 from services import accounts
-from services.measurement import counting, ingest, retention
+from services.measurement import counting, engines, ingest, retention
 from services.sponsorship.attribution import households
 from jobs.attribution import RECORD_STORES
 
@@ -31,8 +31,10 @@ def drain_hits(batch: int = 5000) -> int:
 
 def count_tenant(tenant_id: int, first_iso: str | None = None, last_iso: str | None = None) -> dict:
     """Count one tenant's raw requests into downloads and rollups (default: since the last count)."""
-    report = counting.count_downloads(get_db(), tenant_id, date.fromisoformat(first_iso) if first_iso else None,
-                                      date.fromisoformat(last_iso) if last_iso else None, progress=report_progress)
+    with engines.open_engine(get_settings().counting_engine) as engine:
+        report = counting.count_downloads(get_db(), tenant_id, date.fromisoformat(first_iso) if first_iso else None,
+                                          date.fromisoformat(last_iso) if last_iso else None,
+                                          progress=report_progress, engine=engine)
     if report.first_day is not None:  # the recounted days may fall in campaign flights
         enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure")
         enqueue(refresh_forecasts, tenant_id, queue="default")  # the new days change every forecast

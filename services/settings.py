@@ -46,6 +46,8 @@ class Settings:
     mail_from: str = "Podcast Analytics <noreply@localhost>"
     # Chromium that kaleido drives to draw report charts; None: kaleido's own lookup (BROWSER_PATH, then PATH)
     chart_browser_path: str | None = None
+    # Where counting's rules run: "local" (this process) or a Dask scheduler, "tcp://host:port".
+    counting_engine: str = "local"
     # The optional language-model writer of summaries (unset base URL: the template writer only).
     llm_base_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
@@ -130,6 +132,22 @@ def _parse_dashboard_cache(value: str, redis_url: str | None) -> str:
     if mode == "memory" and redis_url is not None:  # workers in other processes could not move its generations
         raise ConfigError("DASHBOARD_CACHE", "memory is for the embedded mode; with REDIS_URL use redis (or off)")
     return mode
+
+
+def _parse_counting_engine(value: str) -> str:
+    value = value.strip()
+    if value.lower() == "local":
+        return "local"
+    parsed = urlparse(value)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "tcp" or not parsed.hostname or not port or parsed.path not in ("", "/") \
+            or parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise ConfigError("COUNTING_ENGINE", f"expected local or a Dask scheduler address tcp://host:port, "
+                                             f"got {value!r}")
+    return f"tcp://{parsed.netloc}"
 
 
 def _parse_redis_url(value: str) -> str:
@@ -369,6 +387,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_url=_parse_smtp_url(env["SMTP_URL"]) if env.get("SMTP_URL") else None,
         mail_from=_parse_mail_from(env.get("MAIL_FROM") or Settings.mail_from),
         chart_browser_path=_parse_browser_path(env.get("CHART_BROWSER_PATH")),
+        counting_engine=_parse_counting_engine(env.get("COUNTING_ENGINE") or "local"),
         llm_base_url=_parse_llm_base_url(env.get("LLM_BASE_URL")),
         llm_api_key=env.get("LLM_API_KEY") or None,
         llm_model=env.get("LLM_MODEL") or "gpt-4o-mini",

@@ -1,11 +1,13 @@
 """Counting: raw requests -> IAB v2.3 downloads. Filter, map to episodes, apply the byte threshold, dedupe per
-listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op)."""
+listener and episode in the tenant's window, classify, and replace the counted days (so a recount is a no-op).
+The rules (count_partition) run in this process or, with a Dask engine, on workers (engines.py); reads and writes
+stay here."""
 from __future__ import annotations
 
 import functools
 import logging
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.db import Database
 from services.measurement import store
+from services.measurement.engines import LOCAL, CountingEngine, SlabCount
 from services.measurement.raw_reads import read_countable
 from services.measurement.requests import PLAIN_PROBES, is_probe_range
 from services.measurement.urls import try_enclosure_match_key
@@ -263,6 +266,8 @@ def dedupe(frame: pd.DataFrame, window: str) -> pd.Series:
     """Which requests become downloads, per (episode, listener): `calendar` (first per UTC day), `first-touch`
     (a request 24 h or more after the last counted one) or `last-touch` (a request more than 24 h after the
     previous request). `frame` must be sorted by episode, listener, ts."""
+    if frame.empty:  # every request of the slab (or partition) was filtered out
+        return pd.Series(np.zeros(0, dtype=bool), index=frame.index)
     listener = frame["listener_key"]
     listener = listener.cat.codes.to_numpy() if isinstance(listener.dtype, pd.CategoricalDtype) else listener.to_numpy()
     same = (frame["episode_id"].to_numpy()[1:] == frame["episode_id"].to_numpy()[:-1]) & (
@@ -311,21 +316,32 @@ def count_frame(raw: pd.DataFrame, episodes: EpisodeIndex, window: str, classify
                       "referrer", "household_key"]], dropped
 
 
+def count_partition(raw: pd.DataFrame, episodes: EpisodeIndex, window: str, since: pd.Timestamp | None) -> SlabCount:
+    """count_frame over one partition of a slab's requests, with the bots it dropped per day: what every engine
+    runs (a Dask worker too), so the rules live once. A partition holds whole (listener, episode) groups."""
+    bots_by_day: Counter = Counter()
+    downloads, dropped = count_frame(raw, episodes, window, since=since, bots_by_day=bots_by_day)
+    return SlabCount(downloads, dropped, bots_by_day)
+
+
 def count_downloads(db: Database, tenant_id: int, first: date | None = None, last: date | None = None,
-                    progress: Callable[[float, str], None] | None = None) -> CountReport:
+                    progress: Callable[[float, str], None] | None = None,
+                    engine: CountingEngine | None = None) -> CountReport:
     """Count the tenant's raw requests on days first..last (default: from the last counted day to the newest
     request) into downloads and rollups, in one transaction. Idempotent: counting the same days again changes
-    nothing."""
+    nothing. `engine` runs the rules (default: in this process)."""
     with db.session(tenant_id, worker=True) as s:
-        report = count_in_session(s, tenant_id, first, last, progress)
+        report = count_in_session(s, tenant_id, first, last, progress, engine)
         s.commit()
     logger.info("downloads counted", extra=report.as_dict())
     return report
 
 
 def count_in_session(s: Session, tenant_id: int, first: date | None = None, last: date | None = None,
-                     progress: Callable[[float, str], None] | None = None) -> CountReport:
+                     progress: Callable[[float, str], None] | None = None,
+                     engine: CountingEngine | None = None) -> CountReport:
     """count_downloads inside the caller's transaction (the caller commits)."""
+    engine = engine or LOCAL
     report = CountReport(tenant_id)
     progress = progress or (lambda _f, _m: None)
     window = s.scalar(select(Tenant.dedupe_window).where(Tenant.id == tenant_id))
@@ -346,9 +362,18 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
     per_day = _requests_per_day(s, tenant_id, first, last)
+    # Each slab is read, handed to the engine, and written once counted. The local engine counts as it is handed
+    # a slab (read, count, write, one slab at a time); a remote one is handed the next slab while this process
+    # writes the last (engine.lookahead slabs in flight).
+    in_flight: deque[_Slab] = deque()
     for slab, slab_last in plan_slabs(per_day, first, last):
-        _count_slab(s, tenant_id, slab, slab_last, episodes, window, report)
-        progress((slab_last - first).days / max((last - first).days, 1), f"counted through {slab_last}")
+        in_flight.append(_start_slab(s, tenant_id, slab, slab_last, episodes, window, report, engine))
+        while len(in_flight) > engine.lookahead:
+            done = _finish_slab(s, tenant_id, in_flight.popleft(), report)
+            progress((done - first).days / max((last - first).days, 1), f"counted through {done}")
+    while in_flight:
+        done = _finish_slab(s, tenant_id, in_flight.popleft(), report)
+        progress((done - first).days / max((last - first).days, 1), f"counted through {done}")
     _record_counting_days(s, tenant_id, first, last, per_day, report.bots_by_day)
     if store.is_timescale(s):
         store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
@@ -410,20 +435,36 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _count_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
-                report: CountReport) -> None:
+@dataclass
+class _Slab:
+    first: date
+    last: date
+    counted: Callable[[], SlabCount] | None  # None: no raw requests to count
+
+
+def _start_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
+                report: CountReport, engine: CountingEngine) -> _Slab:
+    """Read the slab's raw requests (with the day before it) and hand them to the engine."""
     start, end = store.day_bounds(first, last)
     lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
     raw, dropped_in_sql = read_countable(s, tenant_id, lookback, end, since=start)
     report.requests += sum(dropped_in_sql.values())
     report.dropped.update(dropped_in_sql)
-    if len(raw):
-        downloads, dropped = count_frame(raw, episodes, window, since=pd.Timestamp(start),
-                                         bots_by_day=report.bots_by_day)
-        report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
-        downloads = downloads.assign(tenant_id=tenant_id)
-        report.dropped.update(dropped)
-    else:
+    if not len(raw):
+        return _Slab(first, last, None)
+    report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
+    return _Slab(first, last, engine.count(count_partition, raw, episodes, window, pd.Timestamp(start)))
+
+
+def _finish_slab(s: Session, tenant_id: int, slab: _Slab, report: CountReport) -> date:
+    """Write the slab's counted downloads and rollups (replacing its days); returns its last day."""
+    if slab.counted is None:
         downloads = pd.DataFrame()
-    del raw
-    report.downloads += store.replace_downloads(s, tenant_id, first, last, downloads, rollups=True)
+    else:
+        counted = slab.counted()
+        downloads = counted.downloads.assign(tenant_id=tenant_id)
+        report.dropped.update(counted.dropped)
+        report.bots_by_day.update(counted.bots_by_day)
+    slab.counted = None  # the frames go as soon as they are written
+    report.downloads += store.replace_downloads(s, tenant_id, slab.first, slab.last, downloads, rollups=True)
+    return slab.last

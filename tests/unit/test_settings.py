@@ -42,6 +42,19 @@ def test_bad_values_name_the_variable(tmp_path, variable, value):
     assert variable in str(err.value)
 
 
+def test_counting_engine_is_local_or_a_dask_scheduler_address(tmp_path):
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)}).counting_engine == "local"
+    for value, expected in (("LOCAL", "local"), ("tcp://scheduler:8786", "tcp://scheduler:8786"),
+                            ("tcp://10.0.0.5:8786/", "tcp://10.0.0.5:8786"), ("tcp://[::1]:8786", "tcp://[::1]:8786")):
+        assert load_settings({"INSTANCE_PATH": str(tmp_path), "COUNTING_ENGINE": value}).counting_engine == expected
+    for value in ("dask", "tcp://scheduler", "http://scheduler:8786", "tcp://:8786", "tcp://scheduler:0",
+                  "tcp://scheduler:99999", "tcp://scheduler:port", "tcp://user:pw@scheduler:8786",
+                  "tcp://scheduler:8786/path", "tcp://scheduler:8786?x=1"):
+        with pytest.raises(ConfigError) as err:
+            load_settings({"INSTANCE_PATH": str(tmp_path), "COUNTING_ENGINE": value})
+        assert err.value.variable == "COUNTING_ENGINE" and "COUNTING_ENGINE" in str(err.value)
+
+
 def test_api_rate_limits_are_read_and_checked(tmp_path):
     s = load_settings({"INSTANCE_PATH": str(tmp_path)})
     assert (s.api_rate_limit, s.api_anon_rate_limit) == ("600/minute", "60/minute")
