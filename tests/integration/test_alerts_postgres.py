@@ -37,7 +37,7 @@ def _small_network(db) -> tuple[int, int, int]:
     live campaign on the show with a goal no show could meet: behind pacing on any day of its flight."""
     today = datetime.now(timezone.utc).date()
     tenant = accounts.create_tenant(db, "alerting", "Alerting")
-    with db.session(tenant.id) as s:
+    with db.session(tenant.id, worker=True) as s:  # raw requests are the workers' (ingestion) to write
         podcast = Podcast(tenant_id=tenant.id, title="Signal", prefix_key="kalert")
         sponsor = Sponsor(tenant_id=tenant.id, name="Northwind")
         s.add_all([podcast, sponsor])

@@ -63,7 +63,7 @@ def test_refresh_on_postgres_equals_the_downloads(pg_app):
         campaign_id, start, end = s.execute(text(
             "SELECT id, start_date, end_date FROM campaigns WHERE name = 'Privacy Month'")).one()
         expected = s.execute(text(
-            "SELECT count(*), count(DISTINCT d.listener_key) FROM downloads d JOIN placements p "
+            "SELECT count(*), count(DISTINCT d.listener_key) FROM tenant_downloads d JOIN placements p "
             "ON p.podcast_id = d.podcast_id AND p.campaign_id = :c "
             "WHERE d.ts >= p.start_date::timestamptz AND d.ts < (p.end_date + 1)::timestamptz "
             # its placements are dynamic: only downloads from the campaign's target countries count
@@ -92,7 +92,7 @@ def test_campaign_api_on_postgres(pg_app):
                        headers=headers).status_code == 201
     with db.session(tenant_id) as s:
         expected = s.execute(text(
-            "SELECT count(*) FROM downloads WHERE podcast_id = :p AND ts >= :lo AND ts < :hi"),
+            "SELECT count(*) FROM tenant_downloads WHERE podcast_id = :p AND ts >= :lo AND ts < :hi"),
             {"p": podcast_id, "lo": today - timedelta(days=7), "hi": today + timedelta(days=1)}).scalar()
     rows = client.get(f"/api/v1/campaigns/{campaign_id}/delivery?group_by=day", headers=headers).get_json()["data"]
     assert sum(r["impressions"] for r in rows) == expected > 0

@@ -22,7 +22,7 @@ DAY = date(2026, 3, 2)
 @pytest.fixture
 def pg(pg_url):
     migrate.upgrade(pg_url)
-    db = Database(pg_url, "podcast_app")
+    db = Database(pg_url, "podcast_worker")  # counting is the workers' work: the worker role, as in an RQ worker
     tenant = accounts.create_tenant(db, "counting", "Counting")
     with db.session(tenant.id) as s:
         podcast = Podcast(tenant_id=tenant.id, title="Show", prefix_key="kcount")

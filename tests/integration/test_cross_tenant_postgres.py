@@ -21,7 +21,7 @@ DAY = date.today() - timedelta(days=3)
 def _tenant(db, slug: str) -> dict:
     """A tenant with a podcast, an episode with counted downloads on DAY, a sponsor, and a read/write API key."""
     tenant = accounts.create_tenant(db, slug, slug.title())
-    with db.session(tenant.id) as s:
+    with db.session(tenant.id, worker=True) as s:  # downloads and rollups are the workers' to write
         podcast = Podcast(tenant_id=tenant.id, title=f"{slug} show", prefix_key=f"k{slug}")
         sponsor = Sponsor(tenant_id=tenant.id, name=f"{slug} sponsor")
         s.add_all([podcast, sponsor])
