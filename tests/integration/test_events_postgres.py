@@ -127,8 +127,8 @@ def test_a_worker_that_dies_mid_dispatch_loses_nothing_and_does_nothing_twice(ne
 
 def test_a_handler_that_keeps_failing_is_parked_then_replayed(network):
     settings, db, alpha, _beta, users, contexts, _sponsor = network
-    with _superuser(settings) as conn:  # an outage: the app role may not write notifications
-        conn.execute("REVOKE INSERT ON notifications FROM podcast_app")
+    with _superuser(settings) as conn:  # an outage: the worker role (handlers run as it) may not write notifications
+        conn.execute("REVOKE INSERT ON notifications FROM podcast_worker")
     event_id = _alert(db, alpha)
     for _ in range(dispatch.MAX_ATTEMPTS):
         burst_worker(settings, "notify")
@@ -143,7 +143,7 @@ def test_a_handler_that_keeps_failing_is_parked_then_replayed(network):
     assert _event(db, event_id).status == "parked"
 
     with _superuser(settings) as conn:  # the outage is over
-        conn.execute("GRANT INSERT ON notifications TO podcast_app")
+        conn.execute("GRANT INSERT ON notifications TO podcast_worker")
     [row] = [e for e in dispatch.list_events(db, contexts["owner"], status="parked")]
     assert row.id == event_id and "permission denied" in row.error
     dispatch.replay(db, contexts["owner"], event_id)  # its commit enqueues the dispatcher
