@@ -182,7 +182,7 @@ def child(name: str, tenant_id: int, campaign_id: int) -> None:
     from services.db import Database
     from services.sponsorship.attribution.results import attribute_campaign
 
-    db = Database(APP_URL.format(name=name), "podcast_app")
+    db = Database(APP_URL.format(name=name), "podcast_worker")
     phases: list[tuple[float, str]] = []
     t0 = time.perf_counter()
     outcome = attribute_campaign(db, tenant_id, campaign_id,
@@ -232,7 +232,7 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         migrate.upgrade(APP_URL.format(name=name))
-        db = Database(APP_URL.format(name=name), "podcast_app")
+        db = Database(APP_URL.format(name=name), "podcast_worker")
         world = build_catalog(db, args.placements)
         db.dispose()
         downloads, events = generate(np.random.default_rng(SEED), world, args.exposures, args.conversions,

@@ -16,7 +16,7 @@ What it does, in order:
      keys) and COPYs them into download_requests in chunks;
   4. in a separate counting process (started at the outset, while this one is small, so its ru_maxrss is its own),
      times services.measurement.counting.count_downloads(db, tenant, first_day, last_day) on
-     services.db.Database(url, "podcast_app"), then times it again (a recount must leave the downloads and rollups
+     services.db.Database(url, "podcast_worker"), then times it again (a recount must leave the downloads and rollups
      unchanged); the peak RSS is reset between runs (/proc/self/clear_refs) so each run reports its own ru_maxrss;
      with --profile a third (recount) run goes under cProfile and the top functions are printed;
   5. baseline in the same run: pandas drop_duplicates over the same number of (episode_id, listener_key, day) rows;
@@ -68,7 +68,7 @@ def setup(url: str, dsn: str, args) -> dict:
 
     t0 = time.perf_counter()
     migrate.upgrade(url)
-    db = Database(url, "podcast_app")
+    db = Database(url, "podcast_worker")  # the workers' work: the worker role
     tenant = accounts.create_tenant(db, "bench-counting", "Bench Counting Network")
     if args.window != "calendar":
         accounts.configure_tenant(db, "bench-counting", dedupe_window=args.window)
@@ -173,7 +173,7 @@ def count_child() -> None:
     args = argparse.Namespace(**json.loads(line))
     url, dsn = APP_URL.format(name=args.db_name), PG_DB.format(name=args.db_name)
     first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
-    db = Database(url, "podcast_app")
+    db = Database(url, "podcast_worker")  # the workers' work: the worker role
     out = {"rss_before_mb": rss_mb("VmRSS"), "slab_days": counting.SLAB_DAYS, "runs": []}
     for label in ("first count", "recount"):
         slabs = []

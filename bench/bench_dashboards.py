@@ -187,7 +187,7 @@ def build(rows: int, last_day: date) -> tuple[str, list[int]]:
     url = APP_URL.format(name=name)
     t0 = time.perf_counter()
     migrate.upgrade(url)
-    db = Database(url, "podcast_app")
+    db = Database(url, "podcast_worker")  # builds as the workers do: the worker role writes the time series
     tenants, episodes = build_catalog(db, last_day)
     rng = np.random.default_rng(SEED + rows)
     t1 = time.perf_counter()

@@ -153,7 +153,7 @@ def seed(sa_url: str) -> int:
     from services.db import Database
 
     migrate.upgrade(sa_url)
-    db = Database(sa_url, "podcast_app")
+    db = Database(sa_url, "podcast_worker")  # imports are the workers' work
     started = time.perf_counter()
     result = demo.seed_demo(db, password="bench-password-1")
     db.dispose()
@@ -227,7 +227,7 @@ def child(sa_url: str, tenant_id: int, log_path: str, profile: bool, conn) -> No
     from services.tenancy import TenantContext
 
     rss_before = _rss_mb()
-    db = Database(sa_url, "podcast_app")  # as the app and the workers connect: RLS applies
+    db = Database(sa_url, "podcast_worker")  # as the workers connect: RLS applies
     ctx = TenantContext(tenant_id=tenant_id, role="owner")
     started = time.perf_counter()
     report = _profiled(profile, "import_log", import_log, db, ctx, log_path, "combined", host=HOST)
