@@ -1,0 +1,79 @@
+"""A user's personal data in every table that can hold it, for the user deletion tests, and a scan of the whole
+database for what is left of a user (their id in any column referencing users, their email in any column)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import inspect, select, text
+
+from services.models import (AccountToken, AlertRule, ApiKey, AuditLog, Base, EmailMessage, Embed,
+                             MfaRecoveryCode, Notification, NotificationPreference, ReportRun, ReportSubscription,
+                             Sponsor, WebhookEndpoint)
+
+
+def plant_personal_data(db, tenant_id: int, user_id: int, email: str) -> None:
+    """Rows of every kind that name this user in this tenant."""
+    now = datetime.now(timezone.utc)
+    with db.session(tenant_id) as s:
+        s.add_all([
+            Notification(tenant_id=tenant_id, user_id=user_id, kind="pacing.behind", title="Behind", body="..."),
+            NotificationPreference(tenant_id=tenant_id, user_id=user_id, kind="pacing.behind", channel="email",
+                                   enabled=False),
+            MfaRecoveryCode(user_id=user_id, code_hash=f"{user_id:064d}"),
+            AccountToken(tenant_id=tenant_id, purpose="reset", token_hash=f"t{user_id:063d}", email=email,
+                         user_id=user_id, expires_at=now + timedelta(days=1)),
+            ApiKey(tenant_id=tenant_id, name="ci", prefix="pk_x", key_hash=f"k{user_id:063d}", scopes=["read"],
+                   created_by_user_id=user_id),
+            AlertRule(tenant_id=tenant_id, name="drop", metric="downloads", condition="below", threshold=1.0,
+                      channels=["in_app"], recipients=[user_id], created_by_user_id=user_id),
+            Embed(tenant_id=tenant_id, chart="downloads", created_by_user_id=user_id),
+            WebhookEndpoint(tenant_id=tenant_id, url="https://hooks.example.com/x", secret="whsec_" + "a" * 32,
+                            event_types=["campaign.created"], created_by_user_id=user_id),
+            EmailMessage(tenant_id=tenant_id, to_address=email, subject="Your weekly report", text_body="Hello",
+                         html_body="<p>Hello</p>"),
+            AuditLog(tenant_id=tenant_id, user_id=user_id, action="campaign.updated", entity_type="campaign",
+                     entity_id=1, detail={"name": ["a", "b"]}),
+            AuditLog(tenant_id=tenant_id, user_id=None, action="member.invited", entity_type="account_token",
+                     entity_id=1, detail={"email": email, "role": "viewer"}),
+            AuditLog(tenant_id=tenant_id, user_id=None, action="sponsor.note", entity_type="sponsor", entity_id=1,
+                     detail={"note": f"asked by {email.upper()} on the phone"}),
+        ])
+        s.flush()
+        subscription = ReportSubscription(tenant_id=tenant_id, user_id=user_id, kind="network", frequency="weekly",
+                                          day=1, hour=8)
+        s.add(subscription)
+        s.flush()
+        s.add(ReportRun(tenant_id=tenant_id, subscription_id=subscription.id, user_id=user_id, period_key="2026-W01",
+                        period_start=date(2026, 1, 1), period_end=date(2026, 1, 7), due_at=now, to_address=email))
+        sponsor = s.scalar(select(Sponsor).where(Sponsor.tenant_id == tenant_id).order_by(Sponsor.id))
+        if sponsor is not None:
+            sponsor.contact_email = email
+        s.commit()
+
+
+def user_columns() -> list[tuple[str, str]]:
+    """(table, column) of every column referencing users.id."""
+    return [(t.name, c.name) for t in Base.metadata.sorted_tables for c in t.c
+            if any(fk.column.table.name == "users" for fk in c.foreign_keys)]
+
+
+def traces_of(db, user_id: int, email: str) -> list[str]:
+    """Where the user is still named: their id in a column referencing users (or as the subject of an audit entry,
+    or an alert's recipient), their email in any column of any table."""
+    found = []
+    with db.session(system=True) as s:
+        for table, column in user_columns() + [("users", "id")]:
+            if s.execute(text(f'SELECT count(*) FROM {table} WHERE "{column}" = :u'), {"u": user_id}).scalar():
+                found.append(f"{table}.{column}")
+        if s.execute(text("SELECT count(*) FROM audit_log WHERE entity_type = 'user' AND entity_id = :u"),
+                     {"u": user_id}).scalar():
+            found.append("audit_log.entity_id")
+        if any(user_id in (r or []) for r in s.scalars(select(AlertRule.recipients))):
+            found.append("alert_rules.recipients")
+        for table in inspect(db.engine).get_table_names():
+            for column in inspect(db.engine).get_columns(table):
+                hits = s.execute(text(f'SELECT count(*) FROM {table} WHERE lower(CAST("{column["name"]}" AS TEXT)) '
+                                      "LIKE :e"), {"e": f"%{email.lower()}%"}).scalar()
+                if hits:
+                    found.append(f"{table}.{column['name']} (email)")
+    return found
