@@ -108,8 +108,17 @@ def _drop_membership(s: Session, tenant_id: int, user_id: int) -> None:
     """One tenant's part of a user who stays a member elsewhere: the membership and what was theirs in it."""
     for model in (Notification, NotificationPreference, ReportRun, ReportSubscription):
         s.execute(delete(model).where(model.tenant_id == tenant_id, model.user_id == user_id))
+    _drop_recipient(s, user_id, tenant_id)
     s.execute(delete(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id))
     s.execute(update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1))
+
+
+def _drop_recipient(s: Session, user_id: int, tenant_id: int | None = None) -> None:
+    """Take the user off alert rules' recipients (a JSON list, read here: alert rules are few)."""
+    query = select(AlertRule) if tenant_id is None else select(AlertRule).where(AlertRule.tenant_id == tenant_id)
+    for rule in s.scalars(query):
+        if user_id in (rule.recipients or []):
+            rule.recipients = [r for r in rule.recipients if r != user_id]
 
 
 def _scrub(value, email: str):
@@ -141,9 +150,7 @@ def _erase(s: Session, secret_key: str, user_id: int, email: str, actor_id: int 
     s.execute(delete(AccountToken).where(or_(AccountToken.user_id == user_id, func.lower(AccountToken.email) == email)))
     for model in CREATED_BY:
         s.execute(update(model).where(model.created_by_user_id == user_id).values(created_by_user_id=None))
-    for rule in s.scalars(select(AlertRule).where(AlertRule.tenant_id.in_(tenants))):
-        if user_id in (rule.recipients or []):
-            rule.recipients = [r for r in rule.recipients if r != user_id]
+    _drop_recipient(s, user_id)  # in every tenant: a former membership may have left them on a rule
     s.execute(delete(EmailMessage).where(func.lower(EmailMessage.to_address) == email))
     s.execute(update(Sponsor).where(func.lower(Sponsor.contact_email) == email).values(contact_email=None))
     s.execute(delete(Membership).where(Membership.user_id == user_id))

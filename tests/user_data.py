@@ -2,6 +2,8 @@
 database for what is left of a user (their id in any column referencing users, their email in any column)."""
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import inspect, select, text
@@ -9,6 +11,10 @@ from sqlalchemy import inspect, select, text
 from services.models import (AccountToken, AlertRule, ApiKey, AuditLog, Base, EmailMessage, Embed,
                              MfaRecoveryCode, Notification, NotificationPreference, ReportRun, ReportSubscription,
                              Sponsor, WebhookEndpoint)
+
+
+def _hash(kind: str, tenant_id: int, user_id: int) -> str:
+    return hashlib.sha256(f"{kind}:{tenant_id}:{user_id}".encode()).hexdigest()
 
 
 def plant_personal_data(db, tenant_id: int, user_id: int, email: str) -> None:
@@ -19,10 +25,10 @@ def plant_personal_data(db, tenant_id: int, user_id: int, email: str) -> None:
             Notification(tenant_id=tenant_id, user_id=user_id, kind="pacing.behind", title="Behind", body="..."),
             NotificationPreference(tenant_id=tenant_id, user_id=user_id, kind="pacing.behind", channel="email",
                                    enabled=False),
-            MfaRecoveryCode(user_id=user_id, code_hash=f"{user_id:064d}"),
-            AccountToken(tenant_id=tenant_id, purpose="reset", token_hash=f"t{user_id:063d}", email=email,
+            MfaRecoveryCode(user_id=user_id, code_hash=_hash("code", tenant_id, user_id)),
+            AccountToken(tenant_id=tenant_id, purpose="reset", token_hash=_hash("token", tenant_id, user_id), email=email,
                          user_id=user_id, expires_at=now + timedelta(days=1)),
-            ApiKey(tenant_id=tenant_id, name="ci", prefix="pk_x", key_hash=f"k{user_id:063d}", scopes=["read"],
+            ApiKey(tenant_id=tenant_id, name="ci", prefix="pk_x", key_hash=_hash("key", tenant_id, user_id), scopes=["read"],
                    created_by_user_id=user_id),
             AlertRule(tenant_id=tenant_id, name="drop", metric="downloads", condition="below", threshold=1.0,
                       channels=["in_app"], recipients=[user_id], created_by_user_id=user_id),
@@ -77,3 +83,25 @@ def traces_of(db, user_id: int, email: str) -> list[str]:
                 if hits:
                     found.append(f"{table}.{column['name']} (email)")
     return found
+
+
+def remove_member(client, user_id: int, typed: str | None) -> str:
+    """Press Remove on the Team page's row of `user_id` with `typed` in the confirmation box; the status text."""
+    body = {"output": "..team-remove-status.children...team-table.children@" + duplicate_hash(client) + "..",
+            "outputs": [{"id": "team-remove-status", "property": "children"},
+                        {"id": "team-table", "property": "children"}],
+            "inputs": [[{"id": {"index": user_id, "type": "team-remove"}, "property": "n_clicks", "value": 1}]],
+            "state": [{"id": "team-remove-confirm", "property": "value", "value": typed}],
+            "changedPropIds": [json.dumps({"index": user_id, "type": "team-remove"}, separators=(",", ":"))
+                               + ".n_clicks"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code in (200, 204), response.status_code
+    if response.status_code == 204:
+        return ""
+    return json.dumps(response.get_json()["response"]["team-remove-status"]["children"])
+
+
+def duplicate_hash(client) -> str:
+    deps = client.get("/_dash-dependencies").get_json()
+    key = next(d["output"] for d in deps if "team-remove-status" in d["output"])
+    return key.split("team-table.children@", 1)[1].rstrip(".")
