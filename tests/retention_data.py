@@ -1,12 +1,14 @@
 """Raw requests and conversions of known ages for the retention tests, and what is left of them."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
 from services.models import AttributionEvent, CountingState, DownloadRequest
 from services.models.attribution import AttributionTouchpoint
+from tests.dash_client import call_callback
 
 AGES = (5, 35, 45)  # days: kept by 30-day retention, past it, and past it further
 
@@ -50,3 +52,14 @@ def left(db, tag: str) -> dict[str, list[int]]:
 def count(db, model, tenant_id: int) -> int:
     with db.session(system=True) as s:
         return s.scalar(select(func.count()).select_from(model).where(model.tenant_id == tenant_id)) or 0
+
+
+def save_retention(client, raw, conversions) -> tuple[str, str, str]:
+    """Save the privacy page's retention form: (raw days, conversion days, status text) as the page shows them."""
+    status, out = call_callback(client, [("privacy-raw-days", "value"), ("privacy-conversion-days", "value"),
+                                         ("privacy-retention-status", "children")],
+                                [("privacy-retention-save", "n_clicks", 1)],
+                                [("privacy-raw-days", "value", raw), ("privacy-conversion-days", "value", conversions)])
+    assert status == 200
+    return (out.get("privacy-raw-days", {}).get("value"), out.get("privacy-conversion-days", {}).get("value"),
+            json.dumps(out["privacy-retention-status"]["children"]))

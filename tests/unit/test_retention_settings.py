@@ -4,14 +4,11 @@ yet counted, while the other tenant (deployment default) keeps its own. Only an 
 values get clear errors and change nothing."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import select
 
 from services.models import AuditLog, CountingState, Download, Tenant
-from tests.dash_client import call_callback
-from tests.retention_data import count, left, plant
+from tests.retention_data import count, left, plant, save_retention
 from tests.worlds import demo_world
 
 ROLES = ("owner", "admin", "viewer", "sponsor_own", "other_tenant")
@@ -21,16 +18,6 @@ ROLES = ("owner", "admin", "viewer", "sponsor_own", "other_tenant")
 def world(tmp_path_factory, seeded_sqlite):
     with demo_world(tmp_path_factory, seeded_sqlite, "retention", ROLES) as w:
         yield w
-
-
-def _save(client, raw, conversions) -> tuple[str, str, str]:
-    status, out = call_callback(client, [("privacy-raw-days", "value"), ("privacy-conversion-days", "value"),
-                                         ("privacy-retention-status", "children")],
-                                [("privacy-retention-save", "n_clicks", 1)],
-                                [("privacy-raw-days", "value", raw), ("privacy-conversion-days", "value", conversions)])
-    assert status == 200
-    return (out.get("privacy-raw-days", {}).get("value"), out.get("privacy-conversion-days", {}).get("value"),
-            json.dumps(out["privacy-retention-status"]["children"]))
 
 
 def _stored(db, tenant_id) -> tuple:
@@ -50,7 +37,7 @@ def _stored(db, tenant_id) -> tuple:
 ])
 def test_bad_values_get_clear_errors_and_change_nothing(world, raw, conversions, error):
     before = _stored(world["db"], world["demo"])
-    _r, _c, status = _save(world["clients"]["owner"], raw, conversions)
+    _r, _c, status = save_retention(world["clients"]["owner"], raw, conversions)
     assert error in status and _stored(world["db"], world["demo"]) == before
 
 
@@ -58,13 +45,13 @@ def test_only_an_owner_of_the_tenant_changes_its_retention(world):
     db, demo, acme = world["db"], world["demo"], world["acme"]
     before = _stored(db, demo)
     for role in ("admin", "viewer", "sponsor_own"):
-        _r, _c, status = _save(world["clients"][role], "30", "30")
+        _r, _c, status = save_retention(world["clients"][role], "30", "30")
         assert "may not do this" in status or "sponsor users" in status, role
     assert _stored(db, demo) == before
     # Acme's owner sets acme's own retention; the demo network's stays.
-    assert _save(world["clients"]["other_tenant"], "60", "")[:2] == ("60", "")
+    assert save_retention(world["clients"]["other_tenant"], "60", "")[:2] == ("60", "")
     assert _stored(db, acme) == (60, None) and _stored(db, demo) == before
-    _save(world["clients"]["other_tenant"], "", "")
+    save_retention(world["clients"]["other_tenant"], "", "")
     assert _stored(db, acme) == (None, None)
 
 
@@ -75,14 +62,14 @@ def test_the_job_applies_each_tenants_own_retention(world):
     plant(db, demo, "a")  # demo (A): counted through today
     plant(db, acme, "b")  # acme (B): the deployment default, counted through today
     downloads = count(db, Download, demo)
-    assert _save(world["clients"]["owner"], " 30 ", "30")[:2] == ("30", "30")
+    assert save_retention(world["clients"]["owner"], " 30 ", "30")[:2] == ("30", "30")
     assert _stored(db, demo) == (30, 30)
     with db.session(system=True) as s:
         changed = s.scalars(select(AuditLog).where(AuditLog.action == "privacy.retention_changed",
                                                    AuditLog.tenant_id == demo)).all()
     assert [c.detail for c in changed] == [{"raw_request_retention_days": [None, 30],
                                            "conversion_retention_days": [None, 30]}]
-    assert "Retention saved" in _save(world["clients"]["owner"], "30", "30")[2]
+    assert "Retention saved" in save_retention(world["clients"]["owner"], "30", "30")[2]
     with db.session(system=True) as s:  # saving the same values again is no change
         assert len(s.scalars(select(AuditLog).where(AuditLog.action == "privacy.retention_changed",
                                                     AuditLog.tenant_id == demo)).all()) == 1
@@ -101,7 +88,7 @@ def test_raw_requests_not_yet_counted_are_kept(world):
 
     db, acme = world["db"], world["acme"]
     plant(db, acme, "c", counted_days_ago=40)  # counting reached only 40 days ago
-    _save(world["clients"]["other_tenant"], "30", "")
+    save_retention(world["clients"]["other_tenant"], "30", "")
     report = retention.purge_expired(db)
     # Past 30 days but not yet counted (35 days old) stays; 45 days old, counted, goes. Conversions: default, kept.
     assert left(db, "c") == {"raw": [5, 35], "conversions": [5, 35, 45], "touchpoints": [5, 35, 45]}
