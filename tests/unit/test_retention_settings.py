@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from services import accounts
+from services.measurement.methodology import methodology
 from services.models import AuditLog, CountingState, Download, Tenant
 from tests.retention_data import count, left, plant, save_retention
+from tests.conftest import DEMO_PASSWORD
 from tests.worlds import demo_world
 
 ROLES = ("owner", "admin", "viewer", "sponsor_own", "other_tenant")
@@ -64,6 +67,8 @@ def test_the_job_applies_each_tenants_own_retention(world):
     downloads = count(db, Download, demo)
     assert save_retention(world["clients"]["owner"], " 30 ", "30")[:2] == ("30", "30")
     assert _stored(db, demo) == (30, 30)
+    owner = accounts.resolve_context(db, accounts.authenticate(db, "demo@example.com", DEMO_PASSWORD).id, demo)
+    assert methodology(db, owner)["retention"].startswith("raw requests are kept 30 days")
     with db.session(system=True) as s:
         changed = s.scalars(select(AuditLog).where(AuditLog.action == "privacy.retention_changed",
                                                    AuditLog.tenant_id == demo)).all()
