@@ -11,11 +11,12 @@ What erasing a user does, table by table (every table with a user id or a user's
   created keep working, with created_by_user_id cleared.
 - api_keys, alert_rules, embeds, webhook_endpoints (created_by_user_id): kept, creator cleared; alert_rules also
   drop the user from their recipients.
-- email_log: emails sent to the user's address are deleted.
+- email_log: emails sent to the user's address are deleted; the address is blanked in the subject and bodies of
+  emails to others, as in the title and body of other users' notifications.
 - sponsors.contact_email equal to the user's email is cleared.
 - audit_log: rows are kept. The user's id becomes a stable pseudonym (user_pseudonym, "deleted-user-" + 12 hex of
   an HMAC of the id under SECRET_KEY) where they acted or were the subject, and the email is blanked in the details.
-The sign-in throttle (services.login_throttle) keys accounts by a hash of the email and forgets it within the hour.
+The sign-in throttle (services.login_throttle) keys accounts by a hash of the email and forgets it within a day.
 Everything happens in one transaction, audited as user.deleted with the pseudonym; a failure leaves nothing
 half-deleted."""
 from __future__ import annotations
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 CREATED_BY = (ApiKey, AlertRule, Embed, WebhookEndpoint, AccountToken)
 DELETED_BY_USER = (MfaRecoveryCode, Notification, NotificationPreference, ReportRun, ReportSubscription)
+# Free text that may mention the user's address in rows that belong to others.
+TEXT_MENTIONS = (Notification.title, Notification.body, EmailMessage.subject, EmailMessage.text_body,
+                 EmailMessage.html_body)
 
 
 def pseudonym(secret_key: str, user_id: int) -> str:
@@ -152,6 +156,9 @@ def _erase(s: Session, secret_key: str, user_id: int, email: str, actor_id: int 
         s.execute(update(model).where(model.created_by_user_id == user_id).values(created_by_user_id=None))
     _drop_recipient(s, user_id)  # in every tenant: a former membership may have left them on a rule
     s.execute(delete(EmailMessage).where(func.lower(EmailMessage.to_address) == email))
+    for column in TEXT_MENTIONS:  # emails are stored lower-case, as normalize_email leaves them
+        s.execute(update(column.class_).where(func.lower(column).contains(email))
+                  .values({column.key: func.replace(column, email, "")}))
     s.execute(update(Sponsor).where(func.lower(Sponsor.contact_email) == email).values(contact_email=None))
     s.execute(delete(Membership).where(Membership.user_id == user_id))
     s.execute(delete(User).where(User.id == user_id))

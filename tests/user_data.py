@@ -17,8 +17,9 @@ def _hash(kind: str, tenant_id: int, user_id: int) -> str:
     return hashlib.sha256(f"{kind}:{tenant_id}:{user_id}".encode()).hexdigest()
 
 
-def plant_personal_data(db, tenant_id: int, user_id: int, email: str) -> None:
-    """Rows of every kind that name this user in this tenant."""
+def plant_personal_data(db, tenant_id: int, user_id: int, email: str, colleague_id: int | None = None) -> None:
+    """Rows of every kind that name this user in this tenant (and, given a colleague, mentions of their address
+    in the colleague's notification and email)."""
     now = datetime.now(timezone.utc)
     with db.session(tenant_id) as s:
         s.add_all([
@@ -44,6 +45,13 @@ def plant_personal_data(db, tenant_id: int, user_id: int, email: str) -> None:
             AuditLog(tenant_id=tenant_id, user_id=None, action="sponsor.note", entity_type="sponsor", entity_id=1,
                      detail={"note": f"asked by {email.upper()} on the phone"}),
         ])
+        if colleague_id is not None:
+            s.add_all([
+                Notification(tenant_id=tenant_id, user_id=colleague_id, kind="security.login_locked",
+                             title=f"{email} paused", body=f"Sign-in to {email} is paused."),
+                EmailMessage(tenant_id=tenant_id, to_address="colleague@elsewhere.test", subject=f"{email} joined",
+                             text_body=f"{email} joined the network", html_body=f"<p>{email} joined</p>"),
+            ])
         s.flush()
         subscription = ReportSubscription(tenant_id=tenant_id, user_id=user_id, kind="network", frequency="weekly",
                                           day=1, hour=8)

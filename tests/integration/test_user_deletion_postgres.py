@@ -51,7 +51,8 @@ def _exists(world, email: str) -> bool:
 
 def test_an_admin_deletes_a_member_and_only_a_pseudonym_is_left(world):
     alpha, viewer = world["tenants"]["alpha"], world["users"]["viewer@alpha.test"]
-    plant_personal_data(world["db"], alpha, viewer, "viewer@alpha.test")
+    plant_personal_data(world["db"], alpha, viewer, "viewer@alpha.test",
+                        colleague_id=world["users"]["owner@alpha.test"])
     assert len(traces_of(world["owner_db"], viewer, "viewer@alpha.test")) >= 10
     # Another network's admin and a sponsor user of this network delete nobody.
     assert "no member" in remove_member(world["clients"]["admin@beta.test"], viewer, "viewer@alpha.test")

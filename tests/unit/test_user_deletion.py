@@ -33,8 +33,8 @@ def _audit_rows(db, tenant_id: int) -> int:
 
 def test_an_admin_deletes_a_member_and_nothing_of_them_is_left(world):
     db, demo, secret = world["db"], world["demo"], world["settings"].secret_key
-    viewer = _user_id(db, "viewer@demo.test")
-    plant_personal_data(db, demo, viewer, "viewer@demo.test")
+    viewer, owner = _user_id(db, "viewer@demo.test"), _user_id(db, "demo@example.com")
+    plant_personal_data(db, demo, viewer, "viewer@demo.test", colleague_id=owner)
     assert len(traces_of(db, viewer, "viewer@demo.test")) >= 10
     with db.session(system=True) as s:
         acted = s.scalar(select(func.count(AuditLog.id)).where(AuditLog.user_id == viewer))
@@ -45,6 +45,10 @@ def test_an_admin_deletes_a_member_and_nothing_of_them_is_left(world):
     assert _user_id(db, "viewer@demo.test") == viewer
     assert "Member deleted" in remove_member(admin, viewer, " Viewer@Demo.test ")
     assert traces_of(db, viewer, "viewer@demo.test") == []
+    with db.session(system=True) as s:  # the owner keeps their notification, without the address
+        kept = s.scalars(select(Notification.body).where(Notification.user_id == owner,
+                                                         Notification.kind == "security.login_locked")).all()
+    assert kept == ["Sign-in to  is paused."]
     alias = user_deletion.pseudonym(secret, viewer)
     assert alias.startswith("deleted-user-") and len(alias) == len("deleted-user-") + 12
     with db.session(system=True) as s:
