@@ -7,12 +7,12 @@ import time
 
 from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, redirect, render_template_string, request,
                    session)
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from api import auth
 from api.state import current_db
-from services import accounts, mfa
+from services import accounts, mfa, user_deletion
 from services.errors import AuthenticationFailed, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -182,6 +182,23 @@ def regenerate():
     return _render_security(codes=codes, notice="New recovery codes; the old ones no longer work.")
 
 
+@bp.post(SECURITY_PATH + "/delete")
+def delete_account():
+    """Erase the signed-in user's account everywhere (services.user_deletion), confirmed by their password."""
+    if not auth._same_origin():
+        abort(403)
+    try:
+        user_deletion.delete_own_account(current_db(), current_app.secret_key, int(current_user.id),
+                                         str(request.form.get("password", "")))
+    except ServiceError as exc:
+        return _render_security(error=exc.message, status=exc.status)
+    logout_user()
+    session.clear()
+    response = current_app.make_response((render_template_string(DELETED_PAGE), 200))
+    response.delete_cookie(REMEMBER_COOKIE, path="/login")
+    return response
+
+
 def _render_security(codes: list[str] | None = None, error: str | None = None, notice: str | None = None,
                      status: int = 200) -> Response:
     db = current_db()
@@ -246,6 +263,18 @@ SECURITY_PAGE = _HEAD.format(title="Account security") + """
 <input id="enable-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required>
 <button type="submit">Turn on</button></form>
 {% endif %}
+<h2>Delete your account</h2>
+<p>Deletes your account in every network with your personal data; audit entries stay under a pseudonym. It cannot
+be undone. The last owner of a network cannot delete their account: make someone else owner first.</p>
+<form method="post" action="/account/security/delete">
+<label for="delete-password">Your password</label>
+<input id="delete-password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" class="danger-button">Delete my account</button></form>
 <div class="form-row">{% if not required %}<a href="/">Back to the dashboards</a>{% endif %}
 <form method="post" action="/logout" class="logout-form"><button type="submit" class="link-button">Sign out</button></form></div>
 </main></body></html>"""
+
+DELETED_PAGE = _HEAD.format(title="Account deleted") + """
+<body class="login-body"><main class="login-card">
+<h1>Account deleted</h1><p role="status">Your account and its personal data are gone.</p>
+<p><a href="/login">Sign in with another account</a></p></main></body></html>"""

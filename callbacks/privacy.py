@@ -1,6 +1,8 @@
-"""Privacy page callbacks: start and follow the tenant export, and confirm and queue the tenant's deletion."""
+"""Privacy page callbacks: start and follow the tenant export, show and save the tenant's retention, and confirm and
+queue the tenant's deletion."""
 from __future__ import annotations
 
+import dash
 from dash import Dash, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
@@ -10,7 +12,7 @@ from components import kpi
 from components.ids import Privacy
 from jobs import privacy as privacy_jobs
 from jobs.queues import enqueue, job_status
-from services import audit, privacy
+from services import audit, privacy, retention_settings
 from services.errors import ServiceError
 from services.tenancy import require_role
 
@@ -69,6 +71,25 @@ def request_deletion(clicks, typed_slug):
                     className="message message-info")
 
 
+def _days(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def retention(clicks, raw_days, conversion_days):
+    """(raw days, conversion days, status): the stored values on load, saved (owners) on a click."""
+    try:
+        ctx = current_context()
+        db = current_db()
+        if clicks:
+            kept = retention_settings.set_retention(db, ctx, raw_days, conversion_days)
+            status = kpi.message("Retention saved; the daily retention job applies it.", "info")
+        else:
+            kept, status = retention_settings.get_retention(db, ctx), None
+    except ServiceError as exc:
+        return dash.no_update, dash.no_update, kpi.message(exc.message)
+    return _days(kept.raw_request_retention_days), _days(kept.conversion_retention_days), status
+
+
 def register(app: Dash) -> None:
     app.callback(Output(Privacy.EXPORT_JOB, "data"), Input(Privacy.EXPORT, "n_clicks"))(start_export)
     app.callback(Output(Privacy.EXPORT_PROGRESS, "value"), Output(Privacy.EXPORT_STATUS, "children"),
@@ -76,3 +97,6 @@ def register(app: Dash) -> None:
                  Input(Privacy.EXPORT_POLL, "n_intervals"), Input(Privacy.EXPORT_JOB, "data"))(poll_export)
     app.callback(Output(Privacy.DELETE_STATUS, "children"), Input(Privacy.DELETE, "n_clicks"),
                  State(Privacy.SLUG, "value"))(request_deletion)
+    app.callback(Output(Privacy.RAW_DAYS, "value"), Output(Privacy.CONVERSION_DAYS, "value"),
+                 Output(Privacy.RETENTION_STATUS, "children"), Input(Privacy.RETENTION_SAVE, "n_clicks"),
+                 State(Privacy.RAW_DAYS, "value"), State(Privacy.CONVERSION_DAYS, "value"))(retention)

@@ -343,6 +343,10 @@ class Privacy:
     SLUG = "privacy-slug"
     DELETE = "privacy-delete"
     DELETE_STATUS = "privacy-delete-status"
+    RAW_DAYS = "privacy-raw-days"
+    CONVERSION_DAYS = "privacy-conversion-days"
+    RETENTION_SAVE = "privacy-retention-save"
+    RETENTION_STATUS = "privacy-retention-status"
 
 
 class Team:
@@ -355,6 +359,10 @@ class Team:
     INVITE_SPONSOR = "team-invite-sponsor"
     INVITE = "team-invite"
     PENDING = "team-pending"
+    REMOVE = "team-remove"  # pattern-matching: {"type": REMOVE, "index": user id}
+    REMOVE_CONFIRM = "team-remove-confirm"
+    REMOVE_STATUS = "team-remove-status"
+
 class Live:
     POLL = "live-poll"
     MESSAGE = "live-message"

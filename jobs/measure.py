@@ -50,9 +50,10 @@ def count_all() -> list[str]:
 
 
 def purge_expired() -> dict:
-    """The daily retention job: raw requests past retention and secrets no longer needed (the monthly listener
-    secrets, and the household secrets of expired 90-day epochs)."""
-    report = retention.purge_expired(get_db())
+    """The daily retention job: raw requests and conversions past each tenant's retention (rows removed reported
+    per tenant) and secrets no longer needed (the monthly listener secrets, and the household secrets of expired
+    90-day epochs)."""
+    report = retention.purge_expired(get_db(), conversion_default_days=get_settings().conversion_retention_days)
     with get_db().session(system=True) as s:
         report["household_secrets"] = households.purge_expired_secrets(s)
         s.commit()

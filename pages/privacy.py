@@ -1,8 +1,10 @@
-"""Privacy: export everything the network owns (a zip of CSV files behind a link that expires), and delete the
-network with all its data; owners and admins export, only owners delete."""
+"""Privacy: export everything the network owns (a zip of CSV files behind a link that expires), the network's own
+retention of raw requests and conversions, and deleting the network with all its data; owners and admins export,
+only owners change retention or delete."""
 from dash import dcc, html, register_page
 
 from components.ids import Privacy
+from services.retention_settings import CONVERSION_MAX_DAYS, MIN_DAYS, RAW_MAX_DAYS
 
 register_page(__name__, path="/settings/privacy", name="Export and deletion",
               title="Export and deletion · Podcast Analytics", order=94)
@@ -23,6 +25,23 @@ def layout(**_kwargs):
             html.Progress(id=Privacy.EXPORT_PROGRESS, max=1, value=0, className="progress",
                           **{"aria-label": "Export progress"}),
             html.Div(id=Privacy.EXPORT_STATUS, role="status"),
+        ], className="chart-card"),
+        html.Section([
+            html.H2("Retention"),
+            html.P(f"How many days raw requests ({MIN_DAYS}-{RAW_MAX_DAYS}) and conversions ({MIN_DAYS}-"
+                   f"{CONVERSION_MAX_DAYS}) are kept; empty keeps the default (raw requests {RAW_MAX_DAYS} days, "
+                   "conversions as the deployment sets). Raw requests go only once they are counted; counted "
+                   "downloads and rollups stay. The daily retention job applies it. Owners only.", className="muted"),
+            html.Div([
+                html.Div([html.Label("Raw requests (days)", htmlFor=Privacy.RAW_DAYS),
+                          dcc.Input(id=Privacy.RAW_DAYS, type="text", inputMode="numeric", className="text-input",
+                                    maxLength=5, placeholder=f"default ({RAW_MAX_DAYS})")], className="control"),
+                html.Div([html.Label("Conversions (days)", htmlFor=Privacy.CONVERSION_DAYS),
+                          dcc.Input(id=Privacy.CONVERSION_DAYS, type="text", inputMode="numeric",
+                                    className="text-input", maxLength=5, placeholder="default")], className="control"),
+                html.Button("Save retention", id=Privacy.RETENTION_SAVE, className="primary-button"),
+            ], className="dashboard-controls"),
+            html.Div(id=Privacy.RETENTION_STATUS, role="status"),
         ], className="chart-card"),
         html.Section([
             html.H2("Delete the network"),

@@ -16,6 +16,13 @@ def layout(**_kwargs):
                "emailed and work once, for 7 days.", className="muted"),
         html.Div(id=Team.MESSAGE),
         dcc.Loading(html.Div(id=Team.TABLE)),
+        html.Div([html.Label("To remove a member, type their email here, then press Remove on their row",
+                             htmlFor=Team.REMOVE_CONFIRM),
+                  dcc.Input(id=Team.REMOVE_CONFIRM, type="email", className="text-input", maxLength=320,
+                            autoComplete="off")], className="control"),
+        html.P("A member who belongs to other networks too loses only this membership; anyone else is deleted with "
+               "their personal data (the audit log keeps their entries under a pseudonym).", className="muted"),
+        html.Div(id=Team.REMOVE_STATUS, role="status"),
         html.H2("Invite someone"),
         html.Div([
             html.Div([html.Label("Email", htmlFor=Team.INVITE_EMAIL),

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.db import Database
@@ -51,7 +51,7 @@ def entries(db: Database, ctx: TenantContext, *, family: str | None = None, who:
     first, last = _day(start, "start"), _day(end, "end")
     if first and last and first > last:
         raise ValidationError("the start date is after the end date", {"start": "after end"})
-    query = (select(AuditLog.created_at, User.email, AuditLog.action, AuditLog.entity_type, AuditLog.entity_id,
+    query = (select(AuditLog.created_at, func.coalesce(User.email, AuditLog.user_pseudonym), AuditLog.action, AuditLog.entity_type, AuditLog.entity_id,
                     AuditLog.detail)
              .outerjoin(User, User.id == AuditLog.user_id)
              .where(AuditLog.tenant_id == ctx.tenant_id)

@@ -78,6 +78,8 @@ class Settings:
     oidc_client_secret: str | None = field(default=None, repr=False)
     oidc_name: str = "SSO"
     oidc_timeout_seconds: float = 10.0
+    # Days conversions (attribution events and their touchpoints) are kept where a tenant sets nothing; None: kept.
+    conversion_retention_days: int | None = None
     secret_key_generated: bool = field(default=False, compare=False)
 
     @property
@@ -269,6 +271,18 @@ def _parse_minutes(name: str, value: str) -> int:
     return minutes
 
 
+def _parse_retention_days(name: str, value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number of days (unset: kept), got {value!r}") from None
+    if not 30 <= days <= 3650:
+        raise ConfigError(name, f"{days} is outside 30-3650 days")
+    return days
+
+
 def _parse_embed_keys(value: str) -> tuple[tuple[str, str], ...]:
     """`id:secret,id:secret` newest first; ids are short words, secrets at least 16 characters."""
     keys: list[tuple[str, str]] = []
@@ -399,6 +413,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         login_rate_limit_ip=_parse_rate_limit("LOGIN_RATE_LIMIT_IP",
                                               env.get("LOGIN_RATE_LIMIT_IP") or Settings.login_rate_limit_ip),
         session_idle_minutes=_parse_minutes("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES") or "120"),
+        conversion_retention_days=_parse_retention_days("CONVERSION_RETENTION_DAYS",
+                                                        env.get("CONVERSION_RETENTION_DAYS")),
         embed_signing_keys=_parse_embed_keys(env.get("EMBED_SIGNING_KEYS") or ""),
         database_read_url=_parse_read_url(env.get("DATABASE_READ_URL"), database_url),
         dashboard_cache=_parse_dashboard_cache(env.get("DASHBOARD_CACHE") or "auto", redis_url),

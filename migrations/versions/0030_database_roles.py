@@ -3,13 +3,13 @@ privilege on the base time-series tables (it reads them through the tenant views
 opens any policy
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 """
 from alembic import context, op
 from sqlalchemy import text
 
 revision = "0030"
-down_revision = "0028"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 

@@ -52,7 +52,8 @@ def methodology(db: Database, ctx: TenantContext) -> dict:
         "listener": ("IP address (IPv6 truncated to its /64) + User-Agent, hashed with a random secret that changes "
                      "every month; raw IP addresses are never stored"),
         "geography": "country and region from an offline IP database at ingestion time",
-        "retention": f"raw requests are kept {RAW_RETENTION_DAYS} days; counted downloads and rollups are kept",
+        "retention": (f"raw requests are kept {tenant.raw_request_retention_days or RAW_RETENTION_DAYS} days (once "
+                      "counted); counted downloads and rollups are kept"),
         "attribution": attribution,
         "delivery": list(DELIVERY_RULES),
     }

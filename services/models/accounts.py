@@ -22,6 +22,9 @@ class Tenant(Base):
     dedupe_window: Mapped[str] = mapped_column(String(16), default="calendar")
     # Owners may require every member to sign in with a second factor (TOTP).
     require_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Days raw requests and conversions are kept for this tenant; None keeps the deployment default.
+    raw_request_retention_days: Mapped[int | None] = mapped_column(Integer)
+    conversion_retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -112,6 +115,8 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set when the user was deleted: a stable pseudonym in place of user_id (services.user_deletion).
+    user_pseudonym: Mapped[str | None] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(64))
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[int | None] = mapped_column(BigId)

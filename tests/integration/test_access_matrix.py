@@ -42,6 +42,7 @@ ROUTES = {
     "/_dash-dependencies": "dash", "/_dash-layout": "dash", "/_dash-update-component": "dash",
     "/_favicon.ico": "public", "/_reload-hash": "dash",
     "mfa.security_page": "session", "mfa.disable": "session", "mfa.enable": "session", "mfa.regenerate": "session",
+    "mfa.delete_account": "session",
     "sessions.sign_out_everywhere": "session",
     "api_unknown.unknown_api_path": "api", "api_docs.docs_page": "public", "api_docs.openapi_json": "public",
     "privacy.download_export": "session",

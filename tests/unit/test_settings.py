@@ -85,6 +85,16 @@ def test_login_limit_and_idle_timeout_are_read_and_checked(tmp_path):
         assert err.value.variable == name
 
 
+def test_conversion_retention_is_optional_and_checked(tmp_path):
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)}).conversion_retention_days is None
+    assert load_settings({"INSTANCE_PATH": str(tmp_path),
+                          "CONVERSION_RETENTION_DAYS": "365"}).conversion_retention_days == 365
+    for value in ("a year", "29", "3651", "12.5"):
+        with pytest.raises(ConfigError) as err:
+            load_settings({"INSTANCE_PATH": str(tmp_path), "CONVERSION_RETENTION_DAYS": value})
+        assert err.value.variable == "CONVERSION_RETENTION_DAYS"
+
+
 def test_dashboard_cache_and_read_replica_settings(tmp_path):
     s = load_settings({"INSTANCE_PATH": str(tmp_path)})
     assert (s.dashboard_cache, s.database_read_url) == ("auto", None)
