@@ -7,7 +7,7 @@ Issue target: the new roles and headers cost no more than 5% of throughput.
 
 What it does:
   1. builds one database as bench_dashboards.py does (5 tenants, --rows counted downloads over a year, rollups);
-  2. clones it (CREATE DATABASE ... TEMPLATE) and takes the clone back to migration 0028, the schema before the
+  2. clones it (CREATE DATABASE ... TEMPLATE) and takes the clone back to migration 0029, the schema before the
      roles: there the policies' `app.system` opens rows to any role and the web role may read the base tables;
   3. roles: times every dashboard callback (bench_dashboards.time_callbacks: 90 days, one tenant's owner, the answer
      cache off) on both databases, alternating call by call, and prints p50/p95 per callback and the ratio of the
@@ -16,7 +16,7 @@ What it does:
      day; an API key of the same tenant) and of the sign-in page through Flask's test client, with the security
      headers hook on and off, alternating in batches of 20, and prints requests per second and the ratio;
   5. drops both databases (unless --keep-db).
-The apps start without migrating (the clone must stay at 0028); everything runs on 127.0.0.1.
+The apps start without migrating (the clone must stay at 0029); everything runs on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import psycopg  # noqa: E402
 
 import bench_dashboards as dashboards  # noqa: E402
 
-BEFORE = "0028"  # the revision before the roles
+BEFORE = "0029"  # the revision before the roles
 
 
 def clone_before_roles(name: str) -> str:
@@ -121,7 +121,7 @@ def main() -> None:
             created.append(name)
         before = clone_before_roles(name)
         created.append(before)
-        app_module.migrate.upgrade = lambda *_a, **_k: None  # the clone stays at 0028
+        app_module.migrate.upgrade = lambda *_a, **_k: None  # the clone stays at 0029
         after_calls, before_calls = dashboards.time_callbacks([name, before], args.calls)
         headers = time_headers(name, args.requests)
     finally:
