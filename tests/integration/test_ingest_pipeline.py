@@ -93,14 +93,14 @@ def test_redis_down_spools_to_disk_and_replays(pipeline, tmp_path):
     sink.record(hits[4])
     assert not spool.has_pending() and live.llen(ingest.BUFFER_KEY) == 5
     assert ingest.drain_buffer(db, live) == 5
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:  # raw requests: the workers' table
         stored = s.scalar(select(func.count()).select_from(DownloadRequest).where(
             DownloadRequest.request_uid.in_([h["uid"] for h in hits])))
     assert stored == 5
 
 
 def _stored(db, tenant_id, hits) -> int:
-    with db.session(tenant_id) as s:
+    with db.session(tenant_id, worker=True) as s:  # raw requests: the workers' table
         return s.scalar(select(func.count()).select_from(DownloadRequest).where(
             DownloadRequest.request_uid.in_([h["uid"] for h in hits])))
 
