@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from redis import Redis
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from jobs import context
 from jobs.demo import seed_demo_data
