@@ -58,7 +58,9 @@ def configure(exporter: str | None, provider: TracerProvider | None = None, *, d
         if sql.is_instrumented_by_opentelemetry:  # one app per process; a test's earlier app is gone
             sql.uninstrument()
         # The package declares SQLAlchemy < 2.1; the engine events it uses are unchanged in 2.1 (tests/unit/test_tracing).
-        sql.instrument(engine=database.engine, tracer_provider=provider, skip_dep_check=True)
+        engines = list(dict.fromkeys(e for db in (database, *database.companions)  # the web's and the jobs' roles
+                                     for e in (db.engine, db.worker_engine)))
+        sql.instrument(engines=engines, tracer_provider=provider, skip_dep_check=True)
     _provider = provider
     return provider
 
