@@ -73,19 +73,24 @@ def check_app_role(conn, app_role: str) -> None:
         raise ConfigError("DB_APP_ROLE", f"role {app_role!r} does not exist and {me.current_user!r} may not create "
                                          f"it; as a superuser run: CREATE ROLE \"{app_role}\" NOLOGIN NOSUPERUSER "
                                          f"NOBYPASSRLS; GRANT \"{app_role}\" TO \"{me.current_user}\";")
-    member, admin = conn.execute(text(
-        "SELECT pg_has_role(current_user, :role, 'MEMBER'), pg_has_role(current_user, :role, 'MEMBER WITH ADMIN OPTION')"),
-        {"role": app_role}).one()
-    conn.commit()
-    # Before PostgreSQL 16, CREATEROLE alone may grant any non-superuser role; from 16 on it takes the admin option.
-    createrole_grants = me.rolcreaterole and int(conn.execute(text("SHOW server_version_num")).scalar()) < 160000
-    conn.commit()
-    if member or admin or createrole_grants:
+    if _holds_or_may_grant(conn, app_role, me.rolcreaterole):
         return
     raise ConfigError("DB_APP_ROLE", f"{me.current_user!r} bypasses row-level security, so the app runs its sessions "
                                      f"as {app_role!r}, which already exists and is not granted to it; as a superuser "
                                      f"(or a holder of its admin option) run: GRANT \"{app_role}\" TO "
                                      f"\"{me.current_user}\"; or set DB_APP_ROLE to a role it is a member of")
+
+
+def _holds_or_may_grant(conn, role: str, createrole: bool) -> bool:
+    """The login is a member of `role`, holds its admin option, or may grant it by CREATEROLE alone (before
+    PostgreSQL 16; from 16 on that takes the admin option)."""
+    member, admin = conn.execute(text(
+        "SELECT pg_has_role(current_user, :role, 'MEMBER'), pg_has_role(current_user, :role, 'MEMBER WITH ADMIN OPTION')"),
+        {"role": role}).one()
+    conn.commit()
+    createrole_grants = createrole and int(conn.execute(text("SHOW server_version_num")).scalar()) < 160000
+    conn.commit()
+    return bool(member or admin or createrole_grants)
 
 
 def check_worker_role(conn, worker_role: str) -> None:
@@ -104,13 +109,7 @@ def check_worker_role(conn, worker_role: str) -> None:
         raise ConfigError("DB_WORKER_ROLE", f"role {worker_role!r} does not exist and {user!r} may not create it; as a "
                                             f"superuser run: CREATE ROLE \"{worker_role}\" NOLOGIN NOSUPERUSER "
                                             f"NOBYPASSRLS; GRANT \"{worker_role}\" TO \"{user}\";")
-    member, admin = conn.execute(text(
-        "SELECT pg_has_role(current_user, :role, 'MEMBER'), pg_has_role(current_user, :role, 'MEMBER WITH ADMIN OPTION')"),
-        {"role": worker_role}).one()
-    conn.commit()
-    createrole_grants = createrole and int(conn.execute(text("SHOW server_version_num")).scalar()) < 160000
-    conn.commit()
-    if member or admin or createrole_grants:
+    if _holds_or_may_grant(conn, worker_role, createrole):
         return
     raise ConfigError("DB_WORKER_ROLE", f"the workers' and system sessions run as {worker_role!r}, which already exists "
                                         f"and is not granted to {user!r}; as a superuser (or a holder of its admin "

@@ -27,6 +27,17 @@ def _worker_only(condition: str, worker: str) -> str:
     return condition.replace(SYSTEM, f"({SYSTEM} AND pg_has_role('{worker}'::name, 'MEMBER'::text))")
 
 
+def _rewrite_policies(bind, transform) -> None:
+    """Every policy that reads `app.system`, with `transform` applied to its USING and WITH CHECK conditions."""
+    policies = bind.execute(text(
+        "SELECT tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = current_schema() "
+        "AND (qual LIKE '%app.system%' OR with_check LIKE '%app.system%')")).all()
+    for table, name, qual, check in policies:
+        clauses = f" USING ({transform(qual)})" if qual else ""
+        clauses += f" WITH CHECK ({transform(check)})" if check else ""
+        op.execute(f'ALTER POLICY "{name}" ON "{table}"{clauses}')
+
+
 def _series(bind) -> list[str]:
     """The time-series relations: those with a `tenant_<name>` view (hypertables, rollups, continuous aggregates)."""
     return [row[0] for row in bind.execute(text(
@@ -73,13 +84,7 @@ def upgrade() -> None:
                 op.execute(f'GRANT USAGE ON SCHEMA {schema} TO "{worker}"')
         op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA _timescaledb_internal TO "{worker}"')
 
-    policies = bind.execute(text(
-        "SELECT tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = current_schema() "
-        "AND (qual LIKE '%app.system%' OR with_check LIKE '%app.system%')")).all()
-    for table, name, qual, check in policies:
-        clauses = f" USING ({_worker_only(qual, worker)})" if qual else ""
-        clauses += f" WITH CHECK ({_worker_only(check, worker)})" if check else ""
-        op.execute(f'ALTER POLICY "{name}" ON "{table}"{clauses}')
+    _rewrite_policies(bind, lambda condition: _worker_only(condition, worker))
 
     if _exists(bind, app):
         for relation in _series(bind):
@@ -93,14 +98,7 @@ def downgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     app, worker = _roles()
-    policies = bind.execute(text(
-        "SELECT tablename, policyname, qual, with_check FROM pg_policies WHERE schemaname = current_schema() "
-        "AND (qual LIKE '%app.system%' OR with_check LIKE '%app.system%')")).all()
-    for table, name, qual, check in policies:
-        restored = [(c or "").replace(f"pg_has_role('{worker}'::name, 'MEMBER'::text)", "true") for c in (qual, check)]
-        clauses = f" USING ({restored[0]})" if qual else ""
-        clauses += f" WITH CHECK ({restored[1]})" if check else ""
-        op.execute(f'ALTER POLICY "{name}" ON "{table}"{clauses}')
+    _rewrite_policies(bind, lambda condition: condition.replace(_worker_only(SYSTEM, worker), SYSTEM))
     if _exists(bind, app):
         for relation in _series(bind):
             op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{relation}" TO "{app}"')
