@@ -45,7 +45,7 @@ def network(request, tmp_path, monkeypatch):
     else:
         url = request.getfixturevalue("pg_url")
         migrate.upgrade(url)
-        db = Database(url, "podcast_app")
+        db = Database(url, "podcast_worker")  # counting is the workers' work: the worker role, as in an RQ worker
     monkeypatch.setattr(counting, "SLAB_DAYS", cases.SLAB_DAYS)
     alpha = cases.seed_network(db, "alpha", seed=11)
     beta = cases.seed_network(db, "beta", seed=11)  # the same traffic: a mixed-up tenant would double it

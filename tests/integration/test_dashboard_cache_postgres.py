@@ -77,7 +77,7 @@ def test_redis_never_serves_another_tenant_or_role(redis_cached):
 
 def test_redis_after_a_rollup_refresh_and_a_recount_the_next_read_is_new(redis_cached):
     db, _client, ctx, acme_ctx = redis_cached
-    with db.session(ctx.tenant_id) as s:
+    with db.session(ctx.tenant_id, worker=True) as s:  # raw requests and downloads: the workers' tables
         day = pd.Timestamp(s.scalar(select(func.max(DownloadRequest.ts))
                                     .where(DownloadRequest.tenant_id == ctx.tenant_id))).date() - timedelta(days=1)
     state = ViewState(range="custom", start=day - timedelta(days=6), end=day)
@@ -85,7 +85,7 @@ def test_redis_after_a_rollup_refresh_and_a_recount_the_next_read_is_new(redis_c
     overview.overview_kpis(db, acme_ctx, state)
     acme_generation = db.cache.generation(acme_ctx.tenant_id)
     start, end = store.day_bounds(day, day)
-    with db.session(ctx.tenant_id) as s:
+    with db.session(ctx.tenant_id, worker=True) as s:
         s.execute(text("DELETE FROM downloads WHERE tenant_id = :t AND ts >= :a AND ts < :b"),
                   {"t": ctx.tenant_id, "a": start, "b": end})
         store.refresh_rollups(s, ctx.tenant_id, day, day)
