@@ -19,7 +19,7 @@ def settings_form(save_clicks, window, timezone):
         if ctx.triggered_id == Settings.SAVE and save_clicks:
             tenant = accounts.configure_tenant(db, tenant_ctx.tenant_slug, window, timezone or None, ctx=tenant_ctx)
             return tenant.dedupe_window, tenant.timezone, kpi.message("Saved.", "info")
-        tenant = accounts.get_tenant_by_slug(db, tenant_ctx.tenant_slug)
+        tenant = accounts.get_tenant_by_slug(db, tenant_ctx.tenant_slug, tenant_ctx)
         return tenant.dedupe_window, tenant.timezone, None
     except ServiceError as exc:
         return no_update, no_update, kpi.message(exc.message)

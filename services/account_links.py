@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from services import audit
+from services import audit, lookups
 from services.accounts import hash_password, normalize_email, verify_password
 from services.db import Database
 from services.errors import Conflict, Gone, PermissionDenied, ValidationError
@@ -93,6 +93,14 @@ def pending_invites(db: Database, ctx: TenantContext) -> list[PendingInvite]:
     return [PendingInvite(*r) for r in rows]
 
 
+def _token_tenant(db: Database, token: str) -> int:
+    """The tenant of the link's token, looked up before any tenant is known; an unknown one is Gone."""
+    tenant_id = lookups.tenant_of(db, "account_token", _hash(token or ""))
+    if tenant_id is None:
+        raise Gone(INVALID)
+    return tenant_id
+
+
 def _claim(s, token: str, purpose: str) -> AccountToken:
     """Mark the token used, once: a second use, an unknown or an expired token all get the same Gone."""
     row = s.scalar(select(AccountToken).where(AccountToken.token_hash == _hash(token or ""),
@@ -112,7 +120,7 @@ def _aware(moment: datetime) -> datetime:
 
 def invitation(db: Database, token: str) -> tuple[str, str, bool]:
     """(tenant name, email, whether the email already has an account) for a valid invitation, else Gone."""
-    with db.session(system=True) as s:
+    with db.session(_token_tenant(db, token)) as s:
         row = s.scalar(select(AccountToken).where(AccountToken.token_hash == _hash(token or ""),
                                                   AccountToken.purpose == "invite"))
         if row is None or row.used_at is not None or _aware(row.expires_at) <= _now():
@@ -124,7 +132,7 @@ def invitation(db: Database, token: str) -> tuple[str, str, bool]:
 
 def accept_invite(db: Database, token: str, password: str, name: str = "") -> User:
     """Join the inviting tenant: a new account sets its password; an existing one confirms with its password."""
-    with db.session(system=True) as s:
+    with db.session(_token_tenant(db, token)) as s:
         row = _claim(s, token, "invite")
         user = s.scalar(select(User).where(User.email == row.email))
         if user is None:
@@ -148,23 +156,28 @@ def accept_invite(db: Database, token: str, password: str, name: str = "") -> Us
 def join_by_verified_email(s, email: str, name: str = "") -> User | None:
     """Single sign-on for an address with no account yet: when it holds a pending, unexpired invitation, accept it
     (the newest, if several) as the invitation link would, creating the user in that tenant only, without a password
-    (a reset link can set one later). None when there is no such invitation. Runs in the caller's system session;
-    the caller commits."""
-    row = s.scalar(select(AccountToken).where(AccountToken.email == email, AccountToken.purpose == "invite",
-                                              AccountToken.used_at.is_(None), AccountToken.expires_at > _now())
-                   .order_by(AccountToken.id.desc()).limit(1))
-    if row is None:
+    (a reset link can set one later). None when there is no such invitation. Runs in the caller's session, as the
+    inviting tenant; the caller commits."""
+    tenant_id = lookups.tenant_in(s, "invite_email", email)
+    if tenant_id is None:
         return None
-    claimed = s.execute(update(AccountToken).where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
-                        .values(used_at=_now())).rowcount
-    if claimed != 1:
-        return None  # accepted by a racing request a moment ago
-    user = User(email=row.email, name=(name or "").strip()[:200], password_hash=None)
-    s.add(user)
-    s.flush()
-    s.add(Membership(tenant_id=row.tenant_id, user_id=user.id, role=row.role, sponsor_id=row.sponsor_id))
-    audit.record(s, TenantContext(row.tenant_id, "owner", user_id=user.id), "member.joined", "user", user.id,
-                 {"role": row.role, "invited_by": row.created_by_user_id, "method": "oidc"})
+    with lookups.acting_in(s, tenant_id):
+        row = s.scalar(select(AccountToken).where(AccountToken.email == email, AccountToken.purpose == "invite",
+                                                  AccountToken.used_at.is_(None), AccountToken.expires_at > _now(),
+                                                  AccountToken.tenant_id == tenant_id)
+                       .order_by(AccountToken.id.desc()).limit(1))
+        if row is None:
+            return None
+        claimed = s.execute(update(AccountToken).where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
+                            .values(used_at=_now())).rowcount
+        if claimed != 1:
+            return None  # accepted by a racing request a moment ago
+        user = User(email=row.email, name=(name or "").strip()[:200], password_hash=None)
+        s.add(user)
+        s.flush()
+        s.add(Membership(tenant_id=row.tenant_id, user_id=user.id, role=row.role, sponsor_id=row.sponsor_id))
+        audit.record(s, TenantContext(row.tenant_id, "owner", user_id=user.id), "member.joined", "user", user.id,
+                     {"role": row.role, "invited_by": row.created_by_user_id, "method": "oidc"})
     return user
 
 
@@ -175,20 +188,21 @@ def request_reset(db: Database, email: str) -> None:
         email = normalize_email(email)
     except ValidationError:
         email = ""
-    with db.session(system=True) as s:
+    with db.session() as s:  # the token and the email belong to the user's first tenant
         user = s.scalar(select(User).where(User.email == email)) if email else None
-        tenant_id = s.scalar(select(Membership.tenant_id).where(Membership.user_id == user.id)
-                             .order_by(Membership.id).limit(1)) if user is not None and user.is_active else None
-        if tenant_id is None:
+        memberships = lookups.user_memberships(s, user.id) if user is not None and user.is_active else []
+        if not memberships:
             logger.info("password reset asked for no account")
             return
+        tenant_id = min(memberships, key=lambda m: m.membership_id).tenant_id
         token = secrets.token_urlsafe(32)
-        s.add(AccountToken(tenant_id=tenant_id, purpose="reset", token_hash=_hash(token), email=email,
-                           user_id=user.id, expires_at=_now() + RESET_TTL))
-        queue_email(s, tenant_id, email, "Reset your Podcast Analytics password",
-                    "Someone (hopefully you) asked to reset the password of this account.\n\n"
-                    "The link works once, for one hour. If it was not you, ignore this email.",
-                    link=f"/login/reset/{token}")
+        with lookups.acting_in(s, tenant_id):
+            s.add(AccountToken(tenant_id=tenant_id, purpose="reset", token_hash=_hash(token), email=email,
+                               user_id=user.id, expires_at=_now() + RESET_TTL))
+            queue_email(s, tenant_id, email, "Reset your Podcast Analytics password",
+                        "Someone (hopefully you) asked to reset the password of this account.\n\n"
+                        "The link works once, for one hour. If it was not you, ignore this email.",
+                        link=f"/login/reset/{token}")
         audit.record_for_user(s, user.id, "password.reset_requested")
         s.commit()
 
@@ -196,7 +210,7 @@ def request_reset(db: Database, email: str) -> None:
 def reset_password(db: Database, token: str, password: str) -> int:
     """Set a new password through a reset link; every existing session of the account ends. Returns the user id."""
     _check_password(password)
-    with db.session(system=True) as s:
+    with db.session(_token_tenant(db, token)) as s:
         row = _claim(s, token, "reset")
         user = s.get(User, row.user_id)
         if user is None or not user.is_active:

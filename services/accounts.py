@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.db import Database
 from services.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationError
-from services import audit
+from services import audit, lookups
 from services.models import DEDUPE_WINDOWS, ROLES, Membership, Sponsor, Tenant, User
 from services.models.base import utcnow
 from services.tenancy import TenantContext, require_role
@@ -86,9 +86,7 @@ def configure_tenant(db: Database, slug: str, dedupe_window: str | None = None, 
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationError(f"unknown time zone {timezone!r}", {"timezone": "unknown time zone"}) from None
-    tenant = get_tenant_by_slug(db, slug)
-    if ctx is not None and ctx.tenant_id != tenant.id:
-        raise NotFound(f"no tenant with slug {slug!r}")
+    tenant = get_tenant_by_slug(db, slug, ctx)
     with db.session(tenant.id) as s:
         row = s.get(Tenant, tenant.id)
         changes = {}
@@ -111,10 +109,11 @@ def tenant_ids(db: Database) -> list[int]:
         return list(s.scalars(select(Tenant.id).order_by(Tenant.id)))
 
 
-def get_tenant_by_slug(db: Database, slug: str) -> Tenant:
-    with db.session(system=True) as s:
+def get_tenant_by_slug(db: Database, slug: str, ctx: TenantContext | None = None) -> Tenant:
+    """The tenant with this slug: within the context's own tenant (the web), or any (operators' commands)."""
+    with db.session(ctx.tenant_id) if ctx is not None else db.session(system=True) as s:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == slug))
-        if tenant is None:
+        if tenant is None or (ctx is not None and tenant.id != ctx.tenant_id):
             raise NotFound(f"no tenant with slug {slug!r}")
         return tenant
 
@@ -158,7 +157,7 @@ def create_user(db: Database, email: str, tenant_slug: str, role: str, password:
 def authenticate(db: Database, email: str, password: str) -> User:
     """Check a password login; the same error whether the email or the password is wrong."""
     email = (email or "").strip().lower()
-    with db.session(system=True) as s:
+    with db.session() as s:  # users are no tenant's rows; the audit entries go to each of the user's tenants
         user = s.scalar(select(User).where(User.email == email))
         ok = verify_password(user.password_hash if user else None, password or "")
         if not ok or user is None or not user.is_active:
@@ -173,19 +172,14 @@ def authenticate(db: Database, email: str, password: str) -> User:
 
 
 def get_user(db: Database, user_id: int) -> User | None:
-    with db.session(system=True) as s:
+    with db.session() as s:
         return s.get(User, user_id)
 
 
 def memberships_for_user(db: Database, user_id: int) -> list[MembershipInfo]:
-    with db.session(system=True) as s:
-        rows = s.execute(
-            select(Membership.tenant_id, Tenant.slug, Tenant.name, Membership.role, Membership.sponsor_id)
-            .join(Tenant, Tenant.id == Membership.tenant_id)
-            .where(Membership.user_id == user_id)
-            .order_by(Tenant.name)
-        ).all()
-    return [MembershipInfo(*row) for row in rows]
+    with db.session() as s:  # before a tenant is chosen: the lookup answers for this user only
+        rows = lookups.user_memberships(s, user_id)
+    return [MembershipInfo(m.tenant_id, m.tenant_slug, m.tenant_name, m.role, m.sponsor_id) for m in rows]
 
 
 def resolve_context(db: Database, user_id: int, tenant_id: int | None = None) -> TenantContext | None:
@@ -199,13 +193,13 @@ def resolve_context(db: Database, user_id: int, tenant_id: int | None = None) ->
 
 
 def count_users(db: Database) -> int:
-    with db.session(system=True) as s:
+    with db.session() as s:
         return s.scalar(select(func.count(User.id))) or 0
 
 
 def session_generation(db: Database, user_id: int) -> int | None:
     """The number every live session of this user must carry (None: no such user)."""
-    with db.session(system=True) as s:
+    with db.session() as s:
         return s.scalar(select(User.session_generation).where(User.id == user_id))
 
 

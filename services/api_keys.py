@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services import audit
+from services import audit, lookups
 from services.db import Database
 from services.errors import AuthenticationFailed, NotFound, ValidationError
 from services.models import ApiKey, Tenant
@@ -97,13 +97,18 @@ def authenticate_api_key(db: Database, plaintext: str) -> tuple[TenantContext, A
     """The tenant context a bearer key grants; AuthenticationFailed when unknown or revoked."""
     if not plaintext or not plaintext.startswith(KEY_PREFIX):
         raise AuthenticationFailed("missing or malformed API key")
-    with db.session(system=True, bookkeeping=True) as s:  # last use: not a write the request reads back
-        row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
-                        .where(ApiKey.key_hash == _hash(plaintext))).first()
-        if row is None or row.ApiKey.revoked_at is not None:
+    key_hash = _hash(plaintext)
+    with db.session(bookkeeping=True) as s:  # last use: not a write the request reads back
+        tenant_id = lookups.tenant_in(s, "api_key", key_hash)  # the key names its tenant; then only that tenant
+        if tenant_id is None:
             raise AuthenticationFailed("unknown or revoked API key")
-        key, tenant = row
-        key.last_used_at = utcnow()
+        with lookups.acting_in(s, tenant_id):
+            row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
+                            .where(ApiKey.key_hash == key_hash, ApiKey.tenant_id == tenant_id)).first()
+            if row is None or row.ApiKey.revoked_at is not None:
+                raise AuthenticationFailed("unknown or revoked API key")
+            key, tenant = row
+            key.last_used_at = utcnow()
         s.commit()
         role = "sponsor" if key.sponsor_id is not None else "editor" if "write" in key.scopes else "viewer"
         ctx = TenantContext(tenant_id=tenant.id, role=role, sponsor_id=key.sponsor_id, tenant_slug=tenant.slug,

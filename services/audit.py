@@ -9,9 +9,10 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services import lookups
 from services.db import Database
 from services.errors import ValidationError
-from services.models import AuditLog, Membership, User
+from services.models import AuditLog, User
 from services.tenancy import TenantContext, require_role
 
 COLUMNS = ["when", "who", "action", "entity", "entity_id", "detail"]
@@ -25,10 +26,13 @@ def record(session: Session, ctx: TenantContext, action: str, entity_type: str, 
 
 
 def record_for_user(session: Session, user_id: int, action: str, detail: dict | None = None) -> None:
-    """An account event (a login, a failed login) in the audit log of every tenant the user belongs to."""
-    for tenant_id in session.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)):
-        session.add(AuditLog(tenant_id=tenant_id, user_id=user_id, action=action, entity_type="user",
-                             entity_id=user_id, detail=detail or {}))
+    """An account event (a login, a failed login) in the audit log of every tenant the user belongs to.
+
+    Any session will do: each entry is written as its own tenant (services.lookups.acting_in)."""
+    for membership in lookups.user_memberships(session, user_id):
+        with lookups.acting_in(session, membership.tenant_id):
+            session.add(AuditLog(tenant_id=membership.tenant_id, user_id=user_id, action=action, entity_type="user",
+                                 entity_id=user_id, detail=detail or {}))
 
 
 def _day(value: str | date | None, field: str) -> date | None:

@@ -14,9 +14,9 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from services import audit
+from services import audit, lookups
 from services.db import Database
-from services.models import Membership, User
+from services.models import User
 from services.notify import inapp
 from services.notify.recipients import Recipient
 from services.tenancy import TenantContext
@@ -138,11 +138,10 @@ def record_lockout(db: Database, email: str, failure: Failure) -> int:
     """Log a lockout; for a real account also write it to the audit log and the user's notifications in each tenant
     they belong to (only that user, in that tenant, sees it). Returns how many tenants were told."""
     email = (email or "").strip().lower()
-    with db.session(system=True) as s:
+    with db.session() as s:
         user = s.scalar(select(User).where(User.email == email))
-        memberships = [] if user is None else s.execute(
-            select(Membership.tenant_id, Membership.role, Membership.sponsor_id)
-            .where(Membership.user_id == user.id)).all()
+        memberships = [] if user is None else [(m.tenant_id, m.role, m.sponsor_id)
+                                               for m in lookups.user_memberships(s, user.id)]
     logger.warning("login locked", extra={"login_user_id": user.id if user else None,
                                           "account": account_key(email)[:12], "failures": failure.failures,
                                           "locked_seconds": failure.locked_for})

@@ -19,10 +19,10 @@ import segno
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from services import accounts
+from services import accounts, audit
 from services.db import Database
 from services.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
-from services.models import AuditLog, Membership, MfaRecoveryCode, Tenant, User
+from services.models import AuditLog, MfaRecoveryCode, Tenant, User
 from services.models.base import utcnow
 from services.tenancy import TenantContext, require_role
 
@@ -60,7 +60,7 @@ def _user(s: Session, user_id: int) -> User:
 
 
 def status(db: Database, user_id: int) -> MfaStatus:
-    with db.session(system=True) as s:
+    with db.session() as s:
         user = _user(s, user_id)
         left = s.scalar(select(func.count(MfaRecoveryCode.id))
                         .where(MfaRecoveryCode.user_id == user_id, MfaRecoveryCode.used_at.is_(None))) or 0
@@ -68,13 +68,13 @@ def status(db: Database, user_id: int) -> MfaStatus:
 
 
 def is_enabled(db: Database, user_id: int) -> bool:
-    with db.session(system=True) as s:
+    with db.session() as s:
         return s.scalar(select(User.mfa_secret).where(User.id == user_id)) is not None
 
 
 def start_enrolment(db: Database, user_id: int) -> Enrolment:
     """The secret to scan; it stays pending (and the same across page loads) until a code confirms it."""
-    with db.session(system=True) as s:
+    with db.session() as s:
         user = _user(s, user_id)
         if user.mfa_secret is not None:
             raise Conflict("two-factor sign-in is already on")
@@ -88,7 +88,7 @@ def start_enrolment(db: Database, user_id: int) -> Enrolment:
 def confirm_enrolment(db: Database, user_id: int, code: str, at: float | None = None) -> list[str]:
     """Turn MFA on once `code` matches the pending secret; returns the recovery codes (shown once, kept hashed)."""
     code = _clean_totp(code)
-    with db.session(system=True) as s:
+    with db.session() as s:
         user = _user(s, user_id)
         if user.mfa_secret is not None:
             raise Conflict("two-factor sign-in is already on")
@@ -112,7 +112,7 @@ def confirm_enrolment(db: Database, user_id: int, code: str, at: float | None = 
 def disable(db: Database, user_id: int, code: str = "", password: str = "", at: float | None = None) -> None:
     """Turn MFA off; needs a current code (or recovery code) or the account password."""
     _prove(db, user_id, code, password, at)
-    with db.session(system=True) as s:
+    with db.session() as s:
         _turn_off(s, _user(s, user_id), "mfa.disabled")
         s.commit()
         logger.info("mfa disabled", extra={"mfa_user_id": user_id})
@@ -121,7 +121,7 @@ def disable(db: Database, user_id: int, code: str = "", password: str = "", at: 
 def reset(db: Database, email: str) -> None:
     """Operators: turn MFA off for a user who lost both their device and their recovery codes."""
     email = (email or "").strip().lower()
-    with db.session(system=True) as s:
+    with db.session() as s:
         user = s.scalar(select(User).where(User.email == email))
         if user is None:
             raise NotFound(f"no user {email!r}")
@@ -144,7 +144,7 @@ def regenerate_recovery_codes(db: Database, user_id: int, code: str = "", passwo
                               at: float | None = None) -> list[str]:
     """New recovery codes (the old ones stop working); needs a current code or the password."""
     _prove(db, user_id, code, password, at)
-    with db.session(system=True) as s:
+    with db.session() as s:
         codes = _replace_recovery_codes(s, user_id)
         _audit(s, user_id, "mfa.recovery_codes_regenerated")
         s.commit()
@@ -157,7 +157,7 @@ def verify(db: Database, user_id: int, code: str, at: float | None = None) -> st
     A TOTP code is accepted once (its time step must be later than the last accepted one); a recovery code is
     consumed by one conditional UPDATE, so two requests racing with the same code cannot both succeed."""
     raw = (code or "").strip()
-    with db.session(system=True) as s:
+    with db.session() as s:
         user = _user(s, user_id)
         if user.mfa_secret is None:
             raise AuthenticationFailed("two-factor sign-in is not on for this account")
@@ -197,7 +197,7 @@ def device_binding(db: Database, user_id: int) -> str | None:
     """What a remembered device is bound to: the MFA generation and a fingerprint of the secret (None: MFA is off).
 
     Disabling, re-enrolling or changing the secret changes it, so every earlier remembered device stops counting."""
-    with db.session(system=True) as s:
+    with db.session() as s:
         row = s.execute(select(User.mfa_secret, User.mfa_generation).where(User.id == user_id)).one_or_none()
     if row is None or row.mfa_secret is None:
         return None
@@ -248,7 +248,7 @@ def _prove(db: Database, user_id: int, code: str, password: str, at: float | Non
         user = accounts.get_user(db, user_id)
         if user is not None and accounts.verify_password(user.password_hash, password):
             return
-        with db.session(system=True) as s:
+        with db.session() as s:
             _audit(s, user_id, "mfa.failed", {"reason": "wrong password"})
             s.commit()
         raise AuthenticationFailed("wrong password")
@@ -295,9 +295,7 @@ def _replace_recovery_codes(s: Session, user_id: int) -> list[str]:
 
 def _audit(s: Session, user_id: int, action: str, detail: dict | None = None) -> None:
     """A user's MFA events go to the audit log of every tenant they belong to (their owners see them)."""
-    for tenant_id in s.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)):
-        s.add(AuditLog(tenant_id=tenant_id, user_id=user_id, action=action, entity_type="user", entity_id=user_id,
-                       detail=detail or {}))
+    audit.record_for_user(s, user_id, action, detail)
 
 
 def _aware(value: datetime) -> datetime:

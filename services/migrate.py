@@ -41,6 +41,9 @@ def upgrade(database_url: str, revision: str = "head", app_role: str = "podcast_
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             conn.commit()
             try:
+                if revision == "head" and MigrationContext.configure(conn).get_current_revision() == head_revision():
+                    conn.commit()
+                    return  # nothing to do: a web login that may not migrate (nor hold the worker role) starts
                 check_app_role(conn, app_role)
                 check_worker_role(conn, worker_role)
                 cfg.attributes["connection"] = conn

@@ -54,7 +54,7 @@ class ProviderIdentity:
 
 def sign_in(db: Database, identity: ProviderIdentity) -> User:
     """The active user this identity signs in as (last login time and audit written), or SignInRefused."""
-    with db.session(system=True) as s:
+    with db.session() as s:  # identities and users are no tenant's rows; invitations and audit are looked up by tenant
         link = s.scalar(select(UserIdentity).where(UserIdentity.issuer == identity.issuer,
                                                    UserIdentity.subject == identity.subject))
         if link is not None:  # linked before: the link decides, whatever email the provider now reports

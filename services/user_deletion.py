@@ -25,16 +25,17 @@ import hashlib
 import hmac
 import logging
 import re
+from contextlib import nullcontext
 
-from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from services import accounts, audit
+from services import accounts, audit, lookups
 from services.db import Database
 from services.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationError
 from services.models import (AccountToken, AlertRule, ApiKey, AuditLog, EmailMessage, Embed, Membership,
                              MfaRecoveryCode, Notification, NotificationPreference, ReportRun, ReportSubscription,
-                             Sponsor, Tenant, User, WebhookEndpoint)
+                             Sponsor, User, WebhookEndpoint)
 from services.tenancy import TenantContext, require_role, require_staff
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def remove_member(db: Database, ctx: TenantContext, secret_key: str, user_id: in
     stays). Returns "membership" when the user still belongs to other tenants, else "account" (erased)."""
     require_staff(ctx)
     require_role(ctx, "admin")
-    with db.session(system=True) as s:
+    with db.session(ctx.tenant_id) as s:
         row = s.execute(select(Membership, User.email).join(User, User.id == Membership.user_id)
                         .where(Membership.tenant_id == ctx.tenant_id, Membership.user_id == user_id)).first()
         if row is None:
@@ -68,9 +69,7 @@ def remove_member(db: Database, ctx: TenantContext, secret_key: str, user_id: in
         if member.role == "owner" and ctx.role != "owner":
             raise PermissionDenied("only an owner may remove an owner")
         _refuse_last_owner(s, user_id, [ctx.tenant_id])
-        elsewhere = s.scalar(select(func.count(Membership.id)).where(Membership.user_id == user_id,
-                                                                     Membership.tenant_id != ctx.tenant_id)) or 0
-        if elsewhere:
+        if any(m.tenant_id != ctx.tenant_id for m in lookups.user_memberships(s, user_id)):
             _drop_membership(s, ctx.tenant_id, user_id)
             audit.record(s, ctx, "membership.removed", "user", user_id, {"role": member.role})
             s.commit()
@@ -85,13 +84,13 @@ def remove_member(db: Database, ctx: TenantContext, secret_key: str, user_id: in
 def delete_own_account(db: Database, secret_key: str, user_id: int, password: str) -> None:
     """Users erase their own account everywhere, confirming with their password; refused while they are the last
     owner of a tenant."""
-    with db.session(system=True) as s:
+    with db.session() as s:  # the user's tenants are looked up; each is changed under its own policy
         user = s.get(User, user_id)
         if user is None:
             raise NotFound("no such account")
         if not accounts.verify_password(user.password_hash, password or ""):
             raise AuthenticationFailed("that password is not right")
-        tenants = list(s.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)))
+        tenants = [m.tenant_id for m in lookups.user_memberships(s, user_id)]
         _refuse_last_owner(s, user_id, tenants)
         _erase(s, secret_key, user_id, user.email, actor_id=user_id)
         s.commit()
@@ -99,11 +98,13 @@ def delete_own_account(db: Database, secret_key: str, user_id: int, password: st
 
 
 def _refuse_last_owner(s: Session, user_id: int, tenant_ids: list[int]) -> None:
-    for tenant_id, name in s.execute(select(Tenant.id, Tenant.name).join(Membership, Membership.tenant_id == Tenant.id)
-                                     .where(Membership.user_id == user_id, Membership.role == "owner",
-                                            Tenant.id.in_(tenant_ids))).all():
-        owners = s.scalar(select(func.count(Membership.id)).where(Membership.tenant_id == tenant_id,
-                                                                  Membership.role == "owner")) or 0
+    for membership in lookups.user_memberships(s, user_id):
+        if membership.role != "owner" or membership.tenant_id not in tenant_ids:
+            continue
+        name = membership.tenant_name
+        with lookups.acting_in(s, membership.tenant_id):
+            owners = s.scalar(select(func.count(Membership.id)).where(Membership.tenant_id == membership.tenant_id,
+                                                                      Membership.role == "owner")) or 0
         if owners <= 1:
             raise Conflict(f"this is the last owner of {name}: make someone else owner first (or delete the network)")
 
@@ -139,7 +140,30 @@ def _scrub(value, email: str):
 def _erase(s: Session, secret_key: str, user_id: int, email: str, actor_id: int | None) -> None:
     email = email.lower()
     alias = pseudonym(secret_key, user_id)
-    tenants = list(s.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)))
+    tenants = [m.tenant_id for m in lookups.user_memberships(s, user_id)]
+    for tenant_id in _tenants_with_traces(s, user_id, email):
+        with lookups.acting_in(s, tenant_id) if tenant_id is not None else nullcontext():
+            _erase_rows(s, user_id, email, alias)
+    s.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
+    s.execute(delete(User).where(User.id == user_id))
+    own = actor_id == user_id
+    for tenant_id in tenants:
+        with lookups.acting_in(s, tenant_id):
+            s.add(AuditLog(tenant_id=tenant_id, user_id=None if own else actor_id,
+                           user_pseudonym=alias if own else None, action="user.deleted", entity_type="user",
+                           entity_id=None, detail={"user": alias, "by": "self" if own else "admin"}))
+
+
+def _tenants_with_traces(s: Session, user_id: int, email: str) -> list[int | None]:
+    """The tenants holding anything of the user, each to be erased under its own policy (PostgreSQL: a lookup of
+    ids only, migration 0031); on SQLite one unscoped pass (None) sees every tenant."""
+    if s.get_bind().dialect.name != "postgresql":
+        return [None]
+    return list(s.scalars(text("SELECT app_user_traces(:user, :email)"), {"user": user_id, "email": email}))
+
+
+def _erase_rows(s: Session, user_id: int, email: str, alias: str) -> None:
+    """Every trace of the user in the rows the session sees (one tenant's, on PostgreSQL)."""
     for entry in s.scalars(select(AuditLog).where(or_(
             AuditLog.user_id == user_id, (AuditLog.entity_type == "user") & (AuditLog.entity_id == user_id),
             func.lower(cast(AuditLog.detail, String)).contains(email)))):
@@ -161,9 +185,4 @@ def _erase(s: Session, secret_key: str, user_id: int, email: str, actor_id: int 
                   .values({column.key: func.replace(column, email, "")}))
     s.execute(update(Sponsor).where(func.lower(Sponsor.contact_email) == email).values(contact_email=None))
     s.execute(delete(Membership).where(Membership.user_id == user_id))
-    s.execute(delete(User).where(User.id == user_id))
-    own = actor_id == user_id
-    for tenant_id in tenants:
-        s.add(AuditLog(tenant_id=tenant_id, user_id=None if own else actor_id, user_pseudonym=alias if own else None,
-                       action="user.deleted", entity_type="user", entity_id=None,
-                       detail={"user": alias, "by": "self" if own else "admin"}))
+

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from services import lookups
 from services.db import Database
 from services.measurement.urls import strip_tracking_prefixes
 from services.models import Episode, Podcast
@@ -26,12 +27,15 @@ def destination_hosts(db: Database, prefix_key: str, own_hosts: Collection[str] 
     """Hosts the podcast's feed has used for its enclosures (after our own prefix); None for an unknown key.
 
     A prefix redirect to any other host is refused, so the prefix is not an open redirect."""
-    with db.session(system=True) as s:  # the key arrives before any tenant is known
-        podcast_id = s.scalar(select(Podcast.id).where(Podcast.prefix_key == prefix_key))
-        if podcast_id is None:
+    with db.session() as s:  # the key arrives before any tenant is known: it names its tenant, then only that one
+        tenant_id = lookups.tenant_in(s, "prefix", prefix_key)
+        if tenant_id is None:
             return None
-        urls = s.scalars(select(Episode.enclosure_url).where(Episode.podcast_id == podcast_id,
-                                                             Episode.enclosure_url.is_not(None))).all()
+        with lookups.acting_in(s, tenant_id):
+            podcast_id = s.scalar(select(Podcast.id).where(Podcast.prefix_key == prefix_key,
+                                                           Podcast.tenant_id == tenant_id))
+            urls = s.scalars(select(Episode.enclosure_url).where(Episode.podcast_id == podcast_id,
+                                                                 Episode.enclosure_url.is_not(None))).all()
     hosts = set()
     for url in urls:
         try:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from services import lookups
 from services.db import Database
 from services.live.bus import WINDOW_MINUTES
 from services.measurement import hashing
@@ -60,13 +61,15 @@ class LiveResolver:
         return cached[1]
 
     def _load_show(self, prefix_key: str) -> Show | None:
-        with self.db.session(system=True) as s:  # hits arrive before any tenant is known
-            podcast = s.execute(select(Podcast.id, Podcast.tenant_id, Podcast.title)
-                                .where(Podcast.prefix_key == prefix_key)).first()
-            if podcast is None:
+        with self.db.session() as s:  # hits arrive before any tenant is known: the key names it
+            tenant_id = lookups.tenant_in(s, "prefix", prefix_key)
+            if tenant_id is None:
                 return None
-            rows = s.execute(select(Episode.match_key, Episode.enclosure_url, Episode.title)
-                             .where(Episode.podcast_id == podcast.id)).all()
+            with lookups.acting_in(s, tenant_id):
+                podcast = s.execute(select(Podcast.id, Podcast.tenant_id, Podcast.title)
+                                    .where(Podcast.prefix_key == prefix_key, Podcast.tenant_id == tenant_id)).one()
+                rows = s.execute(select(Episode.match_key, Episode.enclosure_url, Episode.title)
+                                 .where(Episode.podcast_id == podcast.id)).all()
         show = Show(podcast.tenant_id, podcast.title)
         for match_key, url, title in rows:
             key = match_key or _match_key(url)
@@ -86,14 +89,19 @@ class LiveResolver:
         if cached is None or cached[0] < self._clock():
             if len(self._sponsors) >= CACHE_ENTRIES:
                 self._sponsors.clear()
-            with self.db.session(system=True) as s:
-                row = s.execute(select(Sponsor.tenant_id, Sponsor.name).where(Sponsor.pixel_key == pixel_key)).first()
+            with self.db.session() as s:
+                tenant_id = lookups.tenant_in(s, "pixel", pixel_key)
+                row = None
+                if tenant_id is not None:
+                    with lookups.acting_in(s, tenant_id):
+                        row = s.execute(select(Sponsor.tenant_id, Sponsor.name).where(
+                            Sponsor.pixel_key == pixel_key, Sponsor.tenant_id == tenant_id)).first()
             cached = self._sponsors[pixel_key] = (self._clock() + CACHE_SECONDS, tuple(row) if row else None)
         return cached[1]
 
     def secret(self, month: str) -> bytes:
         if month not in self._secrets:
-            with self.db.session(system=True) as s:
+            with self.db.session() as s:  # the secrets are no tenant's rows
                 self._secrets[month] = hashing.month_secret(s, month)
                 s.commit()
         return self._secrets[month]

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
-from services import audit
+from services import audit, lookups
 from services.dashboards.common import check_podcast, owned_episode
 from services.db import Database
 from services.sharing import filters as embed_filters
@@ -260,8 +260,12 @@ def resolve(db: Database, token: str, keys: Sequence[tuple[str, str]], now: date
     """The embed a link names, if it still answers: NotFound (tampered, unknown, deleted), EmbedGone (expired or
     revoked)."""
     embed_id = tokens.read(token, keys)
-    with db.session(system=True) as s:  # no tenant yet: the token names the embed, the row names its tenant
-        row = s.get(Embed, embed_id)
+    with db.session() as s:  # no tenant yet: the token names the embed, the lookup names its tenant
+        tenant_id = lookups.tenant_in(s, "embed", embed_id)
+        row = None
+        if tenant_id is not None:
+            with lookups.acting_in(s, tenant_id):
+                row = s.get(Embed, embed_id)
         info = _info(row) if row is not None else None
     if info is None:
         raise NotFound(tokens.INVALID)

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services import audit
+from services import audit, lookups
 from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
 from services.errors import ValidationError
@@ -78,9 +78,13 @@ def link_destination(db: Database, code: str) -> str | None:
     """Where `/l/<code>` goes (the landing URL with UTM), or None for an unknown code or a campaign without one."""
     if not code or len(code) > 16:
         return None
-    with db.session(system=True) as s:  # an anonymous click: the code alone says which tenant
+    tenant_id = lookups.tenant_of(db, "link", code)  # an anonymous click: the code alone says which tenant
+    if tenant_id is None:
+        return None
+    with db.session(tenant_id) as s:
         row = s.execute(select(Campaign.id, Campaign.landing_url).join(
-            TrackingLink, TrackingLink.campaign_id == Campaign.id).where(TrackingLink.code == code)).first()
+            TrackingLink, TrackingLink.campaign_id == Campaign.id).where(TrackingLink.code == code,
+                                                                         TrackingLink.tenant_id == tenant_id)).first()
     if row is None or not row.landing_url:
         return None
     return with_utm(row.landing_url, row.id)
