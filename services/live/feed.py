@@ -20,7 +20,7 @@ from services import lookups
 from services.db import Database
 from services.live.bus import WINDOW_MINUTES
 from services.measurement import hashing
-from services.measurement.counting import _match_key
+from services.measurement.counting_rules import _match_key
 from services.models import Episode, Podcast, Sponsor
 from services.sponsorship.attribution.pixel import RECORD_KIND
 

@@ -1,5 +1,6 @@
 """Where counting's rules run: in this process (the default), or on a Dask cluster (dask.distributed) for networks
-that outgrow one machine. Either way the same per-partition function counts, and the caller reads and writes.
+that outgrow one machine. Either way the same per-partition function counts (counting_rules.count_partition, which
+a Dask worker imports by that path), and the caller (counting.py) reads and writes.
 
 A slab (counting.plan_slabs: consecutive days, with the day before them) is the time partition; on Dask its
 requests are split further by a hash of the listener key, so every dedupe group (listener x episode, and the

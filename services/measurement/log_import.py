@@ -19,7 +19,7 @@ from services.db import Database
 from services.events import outbox
 from services.errors import ServiceError, ValidationError
 from services.measurement import hashing
-from services.measurement.counting import EpisodeIndex
+from services.measurement.counting_rules import EpisodeIndex
 from services.measurement.geo import default_locator
 from services.measurement.logs import FORMATS, count_lines, file_fingerprint, iter_log_chunks
 from services.models import DownloadRequest, LogImport

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.db import Database
-from services.measurement.counting import THRESHOLD_SECONDS
+from services.measurement.counting_rules import THRESHOLD_SECONDS
 from services.measurement.useragents import default_classifier
 from services.models import Tenant
 from services.tenancy import TenantContext

@@ -58,8 +58,8 @@ _SQL_DROP_REASON = (
     f"WHEN status = 304 THEN 2 WHEN status < 200 OR status > 299 THEN 3 "
     f"WHEN range IN ({_sql_list(sorted(PLAIN_PROBES))}) THEN 4 ELSE 0 END")
 COUNTED_COLUMNS = [c for c in RAW_COLUMNS if c != "podcast_id"] + ["range_start"]  # podcast_id: set by episode
-# A plain single range (what counting._simple_ranges parses) is parsed on the server: its text is not sent, its first byte
-# (range_starts' answer) is. The plain probes among them never reach the client (_SQL_DROP_REASON).
+# A plain single range (what counting_rules._simple_ranges parses) is parsed on the server: its text is not sent,
+# its first byte (range_starts' answer) is. The plain probes among them never reach the client (_SQL_DROP_REASON).
 _SQL_PLAIN_RANGE = "range ~ '^bytes=[0-9]{1,15}-[0-9]{0,15}$'"
 _SQL_RANGE_FIRST = "substr(split_part(range, '-', 1), 7)::int8"
 _SQL_RANGE_LAST = "nullif(split_part(range, '-', 2), '')::int8"

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from services import accounts, migrate
 from services.bulk import insert_frame
 from services.db import Database
-from services.measurement import counting, raw_reads, store
+from services.measurement import counting, counting_rules, raw_reads, store
 from services.models import DownloadRequest, Episode, Podcast
 
 DAY = date(2026, 3, 2)
@@ -104,11 +104,11 @@ def test_copy_read_equals_select(pg):
         by_select = _by_select(s, tenant_id, start, end)
         assert len(by_copy) == len(by_select) == 3000
         assert _plain(by_copy) == _plain(by_select)
-        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        episodes = counting_rules.EpisodeIndex.load(s, tenant_id)
         for window in ("calendar", "first-touch", "last-touch"):
             since = pd.Timestamp(DAY, tz="UTC")
-            a, dropped_a = counting.count_frame(by_copy, episodes, window, since=since)
-            b, dropped_b = counting.count_frame(by_select, episodes, window, since=since)
+            a, dropped_a = counting_rules.count_frame(by_copy, episodes, window, since=since)
+            b, dropped_b = counting_rules.count_frame(by_select, episodes, window, since=since)
             assert dropped_a == dropped_b
             assert len(a) > 0 and _plain(a) == _plain(b)
 
@@ -177,8 +177,8 @@ def test_an_unchanged_recount_rewrites_nothing_and_a_change_is_written(pg):
     assert untouched <= {a[1:] for a in after} and len(untouched) < len(before)
     with db.session(tenant_id) as s:
         by_copy = raw_reads.read_raw(s, tenant_id, *store.day_bounds(first - timedelta(days=1), last))
-        episodes = counting.EpisodeIndex.load(s, tenant_id)
-        expected, _ = counting.count_frame(by_copy, episodes, "calendar", since=pd.Timestamp(first, tz="UTC"))
+        episodes = counting_rules.EpisodeIndex.load(s, tenant_id)
+        expected, _ = counting_rules.count_frame(by_copy, episodes, "calendar", since=pd.Timestamp(first, tz="UTC"))
     assert len(after) == len(expected) == again.downloads
     assert {r[0] for r in after} != {r[0] for r in before}  # rewritten
     restored = [r for r in after if r[1:] in {b[1:] for b in before}]
@@ -260,10 +260,10 @@ def test_rows_dropped_in_sql_count_as_pandas_would_drop_them(pg):
         plain = countable["range_start"].notna()
         assert plain.any() and countable.loc[plain, "range"].isna().all()
         assert set(countable.loc[~plain, "range"].dropna()) >= {"bytes=1234567890123456-", "bytes= 10-20", ""}
-        episodes = counting.EpisodeIndex.load(s, tenant_id)
+        episodes = counting_rules.EpisodeIndex.load(s, tenant_id)
         for window in ("calendar", "first-touch", "last-touch"):
-            a, dropped_a = counting.count_frame(everything, episodes, window, since=pd.Timestamp(since, tz="UTC"))
-            b, dropped_b = counting.count_frame(countable, episodes, window, since=pd.Timestamp(since, tz="UTC"))
+            a, dropped_a = counting_rules.count_frame(everything, episodes, window, since=pd.Timestamp(since, tz="UTC"))
+            b, dropped_b = counting_rules.count_frame(countable, episodes, window, since=pd.Timestamp(since, tz="UTC"))
             assert +dropped_a == +(dropped_b + dropped_in_sql)
             assert len(a) > 0 and _plain(a) == _plain(b)
         s.rollback()
@@ -403,11 +403,11 @@ def test_plain_ranges_parsed_on_the_server_start_where_pandas_says(pg):
         countable, _ = raw_reads.read_countable(s, tenant_id, start, end, since=start)
         s.rollback()
     countable = countable.sort_values("ts").reset_index(drop=True)
-    expected = counting.range_starts(pd.Series(texts, dtype=object)).tolist()
+    expected = counting_rules.range_starts(pd.Series(texts, dtype=object)).tolist()
     plain = countable["range_start"].notna().to_numpy()
     assert plain.sum() == 7  # the lowercase single ranges of at most 15 digits each
     got = np.where(plain, countable["range_start"].fillna(-1).to_numpy(np.int64),
-                   counting.range_starts(countable["range"].astype(object)).to_numpy())
+                   counting_rules.range_starts(countable["range"].astype(object)).to_numpy())
     assert got.tolist() == expected
     sent = countable["range"].astype(object)
     assert sent.where(sent.notna(), None).where(~plain, "as a number").tolist() == [

@@ -16,7 +16,7 @@ import pytest
 
 from services import migrate
 from services.db import Database
-from services.measurement import counting, engines
+from services.measurement import counting, counting_rules, engines
 from services.measurement.engines import EngineUnavailable, SlabCount
 from services.measurement.urls import try_enclosure_match_key
 from tests import counting_cases as cases
@@ -25,17 +25,17 @@ from tests.conftest import make_settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _slab() -> tuple[pd.DataFrame, counting.EpisodeIndex]:
+def _slab() -> tuple[pd.DataFrame, counting_rules.EpisodeIndex]:
     """The counting cases' requests of both tenants (the same traffic twice, under other listener keys too), as
     count_frame reads them, and an index of their four episodes."""
     one = pd.concat([cases._edge_requests(1, 7), cases._random_requests(1, 7, seed=3, n=4000)], ignore_index=True)
     other = one.assign(listener_key=one["listener_key"].str.slice(0, 30) + "zz")
     raw = pd.concat([one, other], ignore_index=True).drop(columns=["request_uid", "tenant_id", "source"])
     urls = [f"https://media.example.com/show/ep{n}.mp3" for n in range(4)]
-    frame = pd.DataFrame({"podcast_id": 7, "threshold_bytes": counting.byte_threshold(
+    frame = pd.DataFrame({"podcast_id": 7, "threshold_bytes": counting_rules.byte_threshold(
         pd.Series([cases.EPISODE_BYTES] * 3 + [None]), pd.Series([cases.EPISODE_SECONDS] * 4)).tolist()},
         index=pd.Index([1, 2, 3, 4], name="episode_id"))
-    return raw, counting.EpisodeIndex({try_enclosure_match_key(u): n + 1 for n, u in enumerate(urls)}, frame)
+    return raw, counting_rules.EpisodeIndex({try_enclosure_match_key(u): n + 1 for n, u in enumerate(urls)}, frame)
 
 
 def _categorical(raw: pd.DataFrame) -> pd.DataFrame:
@@ -50,13 +50,13 @@ def test_partitions_counted_apart_equal_the_whole_slab(window, categorical):
     raw, episodes = _slab()
     raw = _categorical(raw) if categorical else raw
     since = pd.Timestamp(cases.DAY, tz="UTC")
-    whole = counting.count_partition(raw, episodes, window, since)
+    whole = counting_rules.count_partition(raw, episodes, window, since)
     assert len(whole.downloads) > 100 and whole.dropped["duplicate within the dedupe window"] > 0
     assert sum(whole.bots_by_day.values()) > 0
     for partitions in (1, 2, 3, 8):
         parts = engines.split_by_listener(raw, partitions)
         assert len(parts) == partitions and sum(len(p) for p in parts) == len(raw)
-        merged = engines.merge_counts([counting.count_partition(p, episodes, window, since) for p in parts], raw)
+        merged = engines.merge_counts([counting_rules.count_partition(p, episodes, window, since) for p in parts], raw)
         pd.testing.assert_frame_equal(merged.downloads, whole.downloads)  # rows, order, dtypes and row labels
         assert merged.dropped == whole.dropped and merged.bots_by_day == whole.bots_by_day
 
@@ -65,9 +65,9 @@ def test_partitions_split_by_time_and_row_order_would_not_equal_the_slab():
     """The reason for the listener hash: split another way (alternate rows), the same rules count differently."""
     raw, episodes = _slab()
     since = pd.Timestamp(cases.DAY, tz="UTC")
-    whole = counting.count_partition(raw, episodes, "calendar", since)
+    whole = counting_rules.count_partition(raw, episodes, "calendar", since)
     parts = [raw.iloc[0::2], raw.iloc[1::2]]
-    merged = engines.merge_counts([counting.count_partition(p, episodes, "calendar", since) for p in parts], raw)
+    merged = engines.merge_counts([counting_rules.count_partition(p, episodes, "calendar", since) for p in parts], raw)
     assert len(merged.downloads) > len(whole.downloads)  # a listener's repeat, in the other half, counts again
 
 
@@ -85,10 +85,10 @@ def test_a_listener_key_always_lands_in_the_same_partition():
 def test_a_partition_whose_requests_are_all_filtered_counts_nothing():
     raw, episodes = _slab()
     bots = raw.assign(user_agent="")
-    counted = counting.count_partition(bots, episodes, "first-touch", None)
+    counted = counting_rules.count_partition(bots, episodes, "first-touch", None)
     assert counted.downloads.empty and sum(counted.dropped.values()) == len(raw)  # every one with its reason
     assert counted.dropped["bot: empty user agent"] > 0
-    assert counting.dedupe(raw.iloc[:0].assign(episode_id=[]), "calendar").empty
+    assert counting_rules.dedupe(raw.iloc[:0].assign(episode_id=[]), "calendar").empty
 
 
 class _DeferredEngine:

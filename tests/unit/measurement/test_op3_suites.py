@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from services.measurement import counting, hashing
+from services.measurement import counting_rules, hashing
 from services.measurement.urls import try_enclosure_match_key
 from services.measurement.useragents import default_classifier
 
@@ -46,7 +46,7 @@ def test_every_suite_left_to_other_modules_is_run_or_explained():
 
 HOURLY = SUITES["computeHourlyDownloads"]
 SECRET = bytes(range(32))
-# Where IAB v2.3 as we apply it (services.measurement.counting) answers otherwise than OP3, by hit number.
+# Where IAB v2.3 as we apply it (services.measurement.counting_rules) answers otherwise than OP3, by hit number.
 HOURLY_DEVIATIONS = {
     6: "a lone bytes=0-1 request is a probe, never a download (IAB v2.3); OP3 counts it provisionally, tagged "
        "first-two",
@@ -72,16 +72,16 @@ def _hits(day: str = "2023-01-06", hour: int = 0, with_bytes: bool = False) -> p
     return pd.DataFrame(rows)
 
 
-def _episodes(length: float = float("nan"), duration: float = float("nan")) -> counting.EpisodeIndex:
+def _episodes(length: float = float("nan"), duration: float = float("nan")) -> counting_rules.EpisodeIndex:
     urls = sorted({hit["url"] for hit in HOURLY["hits"]})
-    frame = pd.DataFrame({"podcast_id": 7, "threshold_bytes": counting.byte_threshold(
+    frame = pd.DataFrame({"podcast_id": 7, "threshold_bytes": counting_rules.byte_threshold(
         pd.Series([length] * len(urls)), pd.Series([duration] * len(urls))).to_numpy()},
         index=pd.Index(range(1, len(urls) + 1), name="episode_id"))
-    return counting.EpisodeIndex({try_enclosure_match_key(u): n for n, u in enumerate(urls, start=1)}, frame)
+    return counting_rules.EpisodeIndex({try_enclosure_match_key(u): n for n, u in enumerate(urls, start=1)}, frame)
 
 
-def _counted_hits(raw: pd.DataFrame, episodes: counting.EpisodeIndex) -> list[int]:
-    downloads, _ = counting.count_frame(raw.drop(columns="hit"), episodes, "calendar")
+def _counted_hits(raw: pd.DataFrame, episodes: counting_rules.EpisodeIndex) -> list[int]:
+    downloads, _ = counting_rules.count_frame(raw.drop(columns="hit"), episodes, "calendar")
     return sorted(raw.loc[downloads.index, "hit"].tolist())
 
 
