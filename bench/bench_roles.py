@@ -1,4 +1,5 @@
-"""Benchmark: what the database roles (migration 0030) and the security headers cost the web, in the same run.
+"""Benchmark: what the database roles (migrations 0030 and 0031: the worker role, the web's lookups) and the security
+headers cost the web, in the same run.
 
 Run from the project root:
     python bench/bench_roles.py [--rows 1000000] [--calls 20] [--requests 300] [--keep-db] [--reuse DB]
@@ -12,15 +13,21 @@ What it does:
   3. roles: times every dashboard callback (bench_dashboards.time_callbacks: 90 days, one tenant's owner, the answer
      cache off) on both databases, alternating call by call, and prints p50/p95 per callback and the ratio of the
      sums of the p50s (after / before);
-  4. headers: on the migrated database, times --requests GETs of the REST API (`/api/v1/downloads`, 90 days by
-     day; an API key of the same tenant) and of the sign-in page through Flask's test client, with the security
-     headers hook on and off, alternating in batches of 20, and prints requests per second and the ratio;
+  4. requests: times --requests GETs of the REST API (`/api/v1/downloads`, 90 days by day, and `/api/v1/me`, whose
+     work is mostly the key's lookup; an API key of the same tenant, made before the clone) and of the sign-in page
+     through Flask's test client, alternating in batches of 20: roles (the migrated database against the clone,
+     headers on in both), then headers (the security headers hook on and off, on the migrated database); prints
+     requests per second and the cost (the clone is given 0031's lookup functions, which today's code calls, so
+     the two databases differ by the roles alone);
+  4b. the lookups' own cost: the API key check as it is now (a lookup, then the key read as its tenant) against the
+     same check as one system session made it before, alternating, in ms per request;
   5. drops both databases (unless --keep-db).
 The apps start without migrating (the clone must stay at 0029); everything runs on 127.0.0.1.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import sys
 import tempfile
@@ -47,60 +54,128 @@ def clone_before_roles(name: str) -> str:
     with psycopg.connect(dashboards.PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{name}"')
     migrate.downgrade(dashboards.APP_URL.format(name=clone), BEFORE)
+    # Today's code asks 0031's lookup functions; the clone gets them, as they would run before the roles (there the
+    # system switch opens rows to any role), so the two differ by the roles alone. Their own cost: time_lookups.
+    lookups = importlib.import_module("migrations.versions.0031_web_lookups")
+    with psycopg.connect(dashboards.PG_ADMIN.rsplit("/", 1)[0] + f"/{clone}", autocommit=True) as conn:
+        preamble = lookups.PREAMBLE.format(schema="public")
+        for signature, sql in lookups.FUNCTIONS.items():
+            conn.execute(sql.format(preamble=preamble, open=lookups.OPEN, close=lookups.CLOSE))
+            conn.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO podcast_app")
     return clone
 
 
-def time_headers(name: str, requests: int, batch: int = 20) -> dict[str, tuple[float, float]]:
-    """{route: (requests/s with headers, requests/s without)} through Flask's test client, alternating batches."""
-    from sqlalchemy import text
+def time_lookups(name: str, key: str, calls: int) -> tuple[list[float], list[float]]:
+    """ms per API key check: today's (the key's tenant from the lookup, then the key read as that tenant) against
+    the same check as one system session did it before the lookups (the worker role reading every tenant's keys),
+    alternating call by call on the migrated database."""
+    from sqlalchemy import select
 
+    from services import api_keys
+    from services.db import Database
+    from services.models import ApiKey, Tenant
+    from services.models.base import utcnow
+
+    def before_lookups(db, plaintext):
+        with db.session(system=True, bookkeeping=True) as s:
+            row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
+                            .where(ApiKey.key_hash == api_keys._hash(plaintext))).first()
+            row.ApiKey.last_used_at = utcnow()
+            s.commit()
+
+    db = Database(dashboards.APP_URL.format(name=name), "podcast_app")
+    samples: tuple[list[float], list[float]] = ([], [])
+    try:
+        for i in range(calls + 5):
+            for which, check in enumerate((api_keys.authenticate_api_key, before_lookups)):
+                t = time.perf_counter()
+                check(db, key)
+                if i >= 5:  # warm-up
+                    samples[which].append((time.perf_counter() - t) * 1000)
+    finally:
+        db.dispose()
+    return samples
+
+
+def make_servers(names_and_headers: list[tuple[str, bool]], instance: str) -> list:
+    """One app per (database, security headers on) pair; none migrates (the clone must stay at 0029)."""
     from api.security_headers import _add_headers
     from app import create_app
-    from services import api_keys
     from services.settings import load_settings
-    from services.tenancy import TenantContext
 
-    with tempfile.TemporaryDirectory() as instance:
+    servers = []
+    for name, headers_on in names_and_headers:
         settings = load_settings({"INSTANCE_PATH": instance, "SECRET_KEY": "bench-secret-key-0123456789",
                                   "LOG_LEVEL": "WARNING", "DATABASE_URL": dashboards.APP_URL.format(name=name),
                                   "DASHBOARD_CACHE": "off", "API_RATE_LIMIT": "1000000/minute"})
-        servers = []
-        for headers_on in (True, False):
-            server = create_app(settings)
-            if not headers_on:
-                funcs = server.after_request_funcs.get(None, [])
-                assert _add_headers in funcs
-                funcs.remove(_add_headers)
-            servers.append(server)
-        db = servers[0].extensions["podcast_platform"].db
-        with db.session(system=True) as s:
+        server = create_app(settings)
+        if not headers_on:
+            funcs = server.after_request_funcs.get(None, [])
+            assert _add_headers in funcs
+            funcs.remove(_add_headers)
+        servers.append(server)
+    return servers
+
+
+def bench_key(name: str) -> str:
+    """A read API key of the first tenant, made before the clone so both databases hold it."""
+    from sqlalchemy import text
+
+    from services import api_keys
+    from services.db import Database
+    from services.tenancy import TenantContext
+
+    db = Database(dashboards.APP_URL.format(name=name), "podcast_app")
+    try:
+        with db.session(system=True, worker=True) as s:
             tenant_id = s.execute(text("SELECT id FROM tenants WHERE slug = 'bench0'")).scalar()
-        _, key = api_keys.create_api_key(db, TenantContext(tenant_id, "owner"), "bench", ("read",))
-        last = datetime.now(UTC).date()
-        api = f"/api/v1/downloads?from={last - timedelta(days=89)}&to={last}&group_by=day"
-        routes = {"GET /api/v1/downloads (90 days by day)": (api, {"Authorization": f"Bearer {key}"}),
-                  "GET /login (page)": ("/login", {})}
-        results = {}
-        for label, (path, headers) in routes.items():
-            clients = [server.test_client() for server in servers]
-            seconds = [0.0, 0.0]
-            for client in clients:  # warm-up
-                for _ in range(5):
-                    assert client.get(path, headers=headers).status_code == 200
-            for _ in range(max(1, requests // batch)):
-                for which, client in enumerate(clients):
-                    t = time.perf_counter()
-                    for _ in range(batch):
-                        response = client.get(path, headers=headers)
-                        assert response.status_code == 200, response.status_code
-                    seconds[which] += time.perf_counter() - t
-            sent = max(1, requests // batch) * batch
-            results[label] = (sent / seconds[0], sent / seconds[1])
-            with servers[0].test_client() as client:
-                assert "Content-Security-Policy" in client.get(path, headers=headers).headers
-        for server in servers:
-            server.extensions["podcast_platform"].db.dispose()
+        return api_keys.create_api_key(db, TenantContext(tenant_id, "owner"), "bench", ("read",))[1]
+    finally:
+        db.dispose()
+
+
+def routes(key: str) -> dict[str, tuple[str, dict]]:
+    last = datetime.now(UTC).date()
+    api = f"/api/v1/downloads?from={last - timedelta(days=89)}&to={last}&group_by=day"
+    return {"GET /api/v1/downloads (90 days by day)": (api, {"Authorization": f"Bearer {key}"}),
+            "GET /api/v1/me (the key's lookup alone)": ("/api/v1/me", {"Authorization": f"Bearer {key}"}),
+            "GET /login (page)": ("/login", {})}
+
+
+def time_routes(servers: list, key: str, requests: int, batch: int = 20) -> dict[str, tuple[float, float]]:
+    """{route: (requests/s on servers[0], on servers[1])} through Flask's test client, alternating batches."""
+    results = {}
+    for label, (path, headers) in routes(key).items():
+        clients = [server.test_client() for server in servers]
+        seconds = [0.0, 0.0]
+        for client in clients:  # warm-up
+            for _ in range(5):
+                assert client.get(path, headers=headers).status_code == 200
+        for _ in range(max(1, requests // batch)):
+            for which, client in enumerate(clients):
+                t = time.perf_counter()
+                for _ in range(batch):
+                    response = client.get(path, headers=headers)
+                    assert response.status_code == 200, response.status_code
+                seconds[which] += time.perf_counter() - t
+        sent = max(1, requests // batch) * batch
+        results[label] = (sent / seconds[0], sent / seconds[1])
     return results
+
+
+def time_requests(name: str, before: str, key: str, requests: int) -> tuple[dict, dict]:
+    """(roles: head against the clone at 0029, headers on both; headers: on against off, at head)."""
+    with tempfile.TemporaryDirectory() as instance:
+        servers = make_servers([(name, True), (before, True), (name, False)], instance)
+        try:
+            roles = time_routes(servers[:2], key, requests)
+            headers = time_routes([servers[0], servers[2]], key, requests)
+            with servers[0].test_client() as client:
+                assert "Content-Security-Policy" in client.get("/login").headers
+        finally:
+            for server in servers:
+                server.extensions["podcast_platform"].db.dispose()
+    return roles, headers
 
 
 def main() -> None:
@@ -119,11 +194,13 @@ def main() -> None:
         name = args.reuse or dashboards.build(args.rows, datetime.now(UTC).date())[0]
         if not args.reuse:
             created.append(name)
+        key = bench_key(name)
         before = clone_before_roles(name)
         created.append(before)
         app_module.migrate.upgrade = lambda *_a, **_k: None  # the clone stays at 0029
         after_calls, before_calls = dashboards.time_callbacks([name, before], args.calls)
-        headers = time_headers(name, args.requests)
+        roles, headers = time_requests(name, before, key, args.requests)
+        lookup_after, lookup_before = time_lookups(name, key, max(50, args.requests))
     finally:
         if not args.keep_db:
             for db_name in created:
@@ -142,8 +219,18 @@ def main() -> None:
     print(f"sum of p50s: with the roles {total_after:.1f} ms, before them {total_before:.1f} ms: ratio "
           f"{total_after / total_before:.3f} (throughput cost {100 * (total_after / total_before - 1):+.1f}%; "
           f"median per-callback ratio {statistics.median(ratios):.3f}; target cost <= 5%)")
+    print(f"\nRoles, requests per second through Flask's test client ({args.requests} requests each, batches of 20 "
+          f"alternating; headers on in both)")
+    for label, (after, prior) in roles.items():
+        print(f"{label:45} with the roles {after:8.1f}/s   before {prior:8.1f}/s   cost {100 * (1 - after / prior):+.1f}%")
+    a50, b50 = statistics.median(lookup_after), statistics.median(lookup_before)
+    print(f"\nAPI key check alone, ms p50 over {len(lookup_after)} calls each, alternating: with the lookup {a50:.2f}, "
+          f"as one system session before it {b50:.2f}: {a50 - b50:+.2f} ms per API request")
+    for label, (after, _prior) in roles.items():
+        if label.startswith("GET /api"):
+            print(f"  that is {100 * (a50 - b50) / (1000 / after):+.1f}% of {label} ({1000 / after:.1f} ms a request)")
     print(f"\nSecurity headers, requests per second through Flask's test client ({args.requests} requests each, "
-          f"batches of 20 alternating)")
+          f"batches of 20 alternating; at the latest revision)")
     for label, (on, off) in headers.items():
         print(f"{label:45} with headers {on:8.1f}/s   without {off:8.1f}/s   cost {100 * (1 - on / off):+.1f}%")
 

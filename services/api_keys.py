@@ -99,16 +99,15 @@ def authenticate_api_key(db: Database, plaintext: str) -> tuple[TenantContext, A
         raise AuthenticationFailed("missing or malformed API key")
     key_hash = _hash(plaintext)
     with db.session(bookkeeping=True) as s:  # last use: not a write the request reads back
-        tenant_id = lookups.tenant_in(s, "api_key", key_hash)  # the key names its tenant; then only that tenant
+        tenant_id = lookups.enter_tenant_of(s, "api_key", key_hash)  # the key names its tenant; then only that one
         if tenant_id is None:
             raise AuthenticationFailed("unknown or revoked API key")
-        with lookups.acting_in(s, tenant_id):
-            row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
-                            .where(ApiKey.key_hash == key_hash, ApiKey.tenant_id == tenant_id)).first()
-            if row is None or row.ApiKey.revoked_at is not None:
-                raise AuthenticationFailed("unknown or revoked API key")
-            key, tenant = row
-            key.last_used_at = utcnow()
+        row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
+                        .where(ApiKey.key_hash == key_hash, ApiKey.tenant_id == tenant_id)).first()
+        if row is None or row.ApiKey.revoked_at is not None:
+            raise AuthenticationFailed("unknown or revoked API key")
+        key, tenant = row
+        key.last_used_at = utcnow()
         s.commit()
         role = "sponsor" if key.sponsor_id is not None else "editor" if "write" in key.scopes else "viewer"
         ctx = TenantContext(tenant_id=tenant.id, role=role, sponsor_id=key.sponsor_id, tenant_slug=tenant.slug,

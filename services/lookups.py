@@ -72,6 +72,23 @@ def tenant_in(session: Session, kind: str, key: str | int | None) -> int | None:
     return session.scalar(select(tenant_column).where(key_column == key))
 
 
+def enter_tenant_of(session: Session, kind: str, key: str | int | None) -> int | None:
+    """tenant_of, and the session's transaction (and the session's next ones) then belong to that tenant: on
+    PostgreSQL the lookup and the scoping are one statement. Call it first in a session opened without a tenant;
+    None (no such row) leaves the session without one."""
+    if key is None or key == "":
+        return None
+    if not _postgres(session):
+        tenant_id = tenant_in(session, kind, key)
+    else:
+        scoped = session.scalar(text("SELECT set_config('app.tenant_id', coalesce(app_tenant_of(:kind, :key)::text, "
+                                     "''), true)"), {"kind": kind, "key": str(key)})
+        tenant_id = int(scoped) if scoped else None
+    if tenant_id is not None:
+        session.info["tenant_id"] = tenant_id
+    return tenant_id
+
+
 def user_memberships(session: Session, user_id: int) -> list[UserMembership]:
     """The user's memberships with their tenants, by tenant name (a session of any tenant scope)."""
     if _postgres(session):

@@ -28,14 +28,12 @@ def destination_hosts(db: Database, prefix_key: str, own_hosts: Collection[str] 
 
     A prefix redirect to any other host is refused, so the prefix is not an open redirect."""
     with db.session() as s:  # the key arrives before any tenant is known: it names its tenant, then only that one
-        tenant_id = lookups.tenant_in(s, "prefix", prefix_key)
+        tenant_id = lookups.enter_tenant_of(s, "prefix", prefix_key)
         if tenant_id is None:
             return None
-        with lookups.acting_in(s, tenant_id):
-            podcast_id = s.scalar(select(Podcast.id).where(Podcast.prefix_key == prefix_key,
-                                                           Podcast.tenant_id == tenant_id))
-            urls = s.scalars(select(Episode.enclosure_url).where(Episode.podcast_id == podcast_id,
-                                                                 Episode.enclosure_url.is_not(None))).all()
+        podcast_id = s.scalar(select(Podcast.id).where(Podcast.prefix_key == prefix_key, Podcast.tenant_id == tenant_id))
+        urls = s.scalars(select(Episode.enclosure_url).where(Episode.podcast_id == podcast_id,
+                                                             Episode.enclosure_url.is_not(None))).all()
     hosts = set()
     for url in urls:
         try:

@@ -62,14 +62,13 @@ class LiveResolver:
 
     def _load_show(self, prefix_key: str) -> Show | None:
         with self.db.session() as s:  # hits arrive before any tenant is known: the key names it
-            tenant_id = lookups.tenant_in(s, "prefix", prefix_key)
+            tenant_id = lookups.enter_tenant_of(s, "prefix", prefix_key)
             if tenant_id is None:
                 return None
-            with lookups.acting_in(s, tenant_id):
-                podcast = s.execute(select(Podcast.id, Podcast.tenant_id, Podcast.title)
-                                    .where(Podcast.prefix_key == prefix_key, Podcast.tenant_id == tenant_id)).one()
-                rows = s.execute(select(Episode.match_key, Episode.enclosure_url, Episode.title)
-                                 .where(Episode.podcast_id == podcast.id)).all()
+            podcast = s.execute(select(Podcast.id, Podcast.tenant_id, Podcast.title)
+                                .where(Podcast.prefix_key == prefix_key, Podcast.tenant_id == tenant_id)).one()
+            rows = s.execute(select(Episode.match_key, Episode.enclosure_url, Episode.title)
+                             .where(Episode.podcast_id == podcast.id)).all()
         show = Show(podcast.tenant_id, podcast.title)
         for match_key, url, title in rows:
             key = match_key or _match_key(url)
@@ -90,12 +89,9 @@ class LiveResolver:
             if len(self._sponsors) >= CACHE_ENTRIES:
                 self._sponsors.clear()
             with self.db.session() as s:
-                tenant_id = lookups.tenant_in(s, "pixel", pixel_key)
-                row = None
-                if tenant_id is not None:
-                    with lookups.acting_in(s, tenant_id):
-                        row = s.execute(select(Sponsor.tenant_id, Sponsor.name).where(
-                            Sponsor.pixel_key == pixel_key, Sponsor.tenant_id == tenant_id)).first()
+                tenant_id = lookups.enter_tenant_of(s, "pixel", pixel_key)
+                row = None if tenant_id is None else s.execute(select(Sponsor.tenant_id, Sponsor.name).where(
+                    Sponsor.pixel_key == pixel_key, Sponsor.tenant_id == tenant_id)).first()
             cached = self._sponsors[pixel_key] = (self._clock() + CACHE_SECONDS, tuple(row) if row else None)
         return cached[1]
 

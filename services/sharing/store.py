@@ -261,11 +261,7 @@ def resolve(db: Database, token: str, keys: Sequence[tuple[str, str]], now: date
     revoked)."""
     embed_id = tokens.read(token, keys)
     with db.session() as s:  # no tenant yet: the token names the embed, the lookup names its tenant
-        tenant_id = lookups.tenant_in(s, "embed", embed_id)
-        row = None
-        if tenant_id is not None:
-            with lookups.acting_in(s, tenant_id):
-                row = s.get(Embed, embed_id)
+        row = s.get(Embed, embed_id) if lookups.enter_tenant_of(s, "embed", embed_id) is not None else None
         info = _info(row) if row is not None else None
     if info is None:
         raise NotFound(tokens.INVALID)
