@@ -15,12 +15,13 @@ What it does:
      sums of the p50s (after / before);
   4. requests: times --requests GETs of the REST API (`/api/v1/downloads`, 90 days by day, and `/api/v1/me`, whose
      work is mostly the key's lookup; an API key of the same tenant, made before the clone) and of the sign-in page
-     through Flask's test client, alternating in batches of 20: roles (the migrated database against the clone,
+     through Flask's test client, alternating in batches of 10 (each round's order swapped; the median of the
+     rounds' ratios is printed beside the totals): roles (the migrated database against the clone,
      headers on in both), then headers (the security headers hook on and off, on the migrated database); prints
      requests per second and the cost (the clone is given 0031's lookup functions, which today's code calls, so
      the two databases differ by the roles alone);
-  4b. the lookups' own cost: the API key check as it is now (a lookup, then the key read as its tenant) against the
-     same check as one system session made it before, alternating, in ms per request;
+  4b. the lookups' own cost (the clone has them too): the API key check and a signed-in user's memberships as they
+     are now against the same questions as one system session answered them before, alternating, in ms a call;
   5. drops both databases (unless --keep-db).
 The apps start without migrating (the clone must stay at 0029); everything runs on 127.0.0.1.
 """
@@ -65,33 +66,45 @@ def clone_before_roles(name: str) -> str:
     return clone
 
 
-def time_lookups(name: str, key: str, calls: int) -> tuple[list[float], list[float]]:
-    """ms per API key check: today's (the key's tenant from the lookup, then the key read as that tenant) against
-    the same check as one system session did it before the lookups (the worker role reading every tenant's keys),
-    alternating call by call on the migrated database."""
-    from sqlalchemy import select
+def time_lookups(name: str, key: str, calls: int) -> dict[str, tuple[list[float], list[float]]]:
+    """ms per call of the two lookups on every request, alternating call by call on the migrated database, each
+    against the same question as one system session answered it before the lookups (the worker role reading
+    every tenant's rows): an API key check (the key's tenant from the lookup, then the key read as that tenant),
+    and a signed-in user's memberships (each dashboard request resolves its tenant context from them)."""
+    from sqlalchemy import select, text
 
-    from services import api_keys
+    from services import accounts, api_keys
     from services.db import Database
-    from services.models import ApiKey, Tenant
+    from services.models import ApiKey, Membership, Tenant
     from services.models.base import utcnow
 
-    def before_lookups(db, plaintext):
+    def key_before(db, plaintext):
         with db.session(system=True, bookkeeping=True) as s:
             row = s.execute(select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
                             .where(ApiKey.key_hash == api_keys._hash(plaintext))).first()
             row.ApiKey.last_used_at = utcnow()
             s.commit()
 
+    def memberships_before(db, user_id):
+        with db.session(system=True) as s:
+            return s.execute(select(Membership.tenant_id, Tenant.slug, Tenant.name, Membership.role,
+                                    Membership.sponsor_id).join(Tenant, Tenant.id == Membership.tenant_id)
+                             .where(Membership.user_id == user_id).order_by(Tenant.name)).all()
+
     db = Database(dashboards.APP_URL.format(name=name), "podcast_app")
-    samples: tuple[list[float], list[float]] = ([], [])
+    with db.session() as s:
+        user_id = s.execute(text("SELECT id FROM users WHERE email = 'owner0@bench.test'")).scalar()
+    pairs = {"API key check": ((api_keys.authenticate_api_key, key_before), key),
+             "a user's memberships": ((accounts.memberships_for_user, memberships_before), user_id)}
+    samples = {label: ([], []) for label in pairs}
     try:
         for i in range(calls + 5):
-            for which, check in enumerate((api_keys.authenticate_api_key, before_lookups)):
-                t = time.perf_counter()
-                check(db, key)
-                if i >= 5:  # warm-up
-                    samples[which].append((time.perf_counter() - t) * 1000)
+            for label, (checks, arg) in pairs.items():
+                for which, check in enumerate(checks):
+                    t = time.perf_counter()
+                    check(db, arg)
+                    if i >= 5:  # warm-up
+                        samples[label][which].append((time.perf_counter() - t) * 1000)
     finally:
         db.dispose()
     return samples
@@ -142,24 +155,29 @@ def routes(key: str) -> dict[str, tuple[str, dict]]:
             "GET /login (page)": ("/login", {})}
 
 
-def time_routes(servers: list, key: str, requests: int, batch: int = 20) -> dict[str, tuple[float, float]]:
-    """{route: (requests/s on servers[0], on servers[1])} through Flask's test client, alternating batches."""
+def time_routes(servers: list, key: str, requests: int, batch: int = 10) -> dict[str, tuple[float, float, float]]:
+    """{route: (requests/s on servers[0], on servers[1], median of the per-round ratios 0/1)} through Flask's test
+    client. Each round times one batch on each, in alternating order; the median of the rounds' ratios is what a
+    burst of load from elsewhere on the machine moves least."""
     results = {}
     for label, (path, headers) in routes(key).items():
         clients = [server.test_client() for server in servers]
-        seconds = [0.0, 0.0]
         for client in clients:  # warm-up
             for _ in range(5):
                 assert client.get(path, headers=headers).status_code == 200
-        for _ in range(max(1, requests // batch)):
-            for which, client in enumerate(clients):
+        seconds, ratios = [0.0, 0.0], []
+        for round_ in range(max(1, requests // batch)):
+            took = [0.0, 0.0]
+            for which in ((0, 1) if round_ % 2 == 0 else (1, 0)):
                 t = time.perf_counter()
                 for _ in range(batch):
-                    response = client.get(path, headers=headers)
+                    response = clients[which].get(path, headers=headers)
                     assert response.status_code == 200, response.status_code
-                seconds[which] += time.perf_counter() - t
+                took[which] = time.perf_counter() - t
+                seconds[which] += took[which]
+            ratios.append(took[1] / took[0])  # throughput of 0 relative to 1
         sent = max(1, requests // batch) * batch
-        results[label] = (sent / seconds[0], sent / seconds[1])
+        results[label] = (sent / seconds[0], sent / seconds[1], statistics.median(ratios))
     return results
 
 
@@ -200,7 +218,7 @@ def main() -> None:
         app_module.migrate.upgrade = lambda *_a, **_k: None  # the clone stays at 0029
         after_calls, before_calls = dashboards.time_callbacks([name, before], args.calls)
         roles, headers = time_requests(name, before, key, args.requests)
-        lookup_after, lookup_before = time_lookups(name, key, max(50, args.requests))
+        lookups = time_lookups(name, key, max(50, args.requests))
     finally:
         if not args.keep_db:
             for db_name in created:
@@ -219,20 +237,24 @@ def main() -> None:
     print(f"sum of p50s: with the roles {total_after:.1f} ms, before them {total_before:.1f} ms: ratio "
           f"{total_after / total_before:.3f} (throughput cost {100 * (total_after / total_before - 1):+.1f}%; "
           f"median per-callback ratio {statistics.median(ratios):.3f}; target cost <= 5%)")
-    print(f"\nRoles, requests per second through Flask's test client ({args.requests} requests each, batches of 20 "
+    print(f"\nRoles, requests per second through Flask's test client ({args.requests} requests each, batches of 10 "
           f"alternating; headers on in both)")
-    for label, (after, prior) in roles.items():
-        print(f"{label:45} with the roles {after:8.1f}/s   before {prior:8.1f}/s   cost {100 * (1 - after / prior):+.1f}%")
-    a50, b50 = statistics.median(lookup_after), statistics.median(lookup_before)
-    print(f"\nAPI key check alone, ms p50 over {len(lookup_after)} calls each, alternating: with the lookup {a50:.2f}, "
-          f"as one system session before it {b50:.2f}: {a50 - b50:+.2f} ms per API request")
-    for label, (after, _prior) in roles.items():
-        if label.startswith("GET /api"):
-            print(f"  that is {100 * (a50 - b50) / (1000 / after):+.1f}% of {label} ({1000 / after:.1f} ms a request)")
+    for label, (after, prior, ratio) in roles.items():
+        print(f"{label:45} with the roles {after:8.1f}/s   before {prior:8.1f}/s   cost {100 * (1 - after / prior):+.1f}% "
+              f"(median of per-round ratios: cost {100 * (1 - ratio):+.1f}%)")
+    print("\nThe lookups alone, ms p50, alternating with the same question as one system session before them:")
+    for label, (after, prior) in lookups.items():
+        a50, b50 = statistics.median(after), statistics.median(prior)
+        print(f"{label:25} with the lookup {a50:.2f}   before {b50:.2f}   {a50 - b50:+.2f} ms a request "
+              f"({len(after)} calls each)")
+        for route, (rps, _prior, _ratio) in roles.items():
+            if label == "API key check" and route.startswith("GET /api"):
+                print(f"  that is {100 * (a50 - b50) / (1000 / rps):+.1f}% of {route} ({1000 / rps:.1f} ms a request)")
     print(f"\nSecurity headers, requests per second through Flask's test client ({args.requests} requests each, "
-          f"batches of 20 alternating; at the latest revision)")
-    for label, (on, off) in headers.items():
-        print(f"{label:45} with headers {on:8.1f}/s   without {off:8.1f}/s   cost {100 * (1 - on / off):+.1f}%")
+          f"batches of 10 alternating; at the latest revision)")
+    for label, (on, off, ratio) in headers.items():
+        print(f"{label:45} with headers {on:8.1f}/s   without {off:8.1f}/s   cost {100 * (1 - on / off):+.1f}% "
+              f"(median of per-round ratios: cost {100 * (1 - ratio):+.1f}%)")
 
 
 if __name__ == "__main__":
