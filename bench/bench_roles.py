@@ -22,6 +22,7 @@ What it does:
      the two databases differ by the roles alone);
   4b. the lookups' own cost (the clone has them too): the API key check and a signed-in user's memberships as they
      are now against the same questions as one system session answered them before, alternating, in ms a call;
+     and an API key check's SQL alone as the web role on raw connections, on the two databases, alternating;
   5. drops both databases (unless --keep-db).
 The apps start without migrating (the clone must stay at 0029); everything runs on 127.0.0.1.
 """
@@ -108,6 +109,45 @@ def time_lookups(name: str, key: str, calls: int) -> dict[str, tuple[list[float]
     finally:
         db.dispose()
     return samples
+
+
+def time_key_sql(name: str, before: str, key: str, rounds: int = 60, batch: int = 50) -> tuple[float, float, float]:
+    """The SQL of an API key check alone (scope, lookup, the key read as its tenant, its last use), as the web role
+    on raw connections: ms per check on the migrated database and on the clone, and the median of the per-round
+    ratios (each round's order swapped), without the app around it."""
+    from services import api_keys
+
+    key_hash = api_keys._hash(key)
+    conns = [psycopg.connect(dashboards.PG_ADMIN.rsplit("/", 1)[0] + f"/{db}") for db in (name, before)]
+    try:
+        for conn in conns:
+            conn.execute("SET ROLE podcast_app")
+            conn.commit()
+
+        def check(conn):
+            conn.execute("SELECT set_config('app.tenant_id', '', true), set_config('app.system', 'off', true)")
+            tenant = conn.execute("SELECT set_config('app.tenant_id', coalesce(app_tenant_of('api_key', %s)::text, "
+                                  "''), true)", (key_hash,)).fetchone()[0]
+            assert conn.execute("SELECT * FROM api_keys JOIN tenants ON tenants.id = api_keys.tenant_id WHERE "
+                                "api_keys.key_hash = %s AND api_keys.tenant_id = %s", (key_hash, int(tenant))).fetchall()
+            conn.execute("UPDATE api_keys SET last_used_at = now() WHERE key_hash = %s", (key_hash,))
+            conn.commit()
+
+        seconds, ratios = [0.0, 0.0], []
+        for round_ in range(rounds):
+            took = [0.0, 0.0]
+            for which in ((0, 1) if round_ % 2 == 0 else (1, 0)):
+                t = time.perf_counter()
+                for _ in range(batch):
+                    check(conns[which])
+                took[which] = time.perf_counter() - t
+                seconds[which] += took[which]
+            ratios.append(took[1] / took[0])
+    finally:
+        for conn in conns:
+            conn.close()
+    checks = rounds * batch
+    return 1000 * seconds[0] / checks, 1000 * seconds[1] / checks, statistics.median(ratios)
 
 
 def make_servers(names_and_headers: list[tuple[str, bool]], instance: str) -> list:
@@ -219,6 +259,7 @@ def main() -> None:
         after_calls, before_calls = dashboards.time_callbacks([name, before], args.calls)
         roles, headers = time_requests(name, before, key, args.requests)
         lookups = time_lookups(name, key, max(50, args.requests))
+        key_sql = time_key_sql(name, before, key)
     finally:
         if not args.keep_db:
             for db_name in created:
@@ -250,6 +291,9 @@ def main() -> None:
         for route, (rps, _prior, _ratio) in roles.items():
             if label == "API key check" and route.startswith("GET /api"):
                 print(f"  that is {100 * (a50 - b50) / (1000 / rps):+.1f}% of {route} ({1000 / rps:.1f} ms a request)")
+    after_ms, before_ms, ratio = key_sql
+    print(f"An API key check's SQL alone, as the web role on raw connections: with the roles {after_ms:.3f} ms, "
+          f"before them {before_ms:.3f} ms (median of per-round ratios: cost {100 * (1 - ratio):+.1f}%)")
     print(f"\nSecurity headers, requests per second through Flask's test client ({args.requests} requests each, "
           f"batches of 10 alternating; at the latest revision)")
     for label, (on, off, ratio) in headers.items():
