@@ -17,7 +17,8 @@ What it does:
      work is mostly the key's lookup; an API key of the same tenant, made before the clone) and of the sign-in page
      through Flask's test client, alternating in batches of 10 (each round's order swapped; the median of the
      rounds' ratios is printed beside the totals): roles (the migrated database against the clone,
-     headers on in both), then headers (the security headers hook on and off, on the migrated database); prints
+     headers on in both), then headers (the security headers hook on and off, on the migrated database), then an A/A
+     control (two identical apps on the migrated database: the noise floor of both comparisons); prints
      requests per second and the cost (the clone is given 0031's lookup functions, which today's code calls, so
      the two databases differ by the roles alone);
   4b. the lookups' own cost (the clone has them too): the API key check and a signed-in user's memberships as they
@@ -221,19 +222,21 @@ def time_routes(servers: list, key: str, requests: int, batch: int = 10) -> dict
     return results
 
 
-def time_requests(name: str, before: str, key: str, requests: int) -> tuple[dict, dict]:
-    """(roles: head against the clone at 0029, headers on both; headers: on against off, at head)."""
+def time_requests(name: str, before: str, key: str, requests: int) -> tuple[dict, dict, dict]:
+    """(roles: head against the clone at 0029, headers on both; headers: on against off, at head; control: two
+    identical apps on the same database, the noise floor of the two comparisons)."""
     with tempfile.TemporaryDirectory() as instance:
-        servers = make_servers([(name, True), (before, True), (name, False)], instance)
+        servers = make_servers([(name, True), (before, True), (name, False), (name, True)], instance)
         try:
             roles = time_routes(servers[:2], key, requests)
             headers = time_routes([servers[0], servers[2]], key, requests)
+            control = time_routes([servers[0], servers[3]], key, requests)  # A/A: what noise alone shows
             with servers[0].test_client() as client:
                 assert "Content-Security-Policy" in client.get("/login").headers
         finally:
             for server in servers:
                 server.extensions["podcast_platform"].db.dispose()
-    return roles, headers
+    return roles, headers, control
 
 
 def main() -> None:
@@ -257,7 +260,7 @@ def main() -> None:
         created.append(before)
         app_module.migrate.upgrade = lambda *_a, **_k: None  # the clone stays at 0029
         after_calls, before_calls = dashboards.time_callbacks([name, before], args.calls)
-        roles, headers = time_requests(name, before, key, args.requests)
+        roles, headers, control = time_requests(name, before, key, args.requests)
         lookups = time_lookups(name, key, max(50, args.requests))
         key_sql = time_key_sql(name, before, key)
     finally:
@@ -299,6 +302,10 @@ def main() -> None:
     for label, (on, off, ratio) in headers.items():
         print(f"{label:45} with headers {on:8.1f}/s   without {off:8.1f}/s   cost {100 * (1 - on / off):+.1f}% "
               f"(median of per-round ratios: cost {100 * (1 - ratio):+.1f}%)")
+    print("\nControl (A/A): two identical apps on the same database, timed the same way; their 'cost' is noise")
+    for label, (one, other, ratio) in control.items():
+        print(f"{label:45} app 1 {one:8.1f}/s   app 2 {other:8.1f}/s   'cost' {100 * (1 - one / other):+.1f}% "
+              f"(median of per-round ratios: {100 * (1 - ratio):+.1f}%)")
 
 
 if __name__ == "__main__":
