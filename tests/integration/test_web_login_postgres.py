@@ -9,6 +9,7 @@ import uuid
 
 import psycopg
 import pytest
+import sqlalchemy
 from sqlalchemy import event, select
 
 from app import create_app
@@ -20,6 +21,7 @@ from services.sharing import store
 from services.tenancy import TenantContext
 from tests.conftest import DEMO_PASSWORD, make_settings
 from tests.integration.conftest import PG_ADMIN, create_database, drop_database, with_timeouts
+from tests.lookups_checks import check_every_kind, check_user_memberships
 
 SECRET = "test-secret-key-0123456789"
 
@@ -138,6 +140,35 @@ def test_invitations_resets_and_mfa_run_as_the_web_role(web):
     assert _admin(web["url"], "SELECT count(*) FROM users WHERE email = 'new@other.test'") == [(0,)]
     assert _admin(web["url"], "SELECT count(*) FROM memberships WHERE user_id = %s", user.id) == [(0,)]
     assert _admin(web["url"], "SELECT count(*) FROM audit_log WHERE user_id = %s", user.id) == [(0,)]
+
+
+def test_every_lookup_kind_and_a_users_memberships_as_the_web_role(web):
+    db = web["db"]
+    store.create_embed(web["owner_db"], TenantContext(web["demo"], "owner"),
+                       {"chart": "downloads_timeline", "filters": {"period": "last_7_days"}})
+    check_every_kind(db, web["demo"])
+    with db.session() as s, pytest.raises(sqlalchemy.exc.DataError, match="unknown lookup kind"):
+        s.scalar(sqlalchemy.text("SELECT app_tenant_of('no-such-kind', 'x')"))
+    owner = accounts.authenticate(db, "owner@other.test", "other-password-1")
+    check_user_memberships(db, owner.id, [web["other"]])
+
+
+def test_public_may_not_call_the_lookups_and_0031_goes_down_and_up(web, postgres_available):
+    name, url = create_database()
+    try:
+        migrate.upgrade(url)
+        functions = "SELECT count(*) FROM pg_proc WHERE proname IN ('app_tenant_of', 'app_user_memberships', " \
+                    "'app_user_traces', 'app_ops_reading')"
+        assert _admin(url, functions) == [(4,)]
+        assert _admin(url, "SELECT bool_or(has_function_privilege('public', oid, 'EXECUTE')), "
+                           "bool_and(has_function_privilege('podcast_app', oid, 'EXECUTE')) FROM pg_proc "
+                           "WHERE proname LIKE 'app\\_%%'") == [(False, True)]
+        migrate.downgrade(url, "0030")
+        assert _admin(url, functions) == [(0,)]
+        migrate.upgrade(url)
+        assert _admin(url, functions) == [(4,)]
+    finally:
+        drop_database(name)
 
 
 def test_metrics_read_the_gauges_through_the_lookup(web):
