@@ -1,7 +1,9 @@
-"""The production stack for browser tests: the app (`python app.py`) on a fresh PostgreSQL database with Redis, a
-real RQ worker (`python -m jobs.worker`, with its scheduler), a local SMTP server (aiosmtpd) that keeps every message,
-and a local webhook receiver that keeps every request. Everything started here is stopped, and the database dropped,
-when the block ends; every wait is bounded."""
+"""The production stack for browser tests, as the image runs it (deploy/entrypoint.sh): the database migrated and the
+demo seeded by the owner (`flask db upgrade`, `flask seed-demo`), the web under gunicorn (`app:create_app()`) with a
+LOGIN that holds `podcast_app` only, as a production web login does, on a fresh PostgreSQL database with Redis; a real
+RQ worker (`python -m jobs.worker`, with its scheduler) as the owner (a member of the worker role); a local SMTP
+server (aiosmtpd) that keeps every message, and a local webhook receiver that keeps every request. Everything started
+here is stopped, and the database and the web login dropped, when the block ends; every wait is bounded."""
 from __future__ import annotations
 
 import email
@@ -13,19 +15,23 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
+import psycopg
 import redis
 
 from services.settings import PROJECT_ROOT
 from tests.conftest import DEMO_PASSWORD
-from tests.integration.conftest import create_database, drop_database
+from tests.integration.conftest import PG_ADMIN, create_database, drop_database, with_timeouts
 
-START_TIMEOUT = 90  # seconds for the app to seed the demo network and answer /healthz
+START_TIMEOUT = 90  # seconds for the web to answer /healthz
+SETUP_TIMEOUT = 300  # seconds for the owner to migrate and seed the demo network
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 E2E_REDIS_URL = os.environ.get("TEST_E2E_REDIS_URL",
                                "redis://127.0.0.1:6379/7?socket_connect_timeout=5&socket_timeout=30")
 
@@ -165,6 +171,11 @@ def _wait_healthy(base: str, proc: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"the app did not start within {START_TIMEOUT} s: {log.read_text()[-3000:]}")
 
 
+def _drop_role(login: str) -> None:
+    with psycopg.connect(with_timeouts(PG_ADMIN), autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{login}"')
+
+
 @contextmanager
 def production_stack(instance: Path, **extra_env: str) -> Iterator[Stack]:
     """Start the whole stack on a fresh database; yields it; stops it all and drops the database afterwards."""
@@ -188,7 +199,16 @@ def production_stack(instance: Path, **extra_env: str) -> Iterator[Stack]:
                "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "MAIL_FROM": "Podcast Analytics <alerts@example.com>",
                "WEBHOOK_ALLOW_PRIVATE": "true", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                "PYTHONPATH": str(PROJECT_ROOT), **extra_env}
-        app = _process([sys.executable, "app.py"], env, instance / "app.log")
+        for step in (["db", "upgrade"], ["seed-demo", "--password", DEMO_PASSWORD]):  # as the owner
+            subprocess.run([sys.executable, "-m", "flask", "--app", "app", *step], cwd=PROJECT_ROOT, env=env,
+                           check=True, timeout=SETUP_TIMEOUT, stdout=subprocess.DEVNULL)
+        login = f"e2e_web_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(with_timeouts(PG_ADMIN), autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{login}" LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE podcast_app')
+        stack.callback(_drop_role, login)
+        web_env = {**env, "DATABASE_URL": url.replace("postgres@", f"{login}@", 1)}
+        app = _process([GUNICORN, "--no-control-socket", "-w", "2", "--timeout", "120", "-b", f"127.0.0.1:{port}",
+                        "app:create_app()"], web_env, instance / "app.log")
         stack.callback(_stop, app)
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base, app, instance / "app.log")
