@@ -286,6 +286,8 @@ def check_targets(db: Database, embed: EmbedInfo) -> None:
     """NotFound when the podcast, episode or campaign the embed's filters lock is gone or no longer its to see: the
     check its chart's services make too, here on its own (primary-key lookups) so that the public route can answer
     404 before it sends a byte of the page."""
+    if all(embed.filters.get(name) is None for name in ("podcast", "episode", "campaign")):
+        return  # nothing locked but the period: no session to open
     ctx = embed_context(embed)
     with db.session(embed.tenant_id) as s:
         for name, check in _target_checks(s, ctx):
