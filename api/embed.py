@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import lru_cache
 
-from flask import (Blueprint, Flask, Response, current_app, render_template_string, request,
-                   stream_with_context)
+from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
+from jinja2 import Environment, Template
 
 from api import embed_assets
 from api.framing import allow_framing
@@ -75,11 +76,10 @@ def show_embed(token: str):
         logger.info("embed %s cannot be drawn: %s", embed.id, exc.message)
         return allow_framing(_message(404, "Chart unavailable", UNAVAILABLE), embed.allowed_origins)
     bundle = embed_assets.bundle_for(current_app.extensions[BUNDLES], embed.chart)
-    head = render_template_string(
-        EMBED_HEAD, theme=embed.theme, title=embed.title, label=CHART_LABELS[embed.chart], plotly_url=bundle.url,
-        topojson_url=TOPOJSON_URL)
-    tail = render_template_string(EMBED_FOOTER, methodology_url=f"{settings.public_base_url}/methodology",
-                                  home_url=f"{settings.public_base_url}/")
+    head = _render(EMBED_HEAD, theme=embed.theme, title=embed.title, label=CHART_LABELS[embed.chart],
+                   plotly_url=bundle.url, topojson_url=TOPOJSON_URL)
+    tail = _render(EMBED_FOOTER, methodology_url=f"{settings.public_base_url}/methodology",
+                   home_url=f"{settings.public_base_url}/")
     response = Response(stream_with_context(_embed_page(db, embed, bundle, head, tail)), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"  # a revoked link must stop at once, not after a cache's lifetime
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is the credential: never pass it on
@@ -97,22 +97,33 @@ def _embed_page(db: Database, embed: store.EmbedInfo, bundle: embed_assets.Bundl
         store.record_view(db, embed)
     except ServiceError as exc:  # the target went between the check and the read
         logger.info("embed %s cannot be drawn: %s", embed.id, exc.message)
-        body = render_template_string(EMBED_FAILED, text=UNAVAILABLE)
+        body = _render(EMBED_FAILED, text=UNAVAILABLE)
     except Exception:  # noqa: BLE001 - the page has begun: say so in it (the log has the trace)
         logger.exception("embed %s failed after its page was sent", embed.id)
-        body = render_template_string(EMBED_FAILED, text=FAILED)
+        body = _render(EMBED_FAILED, text=FAILED)
     else:
-        body = render_template_string(EMBED_CHART, label=CHART_LABELS[embed.chart], empty=chart.empty,
-                                      figure=figure, plotly_bundle=bundle.name, script_url=SCRIPT_URL)
+        body = _render(EMBED_CHART, label=CHART_LABELS[embed.chart], empty=chart.empty, figure=figure,
+                       plotly_bundle=bundle.name, script_url=SCRIPT_URL)
     yield body + tail
 
 
 def _message(status: int, heading: str, text: str) -> Response:
-    response = Response(render_template_string(MESSAGE_PAGE, heading=heading, text=text), status=status,
+    response = Response(_render(MESSAGE_PAGE, heading=heading, text=text), status=status,
                         mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _render(source: str, **context) -> str:
+    """One of this module's templates, compiled once per Jinja environment (render_template_string compiles it on
+    every call, about 0.6 ms a template), autoescaped as Flask's string templates are."""
+    return _compiled(current_app.jinja_env, source).render(**context)
+
+
+@lru_cache(maxsize=16)
+def _compiled(env: Environment, source: str) -> Template:
+    return env.from_string(source)
 
 
 def init_embed(server: Flask) -> None:
