@@ -23,7 +23,9 @@ What it does:
      cached); and, as the same-run baselines, floor pages on another local port that load a plotly.js bundle from
      the app and draw an empty plot (fresh context): the bundle the embed page loads, and the plotly package's full
      bundle (what every embed loaded before the partial bundles); prints each (and, for the empty cache, when the
-     page's first byte and the end of plotly.js's download came), the bundle served, and the ratios embed/floor;
+     page's first byte came (the page streams: that is its head, sent before the chart is read, and it names
+     plotly.js), when its last byte came (the chart) and when plotly.js's download ended), the bundle served, and
+     the ratios embed/floor;
   5. drops the database (unless --keep-db or --reuse).
 """
 from __future__ import annotations
@@ -164,7 +166,8 @@ def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: st
                 break
             except OSError:
                 time.sleep(0.2)
-        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "full": [], "html": [], "js": []}
+        seconds: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "full": [], "html": [], "end": [],
+                                           "js": []}
         with sync_playwright() as pw, floor_page(base + bundle_url) as floor, floor_page(base + full_url) as full:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
@@ -174,10 +177,12 @@ def first_render(name: str, token: str, runs: int, bundle_url: str, full_url: st
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
                 page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
                 seconds["cold"].append(page.evaluate("performance.now()") / 1000)
-                html, js = page.evaluate(  # where the empty-cache time went: the page's first byte, plotly.js loaded
+                html, end, js = page.evaluate(  # where the empty-cache time went: the page's head, its end, plotly.js
                     "[performance.getEntriesByType('navigation')[0].responseStart, performance.getEntriesByType("
-                    "'resource').find(e => e.name.includes('/plotly/')).responseEnd]")
+                    "'navigation')[0].responseEnd, performance.getEntriesByType('resource').find(e => "
+                    "e.name.includes('/plotly/')).responseEnd]")
                 seconds["html"].append(html / 1000)
+                seconds["end"].append(end / 1000)
                 seconds["js"].append(js / 1000)
                 page.goto(f"{base}/embed/{token}", wait_until="commit")
                 page.wait_for_selector(f"{drawn} #chart .main-svg", timeout=60_000)
@@ -231,7 +236,8 @@ def main() -> None:
               f"bundle: {bundle.name}, {bundle.path.stat().st_size:,} bytes; full: "
               f"{bundles['full'].path.stat().st_size:,} bytes):")
         for label, key in (("embed, empty cache", "cold"), ("  of which: the page's first byte", "html"),
-                           ("  of which: plotly.js downloaded", "js"), ("embed, plotly.js cached", "warm"),
+                           ("  of which: the page's last byte", "end"), ("  of which: plotly.js downloaded", "js"),
+                           ("embed, plotly.js cached", "warm"),
                            ("floor: its bundle + empty plot, empty cache", "floor"),
                            ("floor: full bundle + empty plot, empty cache", "full")):
             print(f"    {label:44} " + ", ".join(f"{v:.2f}" for v in render[key])

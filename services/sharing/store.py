@@ -152,12 +152,16 @@ def _check_scope(ctx: TenantContext, chart: str) -> None:
         require_role(ctx, "editor")
 
 
+def _target_checks(s, ctx: TenantContext):
+    """(filter name, check raising NotFound) for each id an embed's filters may lock."""
+    return (("podcast", lambda i: check_podcast(s, ctx, i)), ("episode", lambda i: owned_episode(s, ctx, i)),
+            ("campaign", lambda i: visible_campaign(s, ctx, i)))
+
+
 def _check_targets(s, ctx: TenantContext, locked: dict) -> None:
     """The locked podcast, episode or campaign must be this context's to see (NotFound -> a field error)."""
-    checks = (("podcast", lambda i: check_podcast(s, ctx, i)), ("episode", lambda i: owned_episode(s, ctx, i)),
-              ("campaign", lambda i: visible_campaign(s, ctx, i)))
     errors = {}
-    for name, check in checks:
+    for name, check in _target_checks(s, ctx):
         if locked.get(name) is not None:
             try:
                 check(locked[name])
@@ -276,6 +280,19 @@ def embed_context(embed: EmbedInfo) -> TenantContext:
     if embed.sponsor_id is not None:
         return TenantContext(tenant_id=embed.tenant_id, role="sponsor", sponsor_id=embed.sponsor_id)
     return TenantContext(tenant_id=embed.tenant_id, role="viewer")
+
+
+def check_targets(db: Database, embed: EmbedInfo) -> None:
+    """NotFound when the podcast, episode or campaign the embed's filters lock is gone or no longer its to see: the
+    check its chart's services make too, here on its own (primary-key lookups) so that the public route can answer
+    404 before it sends a byte of the page."""
+    if all(embed.filters.get(name) is None for name in ("podcast", "episode", "campaign")):
+        return  # nothing locked but the period: no session to open
+    ctx = embed_context(embed)
+    with db.session(embed.tenant_id) as s:
+        for name, check in _target_checks(s, ctx):
+            if embed.filters.get(name) is not None:
+                check(int(embed.filters[name]))
 
 
 def record_view(db: Database, embed: EmbedInfo) -> None:
