@@ -57,7 +57,7 @@ def report_hits(name: str, load: PrefixLoad, phase: str, rows: int, recovered: f
 
 
 def report_errors(name: str, recorder: Recorder, since: float, until: float) -> int:
-    errors = recorder.errors(since, until)
+    errors = {k: v for k, v in recorder.errors(since, until).items() if not k.startswith("page ")}  # no double count
     total = sum(n for n, _ in errors.values())
     print(f"  [{name}] errors during the fault: {total}" + ("" if not errors else ":"), flush=True)
     for label, (n, text) in sorted(errors.items()):
@@ -149,7 +149,7 @@ def wait_job(job: Job, states: tuple[str, ...], limit: float) -> str:
     status = "?"
     while time.monotonic() < deadline:
         try:
-            status = job.get_status(refresh=True) or "?"
+            status = getattr(job.get_status(refresh=True), "value", None) or "?"
         except Exception:  # noqa: BLE001 - the job's hash may be gone
             status = "gone"
         if status in states:
@@ -163,7 +163,7 @@ def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_aft
           f"SIGKILLed {kill_after:.1f} s into the count", flush=True)
     queue = Queue("measure", connection=stack.redis.client)
     job = queue.enqueue("jobs.measure.count_tenant", tenant_id, first.isoformat(), last.isoformat(), job_timeout=1800)
-    status = wait_job(job, ("started", "finished", "failed"), 120)
+    status = wait_job(job, ("started", "finished", "failed"), 120)  # wait_job polls every 50 ms
     if status != "started":
         print(f"  [worker] the job never ran (status {status}) within 120 s", flush=True)
         return False
@@ -178,8 +178,13 @@ def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_aft
         return False
     t_kill = time.monotonic()
     victim.kill_hard()
-    print(f"  killed {victim.label} (pid {victim.proc.pid}) while the job was '{job.get_status(refresh=True)}'",
-          flush=True)
+    at_kill = getattr(job.get_status(refresh=True), "value", "?")
+    print(f"  killed {victim.label} (pid {victim.proc.pid}) while the job was '{at_kill}'", flush=True)
+    if at_kill != "started":
+        print(f"  [worker] the count had ended before the kill: not a kill mid-count; rerun with a smaller "
+              f"--kill-after (now {kill_after} s) or a larger --log-lines", flush=True)
+        stack.revive()
+        return False
     stack.revive()  # as a supervisor would
     status = wait_job(job, ("finished", "failed", "queued"), 60)
     print(f"  [worker] 60 s after the kill the killed job is '{status}' (RQ "

@@ -165,11 +165,11 @@ class Stack:
 
     def revive(self) -> list[str]:
         """Restart any worker or scheduler that has exited; the labels restarted (a finding when not empty)."""
-        dead = [p for p in self.processes() if not p.alive()]
-        for p in dead:
+        dead = [(p, p.proc.returncode if p.proc else None) for p in self.processes() if not p.alive()]
+        for p, _ in dead:
             p.restarts += 1
             p.start()
-        return [f"{p.label} (exit {p.proc.returncode if p.proc else '?'})" for p in dead]
+        return [f"{p.label} (exit status {code})" for p, code in dead]
 
     def stop(self) -> None:
         for proc in self.processes():
