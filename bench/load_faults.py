@@ -177,9 +177,10 @@ def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_aft
               f"ended before {kill_after:.1f} s; rerun with a smaller --kill-after", flush=True)
         return False
     t_kill = time.monotonic()
-    victim.kill_hard()
+    horses = victim.kill_hard()
     at_kill = getattr(job.get_status(refresh=True), "value", "?")
-    print(f"  killed {victim.label} (pid {victim.proc.pid}) while the job was '{at_kill}'", flush=True)
+    print(f"  killed {victim.label} (pid {victim.proc.pid}) and its work horse {horses} while the job was "
+          f"'{at_kill}'", flush=True)
     if at_kill != "started":
         print(f"  [worker] the count had ended before the kill: not a kill mid-count; rerun with a smaller "
               f"--kill-after (now {kill_after} s) or a larger --log-lines", flush=True)

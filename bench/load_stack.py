@@ -105,14 +105,30 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def kill_hard(self) -> None:
-        """SIGKILL to the process and its session (an RQ worker's work horse included): a crash."""
+    def children(self) -> list[int]:
+        if self.proc is None:
+            return []
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True,
+                             timeout=10)
+        return [int(p) for p in out.stdout.split()]
+
+    def kill_hard(self) -> list[int]:
+        """SIGKILL to the process, its session and its children (an RQ work horse calls setsid, so it has a session
+        of its own): a crash of the whole worker. Returns the children's pids killed."""
+        children = []
         if self.proc is not None and self.proc.poll() is None:
+            children = self.children()
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=10)
+        return children
 
     def stop(self, timeout: float = 20) -> None:
         if self.proc is None or self.proc.poll() is not None:
