@@ -46,12 +46,13 @@ def wait_stored(stack: Stack, phase: str, sent: int, since: float, limit: float 
     return rows, None
 
 
-def report_hits(name: str, load: PrefixLoad, phase: str, rows: int, recovered: float | None) -> bool:
+def report_hits(name: str, load: PrefixLoad, phase: str, rows: int, recovered: float | None,
+                limit: float = STORE_WAIT) -> bool:
     sent, statuses = load.sent[phase], dict(load.statuses[phase])
     ok = rows == sent
     print(f"  [{name}] prefix answers {statuses}; hits sent (302) {sent:,}, stored {rows:,} -> "
           f"{'no loss' if ok else f'MISMATCH ({rows - sent:+,})'}; all stored "
-          + (f"{recovered:.1f} s after the fault ended" if recovered is not None else f"NOT within {STORE_WAIT:.0f} s"),
+          + (f"{recovered:.1f} s after the fault ended" if recovered is not None else f"NOT within {limit:.0f} s"),
           flush=True)
     return ok and all(s == 302 for s in statuses)
 
@@ -257,8 +258,8 @@ def fault_disk(stack: Stack, paths: list[str], rate: float, recorder: Recorder, 
                        not m.startswith("#")]
         print(f"  [disk] web log lines naming ENOSPC: {enospc}; /metrics series about the journal or "
               f"lost hits: {alert_lines[:5] or 'none'}", flush=True)
-        rows, recovered = wait_stored(stack, "disk", load.sent["disk"], t_end, limit=120)
-        return report_hits("disk", load, "disk", rows, recovered)
+        rows, recovered = wait_stored(stack, "disk", load.sent["disk"], t_end, limit=90)
+        return report_hits("disk", load, "disk", rows, recovered, limit=90)
     finally:
         if load is not None and load.is_alive():
             load.stop()
