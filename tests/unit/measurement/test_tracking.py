@@ -160,6 +160,25 @@ def test_journal_ships_every_hit_once_in_order(tmp_path):
     assert list((tmp_path / "journal").iterdir()) == []  # all shipped: segments and lock removed
 
 
+def test_a_short_journal_write_fails_the_hit_and_leaves_no_fragment(tmp_path, monkeypatch):
+    fake = FakeRedis()
+    sink = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    sink.record({"uid": "h0", "key": "k"})
+    real_write = journal.os.write
+
+    def disk_fills_mid_line(fd, data):
+        return real_write(fd, data[:len(data) // 2] if fd == sink._fd else data)
+
+    monkeypatch.setattr(journal.os, "write", disk_fills_mid_line)
+    with pytest.raises(OSError):
+        sink.record({"uid": "h1", "key": "k"})
+    monkeypatch.undo()
+    sink.record({"uid": "h2", "key": "k"})  # space again: the next line is whole, not glued to a fragment
+    assert sink.flush(timeout=10)
+    assert fake.uids() == ["h0", "h2"]
+    sink.close()
+
+
 def test_journal_keeps_hits_while_redis_is_down_and_ships_them_after(tmp_path):
     fake = FakeRedis()
     fake.down = True
