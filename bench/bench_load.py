@@ -51,8 +51,8 @@ from rq.job import Job  # noqa: E402
 import bench_dashboards as data  # noqa: E402
 import load_faults as faults  # noqa: E402
 from load_stack import OwnPostgres, Stack, keep_logs  # noqa: E402
-from load_traffic import (MEDIA_HOST, DashboardUser, PrefixLoad, Recorder, callback_specs,  # noqa: E402
-                          combined_log, start_log_import)
+from load_traffic import (  # noqa: E402
+    MEDIA_HOST, DashboardUser, PrefixLoad, Recorder, callback_specs, combined_log, start_log_import)
 
 DASHBOARD_P95_MS, PREFIX_P99_MS = 300.0, 50.0
 FAULTS = ("pg", "redis", "worker", "disk")

@@ -10,12 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from rq import Queue, Worker
-from rq.job import Job
-
 from load_stack import Stack
 from load_traffic import AGENT, PrefixLoad, Recorder
 from local_servers import Gunicorn
+from rq import Queue, Worker
+from rq.job import Job
 
 STORE_WAIT = 240.0  # seconds allowed for the hits of a phase to be stored (the scheduler drains every 30 s)
 
@@ -34,7 +33,8 @@ def stored(stack: Stack, phase: str) -> int | None:
         return None
 
 
-def wait_stored(stack: Stack, phase: str, sent: int, since: float, limit: float = STORE_WAIT) -> tuple[int, float | None]:
+def wait_stored(stack: Stack, phase: str, sent: int, since: float,
+                limit: float = STORE_WAIT) -> tuple[int, float | None]:
     """Wait until every hit sent in `phase` is stored; (stored, seconds from `since` until then, None if never)."""
     deadline = time.monotonic() + limit
     rows = stored(stack, phase) or 0
@@ -133,13 +133,14 @@ def digest(stack: Stack, tenant_id: int, first: date, last: date) -> tuple[int, 
         parts = [h]
         for (table,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
                                      "AND table_name LIKE '%%daily_metrics' ORDER BY 1").fetchall():
-            cols = [c for (c,) in conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s"
-                                               " ORDER BY ordinal_position", (table,)).fetchall()
+            cols = [c for (c,) in conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                               "table_name = %s ORDER BY ordinal_position", (table,)).fetchall()
                     if c not in ("id", "created_at", "updated_at", "refreshed_at")]
             day = "day" if "day" in cols else cols[0]
             parts.append(conn.execute(
                 f"SELECT md5(coalesce(string_agg(concat_ws('|', {', '.join(cols)}), ',' ORDER BY "
-                f"concat_ws('|', {', '.join(cols)})), '')) FROM {table} WHERE tenant_id = %s AND {day} BETWEEN %s AND %s",
+                f"concat_ws('|', {', '.join(cols)})), '')) FROM {table} WHERE tenant_id = %s "
+                f"AND {day} BETWEEN %s AND %s",
                 (tenant_id, first, last)).fetchone()[0])
     import hashlib
     return n, hashlib.md5("".join(parts).encode()).hexdigest()[:16]
@@ -266,7 +267,7 @@ def fault_disk(stack: Stack, paths: list[str], rate: float, recorder: Recorder, 
         if web is not None:
             web.stop()
         for args in (["umount", str(journal)], ["umount", "-l", str(journal)]):
-            if subprocess.run(args, capture_output=True, timeout=30).returncode == 0:
+            if subprocess.run(args, capture_output=True, timeout=30, check=False).returncode == 0:
                 break
 
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import requests
-
 from local_servers import HOST, ROOT, get
 
 AGENT = "AppleCoreMedia/1.0.0.20E247 (iPhone; U; CPU OS 16_4 like Mac OS X; en_us) bench-load/{phase}"
@@ -124,7 +123,8 @@ class Recorder:
 
     def first_ok_after(self, name_prefix: str, t: float) -> float | None:
         with self.lock:
-            times = [s[0] for k, v in self.samples.items() if k.startswith(name_prefix) for s in v if s[0] >= t and s[2]]
+            times = [s[0] for k, v in self.samples.items() if k.startswith(name_prefix)
+                     for s in v if s[0] >= t and s[2]]
         return min(times) if times else None
 
 
