@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from rq import Queue, Worker
+from rq.job import Job
+
 from load_stack import Stack
 from load_traffic import AGENT, PrefixLoad, Recorder
 from local_servers import Gunicorn
-from rq import Queue, Worker
-from rq.job import Job
 
 STORE_WAIT = 240.0  # seconds allowed for the hits of a phase to be stored (the scheduler drains every 30 s)
 
