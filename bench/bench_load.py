@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -215,6 +216,7 @@ def run(args: argparse.Namespace, tmp: Path, pg: OwnPostgres) -> bool:
 
 def main() -> int:
     args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a SIGTERM still runs the cleanup below
     tmp = Path(tempfile.mkdtemp(prefix="bench_load_"))
     tmp.chmod(0o711)  # the postgres user (PostgreSQL will not run as root) reaches its data dir inside
     pg = OwnPostgres(tmp / "pg")

@@ -193,12 +193,13 @@ def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_aft
     status = wait_job(job, ("finished", "failed", "queued"), 60)
     print(f"  [worker] 60 s after the kill the killed job is '{status}' (RQ "
           + ("redid it" if status == "finished" else "did not redo it: it stays in the started registry until its "
-             "timeout; the periodic count_all (every 5 min) is what counts these days again") + ")", flush=True)
+             "timeout, count jobs carry no Retry, and the periodic count_all counts only from the counted-until mark "
+             "minus a day, so nothing redoes a recount of older days") + ")", flush=True)
     if status != "finished":
         redo = queue.enqueue("jobs.measure.count_tenant", tenant_id, first.isoformat(), last.isoformat(),
                              job_timeout=1800)
         status = wait_job(redo, ("finished", "failed"), 600)
-        print(f"  [worker] the bench enqueued the same count again (what the next count_all does): {status}",
+        print(f"  [worker] the bench enqueued the same count again (as an operator's count-downloads would): {status}",
               flush=True)
     recovered = time.monotonic() - t_kill
     after = digest(stack, tenant_id, first, last)
