@@ -150,6 +150,9 @@ def run(args: argparse.Namespace, tmp: Path, pg: OwnPostgres) -> bool:
             users.append(DashboardUser(i, stack.web.port, f"owner{tenants.index(t)}@bench.test", data.PASSWORD,
                                        {k: v for k, v in specs.items()}, values[t], recorder, budget))
             users[-1].start()
+        signed_in = time.monotonic() + 120  # the steady phase starts once every user has signed in (a burst)
+        while len(recorder.samples.get("POST /login", [])) < args.users and time.monotonic() < signed_in:
+            time.sleep(0.2)
         t0 = time.monotonic()
         job_id = start_log_import(stack.web.port, "owner0@bench.test", data.PASSWORD, specs["logs: start import"],
                                   combined_log(enclosures, args.log_lines))
