@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.sessions import SessionInterface
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.catalog.prefix import destination_hosts, own_hosts
 from services.db import Database
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("tracking", __name__)
 HOSTS_TTL = 60.0  # seconds a podcast's allowed destination hosts are cached per process
+HOSTS_RETRY = 5.0  # seconds before asking the database again when it failed (the stale hosts answer meanwhile)
 EXTENSION = "tracking"
 
 
@@ -47,7 +49,15 @@ class Tracker:
         cached = self._hosts.get(key)
         now = time.monotonic()
         if cached is None or cached[0] < now:
-            cached = (now + HOSTS_TTL, destination_hosts(self.db, key, self.own_hosts))
+            try:
+                cached = (now + HOSTS_TTL, destination_hosts(self.db, key, self.own_hosts))
+            except SQLAlchemyError:
+                if cached is None:
+                    raise
+                # The database is down: the hosts known a minute ago still answer the hit (it is journaled, not
+                # stored, so it needs no database); asked again after a short wait.
+                logger.warning("prefix hosts unavailable: using the last known ones", exc_info=True)
+                cached = (now + HOSTS_RETRY, cached[1])
             self._hosts[key] = cached
         return cached[1]
 

@@ -49,9 +49,10 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "postgresql://postgres@127.0.0.1:5432/{name}"
-APP_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+SERVER = "postgres@127.0.0.1:5432"  # build(server=...) puts the data on another cluster (bench_load.py's own)
+PG_ADMIN = f"postgresql://{SERVER}/postgres"
+PG_DB = f"postgresql://{SERVER}/{{name}}"
+APP_URL = f"postgresql+psycopg://{SERVER}/{{name}}"
 SEED = 20261126
 TENANTS, PODCASTS_PER_TENANT, EPISODES, DAYS = 5, 8, 2000, 365
 PASSWORD = "bench-password-123"
@@ -73,15 +74,15 @@ def _p(pairs):
     return weights / weights.sum()
 
 
-def create_database() -> str:
+def create_database(server: str = SERVER) -> str:
     name = f"bench_dash_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return name
 
 
-def drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+def drop_database(name: str, server: str = SERVER) -> None:
+    with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -178,13 +179,14 @@ def load(dsn: str, frame: pd.DataFrame, chunk: int = 1_000_000) -> None:
         conn.commit()
 
 
-def build(rows: int, last_day: date) -> tuple[str, list[int]]:
+def build(rows: int, last_day: date, server: str = SERVER) -> tuple[str, list[int]]:
+    """A fresh database on `server` (user@host:port, trust auth) with the data; (its name, the tenant ids)."""
     from services import migrate
     from services.db import Database
     from services.measurement import store
 
-    name = create_database()
-    url = APP_URL.format(name=name)
+    name = create_database(server)
+    url, dsn = f"postgresql+psycopg://{server}/{name}", f"postgresql://{server}/{name}"
     t0 = time.perf_counter()
     migrate.upgrade(url)
     db = Database(url, "podcast_worker")  # builds as the workers do: the worker role writes the time series
@@ -193,7 +195,7 @@ def build(rows: int, last_day: date) -> tuple[str, list[int]]:
     t1 = time.perf_counter()
     for tenant_id in tenants:  # per tenant: bounded memory
         mine = episodes[episodes["tenant_id"] == tenant_id].reset_index(drop=True)
-        load(PG_DB.format(name=name), generate(rng, mine, rows // len(tenants), last_day))
+        load(dsn, generate(rng, mine, rows // len(tenants), last_day))
     t2 = time.perf_counter()
     for tenant_id in tenants:
         with db.session(tenant_id) as s:
@@ -202,7 +204,7 @@ def build(rows: int, last_day: date) -> tuple[str, list[int]]:
     t_insights = time.perf_counter()
     run_insights_jobs(db, tenants[0])  # what counting queues after a count: the timed tenant's stored insights
     insights_seconds = time.perf_counter() - t_insights
-    with psycopg.connect(PG_DB.format(name=name), autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         count = conn.execute("SELECT count(*) FROM downloads").fetchone()[0]
         sizes = conn.execute("SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname LIKE '%metrics' "

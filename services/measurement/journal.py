@@ -3,6 +3,7 @@ shipped to the Redis buffer (services.measurement.ingest.BUFFER_KEY) by a backgr
 from __future__ import annotations
 
 import atexit
+import errno
 import fcntl
 import json
 import logging
@@ -62,7 +63,13 @@ class JournalSink:
         if self._pid != os.getpid():
             self._open()
         with self._lock:
-            os.write(self._fd, data)  # O_APPEND: one whole line at the end; durable against a process crash
+            written = os.write(self._fd, data)  # O_APPEND: one whole line at the end; durable against a process crash
+            if written != len(data):
+                # A short write (the disk filled mid-line): take the fragment back, so the hit fails (the prefix
+                # answers 500, counted in /metrics) instead of answering 302 for a line that is never shipped and
+                # that the next line would run into.
+                os.ftruncate(self._fd, self._written)
+                raise OSError(errno.ENOSPC, f"hit journal: short write ({written} of {len(data)} bytes)")
             self._written += len(data)
         if not self._wake.is_set():
             self._wake.set()

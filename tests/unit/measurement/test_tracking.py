@@ -160,6 +160,25 @@ def test_journal_ships_every_hit_once_in_order(tmp_path):
     assert list((tmp_path / "journal").iterdir()) == []  # all shipped: segments and lock removed
 
 
+def test_a_short_journal_write_fails_the_hit_and_leaves_no_fragment(tmp_path, monkeypatch):
+    fake = FakeRedis()
+    sink = journal.JournalSink(fake, tmp_path / "journal", interval=0.001)
+    sink.record({"uid": "h0", "key": "k"})
+    real_write = journal.os.write
+
+    def disk_fills_mid_line(fd, data):
+        return real_write(fd, data[:len(data) // 2] if fd == sink._fd else data)
+
+    monkeypatch.setattr(journal.os, "write", disk_fills_mid_line)
+    with pytest.raises(OSError):
+        sink.record({"uid": "h1", "key": "k"})
+    monkeypatch.undo()
+    sink.record({"uid": "h2", "key": "k"})  # space again: the next line is whole, not glued to a fragment
+    assert sink.flush(timeout=10)
+    assert fake.uids() == ["h0", "h2"]
+    sink.close()
+
+
 def test_journal_keeps_hits_while_redis_is_down_and_ships_them_after(tmp_path):
     fake = FakeRedis()
     fake.down = True
@@ -325,3 +344,24 @@ def test_a_prefix_hit_that_cannot_be_journaled_answers_500_and_is_counted(app, c
     assert response.status_code == 500 and "Location" not in response.headers  # no 302 without the hit recorded
     assert "disk full" in caplog.text
     assert 'route="/e/<path:_rest>",status="500"} 1.0' in client.get("/metrics").get_data(as_text=True)
+
+
+def test_the_prefix_answers_from_the_last_known_hosts_while_the_database_is_down(app, client, show, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import api.tracking
+
+    _, podcast, episode = show
+    path = f"/e/{podcast.prefix_key}/{episode.enclosure_url.removeprefix('https://')}"
+    assert client.get(path).status_code == 302  # the hosts are now cached
+    tracker = app.extensions["tracking"]
+
+    def database_down(*_args):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(api.tracking, "destination_hosts", database_down)
+    tracker._hosts = {key: (0.0, hosts) for key, (_, hosts) in tracker._hosts.items()}  # every entry expired
+    response = client.get(path)
+    assert response.status_code == 302 and response.headers["Location"] == episode.enclosure_url
+    assert tracker._hosts[podcast.prefix_key][0] > 0  # asked again after a short wait, not on every hit
+    assert client.get("/e/neverseen/media.example.com/a.mp3").status_code == 500  # nothing known: no redirect
