@@ -93,9 +93,10 @@ def pending_invites(db: Database, ctx: TenantContext) -> list[PendingInvite]:
     return [PendingInvite(*r) for r in rows]
 
 
-def _token_tenant(db: Database, token: str) -> int:
-    """The tenant of the link's token, looked up before any tenant is known; an unknown one is Gone."""
-    tenant_id = lookups.tenant_of(db, "account_token", _hash(token or ""))
+def _enter_token_tenant(s, token: str) -> int:
+    """Scope the session to the tenant of the link's token, looked up before any tenant is known; an unknown one is
+    Gone."""
+    tenant_id = lookups.enter_tenant_of(s, "account_token", _hash(token or ""))
     if tenant_id is None:
         raise Gone(INVALID)
     return tenant_id
@@ -120,7 +121,8 @@ def _aware(moment: datetime) -> datetime:
 
 def invitation(db: Database, token: str) -> tuple[str, str, bool]:
     """(tenant name, email, whether the email already has an account) for a valid invitation, else Gone."""
-    with db.session(_token_tenant(db, token)) as s:
+    with db.session() as s:
+        _enter_token_tenant(s, token)
         row = s.scalar(select(AccountToken).where(AccountToken.token_hash == _hash(token or ""),
                                                   AccountToken.purpose == "invite"))
         if row is None or row.used_at is not None or _aware(row.expires_at) <= _now():
@@ -132,7 +134,8 @@ def invitation(db: Database, token: str) -> tuple[str, str, bool]:
 
 def accept_invite(db: Database, token: str, password: str, name: str = "") -> User:
     """Join the inviting tenant: a new account sets its password; an existing one confirms with its password."""
-    with db.session(_token_tenant(db, token)) as s:
+    with db.session() as s:
+        _enter_token_tenant(s, token)
         row = _claim(s, token, "invite")
         user = s.scalar(select(User).where(User.email == row.email))
         if user is None:
@@ -210,7 +213,8 @@ def request_reset(db: Database, email: str) -> None:
 def reset_password(db: Database, token: str, password: str) -> int:
     """Set a new password through a reset link; every existing session of the account ends. Returns the user id."""
     _check_password(password)
-    with db.session(_token_tenant(db, token)) as s:
+    with db.session() as s:
+        _enter_token_tenant(s, token)
         row = _claim(s, token, "reset")
         user = s.get(User, row.user_id)
         if user is None or not user.is_active:

@@ -78,10 +78,10 @@ def link_destination(db: Database, code: str) -> str | None:
     """Where `/l/<code>` goes (the landing URL with UTM), or None for an unknown code or a campaign without one."""
     if not code or len(code) > 16:
         return None
-    tenant_id = lookups.tenant_of(db, "link", code)  # an anonymous click: the code alone says which tenant
-    if tenant_id is None:
-        return None
-    with db.session(tenant_id) as s:
+    with db.session() as s:
+        tenant_id = lookups.enter_tenant_of(s, "link", code)  # an anonymous click: the code alone says which tenant
+        if tenant_id is None:
+            return None
         row = s.execute(select(Campaign.id, Campaign.landing_url).join(
             TrackingLink, TrackingLink.campaign_id == Campaign.id).where(TrackingLink.code == code,
                                                                          TrackingLink.tenant_id == tenant_id)).first()
