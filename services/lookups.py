@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services.db import Database
@@ -111,14 +112,21 @@ def acting_in(session: Session, tenant_id: int) -> Iterator[Session]:
         yield session
         return
     session.flush()
-    session.execute(text("SELECT set_config('app.tenant_id', :tenant, true)"), {"tenant": str(tenant_id)})
+    _scope(session, tenant_id)
     try:
         yield session
         session.flush()
-    finally:
-        own = session.info.get("tenant_id")
-        session.execute(text("SELECT set_config('app.tenant_id', :tenant, true)"),
-                        {"tenant": "" if own is None else str(own)})
+    except SQLAlchemyError:
+        raise  # the transaction failed: its rollback restores the scope (a local setting) with everything else
+    except BaseException:
+        _scope(session, session.info.get("tenant_id"))
+        raise
+    _scope(session, session.info.get("tenant_id"))
+
+
+def _scope(session: Session, tenant_id: int | None) -> None:
+    session.execute(text("SELECT set_config('app.tenant_id', :tenant, true)"),
+                    {"tenant": "" if tenant_id is None else str(tenant_id)})
 
 
 def ops_reading(db: Database) -> dict[str, dict[tuple[str, ...], float]]:

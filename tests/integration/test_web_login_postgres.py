@@ -153,6 +153,20 @@ def test_every_lookup_kind_and_a_users_memberships_as_the_web_role(web):
     check_user_memberships(db, owner.id, [web["other"]])
 
 
+def test_acting_in_a_tenant_ends_in_the_sessions_own_scope_and_a_database_error_surfaces_as_itself(web):
+    db, scope = web["db"], sqlalchemy.text("SELECT current_setting('app.tenant_id', true)")
+    with db.session() as s:
+        with lookups.acting_in(s, web["demo"]):
+            assert s.execute(scope).scalar() == str(web["demo"])
+        assert s.execute(scope).scalar() == ""
+        with pytest.raises(ValueError), lookups.acting_in(s, web["other"]):
+            raise ValueError("not the database's")
+        assert s.execute(scope).scalar() == ""
+    with db.session() as s, pytest.raises(sqlalchemy.exc.ProgrammingError, match="no_such_table"):
+        with lookups.acting_in(s, web["demo"]):
+            s.execute(sqlalchemy.text("SELECT * FROM no_such_table"))
+
+
 def test_public_may_not_call_the_lookups_and_0031_goes_down_and_up(web, postgres_available):
     name, url = create_database()
     try:
