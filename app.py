@@ -26,6 +26,7 @@ from api.security_headers import init_security_headers
 from api.sso import init_sso
 from api.state import init_state, request_store
 from api.tracking import init_tracking
+from api.unavailable import init_unavailable
 from api.v1 import bp as api_v1
 from api.v1_attribution import bp as api_v1_attribution
 from api.v1_campaigns import bp as api_v1_campaigns
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, tracer_provider=None) -> Flask:
     server.register_blueprint(api_v1_insights)
     server.register_blueprint(api_docs)
     init_problems(server)
+    init_unavailable(server)
     server.register_blueprint(api_v1_embeds)
     init_rate_limits(server, settings, [api_v1, api_v1_campaigns, api_v1_attribution, api_v1_matchmaking,
                                         api_v1_webhooks, api_v1_insights_forecasts, api_v1_insights, api_exports, api_docs,
