@@ -67,6 +67,16 @@ def report_errors(name: str, recorder: Recorder, since: float, until: float) -> 
     return total
 
 
+def report_unavailable(name: str, recorder: Recorder, since: float, until: float) -> None:
+    """How many failed dashboard answers were the clear 503 "data temporarily unavailable" (api/unavailable.py)."""
+    with recorder.lock:
+        bad = [s[3] or "" for label, rows in recorder.samples.items() if not label.startswith(("page ", "prefix"))
+               for s in rows if since <= s[0] < until and not s[2]]
+    clear = sum(1 for text in bad if text.startswith("HTTP 503") and "temporarily unavailable" in text)
+    print(f"  [{name}] failed dashboard answers {len(bad)}: {clear} the clear 503 'data temporarily unavailable', "
+          f"{len(bad) - clear} other", flush=True)
+
+
 def report_processes(name: str, stack: Stack) -> None:
     dead = stack.revive()
     print(f"  [{name}] workers and scheduler: " + (f"EXITED and restarted by the bench: {', '.join(dead)}" if dead
@@ -94,6 +104,7 @@ def fault_pg(stack: Stack, load: PrefixLoad, recorder: Recorder, down: float, af
     load.phase = "after-pg"
     t_end = time.monotonic()
     report_errors("pg", recorder, t_down, t_end)
+    report_unavailable("pg", recorder, t_down, t_end)
     dash_back = recorder.first_ok_after("overview", t_up)
     print("  [pg] dashboards answer again " + (f"{dash_back - t_up:.1f} s after PostgreSQL was back" if dash_back
                                                 else "NOT during the fault's window"), flush=True)
