@@ -73,6 +73,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--kill-after", type=float, default=0.2, help="seconds into the count the worker dies")
     parser.add_argument("--disk-size", default="512k", help="the journal tmpfs of the disk fault")
     parser.add_argument("--disk-seconds", type=float, default=40)
+    parser.add_argument("--web-threads", type=int, default=1,
+                        help="threads per gunicorn worker (1: sync workers; more: gthread)")
+    parser.add_argument("--prefix-pool", action="store_true",
+                        help="serve the prefix traffic from its own gunicorn (2 workers), apart from the dashboards")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log there before cleanup")
     return parser.parse_args()
 
@@ -130,20 +134,21 @@ def run(args: argparse.Namespace, tmp: Path, pg: OwnPostgres) -> bool:
     t_build = time.monotonic()
     name, tenants = prepare(pg, args.rows)
     print(f"data ready in {time.monotonic() - t_build:.0f} s: database {name}", flush=True)
-    stack = Stack(tmp, pg, name)
+    stack = Stack(tmp, pg, name, web_threads=args.web_threads, prefix_pool=args.prefix_pool)
     users: list[DashboardUser] = []
     load = None
     try:
         stack.migrate()
         stack.start()
-        print(f"stack up: gunicorn :{stack.web.port}, redis :{stack.redis.port} (AOF everysec), postgres :{pg.port}, "
+        print(f"stack up: gunicorn :{stack.web.port} (2 workers x {args.web_threads} threads)"
+              + (f", prefix gunicorn :{stack.prefix.port}" if stack.prefix else "") + f", redis :{stack.redis.port} (AOF everysec), postgres :{pg.port}, "
               f"2 workers, scheduler", flush=True)
         paths, values, enclosures = catalog(stack, tenants)
         specs = callback_specs(stack.env)
         recorder = Recorder()
         budget = args.seconds + 600  # every load thread stops by itself after this, whatever happens here
         stop_at = time.monotonic() + budget
-        load = PrefixLoad(stack.web.port, paths, args.prefix_rate, recorder, budget)
+        load = PrefixLoad(stack.prefix_port, paths, args.prefix_rate, recorder, budget)
         load.start()
         for i in range(args.users):
             t = tenants[i % len(tenants)]

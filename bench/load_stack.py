@@ -145,8 +145,10 @@ class Process:
 class Stack:
     """PostgreSQL, Redis, gunicorn, 2 workers and the scheduler, with the environment the README documents."""
 
-    def __init__(self, tmp: Path, pg: OwnPostgres, db_name: str, extra_env: dict | None = None):
+    def __init__(self, tmp: Path, pg: OwnPostgres, db_name: str, extra_env: dict | None = None,
+                 web_threads: int = 1, prefix_pool: bool = False):
         self.tmp, self.pg, self.db_name = tmp, pg, db_name
+        self.web_threads, self.prefix_pool = web_threads, prefix_pool
         self.redis = OwnRedis(free_port(), tmp / "redis")
         self.instance = tmp / "instance"
         self.instance.mkdir(exist_ok=True)
@@ -160,6 +162,7 @@ class Stack:
                         TRUSTED_PROXIES=HOST,  # the prefix load sends each hit from its own X-Forwarded-For address
                         **(extra_env or {}))
         self.web: Gunicorn | None = None
+        self.prefix: Gunicorn | None = None  # with prefix_pool: the same app in its own gunicorn, for /e/ only
         self.workers = [Process(f"worker{i + 1}", [PYTHON, "-m", "jobs.worker"], self.env, tmp) for i in range(2)]
         self.scheduler = Process("scheduler", [PYTHON, "-m", "jobs.scheduler"], self.env, tmp)
 
@@ -171,10 +174,19 @@ class Stack:
 
     def start(self) -> None:
         self.redis.start()
-        self.web = Gunicorn("web", "app:create_app()", self.env, self.tmp)
+        self.web = Gunicorn("web", "app:create_app()", self.env, self.tmp, threads=self.web_threads)
+        if self.prefix_pool:
+            self.prefix = Gunicorn("prefix", "app:create_app()", self.env, self.tmp, threads=self.web_threads)
         for proc in self.workers + [self.scheduler]:
             proc.start()
         self.web.wait_ready()
+        if self.prefix is not None:
+            self.prefix.wait_ready()
+
+    @property
+    def prefix_port(self) -> int:
+        """Where the prefix traffic goes: its own pool when there is one, else the web's."""
+        return (self.prefix or self.web).port
 
     def processes(self) -> list[Process]:
         return self.workers + [self.scheduler]
@@ -193,11 +205,13 @@ class Stack:
                 proc.stop()
             except Exception as exc:  # noqa: BLE001 - cleanup goes on
                 print(f"  stopping {proc.label} failed: {exc}", flush=True)
-        if self.web is not None:
+        for web in (self.web, self.prefix):
+            if web is None:
+                continue
             try:
-                self.web.stop()
+                web.stop()
             except Exception as exc:  # noqa: BLE001
-                print(f"  stopping gunicorn failed: {exc}", flush=True)
+                print(f"  stopping gunicorn {web.label} failed: {exc}", flush=True)
         try:
             self.redis.stop()
         except Exception as exc:  # noqa: BLE001

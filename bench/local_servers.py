@@ -44,10 +44,13 @@ def get(port: int, path: str, headers: dict | None = None, timeout: float = 5.0)
 
 
 class Gunicorn:
-    def __init__(self, label: str, app: str, env: dict, log_dir: Path, pythonpath: str | None = None):
+    def __init__(self, label: str, app: str, env: dict, log_dir: Path, pythonpath: str | None = None,
+                 workers: int = 2, threads: int = 1):
         self.label, self.port = label, free_port()
         self.log = open(log_dir / f"gunicorn-{label}-{self.port}.log", "w")
-        cmd = [GUNICORN, "--no-control-socket", "-w", "2", "-b", f"{HOST}:{self.port}"]
+        cmd = [GUNICORN, "--no-control-socket", "-w", str(workers), "-b", f"{HOST}:{self.port}"]
+        if threads > 1:  # gthread workers: a request waiting on the database does not hold the whole process
+            cmd += ["--threads", str(threads)]
         if pythonpath:
             cmd += ["--pythonpath", pythonpath]
         cmd.append(app)
