@@ -31,11 +31,13 @@ from tests.conftest import make_settings, require_service
 logger = logging.getLogger(__name__)
 
 RUNS_KEY = "test_jobs_faults:runs"
+HORSE_KEY = "test_jobs_faults:horse"
 
 
 def count_once_slowly() -> int:
     """A stand-in for count_tenant: its first run hangs (until its worker is killed), a redo returns at once."""
     connection = get_current_job().connection
+    connection.set(HORSE_KEY, os.getpid())
     runs = int(connection.incr(RUNS_KEY))
     if runs == 1:
         time.sleep(120)
@@ -54,6 +56,22 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def kill_horse(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    wait_for(lambda: not _alive(pid), 10, f"work horse {pid} to die")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie (reaped later by init) is dead
+    except FileNotFoundError:
+        return False
+
+
 # --- a worker SIGKILLed mid-job ---------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -61,10 +79,10 @@ def settings(redis_url: str, tmp_path: Path) -> Iterator[Settings]:
     settings = make_settings(tmp_path, REDIS_URL=redis_url, DATABASE_URL=f"sqlite:///{tmp_path / 'jobs.db'}")
     connection = get_redis(settings)
     get_queue("measure", settings).empty()
-    connection.delete(RUNS_KEY)
+    connection.delete(RUNS_KEY, HORSE_KEY)
     yield settings
     get_queue("measure", settings).empty()
-    connection.delete(RUNS_KEY)
+    connection.delete(RUNS_KEY, HORSE_KEY)
 
 
 @pytest.mark.timeout(120)
@@ -80,8 +98,11 @@ def test_a_job_whose_worker_was_sigkilled_is_redone_not_failed(settings: Setting
                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: connection.get(RUNS_KEY) == b"1", 60, "the job to start on the worker")
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker, its work horse and its scheduler, mid-job
+    finally:  # mid-job, as the OOM killer would: the worker and its scheduler, and the horse (a session of its own)
+        horse = connection.get(HORSE_KEY)
+        os.killpg(worker.pid, signal.SIGKILL)
+        if horse is not None:
+            kill_horse(int(horse))
         worker.wait(timeout=10)
         worker.stderr.close()
 
