@@ -18,6 +18,8 @@ from load_traffic import AGENT, PrefixLoad, Recorder
 from local_servers import Gunicorn
 
 STORE_WAIT = 240.0  # seconds allowed for the hits of a phase to be stored (the scheduler drains every 30 s)
+REDO_WAIT = 240.0  # seconds allowed for RQ to take back a killed worker's job (heartbeat 90 + maintenance <= 60)
+REDO_RUN_WAIT = 600.0  # then for the redo to run: the retry's first wait (15 s) and the count itself
 
 
 def dsn(stack: Stack) -> str:
@@ -173,10 +175,13 @@ def wait_job(job: Job, states: tuple[str, ...], limit: float) -> str:
 
 
 def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_after: float) -> bool:
-    print(f"\nfault worker: count_tenant({tenant_id}, {first}, {last}) on the measure queue, the worker running it "
-          f"SIGKILLed {kill_after:.1f} s into the count", flush=True)
+    from jobs.queues import FAILURE_TTL, IDEMPOTENT_RETRY, RESULT_TTL
+
+    print(f"\nfault worker: count_tenant({tenant_id}, {first}, {last}) on the measure queue with the product's retry "
+          f"policy, the worker running it SIGKILLed {kill_after:.1f} s into the count", flush=True)
     queue = Queue("measure", connection=stack.redis.client)
-    job = queue.enqueue("jobs.measure.count_tenant", tenant_id, first.isoformat(), last.isoformat(), job_timeout=1800)
+    job = queue.enqueue("jobs.measure.count_tenant", tenant_id, first.isoformat(), last.isoformat(), job_timeout=1800,
+                        result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, retry=IDEMPOTENT_RETRY)  # as enqueue_count
     status = wait_job(job, ("started", "finished", "failed"), 120)  # wait_job polls every 50 ms
     if status != "started":
         print(f"  [worker] the job never ran (status {status}) within 120 s", flush=True)
@@ -201,17 +206,23 @@ def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_aft
         stack.revive()
         return False
     stack.revive()  # as a supervisor would
-    status = wait_job(job, ("finished", "failed", "queued"), 60)
-    print(f"  [worker] 60 s after the kill the killed job is '{status}' (RQ "
-          + ("redid it" if status == "finished" else "did not redo it: it stays in the started registry until its "
-             "timeout, count jobs carry no Retry, and the periodic count_all counts only from the counted-until mark "
-             "minus a day, so nothing redoes a recount of older days") + ")", flush=True)
-    if status != "finished":
-        redo = queue.enqueue("jobs.measure.count_tenant", tenant_id, first.isoformat(), last.isoformat(),
-                             job_timeout=1800)
-        status = wait_job(redo, ("finished", "failed"), 600)
-        print(f"  [worker] the bench enqueued the same count again (as an operator's count-downloads would): {status}",
-              flush=True)
+    # RQ redoes it on its own: once the dead horse's heartbeat lapses (90 s), a worker's maintenance (every 60 s)
+    # retries it, after the policy's first wait (15 s) the workers' scheduler queues it, and a worker runs it.
+    status = wait_job(job, ("scheduled", "queued", "finished", "failed"), REDO_WAIT)
+    taken_back = status in ("scheduled", "queued")
+    if taken_back:
+        print(f"  [worker] RQ took the abandoned job back {time.monotonic() - t_kill:.1f} s after the kill "
+              f"('{status}', {job.retries_left} retries left)", flush=True)
+        status = wait_job(job, ("finished", "failed"), REDO_RUN_WAIT)
+    redo = time.monotonic() - t_kill
+    if status == "finished":
+        print(f"  [worker] RQ redid the count: finished {redo:.1f} s after the kill", flush=True)
+    elif status == "failed":
+        print(f"  [worker] RQ did NOT redo the count: the job failed ({redo:.1f} s after the kill)", flush=True)
+    else:
+        print(f"  [worker] RQ did NOT redo the count: the job is '{status}' {redo:.1f} s after the kill ("
+              + (f"taken back, but not finished within {REDO_RUN_WAIT:.0f} s" if taken_back
+                 else f"not taken back within {REDO_WAIT:.0f} s: did a worker's maintenance run?") + ")", flush=True)
     recovered = time.monotonic() - t_kill
     after = digest(stack, tenant_id, first, last)
     from services.db import Database

@@ -9,7 +9,7 @@ from jobs.insights import refresh_tenant_insights
 from jobs.context import get_db, get_settings
 from jobs.forecasts import refresh_forecasts
 from jobs.progress import report_progress
-from jobs.queues import enqueue, get_redis
+from jobs.queues import IDEMPOTENT_RETRY, JobHandle, enqueue, get_redis
 from services import accounts
 from services.measurement import counting, engines, ingest, retention
 from services.sponsorship.attribution import households
@@ -35,10 +35,11 @@ def count_tenant(tenant_id: int, first_iso: str | None = None, last_iso: str | N
         report = counting.count_downloads(get_db(), tenant_id, date.fromisoformat(first_iso) if first_iso else None,
                                           date.fromisoformat(last_iso) if last_iso else None,
                                           progress=report_progress, engine=engine)
-    if report.first_day is not None:  # the recounted days may fall in campaign flights
-        enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure")
-        enqueue(refresh_forecasts, tenant_id, queue="default")  # the new days change every forecast
-        enqueue(refresh_tenant_insights, tenant_id, report.first_day.isoformat(), queue="measure")
+    if report.first_day is not None:  # the recounted days may fall in campaign flights (each refresh is idempotent)
+        first = report.first_day.isoformat()
+        enqueue(refresh_tenant_delivery, tenant_id, first, queue="measure", retry=IDEMPOTENT_RETRY)
+        enqueue(refresh_forecasts, tenant_id, queue="default", retry=IDEMPOTENT_RETRY)  # new days change every forecast
+        enqueue(refresh_tenant_insights, tenant_id, first, queue="measure", retry=IDEMPOTENT_RETRY)
     report_progress(1.0, f"{report.downloads} downloads counted")
     return report.as_dict()
 
@@ -46,7 +47,13 @@ def count_tenant(tenant_id: int, first_iso: str | None = None, last_iso: str | N
 def count_all() -> list[str]:
     """The periodic job: enqueue count_tenant for every tenant (one without new requests returns at once: the
     check is an index lookup, where listing tenants from the raw table would scan it); returns the job ids."""
-    return [enqueue(count_tenant, tenant_id, queue="measure").id for tenant_id in accounts.tenant_ids(get_db())]
+    return [enqueue_count(tenant_id).id for tenant_id in accounts.tenant_ids(get_db())]
+
+
+def enqueue_count(tenant_id: int, first_iso: str | None = None, last_iso: str | None = None) -> JobHandle:
+    """count_tenant on the measure queue, redone on failure or when its worker dies (counting is idempotent: it
+    rewrites the days it counts)."""
+    return enqueue(count_tenant, tenant_id, first_iso, last_iso, queue="measure", retry=IDEMPOTENT_RETRY)
 
 
 def purge_expired() -> dict:

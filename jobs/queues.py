@@ -31,6 +31,11 @@ STATES = ("queued", "started", "finished", "failed", "deferred", "scheduled")
 JOB_TIMEOUT = 30 * 60
 RESULT_TTL = 24 * 60 * 60
 FAILURE_TTL = 7 * 24 * 60 * 60
+# For jobs whose redo is harmless (counting rewrites the days it counts; the refreshes after it replace their rows):
+# a failure (PostgreSQL down) or an abandoned run (its worker SIGKILLed; requeued by a worker's maintenance) runs
+# again after these waits, up to len(...) more times. RQ only: embedded mode runs a job once.
+IDEMPOTENT_RETRY_INTERVALS = [15, 60, 300]
+IDEMPOTENT_RETRY = Retry(max=len(IDEMPOTENT_RETRY_INTERVALS), interval=IDEMPOTENT_RETRY_INTERVALS)
 
 _lock = threading.Lock()
 # Embedded mode only: per-(queue, state) totals for the metrics endpoint, and recent handles for job_status.
