@@ -7,7 +7,7 @@ from pathlib import Path
 from jobs.campaigns import refresh_tenant_delivery
 from jobs.context import get_db, get_settings
 from jobs.progress import annotate, report_progress
-from jobs.queues import enqueue
+from jobs.queues import IDEMPOTENT_RETRY, enqueue
 from services.measurement import counting, engines, log_import
 from services.tenancy import TenantContext
 
@@ -31,7 +31,8 @@ def import_log_file(tenant_id: int, user_id: int | None, path: str, fmt: str, ho
         with engines.open_engine(get_settings().counting_engine) as engine:
             counted = counting.count_downloads(db, tenant_id, report.first_day, report.last_day,
                                                engine=engine).downloads
-        enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure")
+        enqueue(refresh_tenant_delivery, tenant_id, report.first_day.isoformat(), queue="measure",
+                retry=IDEMPOTENT_RETRY)
     report_progress(1.0, "done")
     return {"tenant_id": tenant_id, "filename": report.filename, "lines": report.lines, "imported": report.imported,
             "rejected": report.rejected, "unmatched": report.unmatched, "already_imported": report.already_imported,
