@@ -136,7 +136,7 @@ class _JobsCollector(Collector):
 # empty when the gauge has no labels) to a value. deploy/grafana's dashboard plots these and the request metrics.
 OPS_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ingest_buffer_hits": ("Prefix and pixel hits waiting in the Redis buffer for the ingest job", ()),
-    "counting_lag_seconds": ("Seconds between now and the oldest tenant's counted-until mark", ()),
+    "counting_lag_seconds": ("Seconds the oldest raw request no count has seen yet has waited (0: all counted)", ()),
     "webhook_deliveries": ("Webhook deliveries by status", ("status",)),
     "emails": ("Outgoing emails by status", ("status",)),
 }
