@@ -157,8 +157,10 @@ def init_tracking(server: Flask, record_stores: dict | None = None) -> None:
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=0.25)
         bus = RedisBus(client)
         feed = LiveFeed(bus, LiveResolver(state.db))
+        metrics = server.extensions[request_log.EXTENSION].metrics
         sink = journal.JournalSink(client, Path(settings.instance_path) / "spool" / "journal", legacy_spool=spool,
-                                   observer=feed.offer)
+                                   observer=feed.offer, on_write_failure=metrics.journal_write_failures.inc)
+        metrics.watch_journal(sink.pending)
     else:
         bus = MemoryBus()
         feed = LiveFeed(bus, LiveResolver(state.db))
@@ -191,9 +193,15 @@ def prefix_answer(tracker: Tracker, environ: dict) -> Answer:
         return _not_found("unknown podcast key")
     if (urlsplit(parsed.destination).hostname or "").lower() not in hosts:
         return _not_found("this podcast's feed has never used that host")
-    tracker.sink.record(ingest.new_hit(parsed.podcast_key, tracker.client_ip(environ), environ.get("HTTP_USER_AGENT"),
-                                       environ.get("HTTP_REFERER"), environ.get("HTTP_RANGE"),
-                                       environ.get("REQUEST_METHOD", "GET"), parsed.destination))
+    try:
+        tracker.sink.record(ingest.new_hit(parsed.podcast_key, tracker.client_ip(environ),
+                                           environ.get("HTTP_USER_AGENT"), environ.get("HTTP_REFERER"),
+                                           environ.get("HTTP_RANGE"), environ.get("REQUEST_METHOD", "GET"),
+                                           parsed.destination))
+    except journal.JournalWriteError:
+        # No 302 without the hit recorded. The journal has counted the loss and logged it once per run of failures:
+        # no traceback per hit while the disk is full.
+        return 500, [("Content-Type", _TEXT)], b"hit not recorded\n"
     # The destination is already a URI (parse_prefix_request percent-encodes it), as werkzeug would send it.
     return 302, [("Location", parsed.destination), ("Cache-Control", "no-store"),
                  ("Content-Type", "text/html; charset=utf-8")], b""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.db import Database
 from services.models import AccountToken, ApiKey, Embed, Membership, Podcast, Sponsor, Tenant
 from services.models.attribution import TrackingLink
-from services.models.measurement import CountingState
+from services.models.measurement import CountingState, DownloadRequest
 from services.models.notify import EmailMessage
 from services.models.webhooks import WebhookDelivery
 
@@ -41,6 +41,15 @@ class UserMembership:
     tenant_name: str
     role: str
     sponsor_id: int | None
+
+
+def _first_uncounted_request():
+    """Per tenant (a row of tenants outer-joined to counting_state): its first raw request after its last completed
+    count, one probe of the (tenant_id, ts) index. As app_ops_reading() (migration 0032) on PostgreSQL."""
+    return (select(func.min(DownloadRequest.ts))
+            .where(DownloadRequest.tenant_id == Tenant.id,
+                   DownloadRequest.ts > func.coalesce(CountingState.updated_at, datetime.min))
+            .correlate(Tenant, CountingState).scalar_subquery())
 
 
 def _postgres(session: Session) -> bool:
@@ -130,15 +139,17 @@ def _scope(session: Session, tenant_id: int | None) -> None:
 
 
 def ops_reading(db: Database) -> dict[str, dict[tuple[str, ...], float]]:
-    """Counts across tenants for /metrics: the oldest counting position (epoch seconds), deliveries by status."""
+    """Counts across tenants for /metrics: when the oldest raw request no count has seen yet arrived (epoch seconds;
+    absent when every tenant is counted), deliveries by status."""
     with db.session() as s:
         if _postgres(s):
             rows = s.execute(text("SELECT metric, label, value FROM app_ops_reading()")).all()
         else:
-            oldest = s.scalar(select(func.min(CountingState.counted_until)))
+            oldest = min(filter(None, s.scalars(select(_first_uncounted_request()).select_from(Tenant).outerjoin(
+                CountingState, CountingState.tenant_id == Tenant.id))), default=None)
             if oldest is not None and oldest.tzinfo is None:
                 oldest = oldest.replace(tzinfo=timezone.utc)
-            rows = [("oldest_counted_until", None, oldest.timestamp())] if oldest is not None else []
+            rows = [("oldest_uncounted_request", None, oldest.timestamp())] if oldest is not None else []
             rows += [("webhook_deliveries", status, n) for status, n in s.execute(
                 select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status))]
             rows += [("emails", status, n) for status, n in s.execute(

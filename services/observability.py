@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -136,7 +136,7 @@ class _JobsCollector(Collector):
 # empty when the gauge has no labels) to a value. deploy/grafana's dashboard plots these and the request metrics.
 OPS_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ingest_buffer_hits": ("Prefix and pixel hits waiting in the Redis buffer for the ingest job", ()),
-    "counting_lag_seconds": ("Seconds between now and the oldest tenant's counted-until mark", ()),
+    "counting_lag_seconds": ("Seconds the oldest raw request no count has seen yet has waited (0: all counted)", ()),
     "webhook_deliveries": ("Webhook deliveries by status", ("status",)),
     "emails": ("Outgoing emails by status", ("status",)),
 }
@@ -178,12 +178,22 @@ class Metrics:
                                 registry=self.registry)
         self.duration = Histogram("http_request_duration_seconds", "HTTP request duration", ["route"],
                                   registry=self.registry)
+        # Hits the prefix's journal could not write (Redis mode): each one answered 500 and never stored.
+        self.journal_write_failures = Counter(
+            "prefix_journal_write_failures", "Hits (prefix, pixel, tracking link) the local hit journal could not write",
+            registry=self.registry)
         self.registry.register(_JobsCollector(job_counts))
         if ops is not None:
             self.registry.register(_OpsCollector(ops))
         # (method, route, status) -> its counter and histogram children: labels() validates and locks on every
         # call, and the set of label values is small and fixed once the routes have been seen.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def watch_journal(self, pending: Callable[[], float]) -> None:
+        """Export `prefix_journal_pending_bytes`: the hit journal's bytes not yet shipped to Redis, read at scrape
+        time (Redis mode only)."""
+        Gauge("prefix_journal_pending_bytes", "Bytes of this process's hit journal not yet shipped to Redis",
+              registry=self.registry).set_function(pending)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request; `route` must be the matched rule, never the raw path (label cardinality)."""

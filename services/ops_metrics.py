@@ -13,9 +13,9 @@ from services.measurement.ingest import BUFFER_KEY, PROCESSING_KEY
 def read_ops(db: Database, redis_client=None, now: datetime | None = None) -> dict[str, dict[tuple[str, ...], float]]:
     now = now or datetime.now(timezone.utc)
     reading = lookups.ops_reading(db)
-    oldest = reading.pop("oldest_counted_until", {}).get(())
-    if oldest is not None:
-        reading["counting_lag_seconds"] = {(): max(0.0, now.timestamp() - oldest)}
+    # How long the oldest hit no count has seen has waited; 0 when every tenant is counted up to its newest hit.
+    oldest = reading.pop("oldest_uncounted_request", {}).get(())
+    reading["counting_lag_seconds"] = {(): 0.0 if oldest is None else max(0.0, now.timestamp() - oldest)}
     reading.setdefault("webhook_deliveries", {})
     reading.setdefault("emails", {})
     if redis_client is not None:  # embedded mode has no buffer: hits are stored as they come

@@ -17,6 +17,7 @@ from pathlib import Path
 from services.measurement.ingest import BUFFER_KEY, Spool
 
 logger = logging.getLogger(__name__)
+ROTATE_AGE = 60.0  # seconds after which a fully shipped segment is rotated (deleted) even if small
 # One encoder for every hit: json.dumps with non-default separators builds a new encoder per call.
 _encode_line = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -34,18 +35,25 @@ class JournalSink:
     idempotent by hit id, so a hit is stored exactly once.
 
     Layout: `<dir>/<owner>.lock`, held with flock by the owning process for its whole life, and its segments
-    `<dir>/<owner>.<seq>.jsonl`; a segment is rotated once shipped past `rotate_bytes` and deleted when fully
-    shipped. A shipper adopts the segments of owners whose lock is free (the process died) and the legacy spool
+    `<dir>/<owner>.<seq>.jsonl`; a segment is rotated once shipped past `rotate_bytes`, or once fully shipped and
+    older than `rotate_age` seconds (so a quiet prefix frees its shipped bytes too), and deleted when fully shipped.
+    When the disk is full, record() rotates a fully shipped segment at once (deleting it frees its space) and tries
+    the hit once more; a hit that still cannot be written raises JournalWriteError and is counted
+    (`on_write_failure`), with one ERROR line per run of failures rather than one per hit. A shipper adopts the segments of owners whose lock is free (the process died) and the legacy spool
     file, ships and deletes them. The journal is opened lazily in the process that records, so a preloaded
     app that forks workers gives each worker its own owner."""
 
     def __init__(self, redis_client, directory: Path, interval: float = 0.005, batch: int = 2000,
                  rotate_bytes: int = 4 << 20, sync_interval: float = 1.0, legacy_spool: Spool | None = None,
-                 observer: Callable[[list[bytes]], None] | None = None):
+                 observer: Callable[[list[bytes]], None] | None = None, rotate_age: float = ROTATE_AGE,
+                 on_write_failure: Callable[[], None] | None = None):
         self.redis = redis_client
         self.observer = observer  # told each shipped batch's lines (the live feed); must not block
+        self.on_write_failure = on_write_failure  # told each hit the journal could not write (a metric); must not block
         self.directory = Path(directory)
         self.interval, self.batch, self.rotate_bytes, self.sync_interval = interval, batch, rotate_bytes, sync_interval
+        self.rotate_age = rotate_age
+        self._failed = 0  # hits failed since the journal last took one: one ERROR line per run of failures
         self.legacy_spool = legacy_spool
         self._lock = threading.Lock()  # guards the current segment's fd (writes and rotation)
         self._ship_lock = threading.Lock()  # one shipping pass at a time (the shipper thread, or a direct call)
@@ -59,20 +67,58 @@ class JournalSink:
     # --- the request path -------------------------------------------------------------------------------------
 
     def record(self, hit: dict) -> None:
+        """Append the hit to the journal; raises JournalWriteError (counted and logged) when it cannot."""
         data = (_encode_line(hit) + "\n").encode()
-        if self._pid != os.getpid():
-            self._open()
-        with self._lock:
-            written = os.write(self._fd, data)  # O_APPEND: one whole line at the end; durable against a process crash
-            if written != len(data):
-                # A short write (the disk filled mid-line): take the fragment back, so the hit fails (the prefix
-                # answers 500, counted in /metrics) instead of answering 302 for a line that is never shipped and
-                # that the next line would run into.
-                os.ftruncate(self._fd, self._written)
-                raise OSError(errno.ENOSPC, f"hit journal: short write ({written} of {len(data)} bytes)")
-            self._written += len(data)
+        try:
+            if self._pid != os.getpid():
+                self._open()
+            with self._lock:
+                try:
+                    self._append(data)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC or not self._free_space():
+                        raise
+                    self._append(data)  # once more, into the fresh segment
+                if self._failed:
+                    logger.warning("hit journal %s writable again: %d hits were lost", self.directory, self._failed)
+                    self._failed = 0
+        except OSError as exc:
+            self._write_failed(exc)
+            raise JournalWriteError(exc.errno, f"hit journal: hit not recorded ({exc})") from exc
         if not self._wake.is_set():
             self._wake.set()
+
+    def _append(self, data: bytes) -> None:
+        """One write() of one whole line (caller holds self._lock)."""
+        written = os.write(self._fd, data)  # O_APPEND: one whole line at the end; durable against a process crash
+        if written != len(data):
+            # A short write (the disk filled mid-line): take the fragment back, so the hit fails (the prefix answers
+            # 500, counted in /metrics) instead of answering 302 for a line that is never shipped and that the next
+            # line would run into.
+            os.ftruncate(self._fd, self._written)
+            raise OSError(errno.ENOSPC, f"hit journal: short write ({written} of {len(data)} bytes)")
+        self._written += len(data)
+
+    def _free_space(self) -> bool:
+        """The disk is full: if the current segment is entirely shipped, start a new one and delete it (caller holds
+        self._lock). True when that freed space."""
+        if not (0 < self._written == self._shipped):
+            return False  # nothing to free, or lines Redis has not taken yet: those are never given up
+        freed = self._written
+        self._rotate(keep=False)
+        logger.warning("hit journal %s: disk full, deleted a shipped segment (%d bytes) early", self.directory, freed)
+        return True
+
+    def _write_failed(self, exc: OSError) -> None:
+        if not self._failed:
+            logger.error("hit journal %s cannot be written (%s): hits fail until it can (counted in "
+                         "prefix_journal_write_failures_total)", self.directory, exc)
+        self._failed += 1
+        if self.on_write_failure is not None:
+            try:
+                self.on_write_failure()
+            except Exception:  # noqa: BLE001 - counting must not turn one failure into another
+                logger.warning("hit journal failure counter failed", exc_info=True)
 
     # --- setup ------------------------------------------------------------------------------------------------
 
@@ -84,7 +130,7 @@ class JournalSink:
             self.owner = f"{socket_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             self._lock_fd = os.open(self.directory / f"{self.owner}.lock", os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            self._seq = 0
+            self._seq = 1
             self._sealed: list[tuple[Path, int]] = []  # (segment, bytes shipped) no longer written to
             self._new_segment()
             self._pid = os.getpid()
@@ -94,12 +140,29 @@ class JournalSink:
             atexit.register(self.close)
 
     def _new_segment(self) -> None:
-        self._seq += 1
         self._segment = self.directory / f"{self.owner}.{self._seq:06d}.jsonl"
         self._fd = os.open(self._segment, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._written = 0
         self._shipped = 0
         self._synced = 0
+        self._opened_at = time.monotonic()
+
+    def _rotate(self, keep: bool = True) -> None:
+        """Seal the current segment (or, with keep=False, delete it: it must be fully shipped) and start the next
+        (caller holds self._lock). The next segment is opened first: if that fails, the current one stays."""
+        segment, fd, shipped = self._segment, self._fd, self._shipped
+        self._seq += 1
+        try:
+            self._new_segment()
+        except OSError:
+            self._seq -= 1
+            self._segment, self._fd = segment, fd
+            raise
+        os.close(fd)
+        if keep:
+            self._sealed.append((segment, shipped))
+        else:
+            segment.unlink(missing_ok=True)
 
     # --- the shipper ------------------------------------------------------------------------------------------
 
@@ -188,14 +251,24 @@ class JournalSink:
             path.unlink(missing_ok=True)
             self._sealed.pop(0)
         with self._lock:
-            segment, written = self._segment, self._written
-        self._shipped = self._ship_file(segment, self._shipped, written)
-        shipped = self._shipped
-        if shipped >= self.rotate_bytes:
-            with self._lock:
-                os.close(self._fd)
-                self._sealed.append((self._segment, self._shipped))
-                self._new_segment()
+            segment, written, shipped = self._segment, self._written, self._shipped
+        try:
+            shipped = self._ship_file(segment, shipped, written)
+        except FileNotFoundError:
+            if segment == self._segment:
+                raise
+            # record() deleted it meanwhile (disk full): it was fully shipped, so this pass had nothing to push.
+        with self._lock:
+            if segment != self._segment:
+                return shipped - before  # record() rotated it meanwhile: it was fully shipped, nothing more to do
+            self._shipped = shipped
+            aged = 0 < shipped == self._written and time.monotonic() - self._opened_at >= self.rotate_age
+            if shipped >= self.rotate_bytes or aged:
+                self._rotate(keep=not aged)  # an aged segment is fully shipped: deleted at once
+                rotated = True
+            else:
+                rotated = False
+        if rotated:
             return shipped - before + self._ship()
         return shipped - before
 
@@ -204,7 +277,13 @@ class JournalSink:
         if self._pid != os.getpid():
             return 0
         with self._lock:
-            return self._written - self._shipped + sum(p.stat().st_size - d for p, d in self._sealed if p.exists())
+            pending = self._written - self._shipped
+            for path, done in list(self._sealed):
+                try:
+                    pending += path.stat().st_size - done
+                except FileNotFoundError:  # shipped and deleted meanwhile
+                    pass
+            return pending
 
     def adopt_orphans(self) -> int:
         """Ship and delete the journals of owners that are gone (their lock is free), and the legacy spool.
@@ -271,6 +350,10 @@ class JournalSink:
                 (self.directory / f"{self.owner}.lock").unlink(missing_ok=True)
             os.close(self._lock_fd)  # releases the flock: whatever is left is adoptable
             self._pid = None
+
+
+class JournalWriteError(OSError):
+    """A hit the journal could not write (the disk is full, or failing): not recorded, already counted and logged."""
 
 
 def socket_host() -> str:

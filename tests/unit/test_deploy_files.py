@@ -109,33 +109,64 @@ def test_the_image_commands_start(app):
     assert result.exit_code == 0, result.output
 
 
+def expr_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads."""
+    expr = re.sub(r'"[^"]*"', "", expr)  # label values
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\b(?:by|without)\s*\([^)]*\)", "", expr)  # matchers, ranges, groupings
+    return {t for t in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()", expr) if not re.fullmatch(r"\d.*", t)}
+
+
 def dashboard_metric_names() -> set[str]:
     dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "podcast-analytics.json").read_text())
-    names = set()
-    for panel in dashboard["panels"]:
-        for target in panel["targets"]:
-            expr = re.sub(r'"[^"]*"', "", target["expr"])  # label values
-            expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\b(?:by|without)\s*\([^)]*\)", "", expr)  # matchers, ranges, groupings
-            names |= {t for t in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()", expr)
-                      if not re.fullmatch(r"\d.*", t)}
-    return names
+    return {name for panel in dashboard["panels"] for target in panel["targets"] for name in expr_metric_names(
+        target["expr"])}
+
+
+def alert_rules() -> list[dict]:
+    return [rule for group in yaml.safe_load((DEPLOY / "alerts.yml").read_text())["groups"] for rule in group["rules"]]
+
+
+def alert_metric_names() -> set[str]:
+    return {name for rule in alert_rules() for name in expr_metric_names(rule["expr"])}
 
 
 def exported_sample_names(text: str) -> set[str]:
     return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}
 
 
-def test_every_metric_the_dashboard_plots_is_exported():
-    # Fake readings (a unit test): each gauge with one sample, so each is in the exposition.
+def full_exposition() -> set[str]:
+    # Fake readings (a unit test): each gauge with one sample, so each is in the exposition; the journal's backlog
+    # as in Redis mode.
     full = {name: {tuple("x" for _ in labels): 1.0} for name, (_, labels) in OPS_GAUGES.items()}
     metrics = make_metrics(lambda: {("measure", "queued"): 1, ("measure", "failed"): 0}, lambda: full)
     metrics.observe_request("GET", "/e/<path:_rest>", 302, 0.002)
+    metrics.watch_journal(lambda: 0)
     text, _ = metrics.render()
-    exported = exported_sample_names(text.decode())
+    return exported_sample_names(text.decode())
+
+
+def test_every_metric_the_dashboard_plots_is_exported():
     used = dashboard_metric_names()
     assert {"http_requests_total", "http_request_duration_seconds_bucket", "jobs", "ingest_buffer_hits",
-            "counting_lag_seconds", "webhook_deliveries", "emails"} <= used
-    assert used - exported == set()
+            "counting_lag_seconds", "webhook_deliveries", "emails", "prefix_journal_write_failures_total",
+            "prefix_journal_pending_bytes"} <= used
+    assert used - full_exposition() == set()
+
+
+def test_every_metric_the_alert_rules_read_is_exported():
+    rules = alert_rules()
+    assert all(rule["alert"] and rule["expr"] and rule["labels"]["severity"] in ("warning", "critical")
+               for rule in rules)
+    used = alert_metric_names()
+    assert {"prefix_journal_write_failures_total", "prefix_journal_pending_bytes", "counting_lag_seconds"} <= used
+    assert used - full_exposition() == set()
+
+
+def test_prometheus_loads_the_alert_rules_compose_mounts():
+    prometheus = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    volumes = dict(v.rsplit(":", 1)[0].split(":", 1) for v in compose()["services"]["prometheus"]["volumes"])
+    assert volumes["./alerts.yml"] in prometheus["rule_files"]
+    assert (DEPLOY / "alerts.yml").is_file()
 
 
 def test_the_apps_metrics_carry_the_operations_gauges(demo_client):

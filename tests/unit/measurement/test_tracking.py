@@ -365,3 +365,20 @@ def test_the_prefix_answers_from_the_last_known_hosts_while_the_database_is_down
     assert response.status_code == 302 and response.headers["Location"] == episode.enclosure_url
     assert tracker._hosts[podcast.prefix_key][0] > 0  # asked again after a short wait, not on every hit
     assert client.get("/e/neverseen/media.example.com/a.mp3").status_code == 500  # nothing known: no redirect
+
+
+def test_a_hit_the_journal_could_not_write_answers_500_without_a_traceback_per_hit(app, client, show, monkeypatch,
+                                                                                    caplog):
+    _, podcast, episode = show
+
+    def disk_full(_hit):
+        raise journal.JournalWriteError(28, "hit journal: hit not recorded")
+
+    monkeypatch.setattr(app.extensions["tracking"].sink, "record", disk_full)
+    response = client.get(f"/e/{podcast.prefix_key}/{episode.enclosure_url.removeprefix('https://')}")
+    assert response.status_code == 500 and "Location" not in response.headers
+    assert response.data == b"hit not recorded\n"
+    assert "Exception on" not in caplog.text  # the journal logged the run of failures once; no traceback per hit
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'route="/e/<path:_rest>",status="500"} 1.0' in metrics
+    assert "# TYPE prefix_journal_write_failures_total counter" in metrics
