@@ -169,6 +169,7 @@ def run(args: argparse.Namespace, tmp: Path, pg: OwnPostgres) -> bool:
         print(f"log import: {wait_import(stack, job_id, 300)}", flush=True)
         steady = recorder.table(t0, t1)
         print_table(f"steady phase ({t1 - t0:.0f} s, {args.rows:,} downloads in the data)", steady)
+        faults.report_errors("steady", recorder, t0, t1)
         ok = True
         rows, recovered = faults.wait_stored(stack, "steady", load.sent["steady"], t1)
         ok &= faults.report_hits("steady", load, "steady", rows, recovered)
