@@ -4,6 +4,7 @@ under gunicorn, 2 RQ workers and the scheduler, with prefix traffic, 30 dashboar
 Run from the project root (as root for the disk fault's tmpfs; PostgreSQL itself runs as the `postgres` user):
     .venv/bin/python bench/bench_load.py [--rows 10000000] [--seconds 60] [--fault pg|redis|worker|disk|all]
                                          [--prefix-rate 100] [--users 30] [--log-lines 30000] [--keep-logs DIR]
+                                         [--web-threads N] [--prefix-pool]
 A quicker run: .venv/bin/python bench/bench_load.py --rows 1000000 --seconds 60
 
 What it starts (and stops, whatever happens; every wait has a deadline, every request a timeout):
@@ -11,8 +12,9 @@ What it starts (and stops, whatever happens; every wait has a deadline, every re
      (appendonly yes, appendfsync everysec) on a free port: the faults stop and kill them, nothing else;
   2. the dashboards bench's data on it (bench_dashboards.build: 5 tenants, 2,000 episodes, --rows counted downloads,
      rollups), each episode given an enclosure URL on media.bench.test; then `flask --app app db upgrade`;
-  3. the README's production processes: gunicorn --no-control-socket -w 2 'app:create_app()', 2 x
-     `python -m jobs.worker`, `python -m jobs.scheduler`;
+  3. the README's production processes: gunicorn --no-control-socket -w 2 'app:create_app()' (--web-threads N:
+     gthread workers; --prefix-pool: a second such gunicorn that takes the prefix traffic, as a balancer routing
+     /e/ to its own pool would), 2 x `python -m jobs.worker`, `python -m jobs.scheduler`;
   4. the load, all to 127.0.0.1: prefix hits /e/<key>/<enclosure without scheme> at --prefix-rate per second (a
      paced loop), --users dashboard users (each signs in with POST /login and clicks through the pages by posting
      their callbacks to /_dash-update-component, 1-3 s think time between pages), and one log import of
@@ -20,11 +22,12 @@ What it starts (and stops, whatever happens; every wait has a deadline, every re
   5. a steady phase of --seconds, then the faults, each bounded in time, while the load goes on:
        pg     PostgreSQL stopped (pg_ctl stop -m fast) for --pg-down seconds, then started;
        redis  Redis SIGKILLed, restarted from its AOF after --redis-down seconds;
-       worker an RQ worker SIGKILLed mid-count (count_tenant over three finished days); the count redone and its
-              downloads and daily rollups compared (digest) with a clean recount;
+       worker an RQ worker SIGKILLed mid-count (count_tenant over three finished days, enqueued with the product's
+              retry policy); RQ redoes it by itself (a worker's maintenance requeues the abandoned job), and its
+              downloads and daily rollups are compared (digest) with a clean recount;
        disk   a second gunicorn whose journal directory is a small tmpfs (--disk-size), prefix load on it.
      Each prints the prefix hits sent (302 answers, tagged per phase in the User-Agent) vs raw requests stored,
-     the errors seen and the recovery time.
+     the errors seen (for pg: how many were the clear 503 "data temporarily unavailable") and the recovery time.
 It prints p50/p95/p99 per dashboard callback, page and route for the steady phase and the whole run, the prefix's
 p99, the counting lag (/metrics counting_lag_seconds) and the error count, beside the targets.
 
