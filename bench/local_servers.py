@@ -48,7 +48,8 @@ class Gunicorn:
                  workers: int = 2, threads: int = 1):
         self.label, self.port = label, free_port()
         self.log = open(log_dir / f"gunicorn-{label}-{self.port}.log", "w")
-        cmd = [GUNICORN, "--no-control-socket", "-w", str(workers), "-b", f"{HOST}:{self.port}"]
+        cmd = [GUNICORN, "--no-control-socket", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "-w", str(workers),
+               "-b", f"{HOST}:{self.port}"]
         if threads > 1:  # gthread workers: a request waiting on the database does not hold the whole process
             cmd += ["--threads", str(threads)]
         if pythonpath:

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -169,10 +173,19 @@ class _OpsCollector(Collector):
             yield family
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable (deploy/gunicorn.conf.py sets it)
+GAUGE_REFRESH_SECONDS = 5.0  # multiprocess mode: how often each process writes its journal backlog gauge
+
+
 class Metrics:
-    """The process's Prometheus metrics on their own registry, so each app (and each test) has a fresh set."""
+    """The process's Prometheus metrics on their own registry, so each app (and each test) has a fresh set.
+
+    Under gunicorn with several workers (PROMETHEUS_MULTIPROC_DIR set before they start), each process writes its
+    counters and histograms to files there and a scrape adds every process's up (prometheus_client's multiprocess
+    mode); the gauges read at scrape time (jobs, operations) are read once, by the process answering."""
 
     def __init__(self, job_counts: Callable[[], JobCounts], ops: Callable[[], OpsReading] | None = None):
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"],
                                 registry=self.registry)
@@ -182,21 +195,43 @@ class Metrics:
         self.journal_write_failures = Counter(
             "prefix_journal_write_failures", "Hits (prefix, pixel, tracking link) the local hit journal could not write",
             registry=self.registry)
-        self.registry.register(_JobsCollector(job_counts))
+        self._scrape_collectors: list[Collector] = [_JobsCollector(job_counts)]
         if ops is not None:
-            self.registry.register(_OpsCollector(ops))
+            self._scrape_collectors.append(_OpsCollector(ops))
+        if not self.multiprocess:
+            for collector in self._scrape_collectors:
+                self.registry.register(collector)
         # (method, route, status) -> its counter and histogram children: labels() validates and locks on every
         # call, and the set of label values is small and fixed once the routes have been seen.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._journal: tuple[Gauge, Callable[[], float]] | None = None
+        self._refresher_pid: int | None = None
 
     def watch_journal(self, pending: Callable[[], float]) -> None:
-        """Export `prefix_journal_pending_bytes`: the hit journal's bytes not yet shipped to Redis, read at scrape
-        time (Redis mode only)."""
-        Gauge("prefix_journal_pending_bytes", "Bytes of this process's hit journal not yet shipped to Redis",
-              registry=self.registry).set_function(pending)
+        """Export `prefix_journal_pending_bytes`: the hit journal's bytes not yet shipped to Redis (Redis mode only);
+        read at scrape time, or in multiprocess mode written by each process every few seconds and summed over the
+        live ones."""
+        gauge = Gauge("prefix_journal_pending_bytes", "Bytes of the hit journals not yet shipped to Redis",
+                      registry=self.registry, multiprocess_mode="livesum")
+        if self.multiprocess:
+            self._journal = (gauge, pending)
+        else:
+            gauge.set_function(pending)
+
+    def _refresh_gauges(self, gauge: Gauge, pending: Callable[[], float]) -> None:
+        while True:
+            try:
+                gauge.set(pending())
+            except Exception:  # noqa: BLE001 - a metric must never take the process down
+                logger.warning("journal backlog gauge not refreshed", exc_info=True)
+            time.sleep(GAUGE_REFRESH_SECONDS)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request; `route` must be the matched rule, never the raw path (label cardinality)."""
+        if self._journal is not None and self._refresher_pid != os.getpid():  # once per process, after any fork
+            self._refresher_pid = os.getpid()
+            threading.Thread(target=self._refresh_gauges, args=self._journal, name="metrics-gauges",
+                             daemon=True).start()
         children = self._children.get((method, route, status))
         if children is None:
             children = self._children[(method, route, status)] = (
@@ -206,7 +241,13 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if not self.multiprocess:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()  # every process's counters, histograms and live gauges, added up
+        multiprocess.MultiProcessCollector(registry)
+        for collector in self._scrape_collectors:
+            registry.register(collector)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 def make_metrics(job_counts: Callable[[], JobCounts], ops: Callable[[], OpsReading] | None = None) -> Metrics:

@@ -207,8 +207,8 @@ def production_stack(instance: Path, **extra_env: str) -> Iterator[Stack]:
             conn.execute(f'CREATE ROLE "{login}" LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE podcast_app')
         stack.callback(_drop_role, login)
         web_env = {**env, "DATABASE_URL": url.replace("postgres@", f"{login}@", 1)}
-        app = _process([GUNICORN, "--no-control-socket", "-w", "2", "--timeout", "120", "-b", f"127.0.0.1:{port}",
-                        "app:create_app()"], web_env, instance / "app.log")
+        app = _process([GUNICORN, "--no-control-socket", "-c", "deploy/gunicorn.conf.py", "-w", "2", "--timeout", "120",
+                        "-b", f"127.0.0.1:{port}", "app:create_app()"], web_env, instance / "app.log")
         stack.callback(_stop, app)
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base, app, instance / "app.log")
