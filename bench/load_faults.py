@@ -174,6 +174,11 @@ def wait_job(job: Job, states: tuple[str, ...], limit: float) -> str:
     return status
 
 
+def _retries_left(job: Job) -> int | None:
+    job.refresh()  # the count RQ wrote when it took the job back, not the one this handle read at enqueue
+    return job.retries_left
+
+
 def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_after: float) -> bool:
     from jobs.queues import FAILURE_TTL, IDEMPOTENT_RETRY, RESULT_TTL
 
@@ -212,7 +217,7 @@ def fault_worker(stack: Stack, tenant_id: int, first: date, last: date, kill_aft
     taken_back = status in ("scheduled", "queued")
     if taken_back:
         print(f"  [worker] RQ took the abandoned job back {time.monotonic() - t_kill:.1f} s after the kill "
-              f"('{status}', {job.retries_left} retries left)", flush=True)
+              f"('{status}', {_retries_left(job)} retries left)", flush=True)
         status = wait_job(job, ("finished", "failed"), REDO_RUN_WAIT)
     redo = time.monotonic() - t_kill
     if status == "finished":
