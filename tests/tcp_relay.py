@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 
 class TcpRelay:
@@ -75,3 +78,23 @@ class TcpRelay:
             with self._lock:
                 self._open.difference_update((source, sink))
             source.close()
+
+
+@contextmanager
+def relayed(url: str) -> Iterator[tuple[TcpRelay, str]]:
+    """A relay in front of the PostgreSQL server of SQLAlchemy `url`, and the same URL through the relay."""
+    target = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    relay = TcpRelay(target.hostname, target.port or 5432).start()
+    through = url.replace(f"@{target.hostname}:{target.port}", f"@127.0.0.1:{relay.port}", 1)
+    assert through != url, "the URL names no host:port to relay"
+    try:
+        yield relay, through
+    finally:
+        relay.stop()
+
+
+def close_app(server) -> None:
+    """Stop what a Redis-mode app started: the journal's shipper, the live bus, the database pools."""
+    server.extensions["tracking"].sink.close()
+    server.extensions["live"].bus.close()
+    server.extensions["podcast_platform"].db.dispose()

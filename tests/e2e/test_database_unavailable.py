@@ -5,7 +5,6 @@ without the user doing anything. The database is taken away by a TCP relay in fr
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -15,8 +14,9 @@ from services import accounts, migrate
 from services.db import Database
 from tests.conftest import make_settings, require_service
 from tests.e2e.conftest import login
-from tests.integration.conftest import REDIS_URL, _pg_available, _redis_available, create_database, drop_database
-from tests.tcp_relay import TcpRelay
+from tests.integration.conftest import (REDIS_URL, _pg_available, _redis_available, create_database,
+                                        drop_database)
+from tests.tcp_relay import close_app, relayed
 
 EMAIL, PASSWORD = "owner@relay-e2e.test", "relay-e2e-password-1"
 RECOVERY_MS = 20_000  # the banner polls /readyz every 3 s, then reloads the page
@@ -32,22 +32,19 @@ def relayed_app(tmp_path):
     accounts.create_tenant(owner, "relay-e2e", "Relay E2E")
     accounts.create_user(owner, EMAIL, "relay-e2e", "owner", password=PASSWORD)
     owner.dispose()
-    target = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
-    relay = TcpRelay(target.hostname, target.port or 5432).start()
-    relayed = url.replace(f"@{target.hostname}:{target.port}", f"@127.0.0.1:{relay.port}", 1)
-    server = create_app(make_settings(tmp_path, DATABASE_URL=relayed, REDIS_URL=REDIS_URL))
-    http = make_server("127.0.0.1", 0, server, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="relayed-app", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{http.server_port}", relay
+        with relayed(url) as (relay, through):
+            server = create_app(make_settings(tmp_path, DATABASE_URL=through, REDIS_URL=REDIS_URL))
+            http = make_server("127.0.0.1", 0, server, threaded=True)
+            thread = threading.Thread(target=http.serve_forever, name="relayed-app", daemon=True)
+            thread.start()
+            try:
+                yield f"http://127.0.0.1:{http.server_port}", relay
+            finally:
+                http.shutdown()
+                thread.join(timeout=10)
+                close_app(server)
     finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        relay.stop()
-        server.extensions["tracking"].sink.close()
-        server.extensions["live"].bus.close()
-        server.extensions["podcast_platform"].db.dispose()
         drop_database(name)
 
 

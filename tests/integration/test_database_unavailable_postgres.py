@@ -4,8 +4,6 @@ and the same client is answered normally again once it is back, with no restart.
 TCP relay between the app and the real server (tests/tcp_relay.py): refused connections, dropped sessions."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pytest
 
 from app import create_app
@@ -15,7 +13,7 @@ from services.tenancy import TenantContext
 from tests.conftest import make_settings
 from tests.dash_client import call_overview
 from tests.integration.conftest import create_database, drop_database
-from tests.tcp_relay import TcpRelay
+from tests.tcp_relay import close_app, relayed
 
 PASSWORD = "unavailable-password-1"
 
@@ -29,20 +27,17 @@ def away(tmp_path_factory, postgres_available, redis_url):
     accounts.create_user(owner, "owner@relay.test", "relay", "owner", password=PASSWORD)
     _, key = api_keys.create_api_key(owner, TenantContext(tenant.id, "owner"), "relay")
     owner.dispose()
-    target = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
-    relay = TcpRelay(target.hostname, target.port or 5432).start()
-    relayed = url.replace(f"@{target.hostname}:{target.port}", f"@127.0.0.1:{relay.port}", 1)
-    assert relayed != url
-    server = create_app(make_settings(tmp_path_factory.mktemp("away"), DATABASE_URL=relayed, REDIS_URL=redis_url))
-    client = server.test_client()
-    assert client.post("/login", data={"email": "owner@relay.test", "password": PASSWORD}).status_code == 302
     try:
-        yield {"server": server, "client": client, "relay": relay, "key": key}
+        with relayed(url) as (relay, through):
+            settings = make_settings(tmp_path_factory.mktemp("away"), DATABASE_URL=through, REDIS_URL=redis_url)
+            server = create_app(settings)
+            client = server.test_client()
+            assert client.post("/login", data={"email": "owner@relay.test", "password": PASSWORD}).status_code == 302
+            try:
+                yield {"server": server, "client": client, "relay": relay, "key": key}
+            finally:
+                close_app(server)
     finally:
-        relay.stop()
-        server.extensions["tracking"].sink.close()
-        server.extensions["live"].bus.close()
-        server.extensions["podcast_platform"].db.dispose()
         drop_database(name)
 
 
