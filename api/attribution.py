@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from api.state import app_state
 from api.tracking import EXTENSION as TRACKING_EXTENSION, Answer, Tracker, anonymous_endpoints, answer_in_flask
+from services.measurement.journal import JournalWriteError
 from services.measurement.requests import client_ip
 from services.sponsorship.attribution import links, pixel, shared_ips
 
@@ -76,6 +77,8 @@ def pixel_answer(tracker: Tracker, environ: dict) -> Answer:
     try:
         tracker.sink.record(pixel.pixel_record(pixel_params(environ.get("QUERY_STRING", "")),
                                                tracker.client_ip(environ)))
+    except JournalWriteError:
+        pass  # counted in /metrics and logged once per run of failures by the journal: no traceback per call
     except Exception:  # noqa: BLE001 - the answer never depends on recording
         logger.exception("pixel call not recorded")
     return 200, list(GIF_HEADERS), PIXEL_GIF
@@ -94,6 +97,8 @@ def tracking_link(code: str):
         return Response("unknown tracking link\n", status=404, mimetype="text/plain")
     try:
         _sink().record(pixel.click_record(code, _ip(), request.headers.get("Referer")))
+    except JournalWriteError:
+        pass  # counted and logged by the journal, as for the pixel
     except Exception:  # noqa: BLE001 - the visitor still gets where they were going
         logger.exception("tracking-link click not recorded")
     return Response(status=302, headers={"Location": destination, "Cache-Control": "no-store"})

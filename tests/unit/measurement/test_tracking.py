@@ -382,3 +382,14 @@ def test_a_hit_the_journal_could_not_write_answers_500_without_a_traceback_per_h
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'route="/e/<path:_rest>",status="500"} 1.0' in metrics
     assert "# TYPE prefix_journal_write_failures_total counter" in metrics
+
+
+def test_a_pixel_call_the_journal_could_not_write_still_gets_its_gif_without_a_traceback(app, client, monkeypatch,
+                                                                                       caplog):
+    def disk_full(_record):
+        raise journal.JournalWriteError(28, "hit journal: hit not recorded")
+
+    monkeypatch.setattr(app.extensions["tracking"].sink, "record", disk_full)
+    response = client.get("/px.gif?s=anything")
+    assert response.status_code == 200 and response.mimetype == "image/gif"
+    assert "pixel call not recorded" not in caplog.text  # counted and logged once by the journal, not per call
