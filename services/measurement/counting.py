@@ -3,9 +3,12 @@ raw requests are read, counted by the rules (counting_rules.py) in this process 
 (engines.py), and written over the counted days (so a recount is a no-op)."""
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 SLAB_DAYS = 31  # at most this many days counted per pass
 SLAB_ROWS = 2_000_000  # and at most about this many raw requests (a busier day is a slab of its own): bounds memory
+PREFETCH_SLABS = 1  # with a reader session, slabs read ahead of the one being counted
 
 
 @dataclass
@@ -50,7 +54,12 @@ def count_downloads(db: Database, tenant_id: int, first: date | None = None, las
     request) into downloads and rollups, in one transaction. Idempotent: counting the same days again changes
     nothing. `engine` runs the rules (default: in this process)."""
     with db.session(tenant_id, worker=True) as s:
-        report = count_in_session(s, tenant_id, first, last, progress, engine)
+        # On PostgreSQL the raw requests are read in a second session, ahead of the writes. Not on TimescaleDB:
+        # there the count writes only downloads (the continuous aggregates follow by refresh), so there is little
+        # write to overlap, and its test server takes one connection at a time.
+        read_ahead = db.is_postgres and not store.is_timescale(s)
+        reader = (lambda: db.session(tenant_id, worker=True)) if read_ahead else None
+        report = count_in_session(s, tenant_id, first, last, progress, engine, reader=reader)
         s.commit()
     logger.info("downloads counted", extra=report.as_dict())
     return report
@@ -58,8 +67,11 @@ def count_downloads(db: Database, tenant_id: int, first: date | None = None, las
 
 def count_in_session(s: Session, tenant_id: int, first: date | None = None, last: date | None = None,
                      progress: Callable[[float, str], None] | None = None,
-                     engine: CountingEngine | None = None) -> CountReport:
-    """count_downloads inside the caller's transaction (the caller commits)."""
+                     engine: CountingEngine | None = None,
+                     reader: Callable[[], AbstractContextManager[Session]] | None = None) -> CountReport:
+    """count_downloads inside the caller's transaction (the caller commits). `reader` opens a second session
+    (on PostgreSQL): the raw requests are then read there, a slab ahead, on a thread of their own, while this
+    session writes the slab before (the raw requests are committed data; the count writes none)."""
     engine = engine or LOCAL
     report = CountReport(tenant_id)
     progress = progress or (lambda _f, _m: None)
@@ -81,18 +93,14 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
     per_day = _requests_per_day(s, tenant_id, first, last)
-    # Each slab is read, handed to the engine, and written once counted. The local engine counts as it is handed
-    # a slab (read, count, write, one slab at a time); a remote one is handed the next slab while this process
-    # writes the last (engine.lookahead slabs in flight).
-    in_flight: deque[_Slab] = deque()
-    for slab, slab_last in plan_slabs(per_day, first, last):
-        in_flight.append(_start_slab(s, tenant_id, slab, slab_last, episodes, window, report, engine))
-        while len(in_flight) > engine.lookahead:
-            done = _finish_slab(s, tenant_id, in_flight.popleft(), report)
+    # Each slab is read, handed to the engine, and written once counted, in order; the next slabs are read and
+    # counted while this session writes (see _started_slabs).
+    slabs = plan_slabs(per_day, first, last)
+    start = functools.partial(_start_slab, tenant_id=tenant_id, episodes=episodes, window=window, engine=engine)
+    with _started_slabs(s, reader, slabs, start, engine.lookahead) as started:
+        for slab in started:
+            done = _finish_slab(s, tenant_id, slab, report)
             progress((done - first).days / max((last - first).days, 1), f"counted through {done}")
-    while in_flight:
-        done = _finish_slab(s, tenant_id, in_flight.popleft(), report)
-        progress((done - first).days / max((last - first).days, 1), f"counted through {done}")
     _record_counting_days(s, tenant_id, first, last, per_day, report.bots_by_day)
     if store.is_timescale(s):
         store.refresh_rollups(s, tenant_id, first, last)  # continuous aggregates; plain rollups follow each slab
@@ -158,25 +166,67 @@ def _utc(moment: datetime) -> datetime:
 class _Slab:
     first: date
     last: date
+    requests: int  # the raw requests on its days (not the day before it, read for dedupe only)
+    dropped_in_sql: Counter
     counted: Callable[[], SlabCount] | None  # None: no raw requests to count
 
 
-def _start_slab(s: Session, tenant_id: int, first: date, last: date, episodes: EpisodeIndex, window: str,
-                report: CountReport, engine: CountingEngine) -> _Slab:
-    """Read the slab's raw requests (with the day before it) and hand them to the engine."""
+def _start_slab(s: Session, first: date, last: date, *, tenant_id: int, episodes: EpisodeIndex, window: str,
+                engine: CountingEngine) -> _Slab:
+    """Read the slab's countable raw requests, with the day before it (rolling windows look one day back; those
+    rows only inform dedupe), and hand them to the engine."""
     start, end = store.day_bounds(first, last)
-    lookback = start - timedelta(days=1)  # rolling windows look one day back; those rows only inform dedupe
-    raw, dropped_in_sql = read_countable(s, tenant_id, lookback, end, since=start)
-    report.requests += sum(dropped_in_sql.values())
-    report.dropped.update(dropped_in_sql)
+    raw, dropped_in_sql = read_countable(s, tenant_id, start - timedelta(days=1), end, since=start)
+    requests = sum(dropped_in_sql.values())
     if not len(raw):
-        return _Slab(first, last, None)
-    report.requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
-    return _Slab(first, last, engine.count(count_partition, raw, episodes, window, pd.Timestamp(start)))
+        return _Slab(first, last, requests, dropped_in_sql, None)
+    requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
+    return _Slab(first, last, requests, dropped_in_sql,
+                 engine.count(count_partition, raw, episodes, window, pd.Timestamp(start)))
+
+
+@contextmanager
+def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Callable[..., _Slab],
+                   lookahead: int) -> Iterator[Iterator[_Slab]]:
+    """The slabs in order, each started (read and handed to the engine) ahead of the one the caller writes.
+
+    Without `reader`, started in `s`, `lookahead` slabs ahead. With it, started in a session of its own, on one
+    thread, PREFETCH_SLABS ahead: the next slabs are read, and counted on the engine, while the caller writes
+    (whatever that thread is doing when the count stops is awaited, then its session is closed)."""
+    if reader is None or len(slabs) < 2:
+        def in_turn() -> Iterator[_Slab]:
+            in_flight: deque[_Slab] = deque()
+            for first, last in slabs:
+                in_flight.append(start(s, first, last))
+                while len(in_flight) > lookahead:
+                    yield in_flight.popleft()
+            yield from in_flight
+        yield in_turn()
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-reader")
+    pending: deque[Future] = deque()
+    try:
+        with reader() as rs:
+            def ahead() -> Iterator[_Slab]:
+                upcoming = iter(slabs)
+                for _ in slabs:
+                    while len(pending) <= PREFETCH_SLABS and (slab := next(upcoming, None)) is not None:
+                        pending.append(pool.submit(start, rs, *slab))
+                    yield pending.popleft().result()
+            try:
+                yield ahead()
+            finally:
+                for future in pending:
+                    future.cancel()
+                pool.shutdown(wait=True)  # before the reader's session closes: nothing still uses it
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _finish_slab(s: Session, tenant_id: int, slab: _Slab, report: CountReport) -> date:
     """Write the slab's counted downloads and rollups (replacing its days); returns its last day."""
+    report.requests += slab.requests
+    report.dropped.update(slab.dropped_in_sql)
     if slab.counted is None:
         downloads = pd.DataFrame()
     else:

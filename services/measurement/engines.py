@@ -9,9 +9,12 @@ together are exactly the slab's. dask is imported only when an engine at a Dask 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -58,17 +61,28 @@ class CountingEngine(Protocol):
 
 
 class LocalEngine:
-    """Counts in this process, at once: the slab is one partition."""
+    """Counts in this process, the slab as one partition, on one background thread: while a slab is counted there,
+    the caller reads the next one and writes the one before, time that is mostly the database's (this process
+    waits on its socket, the GIL free). So the rules' work overlaps the database's instead of following it."""
 
-    lookahead = 0
+    lookahead = 1
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
 
     def count(self, count_partition: CountPartition, raw: pd.DataFrame, episodes, window: str,
               since: pd.Timestamp) -> Callable[[], SlabCount]:
-        counted = count_partition(raw, episodes, window, since)
-        return lambda: counted
+        # One thread per process, made on first use (counts in several threads share it). A forked child (an RQ
+        # work horse) gets a pool of its own: the parent's thread does not exist there.
+        with self._lock:
+            if self._pool is None or self._pool[0] != os.getpid():
+                self._pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting"))
+            pool = self._pool[1]
+        return pool.submit(count_partition, raw, episodes, window, since).result
 
     def close(self) -> None:
-        pass
+        pass  # the thread is the process's (LOCAL is shared); it idles between counts
 
 
 LOCAL = LocalEngine()

@@ -488,3 +488,59 @@ def test_one_log_imported_into_two_tenants_counts_in_each(pg, tmp_path):
         assert log_import.import_log(db, ctx, log, "combined", host="media.example.com").already_imported
         assert raw(t) == 12
     assert counting.count_downloads(db, other.id, date(2026, 3, 5), date(2026, 3, 5)).downloads == 12
+
+
+def test_slabs_read_ahead_in_a_second_session_count_as_slabs_read_in_turn(pg_url, monkeypatch):
+    """On PostgreSQL the next slabs are read, and counted, in a session and on threads of their own while the
+    count's session writes: in every dedupe window the downloads, rollups and report equal those of a count that
+    reads each slab in turn in its own session; the other tenant's rows stay as they were; and a read that fails
+    fails the count and writes nothing."""
+    from tests import counting_cases as cases
+
+    migrate.upgrade(pg_url)
+    db = Database(pg_url, "podcast_worker")
+    monkeypatch.setattr(counting, "SLAB_DAYS", cases.SLAB_DAYS)
+    alpha = cases.seed_network(db, "alpha", seed=11)
+    beta = cases.seed_network(db, "beta", seed=11)  # the same traffic: a mixed-up tenant would double it
+    counting.count_downloads(db, beta, cases.FIRST, cases.LAST)
+    beta_before = cases.counted_digest(db, beta, [*cases.COUNTED_TABLES, "download_requests"])
+    ways = []
+    started_slabs = counting._started_slabs
+
+    def spy(s, reader, slabs, start, lookahead):
+        ways.append((reader is not None, len(slabs)))
+        return started_slabs(s, reader, slabs, start, lookahead)
+
+    monkeypatch.setattr(counting, "_started_slabs", spy)
+    for window in ("calendar", "first-touch", "last-touch"):
+        accounts.configure_tenant(db, "alpha", dedupe_window=window)
+        cases.wipe_counts(db, alpha)
+        ahead = counting.count_downloads(db, alpha, cases.FIRST, cases.LAST)
+        ahead_digest = cases.counted_digest(db, alpha)
+        assert cases.edge_downloads(db, alpha) == cases.EDGE_DOWNLOADS[window]
+        cases.wipe_counts(db, alpha)
+        with db.session(alpha, worker=True) as s:
+            in_turn = counting.count_in_session(s, alpha, cases.FIRST, cases.LAST)
+            s.commit()
+        assert cases.counted_digest(db, alpha) == ahead_digest and ahead_digest["downloads"][0] > 0
+        assert (ahead.requests, ahead.downloads, ahead.dropped, ahead.bots_by_day) == (
+            in_turn.requests, in_turn.downloads, in_turn.dropped, in_turn.bots_by_day)
+    assert ways[:2] == [(True, 3), (False, 3)]  # read ahead by count_downloads, in turn by count_in_session alone
+    assert cases.counted_digest(db, beta, [*cases.COUNTED_TABLES, "download_requests"]) == beta_before
+
+    cases.wipe_counts(db, alpha)
+    empty = cases.counted_digest(db, alpha)
+    reads = []
+    read_countable = counting.read_countable
+
+    def failing(s, *args, **kwargs):
+        reads.append(s)
+        if len(reads) == 2:
+            raise RuntimeError("read failed")
+        return read_countable(s, *args, **kwargs)
+
+    monkeypatch.setattr(counting, "read_countable", failing)
+    with pytest.raises(RuntimeError, match="read failed"):
+        counting.count_downloads(db, alpha, cases.FIRST, cases.LAST)
+    assert cases.counted_digest(db, alpha) == empty
+    db.dispose()

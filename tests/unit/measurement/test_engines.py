@@ -216,3 +216,35 @@ def test_the_app_and_the_local_engine_never_import_dask(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_local_engine_counts_on_a_thread_and_again_in_a_forked_child():
+    """The local engine counts on a thread of its own (the caller reads and writes meanwhile); a child forked after
+    the parent counted (an RQ work horse) counts too, instead of waiting forever on the parent's thread."""
+    import os
+    import threading
+    from collections import Counter
+
+    engine = engines.LocalEngine()
+    threads = []
+
+    def count_partition(raw, episodes, window, since):
+        threads.append(threading.current_thread().name)
+        return SlabCount(pd.DataFrame({"n": [len(raw)]}), Counter(), Counter())
+
+    assert engine.count(count_partition, pd.DataFrame({"a": [1, 2]}), None, "calendar", None)().downloads["n"][0] == 2
+    assert threads[0].startswith("counting") and threads[0] != threading.current_thread().name
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only when its count finished
+        done = threading.Event()
+        threading.Thread(target=lambda: (engine.count(count_partition, pd.DataFrame({"a": [1]}), None, "calendar",
+                                                      None)(), done.set()), daemon=True).start()
+        os._exit(0 if done.wait(20) else 3)
+    deadline = time.monotonic() + 30
+    while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if waited == (0, 0):
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's count did not finish")
+    assert os.waitstatus_to_exitcode(waited[1]) == 0
