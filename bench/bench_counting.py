@@ -5,7 +5,7 @@ Issue targets: >= 200,000 raw rows/s on one core and < 2 GB peak memory, countin
 Run from the project root:
     python bench/bench_counting.py [--rows 5000000] [--days 90] [--episodes 2000] [--listeners 1000000]
                                    [--window calendar|first-touch|last-touch] [--profile /tmp/counting.prof]
-                                   [--engine local|dask] [--workers 1,2] [--keep-db]
+                                   [--engine local|dask] [--workers 1,2] [--slab-rows N] [--keep-db]
 
 What it does, in order:
   1. creates a fresh database on 127.0.0.1:5432 (user postgres), runs services.migrate.upgrade(url);
@@ -18,7 +18,10 @@ What it does, in order:
      times services.measurement.counting.count_downloads(db, tenant, first_day, last_day) on
      services.db.Database(url, "podcast_worker"), then times it again (a recount must leave the downloads and rollups
      unchanged); the peak RSS is reset between runs (/proc/self/clear_refs) so each run reports its own ru_maxrss;
-     with --profile a third (recount) run goes under cProfile and the top functions are printed;
+     then empties what counting wrote and times a first count with each slab read, counted and written in turn in
+     the count's one session (count_in_session with SerialEngine: how counting ran before it read ahead in a
+     second session and counted on a thread), the same-run reference for the pipelined count;
+     with --profile a further (recount) run goes under cProfile and the top functions are printed;
   5. baseline in the same run: pandas drop_duplicates over the same number of (episode_id, listener_key, day) rows;
   6. the input/output floor in the same run (bench/counting_floor.py): PostgreSQL alone handing over the raw rows
      and taking the rows the count wrote, the wall-clock bound no counting process can beat on this host;
@@ -174,7 +177,10 @@ def count_child() -> None:
     url, dsn = APP_URL.format(name=args.db_name), PG_DB.format(name=args.db_name)
     first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
     db = Database(url, "podcast_worker")  # the workers' work: the worker role
-    out = {"rss_before_mb": rss_mb("VmRSS"), "slab_days": counting.SLAB_DAYS, "runs": []}
+    if args.slab_rows:
+        counting.SLAB_ROWS = args.slab_rows
+    out = {"rss_before_mb": rss_mb("VmRSS"), "slab_days": counting.SLAB_DAYS, "slab_rows": counting.SLAB_ROWS,
+           "runs": []}
     for label in ("first count", "recount"):
         slabs = []
         t_prev = [time.perf_counter()]
@@ -193,6 +199,7 @@ def count_child() -> None:
                             "vmhwm_mb": rss_mb("VmHWM"), "requests": report.requests, "downloads": report.downloads,
                             "dropped": dict(report.dropped), "slabs": slabs,
                             "table": downloads_fingerprint(dsn, args.tenant)})
+    out["serial_run"] = serial_run(db, dsn, args.tenant, first, last)
     if args.engine == "dask":
         out["dask_runs"] = dask_runs(args, db, dsn, first, last)
     if args.profile:
@@ -220,6 +227,35 @@ def empty_counts(dsn: str) -> None:
                                                    (t,)).fetchone() in (("r",), ("p",))]  # not continuous aggregates
         conn.execute(f"TRUNCATE {', '.join(plain)}")
         conn.commit()
+
+
+class SerialEngine:
+    """Counting as it was before it read ahead and counted on a thread: each slab counted inline, between its read
+    and its write, so nothing overlaps the database's work (the same-run reference for the pipelined count)."""
+
+    lookahead = 0
+
+    def count(self, count_partition, raw, episodes, window, since):
+        counted = count_partition(raw, episodes, window, since)
+        return lambda: counted
+
+    def close(self) -> None:
+        pass
+
+
+def serial_run(db, dsn: str, tenant: int, first: date, last: date) -> dict:
+    """A first count of the same days with SerialEngine, each slab read in the count's own session."""
+    from services.measurement import counting
+
+    empty_counts(dsn)
+    reset_peak_rss()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    with db.session(tenant, worker=True) as s:  # count_in_session alone: no second session reading ahead
+        report = counting.count_in_session(s, tenant, first, last, engine=SerialEngine())
+        s.commit()
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"seconds": elapsed, "cpu_seconds": cpu, "vmhwm_mb": rss_mb("VmHWM"), "requests": report.requests,
+            "downloads": report.downloads, "dropped": dict(report.dropped), "table": downloads_fingerprint(dsn, tenant)}
 
 
 def dask_runs(args, db, dsn: str, first: date, last: date) -> list[dict]:
@@ -284,6 +320,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500_000, help="rows generated and COPYed per chunk")
     parser.add_argument("--window", default="calendar", choices=["calendar", "first-touch", "last-touch"])
     parser.add_argument("--profile", help="also run a recount under cProfile and save the stats here")
+    parser.add_argument("--slab-rows", type=int, default=None,
+                        help="counting.SLAB_ROWS for this run (default: the product's)")
     parser.add_argument("--engine", default="local", choices=["local", "dask"],
                         help="dask: also count on a Dask LocalCluster for each --workers count (local: the baseline)")
     parser.add_argument("--workers", default="1,2", help="worker processes per Dask run, comma-separated (--engine dask)")
@@ -320,7 +358,7 @@ def main() -> None:
               f"{base_s:.2f} s = {base_rows / base_s:,.0f} rows/s ({base_kept:,} kept)", flush=True)
 
         job = {"db_name": name, "tenant": info["tenant_id"], "first": info["first"], "last": info["last"],
-               "profile": args.profile, "engine": args.engine, "workers": args.workers}
+               "profile": args.profile, "engine": args.engine, "workers": args.workers, "slab_rows": args.slab_rows}
         print(f"counting {info['first']} .. {info['last']} in the counting process ...", flush=True)
         stdout, stderr = child.communicate(json.dumps(job) + "\n")
         if child.returncode != 0:
@@ -346,7 +384,7 @@ def main() -> None:
 def report(result: dict, baseline_rate: float, args) -> None:
     first, again = result["runs"]
     print(f"counting process RSS before counting (imports, OPAWG tables loaded): {result['rss_before_mb']:.0f} MiB; "
-          f"SLAB_DAYS = {result['slab_days']}")
+          f"SLAB_DAYS = {result['slab_days']}, SLAB_ROWS = {result['slab_rows']:,}")
     for run in result["runs"]:
         rate = run["requests"] / run["seconds"]
         print(f"{run['label']:>11}: {run['requests']:,} requests -> {run['downloads']:,} downloads in "
@@ -368,6 +406,12 @@ def report(result: dict, baseline_rate: float, args) -> None:
         print("(peak RSS could not be reset between runs: ru_maxrss is cumulative over the child process)")
     same = first["table"] == again["table"] and first["downloads"] == again["downloads"]
     print(f"recount idempotent: {'yes' if same else 'NO'} (downloads table {first['table']} -> {again['table']})")
+    serial = result["serial_run"]
+    same = serial["table"] == first["table"] and serial["downloads"] == first["downloads"]
+    print(f"serial reference (each slab read, counted and written in turn in one session, as before the read-ahead), "
+          f"a first count in the same run: {serial['seconds']:.2f} s (cpu {serial['cpu_seconds']:.2f} s, peak "
+          f"{serial['vmhwm_mb']:,.0f} MiB); the pipelined first count took {first['seconds'] / serial['seconds']:.2f}x "
+          f"its time; identical downloads and rollups: {'yes' if same else 'NO'}")
     if result.get("dask_runs"):
         report_engines(first, result["dask_runs"])
     if "profile_text" in result:
