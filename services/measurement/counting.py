@@ -204,24 +204,22 @@ def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Ca
             yield from in_flight
         yield in_turn()
         return
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-reader")
-    pending: deque[Future] = deque()
-    try:
-        with reader() as rs:
-            def ahead() -> Iterator[_Slab]:
-                upcoming = iter(slabs)
-                for _ in slabs:
-                    while len(pending) <= PREFETCH_SLABS and (slab := next(upcoming, None)) is not None:
-                        pending.append(pool.submit(start, rs, *slab))
-                    yield pending.popleft().result()
-            try:
-                yield ahead()
-            finally:
-                for future in pending:
-                    future.cancel()
-                pool.shutdown(wait=True)  # before the reader's session closes: nothing still uses it
-    finally:
-        pool.shutdown(wait=True)
+    with reader() as rs:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-reader")
+        pending: deque[Future] = deque()
+
+        def ahead() -> Iterator[_Slab]:
+            upcoming = iter(slabs)
+            for _ in slabs:
+                while len(pending) <= PREFETCH_SLABS and (slab := next(upcoming, None)) is not None:
+                    pending.append(pool.submit(start, rs, *slab))
+                yield pending.popleft().result()
+        try:
+            yield ahead()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)  # before the reader's session closes: nothing still uses it
 
 
 def _finish_slab(s: Session, tenant_id: int, slab: _Slab, report: CountReport) -> date:
