@@ -184,7 +184,7 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
     # Columns keep their dtypes (text as Categoricals): services.bulk formats each distinct value once.
     uid_prefix = request_uid_prefix(tenant_id, fingerprint)
     return pd.DataFrame({
-        "request_uid": np.asarray([f"{uid_prefix}{n}" for n in rows["line_no"].tolist()], dtype=object),
+        "request_uid": np.asarray([f"{uid_prefix}{n:010d}" for n in rows["line_no"].tolist()], dtype=object),
         "ts": ts, "tenant_id": tenant_id,
         "podcast_id": episodes.episodes["podcast_id"].reindex(episode_id).to_numpy(),
         "source": "log", "import_id": import_id, "method": rows["method"],
@@ -197,7 +197,10 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
 
 def request_uid_prefix(tenant_id: int, fingerprint: str) -> str:
     """The request_uid of a log line, less its line number: the same line of the same file imported for the same
-    tenant has the same uid (a replay is a no-op), while another tenant importing that file gets its own uids."""
+    tenant has the same uid (a replay is a no-op), while another tenant importing that file gets its own uids.
+
+    The line number follows zero-padded to ten digits, so an import's uids rise with its lines and each lands at the
+    right-hand end of the primary key's index (PostgreSQL's fast path for ascending keys) instead of all over it."""
     return hashlib.blake2b(f"{tenant_id}:{fingerprint}".encode(), digest_size=12).hexdigest() + ":"
 
 

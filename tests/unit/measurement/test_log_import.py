@@ -189,6 +189,18 @@ def test_one_log_imported_into_two_tenants_counts_in_each_and_never_twice(db, de
     assert counted.downloads == 11
 
 
+def test_an_imports_request_uids_rise_with_its_line_numbers(db, demo, tmp_path):
+    """Line 9 before line 10 before line 100: the primary key's index takes an import's rows at its right-hand end."""
+    lines = [_line(f"198.51.100.{i % 200 + 1}", "/market-hours/0050.mp3") for i in range(120)]
+    report = log_import.import_log(db, demo, _log(tmp_path, lines), "combined", host="media.example.com")
+    with db.session(demo.tenant_id) as s:
+        uids = s.scalars(select(DownloadRequest.request_uid).where(
+            DownloadRequest.import_id == report.import_id)).all()
+    prefix = log_import.request_uid_prefix(demo.tenant_id, log_import.file_fingerprint(tmp_path / "access.log"))
+    assert sorted(uids) == [f"{prefix}{n:010d}" for n in range(1, 121)]
+    assert len(uids) == report.imported == 120
+
+
 def _imported_by(db, tenant_id):
     """Log rows of one tenant (SQLite has no row-level security: the filter is the wall here)."""
     with db.session(tenant_id) as s:
