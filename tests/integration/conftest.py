@@ -41,11 +41,16 @@ def with_timeouts(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{PG_TIMEOUTS}"
 
 
-def create_database() -> tuple[str, str]:
-    """Create an empty, uniquely named database; returns (name, SQLAlchemy URL with the test timeouts)."""
+def create_database(template: str | None = None) -> tuple[str, str]:
+    """Create a uniquely named database, empty or a copy of `template`; returns (name, SQLAlchemy URL with the test
+    timeouts)."""
     name = f"podtest_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(with_timeouts(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if template is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        else:  # a copy needs the template to itself: nothing of a test ever connects to it, but make sure
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     base = PG_ADMIN.split("?", 1)[0].rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     return name, with_timeouts(f"{base}/{name}")
 
@@ -75,6 +80,34 @@ def redis_url():
 def pg_url(postgres_available):
     name, url = create_database()
     yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def _seeded_pg_template(postgres_available, tmp_path_factory):
+    """A PostgreSQL database migrated and seeded with the demo tenant through the app, once per run: the template
+    seeded_pg copies. Nothing connects to it after seeding."""
+    from app import create_app
+    from services import demo
+    from tests.conftest import DEMO_PASSWORD, make_settings
+
+    name, url = create_database()
+    server = create_app(make_settings(tmp_path_factory.mktemp("seeded-pg"), DATABASE_URL=url))
+    db = server.extensions["podcast_platform"].db
+    seeded = demo.seed_demo(db, password=DEMO_PASSWORD)
+    db.dispose()
+    yield name, seeded
+    drop_database(name)
+
+
+@pytest.fixture
+def seeded_pg(_seeded_pg_template):
+    """(URL, seed_demo's result) of a database of its own holding what create_app and demo.seed_demo make of an empty
+    one: a copy of the run's seeded template (CREATE DATABASE ... TEMPLATE), in a fraction of a second instead of
+    seeding again. The dashboards' cache cannot mix copies up: its keys name the database."""
+    template, seeded = _seeded_pg_template
+    name, url = create_database(template)
+    yield url, dict(seeded)
     drop_database(name)
 
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from services import accounts, demo
+from services import accounts
 from services.models import Campaign, Episode, Podcast, Sponsor
 from tests.conftest import DEMO_PASSWORD, make_settings
 from tests.integration.conftest import create_database, drop_database
@@ -72,15 +72,14 @@ def _endpoint_class(rule) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def world(postgres_available, tmp_path_factory):
-    name, url = create_database()
+def world(_seeded_pg_template, tmp_path_factory):
+    name, url = create_database(_seeded_pg_template[0])  # the demo tenant already seeded
     provider = OidcProvider().__enter__()  # single sign-on on, so its routes answer as in a deployment that uses it
     server = create_app(make_settings(tmp_path_factory.mktemp("matrix"), DATABASE_URL=url,
                                       API_ANON_RATE_LIMIT="100000/minute", **provider.settings_env()))
     server.config["TESTING"] = True
     server.config["PROPAGATE_EXCEPTIONS"] = False  # a failing callback answers 500, as it would to a browser
     db = server.extensions["podcast_platform"].db
-    demo.seed_demo(db, password=DEMO_PASSWORD)
     tenant = accounts.get_tenant_by_slug(db, "demo")
     with db.session(tenant.id) as s:
         sponsors = dict(s.execute(select(Sponsor.name, Sponsor.id)).all())

@@ -16,14 +16,14 @@ from app import create_app
 from jobs import context
 from jobs.measure import drain_hits
 from jobs.queues import enqueue, job_status
-from services import accounts, api_keys, demo
+from services import accounts, api_keys
 from services.errors import NotFound
 from services.measurement import ingest, journal
 from services.models import AttributionEvent, Sponsor
 from services.sponsorship.attribution import inputs
 from services.sponsorship.attribution.pixel import RECORD_STORES
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, clear_demo_conversions, make_settings
+from tests.conftest import clear_demo_conversions, make_settings
 from tests.integration.workers import burst_worker
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,18 @@ def _clear(redis_url):
 
 
 @pytest.fixture
-def network(pg_url, redis_url, tmp_path):
+def pg_url(seeded_pg):
+    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
+    through create_app leaves a new database)."""
+    return seeded_pg[0]
+
+
+@pytest.fixture
+def network(pg_url, seeded_pg, redis_url, tmp_path):
     settings = make_settings(tmp_path / "live", DATABASE_URL=pg_url, REDIS_URL=redis_url)
     server = create_app(settings)
     db = server.extensions["podcast_platform"].db
-    seeded = demo.seed_demo(db, password=DEMO_PASSWORD)
+    seeded = seeded_pg[1]
     clear_demo_conversions(db, seeded["tenant_id"])  # the demo seeds conversions; these tests count from none
     _clear(redis_url)
     context.set_settings(settings)

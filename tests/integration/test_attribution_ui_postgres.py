@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from services import accounts, demo
+from services import accounts
 from services.sponsorship import campaigns
 from services.errors import NotFound
 from services.measurement.methodology import methodology
@@ -18,17 +18,18 @@ from services.models import AttributionRejection, Campaign, Sponsor
 from services.sponsorship.attribution import inputs, links, pixel_status, promo_upload
 from services.sponsorship.attribution.shared_ips import SharedIpClassifier
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, clear_demo_conversions, make_settings
+from tests.conftest import clear_demo_conversions, make_settings
 
 pytestmark = pytest.mark.integration
 HOUSEHOLDS = SharedIpClassifier(lambda ip: "EXAMPLE BROADBAND")
 
 
 @pytest.fixture
-def pg_demo(pg_url, tmp_path):
+def pg_demo(seeded_pg, tmp_path):
+    pg_url, seeded = seeded_pg  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))
     db = server.extensions["podcast_platform"].db
-    tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    tenant_id = seeded["tenant_id"]
     clear_demo_conversions(db, tenant_id)  # the demo seeds conversions; this test counts from none
     other = accounts.create_tenant(db, "acme", "Acme")
     with db.session(tenant_id) as s:

@@ -10,20 +10,27 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from app import create_app
-from services import accounts, api_keys, demo
+from services import accounts, api_keys
 from services.sponsorship import delivery
 from services.models import CampaignMetric
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.conftest import make_settings
 
 TABLES = ("campaign_metrics", "campaign_reach")
 
 
 @pytest.fixture
-def pg_app(pg_url, tmp_path):
+def pg_url(seeded_pg):
+    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
+    through create_app leaves a new database)."""
+    return seeded_pg[0]
+
+
+@pytest.fixture
+def pg_app(pg_url, seeded_pg, tmp_path):
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))  # no Redis: the refresh job runs in-process
     state = server.extensions["podcast_platform"]
-    seeded = demo.seed_demo(state.db, password=DEMO_PASSWORD)
+    seeded = seeded_pg[1]
     yield server, state.db, seeded["tenant_id"]
     state.db.dispose()
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from api.framing import frame_ancestors_of
 from app import create_app
-from services import accounts, api_keys, demo
+from services import accounts, api_keys
 from services.dashboards import overview
 from services.sharing import store
 from services.sharing.filters import view_state
@@ -20,21 +20,21 @@ from services.models import Campaign, Embed, Podcast, Sponsor
 from services.errors import NotFound
 from services.models.base import utcnow
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.conftest import make_settings
 from tests.unit.embeds.helpers import bars
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def pg_world(postgres_available, tmp_path_factory):
+def pg_world(_seeded_pg_template, tmp_path_factory):
     from tests.integration.conftest import create_database, drop_database
 
-    name, url = create_database()
+    name, url = create_database(_seeded_pg_template[0])  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path_factory.mktemp("pg-embeds"), DATABASE_URL=url))
     server.config["TESTING"] = True
     db = server.extensions["podcast_platform"].db
-    tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    tenant_id = _seeded_pg_template[1]["tenant_id"]
     acme = accounts.create_tenant(db, "acme", "Acme").id
     with db.session(tenant_id) as s:
         podcasts = list(s.scalars(select(Podcast.id).order_by(Podcast.id)).all())

@@ -13,20 +13,27 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
 from app import create_app
-from services import accounts, api_keys, demo
+from services import accounts, api_keys
 from services.models import CampaignRecommendation, MatchmakingWeights, Podcast, Sponsor
 from services.sponsorship import campaigns, matchmaking
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.conftest import make_settings
 
 TABLES = ("campaign_recommendations", "matchmaking_weights")
 
 
 @pytest.fixture
-def pg_app(pg_url, tmp_path):
+def pg_url(seeded_pg):
+    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
+    through create_app leaves a new database)."""
+    return seeded_pg[0]
+
+
+@pytest.fixture
+def pg_app(pg_url, seeded_pg, tmp_path):
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))
     state = server.extensions["podcast_platform"]
-    seeded = demo.seed_demo(state.db, password=DEMO_PASSWORD)
+    seeded = seeded_pg[1]
     db, tenant_id = state.db, seeded["tenant_id"]
     with db.session(tenant_id) as s:
         coffee = s.scalar(select(Sponsor.id).where(Sponsor.name == "Northwind Coffee"))
