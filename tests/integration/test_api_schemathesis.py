@@ -16,10 +16,10 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from sqlalchemy import select
 
 from app import create_app
-from services import accounts, demo
+from services import accounts
 from services.models import Campaign
 from tests.api_world import demo_ids, fill, id_operations, sponsor_key, tenant_key
-from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.conftest import make_settings
 from tests.integration.conftest import create_database, drop_database
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
@@ -28,14 +28,13 @@ EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 
 
 @pytest.fixture(scope="module")
-def world(postgres_available, redis_url, tmp_path_factory):
-    name, url = create_database()
+def world(_seeded_pg_template, redis_url, tmp_path_factory):
+    name, url = create_database(_seeded_pg_template[0])  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path_factory.mktemp("api"), DATABASE_URL=url, REDIS_URL=redis_url,
                                       API_RATE_LIMIT="100000/minute", API_ANON_RATE_LIMIT="100000/minute"))
     server.config["TESTING"] = True
     server.config["PROPAGATE_EXCEPTIONS"] = False  # an unexpected error must come back as the 500 problem
     db = server.extensions["podcast_platform"].db
-    demo.seed_demo(db, password=DEMO_PASSWORD)
     accounts.create_tenant(db, "acme", "Acme")
     ids = demo_ids(db)
     world = {"app": server, "db": db, "ids": ids, "read": tenant_key(db, "demo", ("read",)),

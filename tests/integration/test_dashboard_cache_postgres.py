@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from api.state import request_store
-from services import accounts, demo, migrate
+from services import accounts
 from services.dashboards import episodes, overview
 from services.dashboards.cache import PREFIX, DashboardCache, RedisStore
 from services.dashboards.periods import ViewState
@@ -22,22 +22,20 @@ from services.errors import NotFound, PermissionDenied
 from services.measurement import counting, store
 from services.models import DownloadRequest, Podcast
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD
 
 ALL = ViewState(range="all")
 REPLICA_TITLE = "Title on the replica"
 
 
 @pytest.fixture(scope="module")
-def databases(postgres_available):
+def databases(_seeded_pg_template):
     """(primary URL, replica URL, demo tenant id, acme tenant id): the demo seeded on the primary, then the replica
     cloned from it with the demo's first podcast renamed there only."""
     from tests.integration.conftest import PG_ADMIN, create_database, drop_database, with_timeouts
 
-    name, url = create_database()
-    migrate.upgrade(url)
+    name, url = create_database(_seeded_pg_template[0])  # migrated, the demo tenant already seeded
     db = Database(url, "podcast_app")
-    tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    tenant_id = _seeded_pg_template[1]["tenant_id"]
     acme_id = accounts.create_tenant(db, "acme", "Acme").id
     db.dispose()
     replica = f"{name}_replica"

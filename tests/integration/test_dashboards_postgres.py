@@ -10,24 +10,22 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from services import demo, migrate
+from services import migrate
 from services.dashboards import audience, episodes, exports, overview
 from services.dashboards.periods import ViewState, resolve_period
 from services.db import Database
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD
 
 NEW_ROLLUPS = ("episode_app_daily_metrics", "episode_device_daily_metrics", "episode_geo_daily_metrics")
 
 
 @pytest.fixture(scope="module")
-def pg_demo(postgres_available):
+def pg_demo(_seeded_pg_template):
     from tests.integration.conftest import create_database, drop_database
 
-    name, url = create_database()
-    migrate.upgrade(url)
+    name, url = create_database(_seeded_pg_template[0])  # migrated, the demo tenant already seeded
     db = Database(url, "podcast_app")
-    seeded = demo.seed_demo(db, password=DEMO_PASSWORD)
+    seeded = _seeded_pg_template[1]
     yield db, seeded["tenant_id"], url
     db.dispose()
     drop_database(name)
