@@ -84,7 +84,7 @@ def pg_url(postgres_available):
 
 
 @pytest.fixture(scope="session")
-def _seeded_pg_template(postgres_available, tmp_path_factory):
+def seeded_pg_template(postgres_available, tmp_path_factory):
     """A PostgreSQL database migrated and seeded with the demo tenant through the app, once per run: the template
     seeded_pg copies. Nothing connects to it after seeding."""
     from app import create_app
@@ -101,11 +101,11 @@ def _seeded_pg_template(postgres_available, tmp_path_factory):
 
 
 @pytest.fixture
-def seeded_pg(_seeded_pg_template):
+def seeded_pg(seeded_pg_template):
     """(URL, seed_demo's result) of a database of its own holding what create_app and demo.seed_demo make of an empty
     one: a copy of the run's seeded template (CREATE DATABASE ... TEMPLATE), in a fraction of a second instead of
     seeding again. The dashboards' cache cannot mix copies up: its keys name the database."""
-    template, seeded = _seeded_pg_template
+    template, seeded = seeded_pg_template
     name, url = create_database(template)
     yield url, dict(seeded)
     drop_database(name)

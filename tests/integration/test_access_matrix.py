@@ -72,8 +72,8 @@ def _endpoint_class(rule) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def world(_seeded_pg_template, tmp_path_factory):
-    name, url = create_database(_seeded_pg_template[0])  # the demo tenant already seeded
+def world(seeded_pg_template, tmp_path_factory):
+    name, url = create_database(seeded_pg_template[0])  # the demo tenant already seeded
     provider = OidcProvider().__enter__()  # single sign-on on, so its routes answer as in a deployment that uses it
     server = create_app(make_settings(tmp_path_factory.mktemp("matrix"), DATABASE_URL=url,
                                       API_ANON_RATE_LIMIT="100000/minute", **provider.settings_env()))

@@ -28,8 +28,8 @@ EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 
 
 @pytest.fixture(scope="module")
-def world(_seeded_pg_template, redis_url, tmp_path_factory):
-    name, url = create_database(_seeded_pg_template[0])  # the demo tenant already seeded
+def world(seeded_pg_template, redis_url, tmp_path_factory):
+    name, url = create_database(seeded_pg_template[0])  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path_factory.mktemp("api"), DATABASE_URL=url, REDIS_URL=redis_url,
                                       API_RATE_LIMIT="100000/minute", API_ANON_RATE_LIMIT="100000/minute"))
     server.config["TESTING"] = True

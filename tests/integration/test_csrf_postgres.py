@@ -22,15 +22,15 @@ KEY_OUTPUTS = [("apikeys-table", "children"), ("apikeys-new-key", "children"), (
 
 
 @pytest.fixture(scope="module")
-def pg_world(_seeded_pg_template, tmp_path_factory):
+def pg_world(seeded_pg_template, tmp_path_factory):
     from tests.integration.conftest import create_database, drop_database
 
-    name, url = create_database(_seeded_pg_template[0])  # the demo tenant already seeded
+    name, url = create_database(seeded_pg_template[0])  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path_factory.mktemp("pg-csrf"), DATABASE_URL=url,
                                       METRICS_TOKEN=METRICS_TOKEN))
     server.config["TESTING"] = True
     db = server.extensions["podcast_platform"].db
-    tenant_id = _seeded_pg_template[1]["tenant_id"]
+    tenant_id = seeded_pg_template[1]["tenant_id"]
     acme = accounts.create_tenant(db, "acme", "Acme").id
     accounts.create_user(db, "owner@acme.test", "acme", "owner", password=PASSWORD)
     yield {"app": server, "db": db, "demo": tenant_id, "acme": acme}

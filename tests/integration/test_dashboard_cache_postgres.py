@@ -28,14 +28,14 @@ REPLICA_TITLE = "Title on the replica"
 
 
 @pytest.fixture(scope="module")
-def databases(_seeded_pg_template):
+def databases(seeded_pg_template):
     """(primary URL, replica URL, demo tenant id, acme tenant id): the demo seeded on the primary, then the replica
     cloned from it with the demo's first podcast renamed there only."""
     from tests.integration.conftest import PG_ADMIN, create_database, drop_database, with_timeouts
 
-    name, url = create_database(_seeded_pg_template[0])  # migrated, the demo tenant already seeded
+    name, url = create_database(seeded_pg_template[0])  # migrated, the demo tenant already seeded
     db = Database(url, "podcast_app")
-    tenant_id = _seeded_pg_template[1]["tenant_id"]
+    tenant_id = seeded_pg_template[1]["tenant_id"]
     acme_id = accounts.create_tenant(db, "acme", "Acme").id
     db.dispose()
     replica = f"{name}_replica"

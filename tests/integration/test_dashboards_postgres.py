@@ -20,12 +20,12 @@ NEW_ROLLUPS = ("episode_app_daily_metrics", "episode_device_daily_metrics", "epi
 
 
 @pytest.fixture(scope="module")
-def pg_demo(_seeded_pg_template):
+def pg_demo(seeded_pg_template):
     from tests.integration.conftest import create_database, drop_database
 
-    name, url = create_database(_seeded_pg_template[0])  # migrated, the demo tenant already seeded
+    name, url = create_database(seeded_pg_template[0])  # migrated, the demo tenant already seeded
     db = Database(url, "podcast_app")
-    seeded = _seeded_pg_template[1]
+    seeded = seeded_pg_template[1]
     yield db, seeded["tenant_id"], url
     db.dispose()
     drop_database(name)
