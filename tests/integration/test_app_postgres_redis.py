@@ -11,14 +11,8 @@ from tests.dash_client import call_overview
 
 
 @pytest.fixture
-def pg_url(seeded_pg):
-    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
-    through create_app leaves a new database)."""
-    return seeded_pg[0]
-
-
-@pytest.fixture
-def pg_app(pg_url, redis_url, tmp_path):
+def pg_app(seeded_pg, redis_url, tmp_path):
+    pg_url = seeded_pg[0]  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL=redis_url))
     state = server.extensions["podcast_platform"]
     yield server

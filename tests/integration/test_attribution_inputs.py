@@ -35,18 +35,11 @@ def _clear(redis_url):
 
 
 @pytest.fixture
-def pg_url(seeded_pg):
-    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
-    through create_app leaves a new database)."""
-    return seeded_pg[0]
-
-
-@pytest.fixture
-def network(pg_url, seeded_pg, redis_url, tmp_path):
+def network(seeded_pg, redis_url, tmp_path):
+    pg_url, seeded = seeded_pg  # the demo tenant already seeded
     settings = make_settings(tmp_path / "live", DATABASE_URL=pg_url, REDIS_URL=redis_url)
     server = create_app(settings)
     db = server.extensions["podcast_platform"].db
-    seeded = seeded_pg[1]
     clear_demo_conversions(db, seeded["tenant_id"])  # the demo seeds conversions; these tests count from none
     _clear(redis_url)
     context.set_settings(settings)

@@ -20,23 +20,16 @@ TABLES = ("campaign_metrics", "campaign_reach")
 
 
 @pytest.fixture
-def pg_url(seeded_pg):
-    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
-    through create_app leaves a new database)."""
-    return seeded_pg[0]
-
-
-@pytest.fixture
-def pg_app(pg_url, seeded_pg, tmp_path):
+def pg_app(seeded_pg, tmp_path):
+    pg_url, seeded = seeded_pg  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))  # no Redis: the refresh job runs in-process
     state = server.extensions["podcast_platform"]
-    seeded = seeded_pg[1]
     yield server, state.db, seeded["tenant_id"]
     state.db.dispose()
 
 
-def test_new_tables_have_a_forced_tenant_policy_and_grants(pg_app, pg_url):
-    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+def test_new_tables_have_a_forced_tenant_policy_and_grants(pg_app, seeded_pg):
+    with psycopg.connect(seeded_pg[0].replace("+psycopg", "")) as conn:
         for table in TABLES:
             forced = conn.execute("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = %s",
                                   (table,)).fetchone()[0]

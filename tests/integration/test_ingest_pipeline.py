@@ -21,18 +21,11 @@ AGENT = "Podcasts/1530.3 CFNetwork/1220.1 Darwin/20.3.0"
 
 
 @pytest.fixture
-def pg_url(seeded_pg):
-    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
-    through create_app leaves a new database)."""
-    return seeded_pg[0]
-
-
-@pytest.fixture
-def pipeline(pg_url, seeded_pg, redis_url, tmp_path):
+def pipeline(seeded_pg, redis_url, tmp_path):
+    pg_url, seeded = seeded_pg  # the demo tenant already seeded
     settings = make_settings(tmp_path, DATABASE_URL=pg_url, REDIS_URL=redis_url)
     server = create_app(settings)
     db = server.extensions["podcast_platform"].db
-    seeded = seeded_pg[1]
     redis.Redis.from_url(redis_url).delete(ingest.BUFFER_KEY, ingest.PROCESSING_KEY, ingest.DRAIN_LOCK_KEY)
     context.set_settings(settings)
     context.set_db(db)

@@ -23,17 +23,10 @@ TABLES = ("campaign_recommendations", "matchmaking_weights")
 
 
 @pytest.fixture
-def pg_url(seeded_pg):
-    """This module's database: a copy of the run's seeded template, the demo tenant already in it (as seed_demo
-    through create_app leaves a new database)."""
-    return seeded_pg[0]
-
-
-@pytest.fixture
-def pg_app(pg_url, seeded_pg, tmp_path):
+def pg_app(seeded_pg, tmp_path):
+    pg_url, seeded = seeded_pg  # the demo tenant already seeded
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))
     state = server.extensions["podcast_platform"]
-    seeded = seeded_pg[1]
     db, tenant_id = state.db, seeded["tenant_id"]
     with db.session(tenant_id) as s:
         coffee = s.scalar(select(Sponsor.id).where(Sponsor.name == "Northwind Coffee"))
@@ -57,8 +50,8 @@ def _stored(db, tenant_id, campaign_id):
             select(CampaignRecommendation).where(CampaignRecommendation.campaign_id == campaign_id)))
 
 
-def test_new_tables_have_a_forced_tenant_policy_and_grants(pg_app, pg_url):
-    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+def test_new_tables_have_a_forced_tenant_policy_and_grants(pg_app, seeded_pg):
+    with psycopg.connect(seeded_pg[0].replace("+psycopg", "")) as conn:
         for table in TABLES:
             forced = conn.execute("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = %s",
                                   (table,)).fetchone()[0]
