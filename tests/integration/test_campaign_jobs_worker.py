@@ -2,11 +2,11 @@
 campaign_metrics on PostgreSQL."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from jobs.measure import count_tenant
 from jobs.queues import enqueue, job_status
-from services import demo
 from services.models import CampaignMetric, CampaignReach
 from tests.integration.workers import burst_worker
 
@@ -17,9 +17,15 @@ def _totals(db, tenant_id):
                 s.scalar(select(func.count()).select_from(CampaignReach)))
 
 
-def test_counting_on_rq_refreshes_campaign_delivery(pg_jobs):
+@pytest.fixture
+def pg_url(seeded_pg):
+    """pg_jobs's database: a copy of the run's seeded demo template rather than an empty one."""
+    return seeded_pg[0]
+
+
+def test_counting_on_rq_refreshes_campaign_delivery(pg_jobs, seeded_pg):
     settings, db = pg_jobs
-    tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
+    tenant_id = seeded_pg[1]["tenant_id"]
     seeded = _totals(db, tenant_id)
     assert seeded[0] > 0
     with db.session(tenant_id) as s:

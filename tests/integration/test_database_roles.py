@@ -9,21 +9,20 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from services import accounts, demo, migrate
+from services import accounts
 from services.db import Database
 from services.measurement import counting
 from tests.integration.conftest import PG_ADMIN, with_timeouts
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory, postgres_available):
-    """A migrated database holding the demo network and a second, empty tenant; a web LOGIN role for raw SQL."""
+def seeded(seeded_pg_template):
+    """A migrated database holding the demo network (a copy of the run's seeded template) and a second, empty tenant;
+    a web LOGIN role for raw SQL."""
     from tests.integration.conftest import create_database, drop_database
 
-    name, url = create_database()
-    migrate.upgrade(url)
+    name, url = create_database(seeded_pg_template[0])
     db = Database(url, "podcast_app")
-    demo.seed_demo(db, password="roles-demo-password")
     demo_id = accounts.get_tenant_by_slug(db, "demo").id
     other = accounts.create_tenant(db, "other", "Other")
     web_login = f"podtest_web_{uuid.uuid4().hex[:8]}"

@@ -10,10 +10,9 @@ from sqlalchemy.exc import ProgrammingError
 from app import create_app
 from jobs.measure import count_tenant
 from jobs.queues import enqueue, job_status
-from services import accounts, api_keys, demo
+from services import accounts, api_keys
 from services.models import Forecast, Podcast
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD
 from tests.integration.workers import burst_worker
 
 pytestmark = pytest.mark.integration
@@ -24,10 +23,16 @@ def _key(db, tenant_id: int) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
+@pytest.fixture
+def pg_url(seeded_pg):
+    """pg_jobs's database: a copy of the run's seeded demo template rather than an empty one."""
+    return seeded_pg[0]
+
+
 @pytest.mark.timeout(600)
-def test_counting_stores_forecasts_and_tenants_never_see_each_others(pg_jobs):
+def test_counting_stores_forecasts_and_tenants_never_see_each_others(pg_jobs, seeded_pg):
     settings, db = pg_jobs
-    tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    tenant_id = seeded_pg[1]["tenant_id"]
     other = accounts.create_tenant(db, "acme", "Acme")
     counting = enqueue(count_tenant, tenant_id, "2020-01-01", queue="measure", settings=settings)
     burst_worker(settings, "measure", "default")  # the count queues the forecasts on `default`, run in this burst

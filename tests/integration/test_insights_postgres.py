@@ -13,22 +13,28 @@ from app import create_app
 from jobs.insights import refresh_tenant_insights
 from jobs.measure import count_tenant
 from jobs.queues import enqueue, job_status
-from services import accounts, api_keys, demo
+from services import accounts, api_keys
 from services.insights import summaries
 from services.models import Anomaly, InsightSummary, Podcast
 from services.tenancy import TenantContext
-from tests.conftest import DEMO_PASSWORD, make_settings
+from tests.conftest import make_settings
 from tests.integration.workers import burst_worker
 
 TABLES = ("anomalies", "insight_summaries", "counting_days")
 
 
 @pytest.fixture
-def pg_app(pg_url, tmp_path):
+def pg_url(seeded_pg):
+    """Every test's database (pg_app's and pg_jobs's): a copy of the run's seeded demo template, which create_app and
+    demo.seed_demo made of an empty one."""
+    return seeded_pg[0]
+
+
+@pytest.fixture
+def pg_app(pg_url, seeded_pg, tmp_path):
     server = create_app(make_settings(tmp_path, DATABASE_URL=pg_url))  # no Redis: jobs run in-process
     state = server.extensions["podcast_platform"]
-    seeded = demo.seed_demo(state.db, password=DEMO_PASSWORD)
-    yield server, state.db, seeded["tenant_id"]
+    yield server, state.db, seeded_pg[1]["tenant_id"]
     state.db.dispose()
 
 
@@ -80,9 +86,9 @@ def test_insights_api_keeps_tenants_apart_on_postgres(pg_app):
     assert client.get("/api/v1/anomalies?from=2026-01-01&to=x", headers=keys["demo"]).status_code == 400
 
 
-def test_the_job_after_counting_stores_anomalies_idempotently_on_a_real_worker(pg_jobs, pg_url):
+def test_the_job_after_counting_stores_anomalies_idempotently_on_a_real_worker(pg_jobs, pg_url, seeded_pg):
     settings, db = pg_jobs
-    tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    tenant_id = seeded_pg[1]["tenant_id"]
     _, last = summaries.this_week()
     day = last - timedelta(days=2)
     with db.session(tenant_id) as s:
@@ -110,9 +116,9 @@ def test_the_job_after_counting_stores_anomalies_idempotently_on_a_real_worker(p
             == sorted(stored)
 
 
-def test_counting_enqueues_the_insights_job(pg_jobs):
+def test_counting_enqueues_the_insights_job(pg_jobs, seeded_pg):
     settings, db = pg_jobs
-    tenant_id = demo.seed_demo(db, password=DEMO_PASSWORD)["tenant_id"]
+    tenant_id = seeded_pg[1]["tenant_id"]
     with db.session(tenant_id) as s:
         s.execute(text("DELETE FROM insight_summaries"))
         s.commit()

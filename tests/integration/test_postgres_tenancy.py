@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
-from services import accounts, api_keys, demo, migrate
+from services import accounts, api_keys, migrate
 from services.dashboards import overview
 from services.dashboards.periods import ViewState
 from services.db import Database
@@ -23,6 +23,16 @@ def pg_db(pg_url):
     migrate.upgrade(pg_url)
     db = Database(pg_url, "podcast_app")
     yield db
+    db.dispose()
+
+
+@pytest.fixture
+def seeded_db(seeded_pg):
+    """(Database as the app role, seed_demo's result) on a copy of the run's seeded demo template: what
+    demo.seed_demo made of an empty migrated database."""
+    url, seeded = seeded_pg
+    db = Database(url, "podcast_app")
+    yield db, seeded
     db.dispose()
 
 
@@ -138,8 +148,8 @@ def test_setting_does_not_leak_between_transactions(pg_db):
         assert s.execute(text("SELECT count(*) FROM podcasts")).scalar() == 0
 
 
-def test_demo_seed_and_overview_on_postgres(pg_db):
-    result = demo.seed_demo(pg_db, password="demo-password-123")
+def test_demo_seed_and_overview_on_postgres(seeded_db):
+    pg_db, result = seeded_db
     assert result["created"] and result["downloads"] > 10_000
     ctx = TenantContext(tenant_id=result["tenant_id"], role="viewer")
     with pg_db.session(ctx.tenant_id) as s:
@@ -155,8 +165,8 @@ def test_demo_seed_and_overview_on_postgres(pg_db):
                                   ).current.downloads == 0
 
 
-def test_time_series_views_are_the_tenant_wall(pg_db):
-    result = demo.seed_demo(pg_db, password="demo-password-123")
+def test_time_series_views_are_the_tenant_wall(seeded_db):
+    pg_db, result = seeded_db
     other = accounts.create_tenant(pg_db, "other", "Other")
     views = ["tenant_downloads", "tenant_podcast_daily_metrics", "tenant_episode_daily_metrics",
              "tenant_podcast_hourly_metrics", "tenant_podcast_app_daily_metrics"]

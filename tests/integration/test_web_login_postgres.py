@@ -32,12 +32,11 @@ def _admin(url: str, sql: str, *params) -> list:
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory, postgres_available, redis_url):
-    """The demo and a second network, migrated and seeded by the owner; the app started as a web-only login."""
-    name, url = create_database()
-    migrate.upgrade(url)
+def web(tmp_path_factory, seeded_pg_template, redis_url):
+    """The demo (a copy of the run's seeded template) and a second network, added by the owner; the app started as a
+    web-only login."""
+    name, url = create_database(seeded_pg_template[0])
     owner_db = Database(url, "podcast_app")
-    demo.seed_demo(owner_db, password=DEMO_PASSWORD)
     other = accounts.create_tenant(owner_db, "other", "Other")
     accounts.create_user(owner_db, "owner@other.test", "other", "owner", password="other-password-1")
     other_ctx = TenantContext(other.id, "owner")
