@@ -17,8 +17,9 @@ What it starts (and stops, whatever happens; every wait has a deadline, every re
      /e/ to its own pool would), 2 x `python -m jobs.worker`, `python -m jobs.scheduler`;
   4. the load, all to 127.0.0.1: prefix hits /e/<key>/<enclosure without scheme> at --prefix-rate per second (a
      paced loop), --users dashboard users (each signs in with POST /login and clicks through the pages by posting
-     their callbacks to /_dash-update-component, 1-3 s think time between pages), and one log import of
-     --log-lines lines uploaded through the Log import page's callback (an RQ job on the imports queue);
+     their callbacks to /_dash-update-component, a page's together as a browser does, 1-3 s think time between pages),
+     and one log import of --log-lines lines uploaded through the Log import page's callback (an RQ job on the
+     imports queue);
   5. a steady phase of --seconds, then the faults, each bounded in time, while the load goes on:
        pg     PostgreSQL stopped (pg_ctl stop -m fast) for --pg-down seconds, then started;
        redis  Redis SIGKILLed, restarted from its AOF after --redis-down seconds;
@@ -200,19 +201,24 @@ def run(args: argparse.Namespace, tmp: Path, pg: OwnPostgres) -> bool:
         print_table("whole run (steady phase and faults)", whole)
         errors = sum(v[1] for k, v in whole.items() if not k.startswith("page "))  # a page's errors are its callbacks'
         steady_errors = sum(v[1] for k, v in steady.items() if not k.startswith("page "))
-        # The target is per callback (one /_dash-update-component request); a page's figure is its callbacks one
-        # after the other (the browser fires them in parallel), printed for information.
+        # The target holds per callback (one /_dash-update-component request) and per page (its callbacks fired
+        # together, as the browser fires them, from the first post to the last answer).
         dash = {k: v for k, v in steady.items() if not k.startswith(("prefix", "POST /login", "page "))}
         worst = max(dash.items(), key=lambda kv: kv[1][3]) if dash else ("-", (0, 0, 0.0, 0.0, 0.0))
+        pages = {k: v for k, v in steady.items() if k.startswith("page ")}
+        worst_page = max(pages.items(), key=lambda kv: kv[1][3]) if pages else ("-", (0, 0, 0.0, 0.0, 0.0))
         prefix = steady.get("prefix /e/", (0, 0, 0.0, 0.0, 0.0))
         print(f"\ncounting lag at the end: {counting_lag(stack)}")
         print(f"SUMMARY (steady phase): worst dashboard callback p95 {worst[1][3]:.1f} ms ({worst[0]}) (target < "
-              f"{DASHBOARD_P95_MS:g}: {'yes' if worst[1][3] < DASHBOARD_P95_MS else 'NO'}); prefix p99 "
+              f"{DASHBOARD_P95_MS:g}: {'yes' if worst[1][3] < DASHBOARD_P95_MS else 'NO'}); worst page p95 "
+              f"{worst_page[1][3]:.1f} ms ({worst_page[0]}) (target < {DASHBOARD_P95_MS:g}: "
+              f"{'yes' if worst_page[1][3] < DASHBOARD_P95_MS else 'NO'}); prefix p99 "
               f"{prefix[4]:.1f} ms over {prefix[0]:,} hits (target < {PREFIX_P99_MS:g}: "
               f"{'yes' if prefix[4] < PREFIX_P99_MS else 'NO'}); errors {steady_errors} (target 0: "
               f"{'yes' if steady_errors == 0 else 'NO'}); errors over the whole run, faults included: {errors}",
               flush=True)
-        ok &= worst[1][3] < DASHBOARD_P95_MS and prefix[4] < PREFIX_P99_MS and steady_errors == 0
+        ok &= worst[1][3] < DASHBOARD_P95_MS and worst_page[1][3] < DASHBOARD_P95_MS and prefix[4] < PREFIX_P99_MS \
+            and steady_errors == 0
         return ok
     finally:
         if load is not None:

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -21,6 +22,7 @@ from local_servers import HOST, ROOT, get
 AGENT = "AppleCoreMedia/1.0.0.20E247 (iPhone; U; CPU OS 16_4 like Mac OS X; en_us) bench-load/{phase}"
 MEDIA_HOST = "media.bench.test"
 TIMEOUT = 10.0  # seconds, every request
+BROWSER_CONNECTIONS = 6  # a browser's HTTP/1.1 connections per host: a page's callbacks go out on at most this many
 # The dashboards bench's callbacks (bench_dashboards.callbacks_to_time): label -> (module, function, output prefix).
 CALLBACKS = {
     "overview: KPI cards": ("callbacks.overview", "update_kpis", "overview-"),
@@ -172,8 +174,10 @@ class PrefixLoad(threading.Thread):
 
 
 class DashboardUser(threading.Thread):
-    """One user: signs in over HTTP, then visits pages in random order, firing each page's callbacks (as the
-    browser does on a page load), with think time between pages; until stopped or `max_seconds`."""
+    """One user: signs in over HTTP, then visits pages in random order, firing each page's callbacks at once (as the
+    browser does on a page load: Dash posts every callback whose inputs are ready together, on up to
+    BROWSER_CONNECTIONS connections), with think time between pages; until stopped or `max_seconds`. A page's time
+    is from its first post until its last answer."""
 
     def __init__(self, n: int, port: int, email: str, password: str, specs: dict, values: dict,
                  recorder: Recorder, max_seconds: float, think: tuple[float, float] = (1.0, 3.0)):
@@ -204,6 +208,7 @@ class DashboardUser(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         session = requests.Session()
+        browser = ThreadPoolExecutor(max_workers=BROWSER_CONNECTIONS, thread_name_prefix=f"{self.name}-connection")
         self.stop_event.wait(self.rnd.uniform(0, 3))  # users arrive over a few seconds
         while not self.stop_event.is_set() and time.monotonic() - started < self.max_seconds:
             if "session" not in session.cookies and not self.login(session):
@@ -211,11 +216,10 @@ class DashboardUser(threading.Thread):
                 continue
             page = self.rnd.choice(sorted(self.pages))
             page_started = time.perf_counter()
-            page_ok = True
-            for label in self.pages[page]:
-                page_ok &= self.fire(session, label)
-            self.recorder.add(f"page {page}", time.perf_counter() - page_started, page_ok)
+            answers = list(browser.map(lambda label: self.fire(session, label), self.pages[page]))
+            self.recorder.add(f"page {page}", time.perf_counter() - page_started, all(answers))
             self.stop_event.wait(self.rnd.uniform(*self.think))
+        browser.shutdown(wait=True)
         session.close()
 
     def fire(self, session: requests.Session, label: str) -> bool:
