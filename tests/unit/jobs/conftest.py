@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from jobs import context
+from services import accounts
 from services.db import Database
 from services.migrate import upgrade
 from services.settings import Settings, load_settings
@@ -45,4 +47,15 @@ def db(settings: Settings) -> Iterator[Database]:
     database = Database(settings.database_url)
     context.set_db(database)
     yield database
+    database.dispose()
+
+
+@pytest.fixture
+def demo_db(settings: Settings, seeded_sqlite: Path) -> Iterator[tuple[Database, int]]:
+    """(db, the demo tenant's id): `db` holding the demo network, a copy of the run's seeded SQLite database (what
+    demo.seed_demo makes of an empty migrated one) instead of seeding again."""
+    shutil.copy(seeded_sqlite, settings.database_url.removeprefix("sqlite:///"))
+    database = Database(settings.database_url)
+    context.set_db(database)
+    yield database, accounts.get_tenant_by_slug(database, "demo").id
     database.dispose()

@@ -7,7 +7,6 @@ from jobs import context
 from jobs.campaigns import refresh_campaign_delivery, refresh_tenant_delivery
 from jobs.measure import count_tenant
 from jobs.queues import enqueue
-from services import demo
 from services.models import Campaign, CampaignMetric, CampaignReach
 
 
@@ -17,8 +16,8 @@ def _totals(db, tenant_id):
                 s.scalar(select(func.count()).select_from(CampaignReach)))
 
 
-def test_counting_refreshes_campaign_delivery_and_refreshes_are_idempotent(db):
-    tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
+def test_counting_refreshes_campaign_delivery_and_refreshes_are_idempotent(demo_db):
+    db, tenant_id = demo_db
     seeded = _totals(db, tenant_id)
     assert seeded[0] > 0
     with db.session(tenant_id) as s:  # lose the rollups: counting must bring them back

@@ -11,14 +11,13 @@ from sqlalchemy import delete, func, select, text
 from jobs.insights import refresh_tenant_insights
 from jobs.measure import count_tenant
 from jobs.queues import enqueue
-from services import demo
 from services.insights import summaries
 from services.measurement import counting
 from services.models import Anomaly, CountingDay, DownloadRequest, InsightSummary, Podcast
 
 
-def test_counting_records_each_days_requests_and_bot_drops(db):
-    tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
+def test_counting_records_each_days_requests_and_bot_drops(demo_db):
+    db, tenant_id = demo_db
     with db.session(tenant_id) as s:
         stored = {pd.Timestamp(d).date(): (r, b) for d, r, b in s.execute(
             select(CountingDay.day, CountingDay.requests, CountingDay.bot_requests))}
@@ -31,8 +30,8 @@ def test_counting_records_each_days_requests_and_bot_drops(db):
         assert s.scalar(select(func.count()).select_from(CountingDay)) == len(stored)  # replaced, not added
 
 
-def test_the_insights_job_stores_anomalies_once_and_rewrites_summaries(db):
-    tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
+def test_the_insights_job_stores_anomalies_once_and_rewrites_summaries(demo_db):
+    db, tenant_id = demo_db
     _, last = summaries.this_week()
     day = last - timedelta(days=2)
     with db.session(tenant_id) as s:
@@ -58,8 +57,8 @@ def _before_the_judged_week(s, last) -> int:
     return s.scalar(select(func.count()).select_from(Anomaly).where(Anomaly.day < last - timedelta(days=6)))
 
 
-def test_counting_queues_the_insights_job(db):
-    tenant_id = demo.seed_demo(db, password="demo-password-1")["tenant_id"]
+def test_counting_queues_the_insights_job(demo_db):
+    db, tenant_id = demo_db
     with db.session(tenant_id) as s:
         s.execute(delete(InsightSummary))
         s.commit()
