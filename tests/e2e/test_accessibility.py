@@ -43,8 +43,15 @@ PAST_THE_EDGE = """(limit) => Array.from(document.querySelectorAll("body *"))
                         + (typeof e.className === "string" && e.className ? "." + e.className.trim().split(/\\s+/).join(".") : "")
                         + " right=" + Math.round(e.getBoundingClientRect().right))"""
 
-DASH_SETTLED = """() => !document.querySelector('[data-dash-is-loading="true"]')
-                   && !document.querySelector('._dash-loading')"""
+# Settled: nothing of Dash's has been loading for `quietMs` on end (a callback that another one's answer starts goes
+# out well within that), timed in the page, which polls it once a frame.
+DASH_SETTLED = """(quietMs) => {
+  const busy = document.querySelector('[data-dash-is-loading="true"]') || document.querySelector('._dash-loading');
+  const now = performance.now();
+  if (busy || window.__dashQuietSince === undefined) { window.__dashQuietSince = busy ? undefined : now; return false; }
+  return now - window.__dashQuietSince >= quietMs;
+}"""
+QUIET_MS = 300
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +68,9 @@ def _slug(path: str) -> str:
 
 
 def _settle(page) -> None:
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function(DASH_SETTLED, timeout=BROWSER_TIMEOUT_MS)
-    page.wait_for_timeout(150)  # plotly's responsive relayout after the last callback
+    page.wait_for_load_state("load")
+    page.evaluate("() => { window.__dashQuietSince = undefined; }")  # a check after a click on the same page
+    page.wait_for_function(DASH_SETTLED, arg=QUIET_MS, timeout=BROWSER_TIMEOUT_MS)
 
 
 def _check(page, label: str, viewport: str, found: dict) -> None:
