@@ -13,7 +13,7 @@ What it does, in order:
      length, duration);
   3. generates --rows raw requests over --days days (listening sessions of 1-6 requests: probes, HEADs, ranges,
      304s, bots, tracking-prefix chains, client parameters; ~300 real OPAWG agents; a pool of --listeners listener
-     keys) and COPYs them into download_requests in chunks;
+     keys), COPYs them into download_requests in chunks, and vacuums the table (as autovacuum would have by then);
   4. in a separate counting process (started at the outset, while this one is small, so its ru_maxrss is its own),
      times services.measurement.counting.count_downloads(db, tenant, first_day, last_day) on
      services.db.Database(url, "podcast_worker"), then times it again (a recount must leave the downloads and rollups
@@ -24,7 +24,9 @@ What it does, in order:
      with --profile a further (recount) run goes under cProfile and the top functions are printed;
   5. baseline in the same run: pandas drop_duplicates over the same number of (episode_id, listener_key, day) rows;
   6. the input/output floor in the same run (bench/counting_floor.py): PostgreSQL alone handing over the raw rows
-     and taking the rows the count wrote, the wall-clock bound no counting process can beat on this host;
+     and taking the rows the count wrote, the wall-clock bound no counting process can beat on this host; and the
+     CPU both sides used (the counting process's, and all PostgreSQL processes' from /proc, so run it on a quiet
+     server): their sum over the host's CPUs is a second bound on the count's wall time;
   7. with --engine dask, for each --workers count in turn: starts a distributed.LocalCluster of that many
      single-threaded worker processes on this host (tables loaded on the workers before the clock starts), empties
      what counting wrote, and times count_downloads with the Dask engine over the same days (a first count, like
@@ -56,7 +58,7 @@ import pandas as pd
 import psycopg
 
 from counting_data import LAST_DAY, SEED, RequestGenerator, catalogue, copy_frame  # noqa: E402
-from counting_floor import io_floor, print_floor  # noqa: E402
+from counting_floor import io_floor, print_floor, server_cpu_seconds  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "postgresql://postgres@127.0.0.1:5432/{name}"
@@ -114,12 +116,19 @@ def setup(url: str, dsn: str, args) -> dict:
             copy_s += time.perf_counter() - b
             left -= len(frame)
             print(f"  {gen.produced:>10,} rows written ({time.perf_counter() - t0:.0f} s)", flush=True)
-        conn.execute("ANALYZE download_requests")
-        conn.commit()
+        # Vacuumed as autovacuum leaves a table long since loaded: otherwise the first pass over the new rows (the
+        # count's) pays for their hint bits and the autovacuum their insertion triggers, and the floor, run later,
+        # does not.
+        conn.autocommit = True
+        t_vacuum = time.perf_counter()
+        conn.execute("VACUUM (ANALYZE) download_requests")
+        t_vacuum = time.perf_counter() - t_vacuum
+        conn.autocommit = False
         stats = conn.execute(
             "SELECT count(*), count(DISTINCT listener_key), count(DISTINCT url), count(DISTINCT user_agent), "
             "min(ts), max(ts), pg_total_relation_size('download_requests') FROM download_requests").fetchone()
-    print(f"generated {gen.produced:,} requests: pools {t_gen:.1f} s, generate {gen_s:.1f} s, COPY {copy_s:.1f} s")
+    print(f"generated {gen.produced:,} requests: pools {t_gen:.1f} s, generate {gen_s:.1f} s, COPY {copy_s:.1f} s, "
+          f"VACUUM (ANALYZE) {t_vacuum:.1f} s")
     print(f"  distinct listener keys {stats[1]:,}, URLs {stats[2]:,}, user agents {stats[3]:,}; "
           f"ts {stats[4]:%Y-%m-%d} .. {stats[5]:%Y-%m-%d}; table + indexes {stats[6] / 2**30:.2f} GiB")
     return {"tenant_id": tenant.id, "first": (LAST_DAY - timedelta(days=args.days - 1)).isoformat(),
@@ -191,10 +200,12 @@ def count_child() -> None:
             t_prev[0] = now
 
         out["peak_reset"] = reset_peak_rss()
+        server0 = server_cpu_seconds()
         cpu0, t0 = time.process_time(), time.perf_counter()
         report = counting.count_downloads(db, args.tenant, first, last, progress=progress)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        out["runs"].append({"label": label, "seconds": elapsed, "cpu_seconds": cpu,
+        server = None if server0 is None else server_cpu_seconds() - server0
+        out["runs"].append({"label": label, "seconds": elapsed, "cpu_seconds": cpu, "server_cpu_seconds": server,
                             "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
                             "vmhwm_mb": rss_mb("VmHWM"), "requests": report.requests, "downloads": report.downloads,
                             "dropped": dict(report.dropped), "slabs": slabs,
@@ -368,7 +379,8 @@ def main() -> None:
         result = json.loads(next(line for line in stdout.splitlines() if line.startswith("RESULT "))[7:])
         report(result, base_rows / base_s, args)
         first = result["runs"][0]
-        print_floor(io_floor(PG_DB.format(name=name), info["tenant_id"]), first["requests"], first["seconds"])
+        print_floor(io_floor(PG_DB.format(name=name), info["tenant_id"]), first["requests"], first["seconds"],
+                    (first["cpu_seconds"], first.get("server_cpu_seconds")))
     finally:
         if child.poll() is None:
             child.kill()
@@ -387,10 +399,12 @@ def report(result: dict, baseline_rate: float, args) -> None:
           f"SLAB_DAYS = {result['slab_days']}, SLAB_ROWS = {result['slab_rows']:,}")
     for run in result["runs"]:
         rate = run["requests"] / run["seconds"]
+        server = run.get("server_cpu_seconds")
         print(f"{run['label']:>11}: {run['requests']:,} requests -> {run['downloads']:,} downloads in "
               f"{run['seconds']:.2f} s = {rate:,.0f} rows/s wall "
               f"(counting process cpu {run['cpu_seconds']:.2f} s = "
-              f"{run['requests'] / run['cpu_seconds']:,.0f} rows/cpu-s) "
+              f"{run['requests'] / run['cpu_seconds']:,.0f} rows/cpu-s"
+              f"{'' if server is None else f'; PostgreSQL cpu {server:.2f} s'}) "
               f"[target >= 200,000: {'PASS' if rate >= 200_000 else 'FAIL'}]; "
               f"{rate / baseline_rate:.3f}x the pandas dedupe baseline (baseline {baseline_rate / rate:.0f}x faster)")
         print("             peak memory of the counting process during this run: "
