@@ -57,7 +57,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from counting_data import LAST_DAY, SEED, RequestGenerator, catalogue, copy_frame  # noqa: E402
+from counting_data import (  # noqa: E402
+    LAST_DAY, SEED, RequestGenerator, catalogue, copy_frame, downloads_fingerprint, empty_counts)
 from counting_floor import io_floor, print_floor, server_cpu_seconds  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -155,18 +156,6 @@ def rss_mb(field: str = "VmHWM") -> float:
     return float("nan")
 
 
-def downloads_fingerprint(dsn: str, tenant_id: int) -> dict:
-    with psycopg.connect(dsn) as conn:
-        count, flags, digest = conn.execute(
-            "SELECT count(*), coalesce(sum(flags), 0), coalesce(sum(('x' || left(md5(ts::text || episode_id::text "
-            "|| listener_key || coalesce(app, '') || coalesce(country, '')), 8))::bit(32)::int::bigint), 0) "
-            "FROM downloads WHERE tenant_id = %s", (tenant_id,)).fetchone()
-        rollup = conn.execute("SELECT coalesce(sum(downloads), 0), coalesce(sum(listeners), 0) FROM "
-                              "podcast_daily_metrics WHERE tenant_id = %s", (tenant_id,)).fetchone()
-    return {"downloads": count, "flags": int(flags), "digest": int(digest), "daily_downloads": int(rollup[0]),
-            "daily_listeners": int(rollup[1])}
-
-
 def count_child() -> None:
     """Runs in its own interpreter, started before the data is generated: on Linux a process's ru_maxrss starts
     from its parent's peak at exec time, so a child forked from the (large) generating parent would report the
@@ -226,18 +215,6 @@ def count_child() -> None:
         out["profile_text"] = buf.getvalue()
     db.dispose()
     print("RESULT " + json.dumps(out, default=str))
-
-
-def empty_counts(dsn: str) -> None:
-    """Empty what counting writes (the bench database holds one tenant), so the next count is a first count."""
-    from services.measurement import store
-
-    tables = ["downloads", "counting_days", "counting_state"] + [m.__tablename__ for m, _k, _b in store.ROLLUP_SPECS]
-    with psycopg.connect(dsn) as conn:
-        plain = [t for t in tables if conn.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
-                                                   (t,)).fetchone() in (("r",), ("p",))]  # not continuous aggregates
-        conn.execute(f"TRUNCATE {', '.join(plain)}")
-        conn.commit()
 
 
 class SerialEngine:

@@ -239,3 +239,27 @@ def copy_frame(conn: psycopg.Connection, frame: pd.DataFrame) -> None:
     with conn.cursor() as cur, cur.copy(sql) as cp:
         for i in range(0, len(data), 8 << 20):
             cp.write(data[i: i + (8 << 20)])
+
+
+def downloads_fingerprint(dsn: str, tenant_id: int) -> dict:
+    with psycopg.connect(dsn) as conn:
+        count, flags, digest = conn.execute(
+            "SELECT count(*), coalesce(sum(flags), 0), coalesce(sum(('x' || left(md5(ts::text || episode_id::text "
+            "|| listener_key || coalesce(app, '') || coalesce(country, '')), 8))::bit(32)::int::bigint), 0) "
+            "FROM downloads WHERE tenant_id = %s", (tenant_id,)).fetchone()
+        rollup = conn.execute("SELECT coalesce(sum(downloads), 0), coalesce(sum(listeners), 0) FROM "
+                              "podcast_daily_metrics WHERE tenant_id = %s", (tenant_id,)).fetchone()
+    return {"downloads": count, "flags": int(flags), "digest": int(digest), "daily_downloads": int(rollup[0]),
+            "daily_listeners": int(rollup[1])}
+
+
+def empty_counts(dsn: str) -> None:
+    """Empty what counting writes (the bench database holds one tenant), so the next count is a first count."""
+    from services.measurement import store
+
+    tables = ["downloads", "counting_days", "counting_state"] + [m.__tablename__ for m, _k, _b in store.ROLLUP_SPECS]
+    with psycopg.connect(dsn) as conn:
+        plain = [t for t in tables if conn.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                                                   (t,)).fetchone() in (("r",), ("p",))]  # not continuous aggregates
+        conn.execute(f"TRUNCATE {', '.join(plain)}")
+        conn.commit()
