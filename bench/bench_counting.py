@@ -5,7 +5,8 @@ Issue targets: >= 200,000 raw rows/s on one core and < 2 GB peak memory, countin
 Run from the project root:
     python bench/bench_counting.py [--rows 5000000] [--days 90] [--episodes 2000] [--listeners 1000000]
                                    [--window calendar|first-touch|last-touch] [--profile /tmp/counting.prof]
-                                   [--engine local|dask] [--workers 1,2] [--slab-rows N] [--keep-db]
+                                   [--engine local|dask] [--workers 1,2] [--slab-rows N] [--layout time|shuffled]
+                                   [--keep-db]
 
 What it does, in order:
   1. creates a fresh database on 127.0.0.1:5432 (user postgres), runs services.migrate.upgrade(url);
@@ -14,6 +15,10 @@ What it does, in order:
   3. generates --rows raw requests over --days days (listening sessions of 1-6 requests: probes, HEADs, ranges,
      304s, bots, tracking-prefix chains, client parameters; ~300 real OPAWG agents; a pool of --listeners listener
      keys), COPYs them into download_requests in chunks, and vacuums the table (as autovacuum would have by then);
+     each chunk spans every day, so with --layout time (the default) the table is first rewritten in time order
+     (CLUSTER), as ingest leaves it (the prefix journal's drain and a log file's lines arrive in time order); with
+     --layout shuffled it stays as generated, every day on every page, so each slab's rows are spread over the
+     whole table (the worst case, and this bench's layout before 2026-12-04);
   4. in a separate counting process (started at the outset, while this one is small, so its ru_maxrss is its own),
      times services.measurement.counting.count_downloads(db, tenant, first_day, last_day) on
      services.db.Database(url, "podcast_worker"), then times it again (a recount must leave the downloads and rollups
@@ -122,14 +127,19 @@ def setup(url: str, dsn: str, args) -> dict:
         # does not.
         conn.autocommit = True
         t_vacuum = time.perf_counter()
+        if args.layout == "time":  # rewritten in (tenant, time) order: each chunk above spans every day
+            conn.execute("CLUSTER download_requests USING ix_download_requests_tenant_ts")
         conn.execute("VACUUM (ANALYZE) download_requests")
         t_vacuum = time.perf_counter() - t_vacuum
+        correlation = conn.execute("SELECT correlation FROM pg_stats WHERE tablename = 'download_requests' "
+                                   "AND attname = 'ts'").fetchone()[0]
         conn.autocommit = False
         stats = conn.execute(
             "SELECT count(*), count(DISTINCT listener_key), count(DISTINCT url), count(DISTINCT user_agent), "
             "min(ts), max(ts), pg_total_relation_size('download_requests') FROM download_requests").fetchone()
     print(f"generated {gen.produced:,} requests: pools {t_gen:.1f} s, generate {gen_s:.1f} s, COPY {copy_s:.1f} s, "
-          f"VACUUM (ANALYZE) {t_vacuum:.1f} s")
+          f"{'CLUSTER + ' if args.layout == 'time' else ''}VACUUM (ANALYZE) {t_vacuum:.1f} s")
+    print(f"  layout {args.layout}: correlation of ts with the rows' order on disk {correlation:.3f}")
     print(f"  distinct listener keys {stats[1]:,}, URLs {stats[2]:,}, user agents {stats[3]:,}; "
           f"ts {stats[4]:%Y-%m-%d} .. {stats[5]:%Y-%m-%d}; table + indexes {stats[6] / 2**30:.2f} GiB")
     return {"tenant_id": tenant.id, "first": (LAST_DAY - timedelta(days=args.days - 1)).isoformat(),
@@ -313,6 +323,10 @@ def main() -> None:
     parser.add_argument("--engine", default="local", choices=["local", "dask"],
                         help="dask: also count on a Dask LocalCluster for each --workers count (local: the baseline)")
     parser.add_argument("--workers", default="1,2", help="worker processes per Dask run, comma-separated (--engine dask)")
+    parser.add_argument("--layout", default="time", choices=["time", "shuffled"],
+                        help="time: the table's rows in time order, as ingest appends them (the prefix journal's "
+                             "drain, a log file's lines); shuffled: as generated, every day on every page (the "
+                             "worst case: each slab's rows spread over the whole table)")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 SLAB_DAYS = 31  # at most this many days counted per pass
 SLAB_ROWS = 1_000_000  # and at most about this many raw requests (a busier day is a slab of its own): bounds memory,
 # and smaller slabs overlap more of the reads with the writes (see _started_slabs)
-PREFETCH_SLABS = 1  # with a reader session, slabs read ahead of the one being counted
+PREFETCH_SLABS = 2  # with a reader session, slabs read ahead of the one being counted
+RAMP_SLABS = (0.25, 0.5)  # the first slabs are smaller: the first write, and with it the overlap, starts sooner
 
 
 @dataclass
@@ -96,11 +97,13 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
     per_day = _requests_per_day(s, tenant_id, first, last)
     # Each slab is read, handed to the engine, and written once counted, in order; the next slabs are read and
     # counted while this session writes (see _started_slabs).
-    slabs = plan_slabs(per_day, first, last)
-    start = functools.partial(_start_slab, tenant_id=tenant_id, episodes=episodes, window=window, engine=engine)
+    slabs = plan_slabs(per_day, first, last, ramp=RAMP_SLABS)
+    rollups = not store.is_timescale(s)  # plain rollup tables written with the downloads
+    start = functools.partial(_start_slab, tenant_id=tenant_id, episodes=episodes, window=window, engine=engine,
+                              rollups=rollups)
     with _started_slabs(s, reader, slabs, start, engine.lookahead) as started:
         for slab in started:
-            done = _finish_slab(s, tenant_id, slab, report)
+            done = _finish_slab(s, tenant_id, slab, report, rollups)
             progress((done - first).days / max((last - first).days, 1), f"counted through {done}")
     _record_counting_days(s, tenant_id, first, last, per_day, report.bots_by_day)
     if store.is_timescale(s):
@@ -116,16 +119,18 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
 
 
 def plan_slabs(per_day: dict[date, int], first: date, last: date, max_rows: int | None = None,
-               max_days: int | None = None) -> list[tuple[date, date]]:
+               max_days: int | None = None, ramp: tuple[float, ...] = ()) -> list[tuple[date, date]]:
     """Consecutive day ranges covering first..last, each of at most `max_days` days and, unless one day alone
-    is more, at most `max_rows` requests (per_day: requests per UTC day, days missing = none)."""
+    is more, at most `max_rows` requests (per_day: requests per UTC day, days missing = none); the first slabs
+    at most `ramp` times that many."""
     max_rows = max_rows or SLAB_ROWS
     max_days = max_days or SLAB_DAYS
     slabs: list[tuple[date, date]] = []
     lo, rows, day = first, 0, first
     while day <= last:
         n = per_day.get(day, 0)
-        if day > lo and ((day - lo).days >= max_days or rows + n > max_rows):
+        bound = max_rows * ramp[len(slabs)] if len(slabs) < len(ramp) else max_rows
+        if day > lo and ((day - lo).days >= max_days or rows + n > bound):
             slabs.append((lo, day - timedelta(days=1)))
             lo, rows = day, 0
         rows += n
@@ -170,20 +175,31 @@ class _Slab:
     requests: int  # the raw requests on its days (not the day before it, read for dedupe only)
     dropped_in_sql: Counter
     counted: Callable[[], SlabCount] | None  # None: no raw requests to count
+    prepared: Future | None = None  # (SlabCount, PreparedDownloads), made ahead on a thread; None: made when written
 
 
 def _start_slab(s: Session, first: date, last: date, *, tenant_id: int, episodes: EpisodeIndex, window: str,
-                engine: CountingEngine) -> _Slab:
+                engine: CountingEngine, rollups: bool, preparer: ThreadPoolExecutor | None = None) -> _Slab:
     """Read the slab's countable raw requests, with the day before it (rolling windows look one day back; those
-    rows only inform dedupe), and hand them to the engine."""
+    rows only inform dedupe), and hand them to the engine; with `preparer`, what the slab's write needs is made
+    there as soon as it is counted."""
     start, end = store.day_bounds(first, last)
     raw, dropped_in_sql = read_countable(s, tenant_id, start - timedelta(days=1), end, since=start)
     requests = sum(dropped_in_sql.values())
     if not len(raw):
         return _Slab(first, last, requests, dropped_in_sql, None)
     requests += int((raw["ts"] >= pd.Timestamp(start)).sum())
-    return _Slab(first, last, requests, dropped_in_sql,
+    slab = _Slab(first, last, requests, dropped_in_sql,
                  engine.count(count_partition, raw, episodes, window, pd.Timestamp(start)))
+    if preparer is not None:
+        slab.prepared = preparer.submit(_counted_and_prepared, slab.counted, tenant_id, rollups)
+    return slab
+
+
+def _counted_and_prepared(counted: Callable[[], SlabCount], tenant_id: int,
+                          rollups: bool) -> tuple[SlabCount, store.PreparedDownloads]:
+    result = counted()
+    return result, store.prepare_downloads(result.downloads.assign(tenant_id=tenant_id), rollups)
 
 
 @contextmanager
@@ -192,8 +208,9 @@ def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Ca
     """The slabs in order, each started (read and handed to the engine) ahead of the one the caller writes.
 
     Without `reader`, started in `s`, `lookahead` slabs ahead. With it, started in a session of its own, on one
-    thread, PREFETCH_SLABS ahead: the next slabs are read, and counted on the engine, while the caller writes
-    (whatever that thread is doing when the count stops is awaited, then its session is closed)."""
+    thread, PREFETCH_SLABS ahead: the next slabs are read, counted on the engine, and made ready to write (on a
+    third thread) while the caller writes (whatever those threads are doing when the count stops is awaited, then
+    the reader's session is closed)."""
     if reader is None or len(slabs) < 2:
         def in_turn() -> Iterator[_Slab]:
             in_flight: deque[_Slab] = deque()
@@ -206,13 +223,14 @@ def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Ca
         return
     with reader() as rs:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-reader")
+        preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counting-preparer")
         pending: deque[Future] = deque()
 
         def ahead() -> Iterator[_Slab]:
             upcoming = iter(slabs)
             for _ in slabs:
                 while len(pending) <= PREFETCH_SLABS and (slab := next(upcoming, None)) is not None:
-                    pending.append(pool.submit(start, rs, *slab))
+                    pending.append(pool.submit(start, rs, *slab, preparer=preparer))
                 yield pending.popleft().result()
         try:
             yield ahead()
@@ -220,19 +238,20 @@ def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Ca
             for future in pending:
                 future.cancel()
             pool.shutdown(wait=True)  # before the reader's session closes: nothing still uses it
+            preparer.shutdown(wait=True)
 
 
-def _finish_slab(s: Session, tenant_id: int, slab: _Slab, report: CountReport) -> date:
+def _finish_slab(s: Session, tenant_id: int, slab: _Slab, report: CountReport, rollups: bool) -> date:
     """Write the slab's counted downloads and rollups (replacing its days); returns its last day."""
     report.requests += slab.requests
     report.dropped.update(slab.dropped_in_sql)
     if slab.counted is None:
-        downloads = pd.DataFrame()
+        prepared = store.prepare_downloads(pd.DataFrame(), rollups)
     else:
-        counted = slab.counted()
-        downloads = counted.downloads.assign(tenant_id=tenant_id)
+        counted, prepared = (slab.prepared.result() if slab.prepared is not None
+                             else _counted_and_prepared(slab.counted, tenant_id, rollups))
         report.dropped.update(counted.dropped)
         report.bots_by_day.update(counted.bots_by_day)
-    slab.counted = None  # the frames go as soon as they are written
-    report.downloads += store.replace_downloads(s, tenant_id, slab.first, slab.last, downloads, rollups=True)
+    slab.counted = slab.prepared = None  # the frames go as soon as they are written
+    report.downloads += store.write_downloads(s, tenant_id, slab.first, slab.last, prepared)
     return slab.last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
@@ -60,22 +61,51 @@ def replace_downloads(session: Session, tenant_id: int, first: date, last: date,
     on TimescaleDB the continuous aggregates follow by refresh_rollups instead, so nothing is written here.
     On PostgreSQL a recount that changes nothing (the usual case) rewrites no download: deleting and
     re-inserting the same rows costs the server far more than reading them back to compare."""
-    tenant_data_changed(session, tenant_id)
-    start, end = day_bounds(first, last)
+    prepared = prepare_downloads(frame, rollups=rollups and not is_timescale(session))
+    return write_downloads(session, tenant_id, first, last, prepared)
+
+
+@dataclass
+class PreparedDownloads:
+    """What replace_downloads writes, made without a database (so on any thread, ahead of the write): the
+    downloads as DOWNLOAD_COLUMNS with flags, in primary-key order, and each rollup's rows in its key order
+    (None: no rollups written)."""
+
+    frame: pd.DataFrame
+    rollups: list[pd.DataFrame] | None
+
+
+def prepare_downloads(frame: pd.DataFrame, rollups: bool) -> PreparedDownloads:
     if not frame.empty:
         # In primary-key order: PostgreSQL's index inserts then go mostly to the rightmost pages (3x faster).
         frame = frame.sort_values(["ts", "episode_id"], kind="stable")
         if "household_key" not in frame:  # a frame from before household keys: no household
             frame = frame.assign(household_key=None)
         frame = frame.assign(flags=listener_flags(frame))[DOWNLOAD_COLUMNS]
+    return PreparedDownloads(frame, _keyed_rollup_frames(frame) if rollups else None)
+
+
+def _keyed_rollup_frames(downloads: pd.DataFrame) -> list[pd.DataFrame]:
+    """rollup_frames' frames, each in its table's primary-key order, as the downloads are written (index inserts
+    stay local)."""
+    return [rows if rows.empty else rows.sort_values([c.name for c in model.__table__.primary_key.columns],
+                                                     kind="stable")
+            for model, rows in rollup_frames(downloads)]
+
+
+def write_downloads(session: Session, tenant_id: int, first: date, last: date, prepared: PreparedDownloads) -> int:
+    """replace_downloads' writes of what prepare_downloads made; the number of downloads."""
+    tenant_data_changed(session, tenant_id)
+    start, end = day_bounds(first, last)
+    frame = prepared.frame
     unchanged = not frame.empty and session.get_bind().dialect.name == "postgresql" and \
         _stored_downloads_equal(session, tenant_id, start, end, frame)
     if not unchanged:
         # synchronize_session=False: no ORM objects to update, and PostgreSQL need not return every deleted key.
         session.execute(delete(Download).where(Download.tenant_id == tenant_id, Download.ts >= start,
                                                Download.ts < end).execution_options(synchronize_session=False))
-    if rollups and not is_timescale(session):
-        replace_rollups(session, tenant_id, first, last, frame)
+    if prepared.rollups is not None:
+        _write_rollups(session, tenant_id, first, last, prepared.rollups)
     if frame.empty:
         return 0
     return len(frame) if unchanged else insert_frame(session, Download.__table__, frame)
@@ -268,14 +298,18 @@ def replace_rollups(session: Session, tenant_id: int, first: date, last: date, d
     On PostgreSQL a rollup whose stored rows for those days are already exactly these (a recount that changes
     nothing) is left alone: reading its rows back costs far less than deleting and re-indexing them."""
     tenant_data_changed(session, tenant_id)
+    _write_rollups(session, tenant_id, first, last, _keyed_rollup_frames(downloads))
+
+
+def _write_rollups(session: Session, tenant_id: int, first: date, last: date, frames: list[pd.DataFrame]) -> None:
+    """replace_rollups' writes of the rollups' rows (prepare_downloads' frames, in ROLLUP_SPECS' order)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    for (model, keys, _bit), (_model, rows) in zip(ROLLUP_SPECS, rollup_frames(downloads)):
+    for (model, keys, _bit), rows in zip(ROLLUP_SPECS, frames):
         if postgres and not rows.empty and _stored_rollup_equal(session, model, keys, tenant_id, first, last, rows):
             continue
         _delete_rollup(session, model, tenant_id, first, last)
-        if not rows.empty:  # in primary-key order, as replace_downloads writes (index inserts stay local)
-            key = [c.name for c in model.__table__.primary_key.columns]
-            insert_frame(session, model.__table__, rows.sort_values(key, kind="stable"))
+        if not rows.empty:
+            insert_frame(session, model.__table__, rows)
 
 
 def _delete_rollup(session: Session, model, tenant_id: int, first: date, last: date) -> None:

@@ -302,7 +302,11 @@ def test_day_sized_slabs_equal_one_slab(pg, monkeypatch):
     def failing(*args, **kwargs):
         raise RuntimeError("write failed")
 
-    monkeypatch.setattr(store, "replace_downloads", failing)
+    monkeypatch.setattr(store, "write_downloads", failing)
+    with pytest.raises(RuntimeError, match="write failed"):
+        counting.count_downloads(db, tenant_id, first, last)
+    assert table() == whole
+    monkeypatch.setattr(store, "prepare_downloads", failing)  # made ahead, on the count's preparer thread
     with pytest.raises(RuntimeError, match="write failed"):
         counting.count_downloads(db, tenant_id, first, last)
     assert table() == whole
@@ -392,7 +396,8 @@ def test_plain_ranges_parsed_on_the_server_start_where_pandas_says(pg):
     db, tenant_id = pg
     texts = ["bytes=0-", "bytes=1000-", "bytes=5000000-100", "bytes=7-7", "bytes=123456789012345-",
              "bytes=1234567890123456-", "Bytes=3000-5000", "bytes= 10-20", "bytes=-500", "bytes=10-20-30",
-             "bytes=2500000-6000000", "bytes=0-1, 9-10", "", None, "bytes=00042-99"]
+             "bytes=2500000-6000000", "bytes=0-1, 9-10", "", None, "bytes=00042-99", "bytes=12a-5", "bytes=5-9x",
+             "bytes=1--", "bytes=\u0663-", "bytes=0-1234567890123456", "bytes=0-123456789012345", "bytes=-", "bytes=7"]
     with db.session(tenant_id) as s:
         podcast_id = s.scalar(text("SELECT id FROM podcasts"))
         rows = _requests(tenant_id, podcast_id, n=len(texts)).assign(
@@ -400,12 +405,16 @@ def test_plain_ranges_parsed_on_the_server_start_where_pandas_says(pg):
             ts=[pd.Timestamp(DAY + timedelta(days=30), tz="UTC") + pd.Timedelta(seconds=i) for i in range(len(texts))])
         insert_frame(s, DownloadRequest.__table__, rows)
         start, end = store.day_bounds(DAY + timedelta(days=30), DAY + timedelta(days=30))
+        settings = text("SELECT current_setting('enable_seqscan'), current_setting('max_parallel_workers_per_gather')")
+        before = s.execute(settings).one()
         countable, _ = raw_reads.read_countable(s, tenant_id, start, end, since=start)
+        # the planner settings of the read (index scans, no parallel workers) do not outlast it
+        assert before[0] == "on" and s.execute(settings).one() == before
         s.rollback()
     countable = countable.sort_values("ts").reset_index(drop=True)
     expected = counting_rules.range_starts(pd.Series(texts, dtype=object)).tolist()
     plain = countable["range_start"].notna().to_numpy()
-    assert plain.sum() == 7  # the lowercase single ranges of at most 15 digits each
+    assert plain.sum() == 8  # the lowercase single ranges of at most 15 digits each
     got = np.where(plain, countable["range_start"].fillna(-1).to_numpy(np.int64),
                    counting_rules.range_starts(countable["range"].astype(object)).to_numpy())
     assert got.tolist() == expected
