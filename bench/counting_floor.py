@@ -15,6 +15,7 @@ import psycopg
 
 from services.measurement import store
 
+FLOOR_TARGET = 1.5  # operations at scale: a first count within 1.5x its input/output floor
 READ_COLUMNS = "ts, method, status, bytes, range, url, user_agent, referer, listener_key, country, region"
 
 
@@ -111,7 +112,8 @@ def print_floor(floor: dict, requests: int, first_count_s: float, first_count_cp
           f"({floor['read_mb']:,.0f} MiB of CSV) {floor['read_s']:.2f} s; writing {downloads:,} downloads + "
           f"{rollup_rows:,} rollup rows into tables with the same indexes {floor['write_s']:.2f} s; together "
           f"{total:.2f} s = at most {requests / total:,.0f} rows/s wall on this host. The first count took "
-          f"{first_count_s / total:.2f}x the floor.")
+          f"{first_count_s / total:.2f}x the floor [target <= {FLOOR_TARGET}x: "
+          f"{'PASS' if first_count_s / total <= FLOOR_TARGET else 'FAIL'}].")
     client_cpu, server_cpu = first_count_cpu
     if server_cpu is None or floor.get("server_cpu_s") is None:
         return
