@@ -199,13 +199,19 @@ def _datetime_parts(series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
     if missing.any():
         minute[missing], rest[missing] = np.iinfo(np.int64).min, -1
     minute_codes, minutes = pd.factorize(minute)
-    minute_texts = [NULL if m == np.iinfo(np.int64).min else
-                    f"{np.datetime64(m // 1440, 'D')} {m % 1440 // 60:02d}:{m % 60:02d}" for m in minutes.tolist()]
+    # numpy formats the distinct minutes as YYYY-MM-DDTHH:MM; COPY wants a space for the T
+    minute_texts = np.char.replace(np.datetime_as_string(minutes.astype("datetime64[m]"), unit="m"), "T", " ")
+    minute_texts = minute_texts.astype(object)
+    minute_texts[minutes == np.iinfo(np.int64).min] = NULL
     rest_codes, rests = pd.factorize(rest)
-    rest_texts = ["" if r < 0 else f":{r // 1_000_000:02d}" + (f".{r % 1_000_000:06d}" if r % 1_000_000 else "") + zone
-                  for r in rests.tolist()]
-    return [(minute_codes.astype(np.int64), np.array(minute_texts, dtype=object)),
-            (rest_codes.astype(np.int64), np.array(rest_texts, dtype=object))]
+    # :SS, then .ffffff unless whole, then the zone; "" for a missing one (its minute part is \N)
+    second, fraction = np.divmod(rests, 1_000_000)
+    rest_texts = np.char.add(np.char.add(":", np.char.zfill(second.astype("U2"), 2)), np.where(
+        fraction > 0, np.char.add(".", np.char.zfill(fraction.astype("U6"), 6)), ""))
+    rest_texts = np.char.add(rest_texts, zone).astype(object)
+    rest_texts[rests < 0] = ""
+    return [(minute_codes.astype(np.int64), minute_texts),
+            (rest_codes.astype(np.int64), rest_texts)]
 
 
 class CopyOut(io.RawIOBase):
