@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from services.errors import ValidationError
@@ -78,10 +79,17 @@ class GeoLocator:
             return _NOWHERE
         return _country_only(country.upper())
 
-    def lookup_many(self, ips: pd.Series) -> pd.DataFrame:
-        """Country and region for each IP, aligned with `ips`; each distinct IP is looked up once."""
+    def lookup_many(self, ips: pd.Series, categorical: bool = False) -> pd.DataFrame:
+        """Country and region for each IP, aligned with `ips`; each distinct IP is looked up once. `categorical`:
+        as Categoricals (each value held once) instead of strings."""
         codes, uniques = pd.factorize(ips, use_na_sentinel=True)
         found = [self.lookup(ip) for ip in uniques]
+        if categorical:  # a missing IP's code, -1, picks the None appended last
+            columns = {}
+            for name in ("country", "region"):
+                value_codes, values = pd.factorize(np.asarray([getattr(g, name) for g in found] + [None], dtype=object))
+                columns[name] = pd.Categorical.from_codes(value_codes[codes], categories=pd.Index(values, dtype=object))
+            return pd.DataFrame(columns, index=ips.index)
         countries = pd.array([g.country for g in found] + [None], dtype="str")
         regions = pd.array([g.region for g in found] + [None], dtype="str")
         return pd.DataFrame({"country": countries.take(codes), "region": regions.take(codes)}, index=ips.index)

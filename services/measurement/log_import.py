@@ -176,23 +176,27 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
         if month not in secrets:
             secrets[month] = hashing.month_secret(s, month)
         if len(distinct_months) == 1:
-            listener = hashing.listener_keys(secrets[month], rows["ip"], rows["user_agent"])
+            listener = hashing.listener_keys(secrets[month], rows["ip"], rows["user_agent"], categorical=True)
         else:
             idx = months == month
             listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"], rows.loc[idx, "user_agent"])
-    geo = locate(rows["ip"])
+    geo = locate(rows["ip"], categorical=True)
     # Columns keep their dtypes (text as Categoricals): services.bulk formats each distinct value once.
     uid_prefix = request_uid_prefix(tenant_id, fingerprint)
     return pd.DataFrame({
         "request_uid": np.asarray([f"{uid_prefix}{n:010d}" for n in rows["line_no"].tolist()], dtype=object),
         "ts": ts, "tenant_id": tenant_id,
         "podcast_id": episodes.episodes["podcast_id"].reindex(episode_id).to_numpy(),
-        "source": "log", "import_id": import_id, "method": rows["method"],
+        "source": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=_LOG_SOURCE),
+        "import_id": import_id, "method": rows["method"],
         "status": rows["status"], "bytes": rows["bytes"],
         "range": rows["range"], "url": rows["url"],
         "user_agent": rows["user_agent"], "referer": rows["referer"],
-        "listener_key": listener, "country": geo["country"].to_numpy(), "region": geo["region"].to_numpy(),
+        "listener_key": listener, "country": geo["country"].array, "region": geo["region"].array,
     })
+
+
+_LOG_SOURCE = pd.Index(["log"], dtype=object)
 
 
 def request_uid_prefix(tenant_id: int, fingerprint: str) -> str:

@@ -53,6 +53,12 @@ def test_lookup_many_equals_lookup_and_keeps_the_index(bundled):
             for c, r in frame.itertuples(index=False)] == expected
     assert frame["country"].tolist()[:2] == ["US", None] or pd.isna(frame["country"].iloc[1])
     assert bundled.lookup_many(pd.Series([], dtype="str")).empty
+    as_categories = bundled.lookup_many(ips, categorical=True)  # what the log import writes: the same values
+    assert as_categories.index.equals(ips.index) and all(isinstance(t, pd.CategoricalDtype) for t in as_categories.dtypes)
+    for name in ("country", "region"):
+        assert [None if pd.isna(v) else v for v in as_categories[name].astype(object)] == \
+            [None if pd.isna(v) else v for v in frame[name].astype(object)]
+    assert bundled.lookup_many(pd.Series([], dtype="str"), categorical=True).empty
 
 
 def test_lookup_many_asks_once_per_distinct_ip():

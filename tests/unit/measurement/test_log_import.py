@@ -142,6 +142,9 @@ def test_listener_keys_vectorised_equal_the_per_row_rule():
     expected = [hashing.listener_key(secret, ip, ua) for ip, ua in zip(ips.fillna(""), agents.fillna(""))]
     assert got == expected
     assert hashing.listener_keys(secret, ips.astype("category"), agents.astype("category")).tolist() == expected
+    as_categories = hashing.listener_keys(secret, ips, agents, categorical=True)  # what the log import writes
+    assert isinstance(as_categories.dtype, pd.CategoricalDtype) and as_categories.astype(object).tolist() == expected
+    assert as_categories.index.equals(ips.index) and as_categories.cat.categories.is_unique
     assert got[0] == got[2] and got[0] != got[1]  # the same household and agent; another agent
     assert got[7] == got[8] == got[9]  # one IPv6 /64
 
