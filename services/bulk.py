@@ -62,6 +62,13 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_exist
     return cursor.rowcount
 
 
+def categorical_of(values, codes: np.ndarray) -> pd.Categorical:
+    """Per-row values as a Categorical: `values` (one per distinct item, None for missing) taken by `codes` (each
+    row's item; numpy-style, so -1 takes the last), each distinct value held once, so copy_text formats it once."""
+    value_codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    return pd.Categorical.from_codes(value_codes[codes], categories=pd.Index(uniques, dtype=object))
+
+
 def copy_frame(cursor, table_name: str, frame: pd.DataFrame, per_row: Collection[str] = ()) -> None:
     """COPY `frame` into `table_name` on a psycopg cursor, as text built column-wise (see copy_text)."""
     columns, pieces = copy_text(frame, per_row=per_row)

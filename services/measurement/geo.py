@@ -14,9 +14,9 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 
+from services.bulk import categorical_of
 from services.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -85,11 +85,8 @@ class GeoLocator:
         codes, uniques = pd.factorize(ips, use_na_sentinel=True)
         found = [self.lookup(ip) for ip in uniques]
         if categorical:  # a missing IP's code, -1, picks the None appended last
-            columns = {}
-            for name in ("country", "region"):
-                value_codes, values = pd.factorize(np.asarray([getattr(g, name) for g in found] + [None], dtype=object))
-                columns[name] = pd.Categorical.from_codes(value_codes[codes], categories=pd.Index(values, dtype=object))
-            return pd.DataFrame(columns, index=ips.index)
+            return pd.DataFrame({name: categorical_of([getattr(g, name) for g in found] + [None], codes)
+                                 for name in ("country", "region")}, index=ips.index)
         countries = pd.array([g.country for g in found] + [None], dtype="str")
         regions = pd.array([g.region for g in found] + [None], dtype="str")
         return pd.DataFrame({"country": countries.take(codes), "region": regions.take(codes)}, index=ips.index)

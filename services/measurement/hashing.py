@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.bulk import categorical_of
 from services.models import HashSecret
 
 
@@ -92,9 +93,7 @@ def listener_keys(secret: bytes, ips: pd.Series, user_agents: pd.Series, categor
     keys = np.asarray([blake2b(f"{net_values[n]}\n{ua_values[u]}".encode(), key=secret, digest_size=16).hexdigest()
                        for n, u in zip(nets.tolist(), uas.tolist())], dtype=object)
     if categorical:
-        key_codes, key_values = pd.factorize(keys)  # distinct pairs give distinct keys, barring a 128-bit collision
-        per_row = pd.Categorical.from_codes(key_codes[pair_codes], categories=pd.Index(key_values, dtype=object))
-        return pd.Series(per_row, index=ips.index)
+        return pd.Series(categorical_of(keys, pair_codes), index=ips.index)
     return pd.Series(keys.take(pair_codes), index=ips.index)
 
 

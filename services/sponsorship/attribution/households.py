@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from services.bulk import categorical_of
 from services.measurement.hashing import network_of, networks_of, stored_secret
 from services.measurement.methodology import RAW_RETENTION_DAYS
 from services.models import HouseholdSecret
@@ -102,9 +103,7 @@ def household_keys_of(secrets_by_epoch: Mapping[int, bytes | None], ips: pd.Seri
     for n, e, p in zip(nets.tolist(), eps.tolist(), pair_values.tolist()):
         secret = secrets_by_epoch.get(int(epoch_values[e])) if p >= 0 else None
         keys.append(blake2b(net_values[n].encode(), key=secret, digest_size=16).hexdigest() if secret else None)
-    key_codes, key_values = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=True)
-    categorical = pd.Categorical.from_codes(key_codes[pair_codes], categories=pd.Index(key_values, dtype=object))
-    return pd.Series(categorical, index=ips.index)
+    return pd.Series(categorical_of(keys, pair_codes), index=ips.index)
 
 
 def household_keys(session: Session, ips: pd.Series, ts: pd.Series, today: date | None = None) -> pd.Series:
