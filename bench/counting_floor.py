@@ -3,8 +3,8 @@ over the raw rows counting reads and to take the rows counting writes, with no w
 
 No counting process can beat read + write seconds on one connection: counting reads every raw request and writes
 one transaction of downloads plus every plain-table rollup. The rows written are the ones the count just made,
-COPYed (in primary-key order, as counting writes them) into fresh tables with the same indexes, so the index
-maintenance and WAL are the same.
+COPYed (in primary-key order, as counting writes them, and in COPY's binary format, as services.bulk writes them)
+into fresh tables with the same indexes, so the index maintenance and WAL are the same.
 """
 from __future__ import annotations
 
@@ -83,12 +83,12 @@ def io_floor(dsn: str, tenant_id: int) -> dict:
                                    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
                                    "WHERE i.indrelid = %s::regclass AND i.indisprimary", (table,)).fetchone()[0]
                 with conn.cursor().copy(f"COPY (SELECT * FROM {table} WHERE tenant_id = %s ORDER BY {key}) "
-                                        f"TO STDOUT", (tenant_id,)) as copy:
+                                        f"TO STDOUT (FORMAT BINARY)", (tenant_id,)) as copy:
                     data = b"".join(bytes(block) for block in copy)
                 conn.execute(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES)")
                 with conn.transaction():  # one transaction per table: counting commits once, at the end
                     t0, c0 = time.perf_counter(), server_cpu_seconds()
-                    with conn.cursor().copy(f"COPY floor_{table} FROM STDIN") as copy:
+                    with conn.cursor().copy(f"COPY floor_{table} FROM STDIN (FORMAT BINARY)") as copy:
                         copy.write(data)
                     write_s += time.perf_counter() - t0
                     if c0 is not None:
