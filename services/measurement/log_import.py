@@ -21,7 +21,7 @@ from services.errors import ServiceError, ValidationError
 from services.measurement import hashing
 from services.measurement.counting_rules import EpisodeIndex
 from services.measurement.geo import default_locator
-from services.measurement.logs import FORMATS, count_lines, file_fingerprint, iter_log_chunks
+from services.measurement.logs import FORMATS, fingerprint_and_lines, iter_log_chunks
 from services.models import DownloadRequest, LogImport
 from services.models.base import utcnow
 from services.sponsorship.attribution import households
@@ -58,13 +58,13 @@ def import_log(db: Database, ctx: TenantContext, path: str | Path, fmt: str, hos
         raise ValidationError(f"{path}: no such file", {"path": "no such file"})
     progress = progress or (lambda _f, _m: None)
     name = filename or path.name
-    fingerprint = file_fingerprint(path)
+    fingerprint, total_lines = fingerprint_and_lines(path)
+    total_lines = max(total_lines, 1)
     with db.session(ctx.tenant_id) as s:
         done = s.scalar(select(LogImport).where(LogImport.tenant_id == ctx.tenant_id,
                                                 LogImport.fingerprint == fingerprint, LogImport.status == "completed"))
         if done is not None:
             return ImportReport(done.id, done.filename, done.lines_total, 0, done.lines_rejected, 0, True)
-    total_lines = max(count_lines(path), 1)
     try:
         with db.session(ctx.tenant_id, worker=True) as s:
             report = _import(s, ctx, path, fmt, host, name, fingerprint, total_lines, progress)

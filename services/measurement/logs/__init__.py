@@ -11,7 +11,7 @@ from services.measurement.logs.combined import _combined_regex as _combined_rege
 from services.measurement.logs.combined import _combined_vectorised as _combined_vectorised
 from services.measurement.logs.combined import _parse_combined as _parse_combined
 from services.measurement.logs.csv_log import CSV_OPTIONAL, CSV_REQUIRED
-from services.measurement.logs.reading import count_lines, file_fingerprint
+from services.measurement.logs.reading import count_lines, file_fingerprint, fingerprint_and_lines
 from services.measurement.logs.rows import COLUMNS, LogLineError, ParsedChunk
 from services.measurement.logs.rows import _assemble as _assemble
 from services.measurement.logs.values import EXCERPT_CHARS
@@ -30,5 +30,6 @@ __all__ = [
     "ParsedChunk",
     "count_lines",
     "file_fingerprint",
+    "fingerprint_and_lines",
     "iter_log_chunks",
 ]

@@ -15,21 +15,23 @@ import numpy as np
 
 def file_fingerprint(path: str | os.PathLike) -> str:
     """sha256 of the log's content, decompressed when gzipped, so a re-upload is recognised either way."""
-    digest = hashlib.sha256()
-    with _open_log(path) as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return fingerprint_and_lines(path)[0]
 
 
 def count_lines(path: str | os.PathLike) -> int:
     """Physical lines in the (decompressed) log, counting a last line that lacks its newline."""
-    total, last = 0, b"\n"
+    return fingerprint_and_lines(path)[1]
+
+
+def fingerprint_and_lines(path: str | os.PathLike) -> tuple[str, int]:
+    """file_fingerprint and count_lines in one read of the log (an import needs both before it starts)."""
+    digest, total, last = hashlib.sha256(), 0, b"\n"
     with _open_log(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
             total += block.count(b"\n")
             last = block[-1:]
-    return total + (last != b"\n")
+    return digest.hexdigest(), total + (last != b"\n")
 
 
 class _open_log:

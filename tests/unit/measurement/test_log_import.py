@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 from services import accounts
 from services.errors import PermissionDenied, ValidationError
 from services.measurement import counting, log_import
+from services.measurement.logs import file_fingerprint
 from services.models import DownloadRequest, LogImport
 from services.tenancy import TenantContext
 
@@ -199,7 +200,7 @@ def test_an_imports_request_uids_rise_with_its_line_numbers(db, demo, tmp_path):
     with db.session(demo.tenant_id) as s:
         uids = s.scalars(select(DownloadRequest.request_uid).where(
             DownloadRequest.import_id == report.import_id)).all()
-    prefix = log_import.request_uid_prefix(demo.tenant_id, log_import.file_fingerprint(tmp_path / "access.log"))
+    prefix = log_import.request_uid_prefix(demo.tenant_id, file_fingerprint(tmp_path / "access.log"))
     assert sorted(uids) == [f"{prefix}{n:010d}" for n in range(1, 121)]
     assert len(uids) == report.imported == 120
 

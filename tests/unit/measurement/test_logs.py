@@ -11,7 +11,8 @@ import pytest
 
 from services.errors import ValidationError
 from services.measurement import logs
-from services.measurement.logs import COLUMNS, LogLineError, count_lines, file_fingerprint, iter_log_chunks
+from services.measurement.logs import (COLUMNS, LogLineError, count_lines, file_fingerprint, fingerprint_and_lines,
+                                       iter_log_chunks)
 
 IPHONE = "AppleCoreMedia/1.0.0.21A360 (iPhone; U; CPU OS 17_0 like Mac OS X; en_us)"
 
@@ -251,6 +252,7 @@ def test_gzip_is_read_transparently_and_fingerprints_the_content(tmp_path):
     assert file_fingerprint(packed) == file_fingerprint(plain) == file_fingerprint(renamed)
     assert file_fingerprint(plain) != file_fingerprint(write(tmp_path, "other.log", text + "x\n"))
     assert count_lines(plain) == count_lines(packed) == 10
+    assert fingerprint_and_lines(packed) == (file_fingerprint(plain), 10)  # one read for both, as imports do
     assert count_lines(write(tmp_path, "no-final-newline.log", "a\nb")) == 2
     assert count_lines(write(tmp_path, "empty.log", "")) == 0
 
