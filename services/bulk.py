@@ -216,6 +216,8 @@ def _fixed_fields(series: pd.Series, typname: str | None, per_row: bool) -> np.n
         except (AttributeError, TypeError, ValueError, _NoBinary):
             return None
     if typname in _TEXTS and per_row:
+        if isinstance(series.array, pd.arrays.ArrowStringArray):  # already Arrow: no Python strings made
+            return _text_matrix(series.array.__arrow_array__().combine_chunks())
         return _text_matrix(series.tolist())
     return None
 
@@ -223,12 +225,19 @@ def _fixed_fields(series: pd.Series, typname: str | None, per_row: bool) -> np.n
 _FEW_CATEGORIES = 256
 
 
-def _text_matrix(values: list) -> np.ndarray | None:
-    """Strings as binary fields, a row each, when all are strings of one length in bytes; else None."""
-    if not values or not _all_strings(values):
+def _text_matrix(values: list | pa.Array) -> np.ndarray | None:
+    """Strings (a list, or an Arrow string array) as binary fields, a row each, when all are strings of one length
+    in bytes; else None."""
+    if isinstance(values, pa.Array):
+        if not len(values) or values.null_count or values.type not in (pa.string(), pa.large_string()):
+            return None
+        array = values
+    elif not values or not _all_strings(values):
         return None
-    array = pa.array(values, pa.string())
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset:array.offset + len(array) + 1]
+    else:
+        array = pa.array(values, pa.string())
+    offset_type = np.int64 if array.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset:array.offset + len(array) + 1]
     lengths = np.diff(offsets)
     width = int(lengths[0])
     if (lengths != width).any():

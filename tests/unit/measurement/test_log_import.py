@@ -230,3 +230,19 @@ def test_a_failed_import_into_the_second_tenant_leaves_both_tenants_as_they_were
     monkeypatch.undo()
     assert log_import.import_log(db, acme, path, "combined", host="media.example.com").imported == 7  # the retry
     assert _imported_by(db, acme.tenant_id) == 7 and _imported_by(db, demo.tenant_id) == demo_rows
+
+
+def test_request_uids_are_the_prefix_and_ten_digit_line_numbers():
+    """Built by numpy as one Arrow array, they read as the formatted uids, and bulk writes them as a fixed width."""
+    import numpy as np
+    import pandas as pd
+
+    from services import bulk
+
+    lines = np.array([1, 7, 42, 123_456, 9_999_999_999])
+    uids = log_import.request_uids("0a1b2c:", lines)
+    assert list(uids) == [f"0a1b2c:{n:010d}" for n in lines]
+    fields = bulk._fixed_fields(pd.Series(uids), "varchar", per_row=True)
+    assert fields.shape == (5, 4 + 17) and bytes(fields[2]) == b"\x00\x00\x00\x11" + b"0a1b2c:0000000042"
+    with pytest.raises(ValueError):
+        log_import.request_uids("x:", np.array([10**10]))
