@@ -4,6 +4,7 @@ The secret lives in `hash_secrets` and is deleted after raw-data retention, afte
 linked back to an address. Raw IPs are never stored."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -73,9 +74,14 @@ def is_plain_ipv4(ip: str) -> bool:
 
 def networks_of(ips) -> list[str]:
     """network_of for each value; a plain dotted IPv4 address is its own network, so only the rest go through
-    ipaddress."""
-    match = _PLAIN_IPV4.fullmatch
-    return [ip if match(ip) else network_of(ip) for ip in ips]
+    ipaddress. Remembered per address for the process: listeners' addresses recur across an import's chunks, and
+    the listener and household keys of a chunk both ask."""
+    return list(map(_network_of_cached, ips))
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _network_of_cached(ip: str) -> str:
+    return ip if _PLAIN_IPV4.fullmatch(ip) else network_of(ip)
 
 
 def listener_keys(secret: bytes, ips: pd.Series, user_agents: pd.Series, categorical: bool = False) -> pd.Series:
