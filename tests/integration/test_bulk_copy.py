@@ -11,7 +11,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from services import bulk
+from services import bulk, copy_formats
 from tests.integration.conftest import create_database, drop_database
 
 
@@ -57,7 +57,7 @@ def _formats_used(monkeypatch, binary: bool) -> list[str]:
 
     def copy_binary(*args, **kwargs):
         if not binary:
-            raise bulk._NoBinary("asked for text")
+            raise copy_formats._NoBinary("asked for text")
         result = real(*args, **kwargs)
         used.append("binary")
         return result
@@ -102,7 +102,8 @@ def test_copy_binary_goes_by_chunks_and_leaves_what_it_lacks_to_text(conn):
                           "s": [f"s{i % 5}" for i in range(n)],
                           "none": pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index([], dtype="str"))})
     conn.execute("CREATE TABLE t (id bigint, d date, s text, none text)")
-    columns, pieces = bulk.copy_binary(frame, {"id": "int8", "d": "date", "s": "text", "none": "text"}, chunk_rows=100)
+    types = {"id": "int8", "d": "date", "s": "text", "none": "text"}
+    columns, pieces = copy_formats.copy_binary(frame, types, chunk_rows=100)
     pieces = list(pieces)
     assert len(pieces) == 1 + 11 + 1 and pieces[0].startswith(b"PGCOPY\n\xff\r\n\0") and pieces[-1] == b"\xff\xff"
     with conn.cursor() as cur, cur.copy(f"COPY t ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -114,8 +115,8 @@ def test_copy_binary_goes_by_chunks_and_leaves_what_it_lacks_to_text(conn):
 
     naive = pd.Series([pd.Timestamp("2025-06-01 12:00")])
     for column, kind in (("ts", "timestamptz"), ("txt", "text"), ("amount", "numeric"), ("day", "date")):
-        with pytest.raises(bulk._NoBinary):
-            bulk.copy_binary(pd.DataFrame({column: naive if kind != "text" else [7]}), {column: kind})
+        with pytest.raises(copy_formats._NoBinary):
+            copy_formats.copy_binary(pd.DataFrame({column: naive if kind != "text" else [7]}), {column: kind})
     conn.execute("CREATE TABLE u (ts timestamptz, txt text, amount numeric)")
     with conn.cursor() as cur:
         bulk.copy_frame(cur, "u", pd.DataFrame({"ts": naive, "txt": [7], "amount": [1.5]}))
@@ -125,7 +126,7 @@ def test_copy_binary_goes_by_chunks_and_leaves_what_it_lacks_to_text(conn):
 
 def test_copy_text_column_order_is_reported(conn):
     frame = pd.DataFrame({"a": ["x", "y"] * 50, "b": range(100), "c": [f"u{i}" for i in range(100)]})
-    columns, pieces = bulk.copy_text(frame)
+    columns, pieces = copy_formats.copy_text(frame)
     assert sorted(columns) == ["a", "b", "c"]
     lines = b"".join(pieces).decode().splitlines()
     assert len(lines) == 100
@@ -139,7 +140,7 @@ def test_copy_text_joins_few_valued_neighbours_once_per_combination():
     frame = pd.DataFrame({"key": [f"k{i}" for i in range(n)], "a": np.arange(n) % 2, "b": np.arange(n) % 3,
                           "c": pd.Series(["x", None] * (n // 2), dtype="category"),
                           "ts": pd.Timestamp("2025-01-01 00:59:58", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s")})
-    columns, pieces = bulk.copy_text(frame, per_row=("key",))
+    columns, pieces = copy_formats.copy_text(frame, per_row=("key",))
     rows = [dict(zip(columns, line.split("\t"))) for line in b"".join(pieces).decode().splitlines()]
     assert rows[1] == {"key": "k1", "a": "1", "b": "1", "c": "\\N", "ts": "2025-01-01 00:59:59+00"}
     assert rows[999] == {"key": "k999", "a": "1", "b": "0", "c": "\\N", "ts": "2025-01-01 01:16:37+00"}

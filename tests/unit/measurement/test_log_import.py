@@ -237,12 +237,12 @@ def test_request_uids_are_the_prefix_and_ten_digit_line_numbers():
     import numpy as np
     import pandas as pd
 
-    from services import bulk
+    from services import copy_formats
 
     lines = np.array([1, 7, 42, 123_456, 9_999_999_999])
     uids = log_import.request_uids("0a1b2c:", lines)
     assert list(uids) == [f"0a1b2c:{n:010d}" for n in lines]
-    fields = bulk._fixed_fields(pd.Series(uids), "varchar", per_row=True)
+    fields = copy_formats._fixed_fields(pd.Series(uids), "varchar", per_row=True)
     assert fields.shape == (5, 4 + 17) and bytes(fields[2]) == b"\x00\x00\x00\x11" + b"0a1b2c:0000000042"
     with pytest.raises(ValueError):
         log_import.request_uids("x:", np.array([10**10]))
