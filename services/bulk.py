@@ -16,7 +16,6 @@ from services.models import TIME_SERIES_TABLES
 from services.models.attribution import ATTRIBUTION_TIME_SERIES
 
 
-
 def insert_frame(session: Session, table: Table, frame: pd.DataFrame, skip_existing: bool = False,
                  per_row: Collection[str] = ()) -> int:
     """Insert every row of `frame` (columns named as the table's) into `table`.
