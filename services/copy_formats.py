@@ -206,16 +206,14 @@ def _binary_parts(series: pd.Series, typname: str | None, per_row: bool) -> list
         if not is_datetime or (typname == "timestamptz" and not isinstance(dtype, pd.DatetimeTZDtype)):
             raise _NoBinary(series.name)  # text leaves a naive time's zone to the session, as it always did
         naive = series.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(dtype, pd.DatetimeTZDtype) else series
-        missing = naive.isna().to_numpy()
-        unit = "datetime64[D]" if typname == "date" else "datetime64[us]"
-        if typname == "date" and (naive[~missing] != naive[~missing].dt.normalize()).any():
+        codes, uniques = pd.factorize(naive, use_na_sentinel=True)  # NaT: -1
+        if typname == "date" and (uniques != uniques.normalize()).any():
             raise _NoBinary(series.name)  # a time of day: text would have PostgreSQL drop it
-        numbers = naive.to_numpy(dtype=unit).view(np.int64)
-        codes, uniques = pd.factorize(np.where(missing, np.iinfo(np.int64).min, numbers))
-        present = uniques != np.iinfo(np.int64).min
-        epoch = _PG_EPOCH_DAYS if typname == "date" else _PG_EPOCH_US
-        values = _as_bytes(_field_matrix(uniques[present] - epoch, ">i4" if typname == "date" else ">i8"))
-        return [_with_null(codes, present, values)]
+        if typname == "date":
+            numbers, epoch, width = uniques.to_numpy(dtype="datetime64[D]"), _PG_EPOCH_DAYS, ">i4"
+        else:
+            numbers, epoch, width = uniques.to_numpy(dtype="datetime64[us]"), _PG_EPOCH_US, ">i8"
+        return [_with_null(codes, _as_bytes(_field_matrix(numbers.view(np.int64) - epoch, width)))]
     if is_datetime:
         raise _NoBinary(series.name)
     if isinstance(dtype, pd.CategoricalDtype):
@@ -231,15 +229,12 @@ def _binary_parts(series: pd.Series, typname: str | None, per_row: bool) -> list
         except TypeError:  # unhashable values: leave them to text
             raise _NoBinary(series.name) from None
         codes = codes.astype(np.int64)
-    values = _binary_values(uniques, typname, series.name)
-    return [(np.where(codes < 0, len(values), codes), np.append(values, np.array([_BINARY_NULL], dtype=object)))]
+    return [_with_null(codes, _binary_values(uniques, typname, series.name))]
 
 
-def _with_null(codes: np.ndarray, present: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes into uniques some of which (not `present`) stand for NULL -> codes into `values` + NULL."""
-    index = np.full(len(present), len(values), dtype=np.int64)
-    index[present] = np.arange(len(values))
-    return index[codes], np.append(values, np.array([_BINARY_NULL], dtype=object))
+def _with_null(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into `values` (-1: NULL) -> codes into `values` with NULL appended."""
+    return np.where(codes < 0, len(values), codes), np.append(values, np.array([_BINARY_NULL], dtype=object))
 
 
 def _binary_values(uniques, typname: str | None, name) -> np.ndarray:

@@ -207,7 +207,7 @@ def request_uids(prefix: str, line_no: np.ndarray) -> pd.arrays.ArrowStringArray
     n, width = len(line_no), len(head) + 10
     chars = np.empty((n, width), dtype=np.uint8)
     chars[:, :len(head)] = head
-    rest = np.asarray(line_no, dtype=np.int64).copy()
+    rest = np.asarray(line_no, dtype=np.int64)  # (divmod below makes new arrays: the caller's stay)
     if n and (rest.min() < 0 or rest.max() >= 10**10):
         raise ValueError("line numbers must have at most ten digits")
     for k in range(1, 11):
