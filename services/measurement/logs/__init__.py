@@ -1,10 +1,9 @@
 """Access-log import: parse host/CDN logs (combined, CloudFront, CSV) into chunks of raw requests."""
 # Speed matters (a million-line log must import in seconds): combined.py says how lines are found, values.py
 # why every conversion runs once per distinct value. The `_x as _x` imports are internals the unit tests
-# reach for here; buffer_fields reads _HASH_KEYS back from this package so a test can replace it.
+# reach for here.
 import logging
 
-from services.measurement.logs.buffer_fields import _HASH_KEYS as _HASH_KEYS
 from services.measurement.logs.chunks import FORMATS, iter_log_chunks
 from services.measurement.logs.cloudfront import CLOUDFRONT_DEFAULT_FIELDS, CLOUDFRONT_REQUIRED
 from services.measurement.logs.combined import _combined_regex as _combined_regex

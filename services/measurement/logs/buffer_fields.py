@@ -1,11 +1,11 @@
-"""Fields read in place from a chunk's bytes with numpy: distinct values by hash, byte counts, combined timestamps."""
+"""Fields read in place from a chunk's bytes: distinct values (by Arrow), byte counts and combined timestamps (by numpy)."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from services.measurement.logs.values import _MONTH_NAMES, _coded
 
@@ -14,57 +14,31 @@ _TS_PUNCTUATION = {2: b"/", 6: b"/", 11: b":", 14: b":", 17: b":", 20: b" "}
 _MONTH_KEYS = np.array([(m[0] << 16) | (m[1] << 8) | m[2] for m in _MONTH_NAMES])
 _MONTH_ORDER = np.argsort(_MONTH_KEYS)
 _MAX_BYTES_DIGITS = 18
-_WINDOW = 256  # fields up to this long are told apart by hashing their bytes in place; longer ones are cut out
-_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # low k bytes of a word (little-endian)
-_HASH_KEYS = np.random.default_rng(20231010).integers(1, 2**63, size=_WINDOW // 8, dtype=np.uint64) | np.uint64(1)
+_WINDOW = 32  # fixed-width views of the buffer this wide read the short fields (timestamp, status, byte count)
 
 
-def _map_fields(data: bytes, windows: np.ndarray, begin: np.ndarray, end: np.ndarray, func: Callable) -> pd.Categorical:
-    """func (giving a string or None) applied once per distinct field data[begin:end], as a Categorical. Fields
-    that fit a window are grouped in place (_group_in_place), so no object is made per row; longer ones are cut out."""
-    length = end - begin
-    codes = np.empty(len(begin), dtype=np.int64)
-    values: list = []
-    fits = length <= _WINDOW
-    if not fits.all():
-        long = np.flatnonzero(~fits)
-        codes[long], uniques = pd.factorize(np.asarray(
-            [data[a:b] for a, b in zip(begin[long].tolist(), end[long].tolist())], dtype=object))
-        values = [func(v) for v in uniques]
-    short = np.flatnonzero(fits)
-    if len(short):
-        short_codes, first = _group_in_place(windows, begin[short], length[short])
-        codes[short] = short_codes + len(values)
-        values += [func(data[a:b]) for a, b in zip(begin[short][first].tolist(), end[short][first].tolist())]
-    return _coded(codes, values)
+def _map_fields(data: bytes, begin: np.ndarray, end: np.ndarray, func: Callable) -> pd.Categorical:
+    """func (giving a string or None) applied once per distinct field data[begin:end], as a Categorical.
 
-
-def _group_in_place(windows: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the distinct fields (each at most a window long) and the first row with each: grouped by a hash of
-    their bytes, checked byte for byte afterwards."""
-    width = max(8, -(-int(length.max()) // 8) * 8)
-    # Read through the package, where tests swap the keys to force collisions; patch it there, not here.
-    hash_keys = sys.modules[__package__]._HASH_KEYS
-    words = windows[begin, :width].view("<u8")  # a copy (row-wise fancy indexing), read little-endian
-    words &= _BYTE_MASKS[np.clip(length[:, None] - np.arange(0, width, 8), 0, 8)]  # zero what follows the field
-    with np.errstate(over="ignore"):
-        key = (words * hash_keys[:width // 8]).sum(axis=1, dtype=np.uint64) ^ length.astype(np.uint64)
-    codes, _ = pd.factorize(key)
-    first = _first_of_each(codes)
-    if not ((words == words[first[codes]]).all() and (length == length[first[codes]]).all()):
-        # a hash collision: group exactly, word by word
-        codes, _ = pd.factorize(length)
-        for word in words.T:
-            word_codes, uniques = pd.factorize(word)
-            codes, _ = pd.factorize(codes * len(uniques) + word_codes)
-        first = _first_of_each(codes)
-    return codes, first
-
-
-def _first_of_each(codes: np.ndarray) -> np.ndarray:
-    first = np.empty(codes.max() + 1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return first
+    The fields are told apart by Arrow's hashing, in C++, without a Python object per row: the chunk's bytes are
+    read as one binary array whose offsets alternate field starts and ends (a field, then the gap to the next
+    one), whose every other value is taken and dictionary-encoded. That needs each field to end before the next
+    begins, as fields of one column on successive lines do; anything else is grouped the slow way."""
+    n = len(begin)
+    if n == 0:
+        return _coded(np.array([], dtype=np.int64), [])
+    offsets = np.empty(2 * n, dtype=np.int64)
+    offsets[0::2] = begin
+    offsets[1::2] = end
+    if offsets[0] < 0 or offsets[-1] > len(data) or (np.diff(offsets) < 0).any():
+        codes, uniques = pd.factorize(np.asarray(
+            [data[a:b] for a, b in zip(begin.tolist(), end.tolist())], dtype=object))
+        return _coded(codes, [func(v) for v in uniques])
+    both = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * n - 1,
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    encoded = both.take(pa.array(np.arange(0, 2 * n, 2, dtype=np.int64))).dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return _coded(codes, [func(v) for v in encoded.dictionary.to_pylist()])
 
 
 def _is_digit(values: np.ndarray) -> np.ndarray:

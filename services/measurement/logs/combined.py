@@ -51,6 +51,7 @@ _COMBINED_TS = re.compile(rb"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-
 _HTTP_VERSION_RE = re.compile(_HTTP_VERSION + rb"\Z")
 _REQUEST_RE = re.compile(rb'[A-Za-z]+ [^ "]+(?: ' + _HTTP_VERSION + rb')?\Z')
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)}
+_PAD = 64  # zeros before a chunk's bytes (see _combined_vectorised)
 
 
 def _parse_combined(data: bytes, first_line_no: int, host: str | None) -> ParsedChunk:
@@ -107,8 +108,11 @@ def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
     Takes a line only when the strict regex would take it with the same fields and its values convert
     cleanly; returns those candidates (line_no 0-based in the chunk) and the other lines' offsets."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    # Fixed-width views of the buffer at any offset, for gathering short fields row-wise without copying.
-    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([buf, np.zeros(_WINDOW, np.uint8)]), _WINDOW)
+    # The buffer between zeros: a byte looked up a little before its start or after its end reads 0, which no check
+    # below accepts (such a line goes to the regex), and fixed-width views at any offset gather short fields
+    # row-wise without copying.
+    padded = np.concatenate([np.zeros(_PAD, np.uint8), buf, np.zeros(_WINDOW, np.uint8)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded[_PAD:], _WINDOW)
     newlines = np.flatnonzero(buf == ord("\n"))
     starts = np.concatenate(([0], newlines + 1))
     ends = np.append(newlines, len(buf))
@@ -118,8 +122,8 @@ def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
     if len(quotes) < 6 or len(spaces) < 3:
         return _no_candidates(), np.arange(n)
 
-    def at(pos: np.ndarray) -> np.ndarray:
-        return buf.take(pos, mode="clip")
+    def at(pos: np.ndarray) -> np.ndarray:  # every position asked for lies within _PAD of the buffer
+        return padded[pos + _PAD]
 
     def line_of(pos: np.ndarray) -> np.ndarray:
         return np.searchsorted(starts, pos, side="right") - 1
@@ -166,7 +170,7 @@ def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
     ts, ts_ok = _combined_ts_runs(windows[np.maximum(ts0[rows], 0), :26])
 
     def field(begin: np.ndarray, end: np.ndarray, func: Callable) -> pd.Categorical:
-        return _map_fields(data, windows, begin[rows], end[rows], func)
+        return _map_fields(data, begin[rows], end[rows], func)
 
     ip = field(starts, sp0, lambda v: v.decode() if _IP_RE.match(v) else None)
     method = field(q0 + 1, spa, lambda v: v.decode() if _METHOD_RE.match(v) else None)

@@ -185,13 +185,22 @@ def test_huge_byte_counts_are_bad_bytes(tmp_path):
     assert rows.empty and [(e.line_no, e.reason) for e in errors] == [(1, "bad bytes")]
 
 
-def test_field_grouping_survives_hash_collisions(monkeypatch, tmp_path):
-    path = write(tmp_path, "a.log", "\n".join(COMBINED_GOOD * 3))
-    expected, _, _ = parse_all(path, "combined")
-    monkeypatch.setattr(logs, "_HASH_KEYS", np.zeros_like(logs._HASH_KEYS))  # every field of a length collides
-    rows, errors, _ = parse_all(path, "combined")
-    assert errors == []
-    pd.testing.assert_frame_equal(rows, expected)
+def test_fields_are_grouped_by_their_bytes_in_any_order_and_length():
+    from services.measurement.logs.buffer_fields import _map_fields
+
+    long_a, long_b = "a" * 300 + "x", "a" * 300 + "y"  # past any fixed-width view, differing in the last byte only
+    values = ["b", long_a, "", "b", long_b, long_a, "", "bb"]
+    data = b"|".join(v.encode() for v in values)
+    begin = np.cumsum([0] + [len(v) + 1 for v in values[:-1]])
+    end = begin + np.array([len(v) for v in values])
+    grouped = _map_fields(data, begin, end, lambda v: v.decode() or None)  # "" -> missing, as for a "-" field
+    assert [None if pd.isna(v) else v for v in grouped] == [v or None for v in values]
+    assert sorted(grouped.categories) == sorted({"b", long_a, long_b, "bb"})
+    assert len(set(grouped.codes.tolist())) == 5  # four values and missing
+    # Fields that do not come one after another in the buffer (here backwards) are grouped the same way.
+    backwards = _map_fields(data, begin[::-1], end[::-1], lambda v: v.decode() or None)
+    assert [None if pd.isna(v) else v for v in backwards] == [v or None for v in values[::-1]]
+    assert len(_map_fields(data, begin[:0], end[:0], bytes.decode)) == 0
 
 
 # -- chunks, files and streams -----------------------------------------------------------------------------
