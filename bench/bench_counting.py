@@ -128,7 +128,7 @@ def setup(url: str, dsn: str, args) -> dict:
         conn.autocommit = True
         t_vacuum = time.perf_counter()
         if args.layout == "time":  # rewritten in (tenant, time) order: each chunk above spans every day
-            conn.execute("CLUSTER download_requests USING ix_download_requests_tenant_ts")
+            conn.execute("CLUSTER download_requests USING pk_download_requests")
         conn.execute("VACUUM (ANALYZE) download_requests")
         t_vacuum = time.perf_counter() - t_vacuum
         correlation = conn.execute("SELECT correlation FROM pg_stats WHERE tablename = 'download_requests' "

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, ForeignKey, Index, Integer, PrimaryKeyConstraint, SmallInteger, String,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.models.base import Base, BigId, utcnow
@@ -23,11 +24,13 @@ class DownloadRequest(Base):
     """A raw request for audio, from the tracking prefix or an imported log; short retention, never a raw IP."""
 
     __tablename__ = "download_requests"
-    __table_args__ = (Index("ix_download_requests_tenant_ts", "tenant_id", "ts"),)
+    # One index, the key: a tenant's requests in time order (what every read of them asks for), and a replay is a
+    # no-op (the same request of the same tenant at the same time). Migration 0033 says why not two.
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "ts", "request_uid", name="pk_download_requests"),)
 
-    request_uid: Mapped[str] = mapped_column(String(40), primary_key=True)  # idempotency: a replay is a no-op
+    request_uid: Mapped[str] = mapped_column(String(40), primary_key=True)
     ts: Mapped[datetime] = mapped_column(primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     podcast_id: Mapped[int | None] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(8))  # prefix | log
     import_id: Mapped[int | None] = mapped_column(BigInteger)
