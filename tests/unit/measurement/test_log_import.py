@@ -91,6 +91,19 @@ def test_a_failed_import_leaves_nothing(db, demo, tmp_path, monkeypatch):
     assert log_import.import_log(db, demo, path, "combined", host="media.example.com").imported == 9
 
 
+def test_a_file_that_fails_in_its_first_chunk_is_recorded_as_failed_and_can_be_imported_once_fixed(db, demo, tmp_path):
+    csv = tmp_path / "hits.csv"
+    csv.write_text("timestamp,ip,url\n2026-11-26T07:00:00Z,192.0.2.10,https://media.example.com/market-hours/0050.mp3\n")
+    with pytest.raises(ValidationError, match="user_agent, status"):
+        log_import.import_log(db, demo, csv, "csv")
+    with db.session(demo.tenant_id) as s:
+        record = s.scalar(select(LogImport))
+    assert record.status == "failed" and "user_agent, status" in record.message and _imported(db, demo.tenant_id) == 0
+    csv.write_text("timestamp,ip,user_agent,url,status\n"
+                   f"2026-11-26T07:00:00Z,192.0.2.10,{AGENT},https://media.example.com/market-hours/0050.mp3,200\n")
+    assert log_import.import_log(db, demo, csv, "csv").imported == 1
+
+
 def test_csv_and_validation(db, demo, tmp_path):
     csv = tmp_path / "hits.csv"
     csv.write_text("timestamp,ip,user_agent,referer,method,url,status,bytes,range\n"
