@@ -57,12 +57,11 @@ _PAD = 64  # zeros before a chunk's bytes (see _combined_vectorised)
 def _parse_combined(data: bytes, first_line_no: int, host: str | None) -> ParsedChunk:
     """The vectorised reader takes the lines it can vouch for; the regex reader takes the rest and says why
     a bad line is bad. Both accept exactly the same lines with the same fields."""
-    candidates, slow = _combined_vectorised(data)
+    candidates, slow, slow_lines = _combined_vectorised(data)
     candidates.line_no += first_line_no
     if not len(slow):
         return _assemble(candidates, [], host)
-    lines = data.split(b"\n")
-    slow_candidates, errors = _combined_regex(b"\n".join(lines[i] for i in slow), first_line_no + slow)
+    slow_candidates, errors = _combined_regex(slow_lines, first_line_no + slow)
     return _assemble(_Candidates.concat(candidates, slow_candidates), errors, host)
 
 
@@ -102,11 +101,12 @@ def _combined_reason(line: bytes) -> str:
     return "missing or malformed referer/user-agent"
 
 
-def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
+def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray, bytes]:
     """Find the fields of every well-formed line by the positions of its quotes and spaces, all lines at once.
 
     Takes a line only when the strict regex would take it with the same fields and its values convert
-    cleanly; returns those candidates (line_no 0-based in the chunk) and the other lines' offsets."""
+    cleanly; returns those candidates (line_no 0-based in the chunk), the other lines' offsets and those lines
+    (joined by newlines, for the regex)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     # The buffer between zeros: a byte looked up a little before its start or after its end reads 0, which no check
     # below accepts (such a line goes to the regex), and fixed-width views at any offset gather short fields
@@ -120,7 +120,7 @@ def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
     quotes, backslashes, too_many = _unescaped_quotes(buf)
     spaces = np.flatnonzero(buf == ord(" "))
     if len(quotes) < 6 or len(spaces) < 3:
-        return _no_candidates(), np.arange(n)
+        return _no_candidates(), np.arange(n), data
 
     def at(pos: np.ndarray) -> np.ndarray:  # every position asked for lies within _PAD of the buffer
         return padded[pos + _PAD]
@@ -182,7 +182,8 @@ def _combined_vectorised(data: bytes) -> tuple[_Candidates, np.ndarray]:
         line_no=rows.astype(np.int64), texts=_LineTexts(data, starts[rows], ends[rows]), ts=ts, ip=ip,
         method=method, target=field(spa + 1, target_end, _decode), status=status @ [100, 10, 1],
         nbytes=nbytes, referer=field(q2 + 1, q3, _unescape_or_none), user_agent=field(q4 + 1, q5, _unescape_or_none))
-    return candidates, np.flatnonzero(~ok)
+    slow = np.flatnonzero(~ok)
+    return candidates, slow, b"\n".join([data[a:b] for a, b in zip(starts[slow].tolist(), ends[slow].tolist())])
 
 
 def _unescaped_quotes(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -173,7 +173,7 @@ def test_well_formed_lines_take_the_vectorised_path():
     long_line = (f'192.0.2.1 - - [10/Oct/2023:13:55:36 +0000] "GET /{"p" * 300}.mp3 HTTP/1.1" 200 123456789012345678 '
                  f'"-" "{long_agent}"')
     lines = [*COMBINED_GOOD, long_line]
-    candidates, slow = logs._combined_vectorised("\n".join(lines).encode())
+    candidates, slow, _ = logs._combined_vectorised("\n".join(lines).encode())
     assert slow.tolist() == []
     assert candidates.user_agent[-1] == long_agent and candidates.nbytes[-1] == 123456789012345678
     assert candidates.target[-1] == "/" + "p" * 300 + ".mp3"
