@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,17 +298,13 @@ def copy_baseline(url: str, import_id: int) -> tuple[int, float]:
     return len(rows), elapsed
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--profile", action="store_true", help="cProfile import_log and count_downloads")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed for import + counting")
-    parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.datetime.now(dt.UTC).date(),
-                        help="the log ends at this day's midnight, UTC (default today); fixes the digest")
-    args = parser.parse_args()
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench_logimport_"))
-    dbname = f"bench_logimport_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def seeded_log(prefix: str, lines: int, day: dt.date) -> Iterator[tuple[str, str, int, Path]]:
+    """A fresh database (<prefix>_<random>) with the demo tenant and fixed hash secrets, and the generated log of
+    `lines` lines over the 30 days before `day`: (url, SQLAlchemy url, tenant id, log path). Both are removed at the
+    end."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}_"))
+    dbname = f"{prefix}_{uuid.uuid4().hex[:10]}"
     url = f"postgresql://postgres@127.0.0.1:5432/{dbname}"
     sa_url = url.replace("postgresql://", "postgresql+psycopg://")
     try:
@@ -316,13 +314,29 @@ def main() -> int:
         tenant_id = seed(sa_url)
         log = tmp / "access.log"
         started = time.perf_counter()
-        end = int(dt.datetime.combine(args.day, dt.time(), dt.UTC).timestamp())
-        counts = generate(log, args.lines, episode_paths(url, tenant_id), end)
+        end = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+        counts = generate(log, lines, episode_paths(url, tenant_id), end)
         fix_hash_secrets(url, end)
-        print(f"generated {args.lines:,} lines ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s:"
+        print(f"generated {lines:,} lines ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s:"
               f" {counts['agents']} agents, {counts['ips']:,} IPs, {counts['unknown']:,} unknown paths, "
-              f"{counts['malformed']:,} malformed lines, the 30 days before {args.day}", flush=True)
+              f"{counts['malformed']:,} malformed lines, the 30 days before {day}", flush=True)
+        yield url, sa_url, tenant_id, log
+    finally:
+        drop_database(dbname)
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"cleaned up: dropped {dbname}, removed {tmp}", flush=True)
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile import_log and count_downloads")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed for import + counting")
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.datetime.now(dt.UTC).date(),
+                        help="the log ends at this day's midnight, UTC (default today); fixes the digest")
+    args = parser.parse_args()
+
+    with seeded_log("bench_logimport", args.lines, args.day) as (url, sa_url, tenant_id, log):
         r = run_child(sa_url, tenant_id, log, args.profile, args.timeout)
         print(f"import_log    {r['lines']:,} lines in {r['import_s']:6.2f} s = {r['lines'] / r['import_s']:>9,.0f} lines/s "
               f"(target >= 250,000; 100,000 before operations at scale): {r['imported']:,} rows stored, {r['rejected']:,} rejected, {r['unmatched']:,} "
@@ -348,10 +362,6 @@ def main() -> int:
         print(f"peak RSS      child at start {r['rss_before']:.0f} MB, after import {r['rss_import']:.0f} MB, "
               f"after counting {r['rss_count']:.0f} MB (ru_maxrss)")
         print(f"load average  {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end", flush=True)
-    finally:
-        drop_database(dbname)
-        shutil.rmtree(tmp, ignore_errors=True)
-        print(f"cleaned up: dropped {dbname}, removed {tmp}", flush=True)
     return 0
 
 

@@ -17,11 +17,8 @@ import argparse
 import datetime as dt
 import io
 import os
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg
-from bench_log_import import HOST, create_database, drop_database, episode_paths, fix_hash_secrets, generate, seed
+from bench_log_import import HOST, seeded_log
 
 LAYOUTS = {
     "two indexes (before 0033)": ["ALTER TABLE t ADD PRIMARY KEY (request_uid, ts)", "CREATE INDEX ON t (tenant_id, ts)"],
@@ -91,19 +88,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.datetime.now(dt.UTC).date())
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench_reqidx_"))
-    dbname = f"bench_reqidx_{uuid.uuid4().hex[:10]}"
-    url = f"postgresql://postgres@127.0.0.1:5432/{dbname}"
-    sa_url = url.replace("postgresql://", "postgresql+psycopg://")
-    try:
-        create_database(dbname)
-        print(f"database {dbname}; {os.cpu_count()} CPUs, load average "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-        tenant_id = seed(sa_url)
-        end = int(dt.datetime.combine(args.day, dt.time(), dt.UTC).timestamp())
-        log = tmp / "access.log"
-        generate(log, args.lines, episode_paths(url, tenant_id), end)
-        fix_hash_secrets(url, end)
+    with seeded_log("bench_reqidx", args.lines, args.day) as (url, sa_url, tenant_id, log):
         data, rows, import_id = imported_rows(url, sa_url, tenant_id, log)
         print(f"{rows:,} rows imported from {args.lines:,} lines; {len(data) / 1e6:.0f} MB in COPY's binary format",
               flush=True)
@@ -123,10 +108,6 @@ def main() -> int:
               f"the one key writes an import's rows {before[len(before) // 2] / after[len(after) // 2]:.2f}x faster; "
               f"for the import ({rows / args.lines:.0%} of its lines stored) the one-key floor is "
               f"{args.lines / after[len(after) // 2]:,.0f} lines/s")
-    finally:
-        drop_database(dbname)
-        shutil.rmtree(tmp, ignore_errors=True)
-        print(f"cleaned up: dropped {dbname}, removed {tmp}", flush=True)
     return 0
 
 
