@@ -1,4 +1,4 @@
-"""Fields read in place from a chunk's bytes: distinct values (by Arrow), byte counts and combined timestamps (by numpy)."""
+"""Fields read in place from a chunk's bytes: distinct values by Arrow, byte counts and timestamps by numpy."""
 from __future__ import annotations
 
 from collections.abc import Callable
