@@ -29,7 +29,8 @@ import psycopg
 from bench_log_import import HOST, seeded_log
 
 LAYOUTS = {
-    "two indexes (before 0033)": ["ALTER TABLE t ADD PRIMARY KEY (request_uid, ts)", "CREATE INDEX ON t (tenant_id, ts)"],
+    "two indexes (before 0033)": ["ALTER TABLE t ADD PRIMARY KEY (request_uid, ts)",
+                                  "CREATE INDEX ON t (tenant_id, ts)"],
     "one key (since 0033)": ["ALTER TABLE t ADD PRIMARY KEY (tenant_id, ts, request_uid)"],
     "no index": [],
 }
