@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -103,12 +104,11 @@ def main() -> int:
                           f"{wal / 1e6:4.0f} MB = {rows / wall:>9,.0f} rows/s", flush=True)
             conn.execute("DROP TABLE IF EXISTS t")
             conn.commit()
-        before = sorted(r[0] for r in results["two indexes (before 0033)"])
-        after = sorted(r[0] for r in results["one key (since 0033)"])
-        print(f"median wall: two indexes {before[len(before) // 2]:.2f} s, one key {after[len(after) // 2]:.2f} s: "
-              f"the one key writes an import's rows {before[len(before) // 2] / after[len(after) // 2]:.2f}x faster; "
-              f"for the import ({rows / args.lines:.0%} of its lines stored) the one-key floor is "
-              f"{args.lines / after[len(after) // 2]:,.0f} lines/s")
+        before = median(r[0] for r in results["two indexes (before 0033)"])
+        after = median(r[0] for r in results["one key (since 0033)"])
+        print(f"median wall: two indexes {before:.2f} s, one key {after:.2f} s: the one key writes an import's rows "
+              f"{before / after:.2f}x faster; for the import ({rows / args.lines:.0%} of its lines stored) the one-key "
+              f"floor is {args.lines / after:,.0f} lines/s")
     return 0
 
 
