@@ -108,7 +108,7 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
             report.imported += writing.pop().result()
 
     try:
-        for chunk in iter_log_chunks(path, fmt, host=host):
+        for chunk in iter_log_chunks(path, fmt, host=host, ramp=writer is not None):
             rows = chunk.rows
             report.lines = chunk.last_line
             report.rejected += len(chunk.errors)

@@ -10,7 +10,7 @@ from services.errors import ValidationError
 from services.measurement.logs.cloudfront import CLOUDFRONT_DEFAULT_FIELDS, _parse_cloudfront
 from services.measurement.logs.combined import _parse_combined
 from services.measurement.logs.csv_log import _iter_csv
-from services.measurement.logs.reading import _line_blocks, _open_log
+from services.measurement.logs.reading import _line_blocks, _open_log, chunk_sizes
 from services.measurement.logs.rows import ParsedChunk
 from services.measurement.logs.values import _clean_host
 
@@ -18,9 +18,10 @@ FORMATS = ("combined", "cloudfront", "csv")
 
 
 def iter_log_chunks(path_or_fileobj: str | os.PathLike | IO, fmt: str, host: str | None = None,
-                    chunk_lines: int = 100_000) -> Iterator[ParsedChunk]:
+                    chunk_lines: int = 100_000, ramp: bool = False) -> Iterator[ParsedChunk]:
     """Parse a log in chunks of `chunk_lines` physical lines; gzip is recognised by its content. (An import writes
     one chunk while it parses the next: smaller chunks start and finish that overlap sooner, and take less memory.)
+    `ramp` makes the first chunks smaller still (see chunk_sizes): the import's writer gets its first rows sooner.
 
     Rows carry COLUMNS. `url` is https://<host><path>, the host taken from the line (CloudFront's
     x-host-header, else cs(Host); an absolute request target) or else from `host`; with neither it stays
@@ -32,11 +33,11 @@ def iter_log_chunks(path_or_fileobj: str | os.PathLike | IO, fmt: str, host: str
     host = _clean_host(host)
     with _open_log(path_or_fileobj) as stream:
         if fmt == "csv":
-            yield from _iter_csv(stream, host, chunk_lines)
+            yield from _iter_csv(stream, host, chunk_sizes(chunk_lines, ramp))
             return
         cloudfront_fields = list(CLOUDFRONT_DEFAULT_FIELDS)
         line_no = 1
-        for data, n_lines in _line_blocks(stream, chunk_lines):
+        for data, n_lines in _line_blocks(stream, chunk_sizes(chunk_lines, ramp)):
             if line_no == 1 and data.startswith(codecs.BOM_UTF8):
                 data = data[len(codecs.BOM_UTF8):]
             if b"\r" in data:

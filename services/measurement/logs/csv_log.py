@@ -23,7 +23,7 @@ CSV_REQUIRED = ("timestamp", "ip", "user_agent", "url", "status")
 CSV_OPTIONAL = ("referer", "method", "bytes", "range")
 
 
-def _iter_csv(stream: IO, host: str | None, chunk_lines: int) -> Iterator[ParsedChunk]:
+def _iter_csv(stream: IO, host: str | None, sizes: Iterator[int]) -> Iterator[ParsedChunk]:
     reader = csv.reader(_text_lines(stream))
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -37,6 +37,7 @@ def _iter_csv(stream: IO, host: str | None, chunk_lines: int) -> Iterator[Parsed
     done = False
     while not done:
         records, line_nos, errors = [], [], []
+        chunk_lines = next(sizes)
         while reader.line_num - first + 1 < chunk_lines:
             start = reader.line_num + 1
             try:

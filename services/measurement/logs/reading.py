@@ -76,13 +76,24 @@ class _RawReader(io.RawIOBase):
         return len(data)
 
 
-def _line_blocks(stream: IO, chunk_lines: int, block_size: int = 1 << 22) -> Iterator[tuple[bytes, int]]:
-    """Consecutive runs of `chunk_lines` whole lines (the last run may be shorter) and their line counts,
-    cut from large reads so that no object is made per line."""
+def chunk_sizes(chunk_lines: int, ramp: bool = False) -> Iterator[int]:
+    """The lines in each successive chunk: `chunk_lines` each, or with `ramp` an eighth, a quarter and a half of it
+    first, so that whoever overlaps work on successive chunks (the log import's writer) starts sooner."""
+    if ramp:
+        for divisor in (8, 4, 2):
+            if chunk_lines // divisor:
+                yield chunk_lines // divisor
+    yield from itertools.repeat(chunk_lines)
+
+
+def _line_blocks(stream: IO, sizes: Iterator[int], block_size: int = 1 << 22) -> Iterator[tuple[bytes, int]]:
+    """Consecutive runs of whole lines, as many as `sizes` says each time (the last run may be shorter), and their
+    line counts, cut from large reads so that no object is made per line."""
     if isinstance(stream, io.TextIOBase):
-        while lines := list(itertools.islice(stream, chunk_lines)):
+        while lines := list(itertools.islice(stream, next(sizes))):
             yield "".join(lines).encode("utf-8", "replace"), len(lines)
         return
+    chunk_lines = next(sizes)
     pieces: list[bytes] = []
     carried = 0  # whole lines in pieces
     while block := stream.read(block_size):
@@ -94,6 +105,7 @@ def _line_blocks(stream: IO, chunk_lines: int, block_size: int = 1 << 22) -> Ite
             pieces.append(block[start:end])
             yield b"".join(pieces), chunk_lines
             pieces, carried, start, used = [], 0, end, last + 1
+            chunk_lines = next(sizes)
         pieces.append(block[start:])
         carried += len(newlines) - used
     rest = b"".join(pieces)

@@ -245,6 +245,28 @@ def test_chunk_lines_of_three_on_a_ten_line_combined_log(tmp_path):
     assert [c.rows["line_no"].tolist() for c in chunks] == [[1, 2, 3], [5, 6], [7, 8], [10]]
 
 
+@pytest.mark.parametrize("fmt", ["combined", "cloudfront", "csv"])
+def test_a_ramp_starts_with_smaller_chunks_and_parses_the_same_rows(tmp_path, fmt):
+    path = write(tmp_path, f"log.{fmt}", ten_line_log(fmt))
+    whole, whole_errors, _ = parse_all(path, fmt, host="h.fm")
+    rows, errors, chunks = parse_all(path, fmt, host="h.fm", chunk_lines=4, ramp=True)
+
+    sizes = [c.last_line - c.first_line + 1 for c in chunks]
+    assert sizes[:3] == [1, 2, 4]  # chunk_lines // 4, // 2, then chunk_lines (// 8 is none)
+    assert sum(sizes) == chunks[-1].last_line - chunks[0].first_line + 1
+    pd.testing.assert_frame_equal(rows, whole)
+    assert errors == whole_errors
+
+
+def test_chunk_sizes_ramp_up_then_hold():
+    from itertools import islice
+
+    from services.measurement.logs.reading import chunk_sizes
+
+    assert list(islice(chunk_sizes(100_000, ramp=True), 5)) == [12_500, 25_000, 50_000, 100_000, 100_000]
+    assert list(islice(chunk_sizes(3), 3)) == [3, 3, 3]
+
+
 def test_gzip_is_read_transparently_and_fingerprints_the_content(tmp_path):
     text = ten_line_log("combined")
     plain = write(tmp_path, "access.log", text)
