@@ -61,6 +61,29 @@ def test_lookup_many_equals_lookup_and_keeps_the_index(bundled):
     assert bundled.lookup_many(pd.Series([], dtype="str"), categorical=True).empty
 
 
+def test_batch_lookups_answer_as_the_bundled_lookup_does():
+    """The IPv4 networks copied into numpy arrays give what GeoIP2Fast.lookup gives: at random addresses, at each
+    side of network edges, and for the addresses it leaves to the one-by-one lookup (IPv6, garbage)."""
+    import ipaddress
+    import random
+
+    locator = GeoLocator()  # a fresh one: nothing remembered
+    table = locator._v4_table
+    assert table is not None and len(table.firsts) > 100_000  # the batch path is in use with the bundled package
+    rnd = random.Random(7)
+    numbers = [rnd.getrandbits(32) for _ in range(20_000)]
+    for i in rnd.sample(range(len(table.firsts)), 2_000):
+        first, last = int(table.firsts[i]), int(table.lasts[i])
+        numbers += [n for n in (first - 1, first, last, last + 1) if 0 <= n <= 0xFFFFFFFF]
+    ips = [str(ipaddress.IPv4Address(n)) for n in numbers] + PRIVATE_OR_RESERVED + \
+        [g for g in GARBAGE if isinstance(g, str)] + [" 8.8.8.8 ", "2001:4860:4860::8888", "::ffff:8.8.8.8"]
+
+    batch = locator._find_many(ips)
+    assert batch == [locator._find(ip) for ip in ips]
+    assert sum(g.country is not None for g in batch) > 10_000  # most random addresses are somewhere
+    assert locator.lookup_list(ips[:50] + [None, 42]) == batch[:50] + [Geo(None, None)] * 2
+
+
 def test_lookup_many_asks_once_per_distinct_ip():
     reader = FakeReader({"8.8.8.8": {"country": {"iso_code": "US"}}})
     locator = GeoLocator(reader=reader)
