@@ -11,6 +11,7 @@ from services.measurement.logs.values import _MONTH_NAMES, _coded
 
 _TS_DIGITS = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25]
 _TS_PUNCTUATION = {2: b"/", 6: b"/", 11: b":", 14: b":", 17: b":", 20: b" "}
+_TS_MINUTE_SECOND = [15, 16, 18, 19]
 _MONTH_KEYS = np.array([(m[0] << 16) | (m[1] << 8) | m[2] for m in _MONTH_NAMES])
 _MONTH_ORDER = np.argsort(_MONTH_KEYS)
 _MAX_BYTES_DIGITS = 18
@@ -58,14 +59,21 @@ def _digits_before(windows: np.ndarray, end: np.ndarray, length: np.ndarray) -> 
 
 
 def _combined_ts_runs(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """_combined_ts_vectorised, computed once per run of equal timestamps (logs are nearly in time order)."""
+    """_combined_ts_vectorised, with the date, hour and zone worked out once per run of lines that share them
+    (logs are nearly in time order: an hour's lines come together) and only the minute and second per line."""
     if not len(t):
         return np.array([], dtype="datetime64[us]"), np.array([], dtype=bool)
     new = np.ones(len(t), dtype=bool)
-    new[1:] = (t[1:] != t[:-1]).any(axis=1)
-    ts, ok = _combined_ts_vectorised(t[new])
+    new[1:] = (t[1:, :14] != t[:-1, :14]).any(axis=1) | (t[1:, 20:26] != t[:-1, 20:26]).any(axis=1)
+    hours = t[new]
+    hours[:, _TS_MINUTE_SECOND] = ord("0")  # each run's hour, at minute and second zero
+    hour_ts, hour_ok = _combined_ts_vectorised(hours)
     run = np.cumsum(new) - 1
-    return ts[run], ok[run]
+    m1, m2, s1, s2 = (t[:, col].astype(np.int64) - ord("0") for col in _TS_MINUTE_SECOND)
+    ok = hour_ok[run] & (t[:, 14] == ord(":")) & (t[:, 17] == ord(":")) & (m1 >= 0) & (m1 <= 5) & (s1 >= 0) & (s1 <= 5)
+    ok &= (m2 >= 0) & (m2 <= 9) & (s2 >= 0) & (s2 <= 9)
+    seconds = (m1 * 10 + m2) * 60 + s1 * 10 + s2
+    return hour_ts[run] + (seconds * 1_000_000).astype("timedelta64[us]"), ok
 
 
 def _combined_ts_vectorised(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

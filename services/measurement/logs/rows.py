@@ -1,6 +1,7 @@
 """Request rows as a parse yields them (COLUMNS, ParsedChunk, LogLineError) and typing candidate rows into them."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class _Candidates:
         return _Candidates(texts=_Reordered(texts, order), **joined)
 
 
+@functools.lru_cache(maxsize=1 << 17)  # listeners' addresses recur from chunk to chunk of a log
 def _is_ip(value: str) -> bool:
     if is_plain_ipv4(value):  # most addresses: a regex is much cheaper than ipaddress
         return True

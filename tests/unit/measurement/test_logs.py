@@ -167,6 +167,30 @@ def test_vectorised_reader_agrees_with_the_regex_reader_on_mangled_lines():
     assert 0 < len(parsed.errors) < len(lines) // 2
 
 
+def test_vectorised_timestamps_agree_with_the_regex_reader():
+    """Times are read per run of lines sharing a date, hour and zone, minutes and seconds per line: any byte of
+    any time wrong, in a run or at its edge, is judged as the regex reader judges it."""
+    rnd = random.Random(11)
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    lines = []
+    for hour in range(40):
+        day, month, zone = rnd.randint(1, 31), rnd.choice(months), rnd.choice(["+0000", "-0700", "+0530", "+1400"])
+        for _ in range(rnd.randint(1, 60)):
+            ts = f"{day:02d}/{month}/2024:{hour % 24:02d}:{rnd.randint(0, 61):02d}:{rnd.randint(0, 61):02d} {zone}"
+            if rnd.random() < 0.25:
+                pos = rnd.randrange(len(ts))
+                ts = ts[:pos] + rnd.choice("0123456789:/+- aJx") + ts[pos + 1:]
+            lines.append(f'192.0.2.{rnd.randint(1, 200)} - - [{ts}] "GET /a.mp3 HTTP/1.1" 200 1000 "-" "App/1.0"')
+    data = "\n".join(lines).encode()
+
+    parsed = logs._parse_combined(data, 1, "h.fm")
+    reference = logs._assemble(*logs._combined_regex(data, np.arange(1, len(lines) + 1)), "h.fm")
+
+    pd.testing.assert_frame_equal(parsed.rows, reference.rows)
+    assert parsed.errors == reference.errors
+    assert len(lines) // 2 < len(parsed.rows) < len(lines) and len(parsed.errors) > 50
+
+
 def test_well_formed_lines_take_the_vectorised_path():
     """Speed depends on it: only odd lines may fall back to the per-line regex."""
     long_agent = "Mozilla/5.0 " + "x" * 400
