@@ -15,13 +15,13 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from services import audit
-from services.bulk import insert_frame
+from services.bulk import categorical_of, insert_frame
 from services.db import Database
 from services.events import outbox
 from services.errors import ServiceError, ValidationError
 from services.measurement import hashing
 from services.measurement.counting_rules import EpisodeIndex
-from services.measurement.geo import default_locator
+from services.measurement.geo import Geo, default_locator
 from services.measurement.logs import FORMATS, fingerprint_and_lines, iter_log_chunks
 from services.models import DownloadRequest, LogImport
 from services.models.base import utcnow
@@ -92,7 +92,7 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
     s.flush()
     report = ImportReport(record.id, name)
     episodes = EpisodeIndex.load(s, ctx.tenant_id)
-    locate = default_locator().lookup_many
+    addresses = _Addresses(default_locator())
     secrets: dict[str, bytes] = {}
     household_secrets: dict[int, bytes | None] = {}
     # On PostgreSQL each chunk's rows are written (mostly the server ingesting them) by a writer thread while this
@@ -132,10 +132,10 @@ def _import(s, ctx: TenantContext, path: Path, fmt: str, host: str | None, name:
             if any(e not in household_secrets for e in np.unique(epochs).tolist()):
                 settle()
                 households.epoch_secrets(s, epochs, household_secrets)
-            frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, locate,
-                                   secrets)
-            # The IP's categorical codes: each distinct (network, epoch) pair is hashed once.
-            frame["household_key"] = households.household_keys_of(household_secrets, rows["ip"], epochs).array
+            numbers = addresses.numbers(rows["ip"])
+            frame = _request_frame(s, ctx.tenant_id, rows, episode_id, episodes, fingerprint, record.id, addresses,
+                                   numbers, secrets)
+            frame["household_key"] = addresses.household_keys(household_secrets, numbers, epochs)
             first, last = frame["ts"].min().date(), frame["ts"].max().date()  # the days of the extreme times
             report.first_day = min(filter(None, [report.first_day, first]))
             report.last_day = max(filter(None, [report.last_day, last]))
@@ -168,7 +168,8 @@ def _months(ts: pd.Series) -> pd.Series:
 
 
 def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray, episodes: EpisodeIndex,
-                   fingerprint: str, import_id: int, locate, secrets: dict) -> pd.DataFrame:
+                   fingerprint: str, import_id: int, addresses: _Addresses, numbers: np.ndarray,
+                   secrets: dict) -> pd.DataFrame:
     ts = rows["ts"]
     listener = pd.Series("", index=rows.index, dtype=object)
     months = _months(ts)
@@ -177,11 +178,12 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
         if month not in secrets:
             secrets[month] = hashing.month_secret(s, month)
         if len(distinct_months) == 1:
-            listener = hashing.listener_keys(secrets[month], rows["ip"], rows["user_agent"], categorical=True)
+            listener = pd.Series(addresses.listener_keys(secrets[month], numbers, rows["user_agent"]), index=rows.index)
         else:
-            idx = months == month
-            listener[idx] = hashing.listener_keys(secrets[month], rows.loc[idx, "ip"], rows.loc[idx, "user_agent"])
-    geo = locate(rows["ip"], categorical=True)
+            idx = (months == month).to_numpy()
+            listener[idx] = np.asarray(addresses.listener_keys(secrets[month], numbers[idx],
+                                                               rows.loc[idx, "user_agent"]), dtype=object)
+    geo = addresses.places(numbers)
     # Columns keep their dtypes (text as Categoricals): services.bulk formats each distinct value once.
     uid_prefix = request_uid_prefix(tenant_id, fingerprint)
     return pd.DataFrame({
@@ -198,6 +200,97 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
 
 
 _LOG_SOURCE = pd.Index(["log"], dtype=object)
+
+
+class _Addresses:
+    """The client addresses an import has met, each numbered once, with its network (what the listener and
+    household keys hash: hashing.network_of) and its place: a chunk works out only the addresses it brings new, and
+    a row's network, place and household key are then found by its number. Forgets everything past MAX_ADDRESSES
+    (numbers are only compared within a chunk)."""
+
+    MAX_ADDRESSES = 1_000_000
+
+    def __init__(self, locator):
+        self._locator = locator
+        self._forget()
+
+    def _forget(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._network_of: list[int] = []  # by address number
+        self._networks: dict[str, int] = {}
+        self._network_texts: list[str] = []
+        self._place_of: list[int] = []  # by address number
+        self._places: dict[Geo, int] = {}
+        self._place_list: list[Geo] = []
+        self._households: dict[tuple[int, int], str | None] = {}  # (network, epoch) -> key
+
+    def numbers(self, ips: pd.Series) -> np.ndarray:
+        """Each row's address number; -1 where the address is missing."""
+        codes, uniques = pd.factorize(ips, use_na_sentinel=True)
+        if len(self._numbers) + len(uniques) > self.MAX_ADDRESSES:
+            self._forget()
+        uniques = [str(v) for v in uniques]
+        known = self._numbers.get
+        found = [known(ip, -1) for ip in uniques]
+        new = [i for i, number in enumerate(found) if number < 0]
+        if new:
+            new_ips = [uniques[i] for i in new]
+            networks, place_numbers = self._networks, self._places
+            for i, ip, network, geo in zip(new, new_ips, hashing.networks_of(new_ips),
+                                           self._locator.lookup_list(new_ips)):
+                found[i] = self._numbers[ip] = len(self._network_of)
+                if network not in networks:
+                    networks[network] = len(self._network_texts)
+                    self._network_texts.append(network)
+                self._network_of.append(networks[network])
+                if geo not in place_numbers:
+                    place_numbers[geo] = len(self._place_list)
+                    self._place_list.append(geo)
+                self._place_of.append(place_numbers[geo])
+        return np.append(np.asarray(found, dtype=np.int64), -1)[codes]
+
+    def _networks_of(self, numbers: np.ndarray) -> np.ndarray:
+        """Each row's network number; a missing address has the last one, ""."""
+        return np.append(np.asarray(self._network_of, dtype=np.int64), len(self._network_texts))[numbers]
+
+    def listener_keys(self, secret: bytes, numbers: np.ndarray, user_agents: pd.Series) -> pd.Categorical:
+        """hashing.listener_keys of the rows (as a Categorical), hashed once per distinct (network, agent)."""
+        networks = self._networks_of(numbers)
+        texts = self._network_texts + [""]
+        ua_codes, ua_values = hashing._distinct(user_agents)
+        pair_codes, pairs = pd.factorize(networks * len(ua_values) + ua_codes)
+        nets, uas = np.divmod(pairs, len(ua_values))
+        blake2b = hashlib.blake2b
+        keys = [blake2b(f"{texts[n]}\n{ua_values[u]}".encode(), key=secret, digest_size=16).hexdigest()
+                for n, u in zip(nets.tolist(), uas.tolist())]
+        return categorical_of(keys, pair_codes)
+
+    def household_keys(self, secrets_by_epoch: dict[int, bytes | None], numbers: np.ndarray,
+                       epochs: np.ndarray) -> pd.Categorical:
+        """households.household_keys_of of the rows: each (network, epoch) hashed once per import."""
+        networks = np.where(numbers < 0, -1, self._networks_of(numbers))
+        epoch_values, epoch_index = np.unique(np.asarray(epochs, dtype=np.int64), return_inverse=True)
+        pair = np.where(networks < 0, -1, networks * len(epoch_values) + epoch_index.reshape(-1))
+        pair_codes, pairs = pd.factorize(pair)
+        nets, eps = np.divmod(pairs, len(epoch_values))
+        memo, texts, blake2b = self._households, self._network_texts, hashlib.blake2b
+        keys = []
+        for n, e, p in zip(nets.tolist(), eps.tolist(), pairs.tolist()):
+            epoch = int(epoch_values[e])
+            key = memo.get((n, epoch), memo)  # (the dict itself: not yet known)
+            if key is memo:
+                secret = secrets_by_epoch.get(epoch) if p >= 0 else None
+                key = blake2b(texts[n].encode(), key=secret, digest_size=16).hexdigest() if secret else None
+                if p >= 0:
+                    memo[(n, epoch)] = key
+            keys.append(key)
+        return categorical_of(keys, pair_codes)
+
+    def places(self, numbers: np.ndarray) -> pd.DataFrame:
+        """Each row's country and region as Categoricals (a missing address has neither)."""
+        place = np.append(np.asarray(self._place_of, dtype=np.int64), -1)[numbers]
+        return pd.DataFrame({name: categorical_of([getattr(g, name) for g in self._place_list] + [None], place)
+                             for name in ("country", "region")})
 
 
 def request_uids(prefix: str, line_no: np.ndarray) -> pd.arrays.ArrowStringArray:

@@ -259,3 +259,43 @@ def test_request_uids_are_the_prefix_and_ten_digit_line_numbers():
     assert fields.shape == (5, 4 + 17) and bytes(fields[2]) == b"\x00\x00\x00\x11" + b"0a1b2c:0000000042"
     with pytest.raises(ValueError):
         log_import.request_uids("x:", np.array([10**10]))
+
+
+def test_addresses_give_the_keys_and_places_of_the_one_chunk_functions(monkeypatch):
+    """The import's per-address memory (numbers, networks, places, household keys across chunks) changes no key and
+    no place: the same as hashing.listener_keys, households.household_keys_of and GeoLocator.lookup_many, also
+    after it forgets."""
+    import numpy as np
+    import pandas as pd
+
+    from services.measurement import hashing
+    from services.measurement.geo import default_locator
+    from services.sponsorship.attribution import households
+
+    locator = default_locator()
+    addresses = log_import._Addresses(locator)
+    secret, epoch_secrets = b"s" * 32, {100: b"e" * 32, 101: None, 102: b"f" * 32}
+    pool = ["8.8.8.8", "81.2.69.160", "10.0.0.1", "2001:4860:4860::8888", "2001:4860:4860::1", "::ffff:8.8.4.4",
+            "1.1.1.1", "193.0.0.1"]
+    rnd = np.random.default_rng(5)
+
+    def strs(values) -> list:
+        return [None if pd.isna(v) else str(v) for v in np.asarray(values, dtype=object)]
+
+    for round_ in range(4):
+        if round_ == 2:
+            monkeypatch.setattr(log_import._Addresses, "MAX_ADDRESSES", 3)  # forgets at every chunk from here
+        n = 200
+        ips = pd.Series(pd.Categorical([pool[i] for i in rnd.integers(0, len(pool), n)] + [None]))
+        agents = pd.Series(pd.Categorical(rnd.choice(["App/1", "App/2", None], n + 1)))
+        epochs = rnd.choice([100, 101, 102], n + 1)
+        numbers = addresses.numbers(ips)
+        assert (numbers[-1], (numbers[:-1] >= 0).all()) == (-1, True)
+        assert strs(addresses.listener_keys(secret, numbers, agents)) == \
+            strs(hashing.listener_keys(secret, ips, agents))
+        assert strs(addresses.household_keys(epoch_secrets, numbers, epochs)) == \
+            strs(households.household_keys_of(epoch_secrets, ips, epochs))
+        places, expected = addresses.places(numbers), locator.lookup_many(ips)
+        for name in ("country", "region"):
+            assert strs(places[name]) == strs(expected[name])
+    assert strs(places["country"]).count("US") > 0
