@@ -31,13 +31,16 @@ MAINTENANCE_INTERVAL = 60
 
 
 def preload() -> None:
-    """Import every job module and every handler the workflow names (no connection is opened here)."""
+    """Import every job module and every handler the workflow names, and load the bundled geolocation data (0.16 s and
+    ~50 MB, shared by the horses: log imports and the live feed use it). No connection is opened here."""
     from services.events import workflow
+    from services.measurement.geo import default_locator
 
     for name in JOB_MODULES:
         importlib.import_module(name)
     for handler in workflow.HANDLERS:
         workflow.resolve(handler)
+    default_locator()
 
 
 class TracedWorker(Worker):
