@@ -269,14 +269,14 @@ class _Addresses:
                        epochs: np.ndarray) -> pd.Categorical:
         """households.household_keys_of of the rows: each (network, epoch) hashed once per import."""
         networks = np.where(numbers < 0, -1, self._networks_of(numbers))
-        epoch_values, epoch_index = np.unique(np.asarray(epochs, dtype=np.int64), return_inverse=True)
-        pair = np.where(networks < 0, -1, networks * len(epoch_values) + epoch_index.reshape(-1))
+        epoch_index, epoch_values = pd.factorize(np.asarray(epochs, dtype=np.int64))
+        pair = np.where(networks < 0, -1, networks * len(epoch_values) + epoch_index)
         pair_codes, pairs = pd.factorize(pair)
         nets, eps = np.divmod(pairs, len(epoch_values))
-        memo, texts, blake2b = self._households, self._network_texts, hashlib.blake2b
+        memo, texts, blake2b, epoch_list = self._households, self._network_texts, hashlib.blake2b, epoch_values.tolist()
         keys = []
         for n, e, p in zip(nets.tolist(), eps.tolist(), pairs.tolist()):
-            epoch = int(epoch_values[e])
+            epoch = epoch_list[e]
             key = memo.get((n, epoch), memo)  # (the dict itself: not yet known)
             if key is memo:
                 secret = secrets_by_epoch.get(epoch) if p >= 0 else None
