@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.demo_traffic import HOUSEHOLDS, SEED, household_ip
+from services.frames import frame_of
 from services.models import Campaign, Download, Placement, Sponsor, TrackingLink
 from services.sponsorship.attribution.households import HouseholdHasher
 from services.sponsorship.attribution.inputs import ConversionEvent, store_events
@@ -66,7 +67,7 @@ def _first_exposures(s: Session, tenant_id: int, campaign: Campaign, now: dateti
         rows = s.execute(select(Download.household_key, Download.ts).where(
             Download.tenant_id == tenant_id, Download.podcast_id == placement.podcast_id, Download.ts >= start,
             Download.ts < end, Download.household_key.is_not(None))).all()
-        frames.append(pd.DataFrame(rows, columns=["household_key", "ts"]))
+        frames.append(frame_of(rows, ["household_key", "ts"]))
     exposures = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["household_key", "ts"])
     exposures["ts"] = pd.to_datetime(exposures["ts"], utc=True)
     return exposures.sort_values(["ts", "household_key"]).drop_duplicates("household_key", ignore_index=True)
@@ -82,7 +83,7 @@ def _unexposed_listeners(s: Session, tenant_id: int, campaign: Campaign, now: da
     rows = s.execute(select(Download.household_key, func.min(Download.ts)).where(
         Download.tenant_id == tenant_id, Download.podcast_id.in_(podcasts), Download.ts >= start, Download.ts < end,
         Download.household_key.is_not(None)).group_by(Download.household_key).order_by(Download.household_key)).all()
-    listeners = pd.DataFrame(rows, columns=["household_key", "ts"])
+    listeners = frame_of(rows, ["household_key", "ts"])
     listeners["ts"] = pd.to_datetime(listeners["ts"], utc=True)
     return listeners[~listeners["household_key"].isin(exposed)]
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from services.db import Database
 from services.errors import NotFound, ValidationError
+from services.frames import frame_of
 from services.measurement.store import view
 from services.models import (
     Episode, EpisodeDailyMetric, Podcast, PodcastAppDailyMetric, PodcastDailyMetric, PodcastDeviceDailyMetric,
@@ -82,7 +83,7 @@ def downloads_by(db: Database, ctx: TenantContext, group_by: str, first: date, l
         if episode_id is not None:
             stmt = stmt.where(v.episode_id == episode_id)
         rows = s.execute(stmt.group_by(key).order_by(key)).all()
-    frame = pd.DataFrame(rows, columns=[grouping.label, "downloads", "listeners"])
+    frame = frame_of(rows, [grouping.label, "downloads", "listeners"])
     return frame.astype({"downloads": "int64", "listeners": "int64"})
 
 

@@ -12,6 +12,7 @@ from services.dashboards.common import dashboard_scope, filtered
 from services.dashboards.periods import ViewState, zone
 from services.db import Database
 from services.errors import ValidationError
+from services.frames import frame_of
 from services.measurement.store import view
 from services.models import (
     PodcastAppDailyMetric, PodcastDeviceDailyMetric, PodcastGeoDailyMetric, PodcastHourlyMetric,
@@ -43,7 +44,7 @@ def breakdown(db: Database, ctx: TenantContext, state: ViewState, dimension: str
         if dimension == "region":
             stmt = stmt.where(m.country == state.country)
         rows = scope.session.execute(stmt.group_by(key).order_by(func.sum(m.downloads).desc(), key)).all()
-    return pd.DataFrame(rows, columns=[dimension, "downloads", "listeners"]).astype(
+    return frame_of(rows, [dimension, "downloads", "listeners"]).astype(
         {"downloads": "int64", "listeners": "int64"})
 
 
@@ -58,7 +59,7 @@ def weekday_hour(db: Database, ctx: TenantContext, state: ViewState, today: date
         m = view(PodcastHourlyMetric).c
         rows = scope.session.execute(filtered(select(m.hour, func.sum(m.downloads)), scope, m)
                                      .where(m.hour >= lo, m.hour < hi).group_by(m.hour)).all()
-    frame = pd.DataFrame(rows, columns=["hour_utc", "downloads"])
+    frame = frame_of(rows, ["hour_utc", "downloads"])
     local = pd.to_datetime(frame["hour_utc"], utc=True).dt.tz_convert(tz)
     frame = pd.DataFrame({"weekday": local.dt.day_of_week, "hour": local.dt.hour, "downloads": frame["downloads"]})
     grid = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"])

@@ -16,6 +16,7 @@ from services.dashboards.common import (
 from services.dashboards.periods import MAX_COMPARE_EPISODES, ViewState
 from services.db import Database
 from services.errors import ValidationError
+from services.frames import frame_of
 from services.measurement.store import view
 from services.models import (
     Episode, EpisodeAppDailyMetric, EpisodeDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric, Podcast,
@@ -53,9 +54,9 @@ def episode_grid(db: Database, ctx: TenantContext, state: ViewState, today: date
         stmt = select(rows.c.episode_id, *sums, func.coalesce(func.sum(rows.c.downloads), 0),
                       func.coalesce(func.sum(rows.c.listeners), 0),
                       func.coalesce(func.sum(case((day.between(p.first, p.last), rows.c.downloads), else_=0)), 0))
-        totals = pd.DataFrame(scope.session.execute(stmt.group_by(rows.c.episode_id)).all(),
-                              columns=["episode_id", *(f"downloads_{n}d" for n in MILESTONES), "downloads_all_time",
-                                       "listeners_all_time", "downloads_in_range"])
+        totals = frame_of(scope.session.execute(stmt.group_by(rows.c.episode_id)).all(),
+                          ["episode_id", *(f"downloads_{n}d" for n in MILESTONES), "downloads_all_time",
+                           "listeners_all_time", "downloads_in_range"])
         apps = _top_app(scope)
     frame = episodes.merge(totals, on="episode_id", how="left").merge(apps, on="episode_id", how="left")
     counts = [c for c in GRID_COLUMNS if c.startswith(("downloads", "listeners"))]
@@ -87,7 +88,7 @@ def _episodes(scope: Scope) -> pd.DataFrame:
     if scope.state.podcast is not None:
         stmt = stmt.where(Episode.podcast_id == scope.state.podcast)
     rows = scope.session.execute(stmt.order_by(Episode.published_at.desc(), Episode.id.desc())).all()
-    frame = pd.DataFrame(rows, columns=["episode_id", "episode", "podcast", "released"])
+    frame = frame_of(rows, ["episode_id", "episode", "podcast", "released"])
     frame["released"] = [as_date(d) for d in frame["released"]]
     return frame.astype({"episode_id": "int64"})
 
@@ -98,7 +99,7 @@ def _top_app(scope: Scope) -> pd.DataFrame:
     rows = first_days(scope, EpisodeAppDailyMetric, _listed(scope), TOP_APP_DAYS, ("app",)).subquery()
     stmt = (select(rows.c.episode_id, rows.c.app, func.sum(rows.c.downloads)).where(rows.c.app.is_not(None))
             .group_by(rows.c.episode_id, rows.c.app))
-    frame = pd.DataFrame(scope.session.execute(stmt).all(), columns=["episode_id", "top_app", "n"])
+    frame = frame_of(scope.session.execute(stmt).all(), ["episode_id", "top_app", "n"])
     if frame.empty:
         return frame[["episode_id", "top_app"]]
     frame = frame.sort_values(["episode_id", "n", "top_app"], ascending=[True, False, True])
@@ -153,15 +154,17 @@ def launch_curves(db: Database, ctx: TenantContext, episode_id: int, compare: tu
                                 window.c.day, window.c.downloads)
                          .join(Episode, Episode.id == window.c.episode_id)).all()
         today = scope.today
-    raw = pd.DataFrame(rows, columns=["episode_id", "title", "podcast_id", "released", "day", "downloads"])
+    raw = frame_of(rows, ["episode_id", "title", "podcast_id", "released", "day", "downloads"])
     titles = raw.drop_duplicates("episode_id").set_index("episode_id")
     released = pd.to_datetime(titles["released"])
     age = ((pd.Timestamp(today) - released).dt.days + 1).clip(upper=days)  # days begun since release, capped
     raw = raw.dropna(subset=["day"])
-    raw["n"] = (pd.to_datetime(raw["day"]) - pd.to_datetime(raw["released"])).dt.days + 1
-    daily = raw.pivot_table(index="episode_id", columns="n", values="downloads", aggfunc="sum", fill_value=0)
-    daily = daily.reindex(index=titles.index, columns=range(1, days + 1), fill_value=0)
-    cumulative = daily.cumsum(axis=1).astype("float64")
+    n = ((pd.to_datetime(raw["day"]) - pd.to_datetime(raw["released"])).dt.days + 1).to_numpy(np.int64)
+    inside = (n >= 1) & (n <= days)
+    daily = np.zeros((len(titles), days))  # episode x day since release, summed by numpy rather than a pivot_table
+    np.add.at(daily, (titles.index.get_indexer(raw["episode_id"])[inside], n[inside] - 1),
+              raw["downloads"].to_numpy(np.float64)[inside])
+    cumulative = pd.DataFrame(daily.cumsum(axis=1), index=titles.index, columns=range(1, days + 1))
     cumulative = cumulative.where(np.arange(1, days + 1)[None, :] <= age.to_numpy()[:, None])  # not yet reached
 
     parts = []
@@ -202,5 +205,5 @@ def episode_breakdown(db: Database, ctx: TenantContext, episode_id: int, dimensi
             select(key, func.sum(m.downloads), func.sum(m.listeners))
             .where(m.tenant_id == ctx.tenant_id, m.episode_id == episode_id, m.day.between(p.first, p.last))
             .group_by(key).order_by(func.sum(m.downloads).desc(), key)).all()
-    return pd.DataFrame(rows, columns=[dimension, "downloads", "listeners"]).astype(
+    return frame_of(rows, [dimension, "downloads", "listeners"]).astype(
         {"downloads": "int64", "listeners": "int64"})

@@ -15,6 +15,7 @@ from services.dashboards.common import (
 )
 from services.dashboards.periods import ViewState, zone
 from services.db import Database
+from services.frames import frame_of
 from services.measurement.store import view
 from services.models import (
     Episode, EpisodeDailyMetric, Podcast, PodcastAppDailyMetric, PodcastDailyMetric, PodcastGeoDailyMetric,
@@ -149,7 +150,7 @@ def _releases(scope: Scope, first: date, last: date) -> pd.DataFrame:
     rows = scope.session.execute(_released(
         select(Episode.id, Episode.title, Episode.published_at).order_by(Episode.published_at), scope, first,
         last)).all()
-    return pd.DataFrame(rows, columns=["episode_id", "title", "published_at"])
+    return frame_of(rows, ["episode_id", "title", "published_at"])
 
 
 def _release_labels(periods: pd.Series, releases: pd.DataFrame, granularity: str, tz: str) -> list[str]:
@@ -181,7 +182,7 @@ def top_episodes(db: Database, ctx: TenantContext, state: ViewState, today: date
             select(totals.c.episode_id, Episode.title, Podcast.title, totals.c.downloads, totals.c.listeners)
             .join(Episode, Episode.id == totals.c.episode_id).join(Podcast, Podcast.id == Episode.podcast_id)
             .order_by(totals.c.downloads.desc(), totals.c.episode_id)).all()
-    frame = pd.DataFrame(rows, columns=["episode_id", "episode", "podcast", "downloads", "listeners"])
+    frame = frame_of(rows, ["episode_id", "episode", "podcast", "downloads", "listeners"])
     return frame.astype({"episode_id": "int64", "downloads": "int64", "listeners": "int64"})
 
 
@@ -205,5 +206,5 @@ def _top(db, ctx, state, today, model, key: str, limit: int) -> pd.DataFrame:
         rows = scope.session.execute(
             filtered(select(col, func.sum(m.downloads), func.sum(m.listeners)), scope, m, p.first, p.last)
             .group_by(col).order_by(func.sum(m.downloads).desc(), col).limit(limit)).all()
-    frame = pd.DataFrame(rows, columns=[key, "downloads", "listeners"])
+    frame = frame_of(rows, [key, "downloads", "listeners"])
     return frame.astype({"downloads": "int64", "listeners": "int64"})

@@ -13,6 +13,7 @@ from services.dashboards.common import as_date, check_podcast
 from services.db import Database
 from services.errors import NotFound
 from services.events import outbox
+from services.frames import frame_of
 from services.insights import anomalies as rules
 from services.insights.anomalies import Finding
 from services.measurement.store import day_bounds, view
@@ -117,7 +118,7 @@ def list_anomalies(db: Database, ctx: TenantContext, first: date, last: date,
         if podcast_id is not None:
             stmt = stmt.where(Anomaly.podcast_id.in_((podcast_id, NETWORK)))
         rows = s.execute(stmt.order_by(Anomaly.day.desc(), Anomaly.podcast_id, Anomaly.dimension)).all()
-    frame = pd.DataFrame(rows, columns=[*COLUMNS, "podcast"])
+    frame = frame_of(rows, [*COLUMNS, "podcast"])
     frame["day"] = [as_date(d) for d in frame["day"]]
     frame["podcast"] = frame["podcast"].fillna("Whole network")
     frame["cause"] = frame["cause"].astype(object).where(frame["cause"].notna(), None)  # no cause: None, never NaN
@@ -132,7 +133,7 @@ def _daily(s: Session, model, tenant_id: int, first: date, last: date, key: str 
     rows = s.execute(select(m.day, *keys, func.sum(m.downloads)).where(
         m.tenant_id == tenant_id, m.day.between(first, last)).group_by(m.day, *keys)).all()
     names = ["day", "podcast_id"] + ([key] if key else [])
-    frame = pd.DataFrame(rows, columns=[*names, "downloads"])
+    frame = frame_of(rows, [*names, "downloads"])
     if frame.empty:
         return pd.DataFrame(index=days, dtype=float)
     frame["day"] = pd.to_datetime([as_date(d) for d in frame["day"]])

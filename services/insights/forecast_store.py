@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.dashboards import episodes
 from services.db import Database
 from services.errors import NotFound, ValidationError
+from services.frames import frame_of
 from services.insights import forecasts as fc
 from services.measurement.store import view
 from services.models import Episode, EpisodeDailyMetric, Forecast, Podcast, PodcastDailyMetric
@@ -63,7 +64,7 @@ def episode_rows(s: Session, tenant_id: int, released: dict[int, date], last: da
     rows = s.execute(select(m.episode_id, m.day, func.sum(m.downloads)).where(
         m.tenant_id == tenant_id, m.episode_id.in_(list(released)), m.day.between(min(released.values()), last))
         .group_by(m.episode_id, m.day)).all()
-    frame = pd.DataFrame(rows, columns=["episode_id", "day", "downloads"])
+    frame = frame_of(rows, ["episode_id", "day", "downloads"])
     frame["day"] = [_as_date(d) for d in frame["day"]]
     return frame
 

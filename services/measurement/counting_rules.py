@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.frames import frame_of
 from services.measurement.engines import SlabCount
 from services.measurement.requests import PLAIN_PROBES, is_probe_range
 from services.measurement.urls import try_enclosure_match_key
@@ -42,7 +43,7 @@ class EpisodeIndex:
         rows = session.execute(select(Episode.id, Episode.podcast_id, Episode.match_key, Episode.enclosure_url,
                                       Episode.enclosure_length, Episode.duration_seconds)
                                .where(Episode.tenant_id == tenant_id)).all()
-        frame = pd.DataFrame(rows, columns=["episode_id", "podcast_id", "match_key", "url", "length", "duration"])
+        frame = frame_of(rows, ["episode_id", "podcast_id", "match_key", "url", "length", "duration"])
         by_key: dict[str, int] = {}
         for row in frame.itertuples():
             key = row.match_key or try_enclosure_match_key(row.url)

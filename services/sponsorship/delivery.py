@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Date, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from services.frames import frame_of
 from services.sponsorship.campaigns import (
     CampaignDetail, CampaignRow, get_campaign, list_campaigns, status_history, visible_campaign,
 )
@@ -160,7 +161,7 @@ def delivery_by(db: Database, ctx: TenantContext, campaign_id: int, group_by: st
         if group_by == "day":
             rows = s.execute(select(m.day, func.sum(m.impressions), func.sum(m.listeners)).where(*where)
                              .group_by(m.day).order_by(m.day)).all()
-            frame = pd.DataFrame(rows, columns=["day", "impressions", "listeners"])
+            frame = frame_of(rows, ["day", "impressions", "listeners"])
             frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else frame["day"]
             days = pd.date_range(first, last).date
             frame = frame.set_index("day").reindex(days, fill_value=0).rename_axis("day").reset_index()
@@ -168,17 +169,17 @@ def delivery_by(db: Database, ctx: TenantContext, campaign_id: int, group_by: st
             rows = s.execute(select(m.podcast_id, Podcast.title, func.sum(m.impressions))
                              .join(Podcast, Podcast.id == m.podcast_id).where(*where)
                              .group_by(m.podcast_id, Podcast.title).order_by(func.sum(m.impressions).desc())).all()
-            frame = pd.DataFrame(rows, columns=["podcast_id", "podcast", "impressions"])
+            frame = frame_of(rows, ["podcast_id", "podcast", "impressions"])
         elif group_by == "country":
             rows = s.execute(select(m.country, func.sum(m.impressions)).where(*where).group_by(m.country)
                              .order_by(func.sum(m.impressions).desc(), m.country)).all()
-            frame = pd.DataFrame(rows, columns=["country", "impressions"])
+            frame = frame_of(rows, ["country", "impressions"])
         else:
             rows = s.execute(select(m.episode_id, Episode.title, Podcast.title, func.sum(m.impressions))
                              .join(Episode, Episode.id == m.episode_id).join(Podcast, Podcast.id == m.podcast_id)
                              .where(*where).group_by(m.episode_id, Episode.title, Podcast.title)
                              .order_by(func.sum(m.impressions).desc(), m.episode_id)).all()
-            frame = pd.DataFrame(rows, columns=["episode_id", "episode", "podcast", "impressions"])
+            frame = frame_of(rows, ["episode_id", "episode", "podcast", "impressions"])
     numeric = [c for c in ("impressions", "listeners") if c in frame]
     return frame.astype({c: "int64" for c in numeric})
 
@@ -192,7 +193,7 @@ def reach(db: Database, ctx: TenantContext, campaign_id: int) -> pd.DataFrame:
                          .outerjoin(Podcast, Podcast.id == r.podcast_id)
                          .where(r.tenant_id == ctx.tenant_id, r.campaign_id == campaign_id)
                          .order_by(r.podcast_id)).all()
-    frame = pd.DataFrame(rows, columns=["podcast_id", "podcast", "impressions", "reach"])
+    frame = frame_of(rows, ["podcast_id", "podcast", "impressions", "reach"])
     frame["podcast"] = frame["podcast"].fillna("All shows")
     frame["frequency"] = (frame["impressions"] / frame["reach"].where(frame["reach"] > 0)).fillna(0.0).round(2)
     return frame

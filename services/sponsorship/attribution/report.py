@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import Column, MetaData, Table, func, select
 from sqlalchemy.orm import Session
 
+from services.frames import frame_of
 from services.sponsorship import pacing
 from services.sponsorship.campaigns import visible_campaign
 from services.db import Database
@@ -158,17 +159,17 @@ def _grouped(s: Session, t: Table, tenant_id: int, campaign_id: int, model: str,
     where = (t.c.tenant_id == tenant_id, t.c.campaign_id == campaign_id)
     if group_by == "day":
         result = s.execute(select(t.c.day, *totals).where(*where).group_by(t.c.day).order_by(t.c.day)).all()
-        frame = pd.DataFrame(result, columns=["day", "conversions", "revenue"])
+        frame = frame_of(result, ["day", "conversions", "revenue"])
         frame["day"] = pd.to_datetime(frame["day"]).dt.date if len(frame) else frame["day"]
     elif group_by == "podcast":
         result = s.execute(select(t.c.podcast_id, Podcast.title, *totals).join(Podcast, Podcast.id == t.c.podcast_id)
                            .where(*where).group_by(t.c.podcast_id, Podcast.title)).all()
-        frame = pd.DataFrame(result, columns=["podcast_id", "podcast", "conversions", "revenue"])
+        frame = frame_of(result, ["podcast_id", "podcast", "conversions", "revenue"])
     elif group_by == "episode":
         result = s.execute(select(t.c.episode_id, Episode.title, Podcast.title, *totals)
                            .join(Episode, Episode.id == t.c.episode_id).join(Podcast, Podcast.id == t.c.podcast_id)
                            .where(*where).group_by(t.c.episode_id, Episode.title, Podcast.title)).all()
-        frame = pd.DataFrame(result, columns=["episode_id", "episode", "podcast", "conversions", "revenue"])
+        frame = frame_of(result, ["episode_id", "episode", "podcast", "conversions", "revenue"])
     else:
         result = s.execute(select(t.c.placement_id, Podcast.title, Placement.position, Episode.title, *totals)
                            .join(Placement, Placement.id == t.c.placement_id)
@@ -190,7 +191,7 @@ def _lag(s: Session, t: Table, tenant_id: int, campaign_id: int, model: str) -> 
     result = s.execute(select(days, *_totals(t, model))
                        .where(t.c.tenant_id == tenant_id, t.c.campaign_id == campaign_id)
                        .group_by(days).order_by(days)).all()
-    frame = pd.DataFrame(result, columns=["days_since_exposure", "conversions", "revenue"])
+    frame = frame_of(result, ["days_since_exposure", "conversions", "revenue"])
     frame["days_since_exposure"] = frame["days_since_exposure"].astype(int)
     frame["conversions"] = frame["conversions"].astype(float).round(4)
     frame["revenue"] = frame["revenue"].astype(float).round(2)

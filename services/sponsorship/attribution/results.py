@@ -28,6 +28,7 @@ from services.bulk import insert_frame
 from services.db import Database
 from services.events import outbox
 from services.errors import NotFound
+from services.frames import frame_of
 from services.models import AttributionEvent, Campaign, Placement
 from services.measurement.store import is_timescale, refresh_after_commit
 from services.models.attribution import (
@@ -243,7 +244,7 @@ def _promo_events(s: Session, tenant_id: int, campaign: Campaign) -> tuple[int, 
     rows = s.execute(select(e.event_id, e.ts, e.type, e.value).where(
         e.tenant_id == tenant_id, e.sponsor_id == campaign.sponsor_id, e.campaign_id == campaign.id,
         func.upper(e.promo_code) == campaign.promo_code.upper(), e.type.not_in(matching.VISIT_TYPES))).all()
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = frame_of(rows, columns)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float).fillna(0.0)
     return len(frame), float(frame["value"].sum()), frame
