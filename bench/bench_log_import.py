@@ -228,10 +228,10 @@ def child(sa_url: str, tenant_id: int, log_path: str, profile: bool, conn) -> No
     logging.basicConfig(level=logging.WARNING)
     from services.db import Database
     from services.measurement.counting import count_downloads
+    from services.measurement.geo import default_locator
     from services.measurement.log_import import import_log
     from services.tenancy import TenantContext
 
-    from services.measurement.geo import default_locator
     default_locator()  # loaded before any job, as jobs.worker.preload does in a worker
     rss_before = _rss_mb()
     db = Database(sa_url, "podcast_worker")  # as the workers connect: RLS applies

@@ -89,18 +89,24 @@ def listener_keys(secret: bytes, ips: pd.Series, user_agents: pd.Series, categor
     hashed once; a log has far fewer of either than lines. Missing values hash as "". `categorical`: as a
     Categorical (each key held once, so a COPY formats it once) instead of a string per row."""
     ip_codes, ip_values = _distinct(ips)
-    networks = np.asarray(networks_of(ip_values), dtype=object)
+    net_codes, net_values = pd.factorize(np.asarray(networks_of(ip_values), dtype=object))
+    return network_listener_keys(secret, net_codes[ip_codes], list(net_values), user_agents, categorical)
+
+
+def network_listener_keys(secret: bytes, networks: np.ndarray, network_texts: list[str], user_agents: pd.Series,
+                          categorical: bool = False) -> pd.Series:
+    """listener_keys of rows whose networks are known already: each row's network as a code into `network_texts`
+    (for an address that is missing, the code of ""), hashed once per distinct (network, agent) pair."""
     ua_codes, ua_values = _distinct(user_agents)
-    net_codes, net_values = pd.factorize(networks)
-    pair = net_codes[ip_codes].astype(np.int64) * len(ua_values) + ua_codes
+    pair = np.asarray(networks, dtype=np.int64) * len(ua_values) + ua_codes
     pair_codes, pair_values = pd.factorize(pair)
     nets, uas = np.divmod(pair_values, len(ua_values))
     blake2b = hashlib.blake2b
-    keys = np.asarray([blake2b(f"{net_values[n]}\n{ua_values[u]}".encode(), key=secret, digest_size=16).hexdigest()
+    keys = np.asarray([blake2b(f"{network_texts[n]}\n{ua_values[u]}".encode(), key=secret, digest_size=16).hexdigest()
                        for n, u in zip(nets.tolist(), uas.tolist())], dtype=object)
     if categorical:
-        return pd.Series(categorical_of(keys, pair_codes), index=ips.index)
-    return pd.Series(keys.take(pair_codes), index=ips.index)
+        return pd.Series(categorical_of(keys, pair_codes), index=user_agents.index)
+    return pd.Series(keys.take(pair_codes), index=user_agents.index)
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, list[str]]:

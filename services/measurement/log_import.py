@@ -178,11 +178,10 @@ def _request_frame(s, tenant_id: int, rows: pd.DataFrame, episode_id: np.ndarray
         if month not in secrets:
             secrets[month] = hashing.month_secret(s, month)
         if len(distinct_months) == 1:
-            listener = pd.Series(addresses.listener_keys(secrets[month], numbers, rows["user_agent"]), index=rows.index)
+            listener = addresses.listener_keys(secrets[month], numbers, rows["user_agent"])
         else:
             idx = (months == month).to_numpy()
-            listener[idx] = np.asarray(addresses.listener_keys(secrets[month], numbers[idx],
-                                                               rows.loc[idx, "user_agent"]), dtype=object)
+            listener[idx] = addresses.listener_keys(secrets[month], numbers[idx], rows.loc[idx, "user_agent"])
     geo = addresses.places(numbers)
     # Columns keep their dtypes (text as Categoricals): services.bulk formats each distinct value once.
     uid_prefix = request_uid_prefix(tenant_id, fingerprint)
@@ -253,17 +252,10 @@ class _Addresses:
         """Each row's network number; a missing address has the last one, ""."""
         return np.append(np.asarray(self._network_of, dtype=np.int64), len(self._network_texts))[numbers]
 
-    def listener_keys(self, secret: bytes, numbers: np.ndarray, user_agents: pd.Series) -> pd.Categorical:
-        """hashing.listener_keys of the rows (as a Categorical), hashed once per distinct (network, agent)."""
-        networks = self._networks_of(numbers)
-        texts = self._network_texts + [""]
-        ua_codes, ua_values = hashing._distinct(user_agents)
-        pair_codes, pairs = pd.factorize(networks * len(ua_values) + ua_codes)
-        nets, uas = np.divmod(pairs, len(ua_values))
-        blake2b = hashlib.blake2b
-        keys = [blake2b(f"{texts[n]}\n{ua_values[u]}".encode(), key=secret, digest_size=16).hexdigest()
-                for n, u in zip(nets.tolist(), uas.tolist())]
-        return categorical_of(keys, pair_codes)
+    def listener_keys(self, secret: bytes, numbers: np.ndarray, user_agents: pd.Series) -> pd.Series:
+        """hashing.listener_keys of the rows (as a Categorical), from the networks of their address numbers."""
+        return hashing.network_listener_keys(secret, self._networks_of(numbers), self._network_texts + [""],
+                                             user_agents, categorical=True)
 
     def household_keys(self, secrets_by_epoch: dict[int, bytes | None], numbers: np.ndarray,
                        epochs: np.ndarray) -> pd.Categorical:
