@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -70,16 +71,50 @@ def copy_frame(cursor, table_name: str, frame: pd.DataFrame, per_row: Collection
     """COPY `frame` into `table_name` on a psycopg cursor, built column-wise: in PostgreSQL's binary format when
     every column's type has an encoding here (see copy_binary; the server then parses no text, which costs it
     about as much as storing the rows), else as text (see copy_text)."""
-    types = dict(cursor.execute(_COLUMN_TYPES, (table_name,)).fetchall())
+    write_copy(cursor, encode_copy(table_name, frame, column_types(cursor, table_name), per_row))
+
+
+@dataclass
+class EncodedCopy:
+    """A frame made into COPY data ahead of its write (encode_copy needs no connection): a thread can make the next
+    while a session writes one, so the server does not wait for the client's formatting."""
+
+    statement: str
+    pieces: list  # bytes-like, in order
+    rows: int
+
+
+def column_types(cursor, table_name: str) -> dict[str, str]:
+    """The table's columns' PostgreSQL types (pg_type.typname by column name), as encode_copy takes them."""
+    return dict(cursor.execute(_COLUMN_TYPES, (table_name,)).fetchall())
+
+
+def encode_copy(table_name: str, frame: pd.DataFrame, types: dict[str, str],
+                per_row: Collection[str] = ()) -> EncodedCopy:
+    """copy_frame's COPY statement and data for `frame`, built now (binary where copy_binary can, else text)."""
     try:
         columns, pieces = copy_binary(frame, types, per_row=per_row)
         options = " (FORMAT BINARY)"
     except _NoBinary:
         columns, pieces = copy_text(frame, per_row=per_row)
         options = ""
-    with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN{options}") as copy:
-        for piece in pieces:
+    return EncodedCopy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN{options}", list(pieces), len(frame))
+
+
+def write_copy(cursor, encoded: EncodedCopy) -> None:
+    with cursor.copy(encoded.statement) as copy:
+        for piece in encoded.pieces:
             copy.write(piece)
+
+
+def write_encoded(session: Session, table: Table, encoded: EncodedCopy) -> int:
+    """Write what encode_copy made for a time-series table (COPY straight in: they carry no row-level security) on
+    the session's PostgreSQL connection; the number of rows."""
+    if table.name not in TIME_SERIES_TABLES and table.name not in ATTRIBUTION_TIME_SERIES:
+        raise ValueError(f"{table.name} is not a time-series table: write it with insert_frame")
+    with session.connection().connection.driver_connection.cursor() as cur:
+        write_copy(cur, encoded)
+    return encoded.rows
 
 
 _COLUMN_TYPES = ("SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "

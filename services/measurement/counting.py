@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ from services.measurement import store
 from services.measurement.counting_rules import EpisodeIndex, count_partition
 from services.measurement.engines import LOCAL, CountingEngine, SlabCount
 from services.measurement.raw_reads import read_countable
-from services.models import CountingDay, CountingState, DownloadRequest, Tenant
+from services.models import CountingDay, CountingState, Download, DownloadRequest, Tenant
 from services.models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -94,14 +94,26 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
         return report
     report.first_day, report.last_day = first, last
     episodes = EpisodeIndex.load(s, tenant_id)
-    per_day = _requests_per_day(s, tenant_id, first, last)
     # Each slab is read, handed to the engine, and written once counted, in order; the next slabs are read and
-    # counted while this session writes (see _started_slabs).
-    slabs = plan_slabs(per_day, first, last, ramp=RAMP_SLABS)
+    # counted while this session writes (see _started_slabs). The slabs are planned from every day's requests
+    # (plan_slabs), all but the first: that one is found from one request's time, so that its read starts at once
+    # and the days are counted (a scan of all the requests) here meanwhile.
+    head = _first_slab(s, tenant_id, first, last)
+    per_day: dict[date, int] = {}
+
+    def planned() -> Iterator[tuple[date, date]]:
+        yield head
+        per_day.update(_requests_per_day(s, tenant_id, first, last))
+        if head[1] < last:
+            yield from plan_slabs(per_day, head[1] + timedelta(days=1), last, ramp=RAMP_SLABS[1:])
+
     rollups = not store.is_timescale(s)  # plain rollup tables written with the downloads
+    # Days with no downloads yet (a first count) will be written: their COPY data is then made ahead, with the rest
+    # of each slab's writes (see _start_slab), instead of by this session between its writes.
+    types = store.copy_types(s) if reader is not None and not _any_downloads(s, tenant_id, first, last) else None
     start = functools.partial(_start_slab, tenant_id=tenant_id, episodes=episodes, window=window, engine=engine,
-                              rollups=rollups)
-    with _started_slabs(s, reader, slabs, start, engine.lookahead) as started:
+                              rollups=rollups, types=types)
+    with _started_slabs(s, reader if head[1] < last else None, planned(), start, engine.lookahead) as started:
         for slab in started:
             done = _finish_slab(s, tenant_id, slab, report, rollups)
             progress((done - first).days / max((last - first).days, 1), f"counted through {done}")
@@ -137,6 +149,27 @@ def plan_slabs(per_day: dict[date, int], first: date, last: date, max_rows: int 
         day += timedelta(days=1)
     slabs.append((lo, last))
     return slabs
+
+
+def _first_slab(s: Session, tenant_id: int, first: date, last: date) -> tuple[date, date]:
+    """plan_slabs(...)[0] for the days first..last (its ramp included), from the time of the first request that would
+    overfill it (an index read of that many keys) rather than from every day's requests."""
+    bound = int(SLAB_ROWS * RAMP_SLABS[0]) if RAMP_SLABS else SLAB_ROWS
+    start, end = store.day_bounds(first, last)
+    over = s.scalar(select(DownloadRequest.ts).where(DownloadRequest.tenant_id == tenant_id,
+                                                     DownloadRequest.ts >= start, DownloadRequest.ts < end)
+                    .order_by(DownloadRequest.ts).offset(bound).limit(1))
+    most = min(last, first + timedelta(days=SLAB_DAYS - 1))
+    if over is None:
+        return first, most
+    # The day of that request is the first that does not fit; a busier day than the bound is a slab of its own.
+    return first, min(most, max(first, _utc(over).date() - timedelta(days=1)))
+
+
+def _any_downloads(s: Session, tenant_id: int, first: date, last: date) -> bool:
+    start, end = store.day_bounds(first, last)
+    return s.scalar(select(Download.ts).where(Download.tenant_id == tenant_id, Download.ts >= start,
+                                              Download.ts < end).limit(1)) is not None
 
 
 def _requests_per_day(s: Session, tenant_id: int, first: date, last: date) -> dict[date, int]:
@@ -179,10 +212,11 @@ class _Slab:
 
 
 def _start_slab(s: Session, first: date, last: date, *, tenant_id: int, episodes: EpisodeIndex, window: str,
-                engine: CountingEngine, rollups: bool, preparer: ThreadPoolExecutor | None = None) -> _Slab:
+                engine: CountingEngine, rollups: bool, types: dict | None = None,
+                preparer: ThreadPoolExecutor | None = None) -> _Slab:
     """Read the slab's countable raw requests, with the day before it (rolling windows look one day back; those
     rows only inform dedupe), and hand them to the engine; with `preparer`, what the slab's write needs is made
-    there as soon as it is counted."""
+    there as soon as it is counted (with `types`, its COPY data too: store.prepare_downloads)."""
     start, end = store.day_bounds(first, last)
     raw, dropped_in_sql = read_countable(s, tenant_id, start - timedelta(days=1), end, since=start)
     requests = sum(dropped_in_sql.values())
@@ -192,18 +226,18 @@ def _start_slab(s: Session, first: date, last: date, *, tenant_id: int, episodes
     slab = _Slab(first, last, requests, dropped_in_sql,
                  engine.count(count_partition, raw, episodes, window, pd.Timestamp(start)))
     if preparer is not None:
-        slab.prepared = preparer.submit(_counted_and_prepared, slab.counted, tenant_id, rollups)
+        slab.prepared = preparer.submit(_counted_and_prepared, slab.counted, tenant_id, rollups, types)
     return slab
 
 
-def _counted_and_prepared(counted: Callable[[], SlabCount], tenant_id: int,
-                          rollups: bool) -> tuple[SlabCount, store.PreparedDownloads]:
+def _counted_and_prepared(counted: Callable[[], SlabCount], tenant_id: int, rollups: bool,
+                          types: dict | None = None) -> tuple[SlabCount, store.PreparedDownloads]:
     result = counted()
-    return result, store.prepare_downloads(result.downloads.assign(tenant_id=tenant_id), rollups)
+    return result, store.prepare_downloads(result.downloads.assign(tenant_id=tenant_id), rollups, types)
 
 
 @contextmanager
-def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Callable[..., _Slab],
+def _started_slabs(s: Session, reader, slabs: Iterable[tuple[date, date]], start: Callable[..., _Slab],
                    lookahead: int) -> Iterator[Iterator[_Slab]]:
     """The slabs in order, each started (read and handed to the engine) ahead of the one the caller writes.
 
@@ -211,7 +245,7 @@ def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Ca
     thread, PREFETCH_SLABS ahead: the next slabs are read, counted on the engine, and made ready to write (on a
     third thread) while the caller writes (whatever those threads are doing when the count stops is awaited, then
     the reader's session is closed)."""
-    if reader is None or len(slabs) < 2:
+    if reader is None:
         def in_turn() -> Iterator[_Slab]:
             in_flight: deque[_Slab] = deque()
             for first, last in slabs:
@@ -228,9 +262,11 @@ def _started_slabs(s: Session, reader, slabs: list[tuple[date, date]], start: Ca
 
         def ahead() -> Iterator[_Slab]:
             upcoming = iter(slabs)
-            for _ in slabs:
+            while True:
                 while len(pending) <= PREFETCH_SLABS and (slab := next(upcoming, None)) is not None:
                     pending.append(pool.submit(start, rs, *slab, preparer=preparer))
+                if not pending:
+                    return
                 yield pending.popleft().result()
         try:
             yield ahead()

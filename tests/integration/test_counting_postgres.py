@@ -517,10 +517,19 @@ def test_slabs_read_ahead_in_a_second_session_count_as_slabs_read_in_turn(pg_url
     started_slabs = counting._started_slabs
 
     def spy(s, reader, slabs, start, lookahead):
+        slabs = list(slabs)
         ways.append((reader is not None, len(slabs)))
         return started_slabs(s, reader, slabs, start, lookahead)
 
     monkeypatch.setattr(counting, "_started_slabs", spy)
+    encoded_writes = []  # a first count read ahead sends COPY data made ahead (store.prepare_downloads' encoded)
+    write_encoded = store.write_encoded
+
+    def spy_encoded(session, table, encoded):
+        encoded_writes.append(table.name)
+        return write_encoded(session, table, encoded)
+
+    monkeypatch.setattr(store, "write_encoded", spy_encoded)
     for window in ("calendar", "first-touch", "last-touch"):
         accounts.configure_tenant(db, "alpha", dedupe_window=window)
         cases.wipe_counts(db, alpha)
@@ -535,6 +544,7 @@ def test_slabs_read_ahead_in_a_second_session_count_as_slabs_read_in_turn(pg_url
         assert (ahead.requests, ahead.downloads, ahead.dropped, ahead.bots_by_day) == (
             in_turn.requests, in_turn.downloads, in_turn.dropped, in_turn.bots_by_day)
     assert ways[:2] == [(True, 3), (False, 3)]  # read ahead by count_downloads, in turn by count_in_session alone
+    assert encoded_writes.count("downloads") == 3 * 3 and "episode_daily_metrics" in encoded_writes
     assert cases.counted_digest(db, beta, [*cases.COUNTED_TABLES, "download_requests"]) == beta_before
 
     cases.wipe_counts(db, alpha)

@@ -51,3 +51,23 @@ def test_slabs_split_by_days_and_rows():
     assert counting.plan_slabs({}, days[0], days[-1], max_rows=250, max_days=4) == [
         (days[0], days[3]), (days[4], days[7]), (days[8], days[9])]
     assert counting.plan_slabs(per_day, days[3], days[3]) == [(days[3], days[3])]
+
+
+def test_the_first_slab_is_found_as_plan_slabs_finds_it(db, monkeypatch):
+    """The first slab, found from the time of the request that would overfill it, is plan_slabs' first slab (its
+    ramp included) over every day's requests, for row bounds small and large and day bounds that cut it short."""
+    from datetime import date, timedelta
+
+    from services import accounts
+
+    tenant = accounts.get_tenant_by_slug(db, "demo")
+    first, last = date.today() - timedelta(days=40), date.today()
+    with db.session(tenant.id) as s:
+        per_day = counting._requests_per_day(s, tenant.id, first, last)
+        assert len(per_day) > 20 and min(per_day.values()) > 0  # the demo's traffic: days enough to split
+        for rows in (1, 50, 400, 3_000, 10**9):
+            for days in (1, 5, 31):
+                monkeypatch.setattr(counting, "SLAB_ROWS", rows)
+                monkeypatch.setattr(counting, "SLAB_DAYS", days)
+                expected = counting.plan_slabs(per_day, first, last, ramp=counting.RAMP_SLABS)[0]
+                assert counting._first_slab(s, tenant.id, first, last) == expected, (rows, days)
