@@ -27,7 +27,7 @@ from services.models.base import utcnow
 logger = logging.getLogger(__name__)
 
 SLAB_DAYS = 31  # at most this many days counted per pass
-SLAB_ROWS = 1_000_000  # and at most about this many raw requests (a busier day is a slab of its own): bounds memory,
+SLAB_ROWS = 500_000  # and at most about this many raw requests (a busier day is a slab of its own): bounds memory,
 # and smaller slabs overlap more of the reads with the writes (see _started_slabs)
 PREFETCH_SLABS = 2  # with a reader session, slabs read ahead of the one being counted
 RAMP_SLABS = (0.25, 0.5)  # the first slabs are smaller: the first write, and with it the overlap, starts sooner
