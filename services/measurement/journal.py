@@ -38,7 +38,8 @@ class JournalSink:
     `<dir>/<owner>.<seq>.jsonl`; a segment is rotated once shipped past `rotate_bytes`, or once fully shipped and
     older than `rotate_age` seconds (so a quiet prefix frees its shipped bytes too), and deleted when fully shipped.
     When the disk is full, record() rotates a fully shipped segment at once (deleting it frees its space) and tries
-    the hit once more; a hit that still cannot be written raises JournalWriteError and is counted
+    the hit once more, shipping the segment's last lines itself first if Redis has not taken them yet (and is up);
+    a hit that still cannot be written raises JournalWriteError and is counted
     (`on_write_failure`), with one ERROR line per run of failures rather than one per hit. A shipper adopts the segments of owners whose lock is free (the process died) and the legacy spool
     file, ships and deletes them. The journal is opened lazily in the process that records, so a preloaded
     app that forks workers gives each worker its own owner."""
@@ -73,20 +74,45 @@ class JournalSink:
             if self._pid != os.getpid():
                 self._open()
             with self._lock:
-                try:
-                    self._append(data)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC or not self._free_space():
-                        raise
-                    self._append(data)  # once more, into the fresh segment
-                if self._failed:
-                    logger.warning("hit journal %s writable again: %d hits were lost", self.directory, self._failed)
-                    self._failed = 0
+                written = self._write_or_free(data)
+                if written:
+                    self._writable_again()
+            if not written:
+                # The disk is full and the segment holds lines Redis has not taken yet (the shipper's next pass is
+                # milliseconds away): ship them from here, then their space is freed for this hit. Not while Redis
+                # is down: the hit fails at once instead of waiting on it.
+                if self._down_since is None:
+                    try:
+                        self.ship()
+                    except Exception as exc:  # noqa: BLE001 - Redis failing: the lines stay, the hit fails below
+                        logger.warning("hit journal %s: disk full and shipping failed (%s)", self.directory, exc)
+                with self._lock:
+                    if not self._write_or_free(data):
+                        raise OSError(errno.ENOSPC, "hit journal: disk full with lines Redis has not taken")
+                    self._writable_again()
         except OSError as exc:
             self._write_failed(exc)
             raise JournalWriteError(exc.errno, f"hit journal: hit not recorded ({exc})") from exc
         if not self._wake.is_set():
             self._wake.set()
+
+    def _writable_again(self) -> None:
+        if self._failed:
+            logger.warning("hit journal %s writable again: %d hits were lost", self.directory, self._failed)
+            self._failed = 0
+
+    def _write_or_free(self, data: bytes) -> bool:
+        """Append the line; on a full disk free a fully shipped segment's space and append it there (caller holds
+        self._lock). False: the disk is full and nothing could be freed."""
+        try:
+            self._append(data)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            if not self._free_space():
+                return False
+            self._append(data)  # once more, into the fresh segment
+        return True
 
     def _append(self, data: bytes) -> None:
         """One write() of one whole line (caller holds self._lock)."""

@@ -98,6 +98,26 @@ def test_on_a_full_disk_a_shipped_segment_is_deleted_and_the_hit_written(tmp_pat
     assert list((tmp_path / "journal").iterdir()) == []
 
 
+def test_on_a_full_disk_lines_not_yet_shipped_are_shipped_by_the_request_and_the_hit_written(tmp_path, monkeypatch):
+    """The disk fills between two shipping passes: the segment's last lines have not reached Redis yet. The request
+    ships them itself, the segment's space is freed and the hit written: nothing fails, nothing is lost or doubled."""
+    fake, failures = FakeRedis(), []
+    sink = journal.JournalSink(fake, tmp_path / "journal", interval=60.0, sync_interval=60.0, rotate_age=3600,
+                               on_write_failure=lambda: failures.append(1))  # the shipper waits: only asked ships
+    sink.record({"uid": "h0", "key": "k"})
+    sink.record({"uid": "h1", "key": "k"})
+    assert sink.pending() > 0 and fake.uids() == []  # not shipped yet
+    full = sink._segment
+    full_fd = sink._fd
+    _disk_full(monkeypatch, sink, lambda: {full_fd})  # that segment's disk stays full
+    sink.record({"uid": "h2", "key": "k"})  # does not raise
+    monkeypatch.undo()
+    assert fake.uids() == ["h0", "h1"] and not full.exists() and sink._segment != full
+    sink.ship()
+    assert fake.uids() == ["h0", "h1", "h2"] and failures == [] and sink.pending() == 0
+    sink.close()
+
+
 def test_when_rotation_cannot_help_the_hit_fails_is_counted_and_logged_once(tmp_path, monkeypatch, caplog):
     fake, failures = FakeRedis(), []
     fake.down = True  # the segment holds lines Redis has not taken: they are never given up for space
