@@ -108,12 +108,13 @@ def count_in_session(s: Session, tenant_id: int, first: date | None = None, last
             yield from plan_slabs(per_day, head[1] + timedelta(days=1), last, ramp=RAMP_SLABS[1:])
 
     rollups = not store.is_timescale(s)  # plain rollup tables written with the downloads
+    reader = reader if head[1] < last else None  # one slab: nothing to read ahead of
     # Days with no downloads yet (a first count) will be written: their COPY data is then made ahead, with the rest
     # of each slab's writes (see _start_slab), instead of by this session between its writes.
     types = store.copy_types(s) if reader is not None and not _any_downloads(s, tenant_id, first, last) else None
     start = functools.partial(_start_slab, tenant_id=tenant_id, episodes=episodes, window=window, engine=engine,
                               rollups=rollups, types=types)
-    with _started_slabs(s, reader if head[1] < last else None, planned(), start, engine.lookahead) as started:
+    with _started_slabs(s, reader, planned(), start, engine.lookahead) as started:
         for slab in started:
             done = _finish_slab(s, tenant_id, slab, report, rollups)
             progress((done - first).days / max((last - first).days, 1), f"counted through {done}")

@@ -2,10 +2,9 @@
 dashboards read. Plain tables on SQLite and PostgreSQL; continuous aggregates where TimescaleDB is present."""
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,8 +13,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.bulk import CopyOut, EncodedCopy, column_types, encode_copy, insert_frame, write_encoded
+from services.bulk import EncodedCopy, column_types, encode_copy, insert_frame, write_encoded
 from services.db import run_pending_changes, tenant_data_changed
+from services.measurement.stored import day_bounds, stored_downloads_equal, stored_rollup_equal
 from services.models import (
     FIRST_EPISODE_DAY, FIRST_PODCAST_DAY, FIRST_PODCAST_HOUR, ROLLUPS, Download, EpisodeAppDailyMetric,
     EpisodeDailyMetric, EpisodeDeviceDailyMetric, EpisodeGeoDailyMetric,
@@ -33,12 +33,6 @@ UNKNOWN = "unknown"  # rollup key for a missing dimension value (keys cannot be 
 def view(model) -> Table:
     """The tenant view over a time-series model (`tenant_<table>`): the only relation dashboards read."""
     return table(f"tenant_{model.__tablename__}", *(column(c.name, c.type) for c in model.__table__.columns))
-
-
-def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
-    """[first 00:00 UTC, the day after last 00:00 UTC)."""
-    return (datetime.combine(first, time.min, tzinfo=timezone.utc),
-            datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc))
 
 
 def listener_flags(frame: pd.DataFrame) -> pd.Series:
@@ -124,7 +118,7 @@ def write_downloads(session: Session, tenant_id: int, first: date, last: date, p
     start, end = day_bounds(first, last)
     frame = prepared.frame
     unchanged = not frame.empty and session.get_bind().dialect.name == "postgresql" and \
-        _stored_downloads_equal(session, tenant_id, start, end, frame)
+        stored_downloads_equal(session, tenant_id, start, end, frame)
     if not unchanged:
         # synchronize_session=False: no ORM objects to update, and PostgreSQL need not return every deleted key.
         session.execute(delete(Download).where(Download.tenant_id == tenant_id, Download.ts >= start,
@@ -135,59 +129,6 @@ def write_downloads(session: Session, tenant_id: int, first: date, last: date, p
         return 0
     return len(frame) if unchanged else _insert(session, Download, frame, prepared.encoded)
 
-
-_COMPARED_TEXT = ["listener_key", "app", "device", "os", "country", "region", "referrer", "household_key"]
-
-
-def _stored_downloads_equal(session: Session, tenant_id: int, start: datetime, end: datetime,
-                            frame: pd.DataFrame) -> bool:
-    """Whether the tenant's stored downloads in [start, end) are exactly the rows of `frame` (DOWNLOAD_COLUMNS,
-    flags set), NULL told from ''. Read back with one COPY."""
-    nullable = _COMPARED_TEXT[1:]
-    nulls = " + ".join(f"({c} IS NULL)::int * {1 << i}" for i, c in enumerate(nullable))
-    sql = (f"COPY (SELECT (extract(epoch FROM ts) * 1000000)::int8, episode_id, podcast_id, flags, "
-           f"{', '.join(_COMPARED_TEXT)}, {nulls} FROM downloads WHERE tenant_id = %s AND ts >= %s AND ts < %s) "
-           f"TO STDOUT WITH (FORMAT csv)")
-    names = ["ts", "episode_id", "podcast_id", "flags", *_COMPARED_TEXT, "nulls"]
-    raw = session.connection().connection.driver_connection
-    with CopyOut(raw, sql, (tenant_id, start, end)) as stream:
-        stream = io.BufferedReader(stream, buffer_size=1 << 20)
-        if not stream.peek(1):
-            return False
-        stored = pd.read_csv(stream, header=None, names=names, keep_default_na=False, na_filter=False,
-                             low_memory=False, dtype={"ts": "int64", "episode_id": "int64", "podcast_id": "int64",
-                                                      "flags": "int64", "nulls": "int64",
-                                                      **{c: object for c in _COMPARED_TEXT}})
-    if len(stored) != len(frame):
-        return False
-    new_ts = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
-    new = pd.DataFrame({"ts": new_ts, "episode_id": frame["episode_id"].to_numpy(np.int64),
-                        "podcast_id": frame["podcast_id"].to_numpy(np.int64),
-                        "flags": frame["flags"].to_numpy(np.int64)})
-    stored_nulls = stored["nulls"].to_numpy()
-    for i, name in enumerate(_COMPARED_TEXT):
-        values = frame[name].astype(object).to_numpy()
-        missing = pd.isna(values)
-        if name == "listener_key" and missing.any():
-            return False
-        new[name] = np.where(missing, None, values)
-        if name in nullable:
-            bit = 1 << nullable.index(name)
-            stored[name] = np.where((stored_nulls & bit) != 0, None, stored[name].to_numpy())
-    key = ["ts", "episode_id", "listener_key"]
-    stored = stored.drop(columns="nulls").sort_values(key, kind="stable").reset_index(drop=True)
-    new = new[stored.columns].sort_values(key, kind="stable").reset_index(drop=True)
-    for name in stored.columns:
-        a, b = stored[name].to_numpy(), new[name].to_numpy()
-        if a.dtype == object or b.dtype == object:  # missing matches only missing; '' is a value
-            a, b = a.astype(object), b.astype(object)
-            missing = pd.isna(a)
-            if not (missing == pd.isna(b)).all():
-                return False
-            a, b = a[~missing], b[~missing]
-        if not (a == b).all():
-            return False
-    return True
 
 
 def _day(session: Session):
@@ -332,7 +273,8 @@ def _write_rollups(session: Session, tenant_id: int, first: date, last: date, fr
     their COPY data where made ahead)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     for (model, keys, _bit), rows in zip(ROLLUP_SPECS, frames):
-        if postgres and not rows.empty and _stored_rollup_equal(session, model, keys, tenant_id, first, last, rows):
+        names = [_key_name(k) for k in keys]
+        if postgres and not rows.empty and stored_rollup_equal(session, model, names, tenant_id, first, last, rows):
             continue
         _delete_rollup(session, model, tenant_id, first, last)
         if not rows.empty:
@@ -345,71 +287,6 @@ def _delete_rollup(session: Session, model, tenant_id: int, first: date, last: d
     session.execute(delete(model).where(model.tenant_id == tenant_id, *span)
                     .execution_options(synchronize_session=False))
 
-
-_EPOCH_DAY = date(1970, 1, 1)
-
-
-def _stored_rollup_equal(session: Session, model, keys, tenant_id: int, first: date, last: date,
-                         rows: pd.DataFrame) -> bool:
-    """Whether the rollup's stored rows for the tenant's days first..last are exactly `rows` (one of
-    rollup_frames' frames). Read back with one COPY; rollup keys are never NULL (missing values are filled)."""
-    if not (rows["tenant_id"].to_numpy() == tenant_id).all():
-        return False
-    names = ["podcast_id"] + [_key_name(k) for k in keys]
-    selected = []
-    for name in names:
-        if name == "hour":
-            selected.append("(extract(epoch FROM hour) * 1000000)::int8")
-        elif name == "day":
-            selected.append("(day - DATE '1970-01-01')")
-        else:
-            selected.append(name)
-    start, end = day_bounds(first, last)
-    span, params = ("hour >= %s AND hour < %s", (tenant_id, start, end)) if "hour" in names else \
-        ("day BETWEEN %s AND %s", (tenant_id, first, last))
-    table_name = model.__tablename__
-    sql = (f"COPY (SELECT {', '.join(selected)}, downloads, listeners FROM {table_name} WHERE tenant_id = %s "
-           f"AND {span}) TO STDOUT WITH (FORMAT csv)")
-    text_names = [n for n in names if n not in ("podcast_id", "episode_id", "day", "hour")]
-    raw = session.connection().connection.driver_connection
-    with CopyOut(raw, sql, params) as stream:
-        stream = io.BufferedReader(stream, buffer_size=1 << 20)
-        if not stream.peek(1):
-            return False
-        stored = pd.read_csv(stream, header=None, names=names + ["downloads", "listeners"], keep_default_na=False,
-                             na_filter=False, low_memory=False,
-                             dtype={n: (object if n in text_names else "int64")
-                                    for n in names + ["downloads", "listeners"]})
-    if len(stored) != len(rows):
-        return False
-    new = pd.DataFrame(index=range(len(rows)))
-    for name in names:
-        column = rows[name]
-        if name == "hour":
-            values = pd.to_datetime(column, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(
-                np.int64)
-        elif name == "day":
-            values = _day_numbers(column)
-        elif name in text_names:
-            values = column.astype(object).to_numpy()
-            if pd.isna(values).any():
-                return False
-        else:
-            values = column.to_numpy(dtype=np.int64)
-        new[name] = values
-    new["downloads"] = rows["downloads"].to_numpy(dtype=np.int64)
-    new["listeners"] = rows["listeners"].to_numpy(dtype=np.int64)
-    stored = stored.sort_values(names, kind="stable").reset_index(drop=True)
-    new = new.sort_values(names, kind="stable").reset_index(drop=True)
-    return all((stored[c].to_numpy() == new[c].to_numpy()).all() for c in stored.columns)
-
-
-def _day_numbers(column: pd.Series) -> np.ndarray:
-    """Dates (python dates, categorical or not) as days since 1970-01-01."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        numbers = np.array([(d - _EPOCH_DAY).days for d in column.cat.categories], dtype=np.int64)
-        return numbers[column.cat.codes.to_numpy()]
-    return np.array([(d - _EPOCH_DAY).days for d in column.tolist()], dtype=np.int64)
 
 
 def refresh_after_commit(session: Session, start: datetime, end: datetime,
